@@ -1,0 +1,462 @@
+//! The structured events of a drill. Every backend's run produces the same
+//! kinds of events; reports are computed from them alone, and the trace hash
+//! is a hash of their stable binary encoding.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::dr::{DrState, Transition};
+use crate::error::ErrorKind;
+use crate::seqset::SeqSet;
+use crate::time::Timestamp;
+
+/// One thing that happened, and when.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    /// Drill time.
+    pub at: Timestamp,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// How failover was engaged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// An operator acknowledged the manual-intervention prompt.
+    Operator,
+    /// Autopilot engaged without a person.
+    Autopilot,
+    /// A confirmation prompt timed out and the flow went on.
+    ConfirmationTimeout,
+}
+
+/// How a runbook step ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum StepOutcome {
+    /// Done.
+    Ok,
+    /// Failed; the runbook decides whether to go on.
+    Failed {
+        /// The error, as a person reads it.
+        error: Arc<str>,
+    },
+    /// Not needed or not possible here (e.g. primary-side steps when the primary site is gone).
+    Skipped {
+        /// Why.
+        reason: Arc<str>,
+    },
+}
+
+/// The kinds of events.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The drill begins; carries what reports need to judge it.
+    DrillStarted {
+        /// Scenario name.
+        scenario: Arc<str>,
+        /// `sim` or `lab`.
+        backend: Arc<str>,
+        /// RNG seed (simulator) or drill seed (lab, for workload sizes).
+        seed: u64,
+        /// Runbook name.
+        runbook: Arc<str>,
+        /// Consecutive successful probes that count as restored.
+        probe_successes_required: u32,
+        /// RTO objective in microseconds.
+        rto_objective_us: u64,
+        /// RPO objective in microseconds.
+        rpo_objective_us: u64,
+    },
+    /// A fault took effect.
+    FaultInjected {
+        /// Fault kind, e.g. `crash-host`.
+        fault: Arc<str>,
+        /// What it hit.
+        target: Arc<str>,
+    },
+    /// A fault could not be injected.
+    FaultFailed {
+        /// Fault kind.
+        fault: Arc<str>,
+        /// What it should have hit.
+        target: Arc<str>,
+        /// Why it failed.
+        error: Arc<str>,
+    },
+    /// A heartbeat was answered.
+    HeartbeatOk {
+        /// Monitored host.
+        host: Arc<str>,
+        /// Round-trip time in microseconds.
+        rtt_us: u64,
+    },
+    /// A heartbeat went unanswered.
+    HeartbeatMissed {
+        /// Monitored host.
+        host: Arc<str>,
+        /// Consecutive misses so far.
+        missed: u32,
+    },
+    /// Monitoring declared the host failed (Time to Fail reached zero).
+    FailureDetected {
+        /// Monitored host.
+        host: Arc<str>,
+        /// Consecutive misses at detection.
+        missed: u32,
+    },
+    /// Failover was engaged.
+    FailoverEngaged {
+        /// By whom.
+        by: Decision,
+    },
+    /// A runbook step began.
+    StepStarted {
+        /// Step name, e.g. `start MSExchangeIS`.
+        step: Arc<str>,
+    },
+    /// A runbook step ended.
+    StepFinished {
+        /// Step name.
+        step: Arc<str>,
+        /// How it ended.
+        #[serde(flatten)]
+        outcome: StepOutcome,
+    },
+    /// The two-site DR state changed along a legal transition.
+    StateChanged {
+        /// Old state.
+        from: DrState,
+        /// New state.
+        to: DrState,
+        /// The transition taken.
+        transition: Transition,
+    },
+    /// A workload write was acknowledged.
+    WriteAcked {
+        /// Sequence number.
+        seq: u64,
+        /// Size.
+        bytes: u32,
+    },
+    /// A workload write failed (not acknowledged, so not counted as lost).
+    WriteFailed {
+        /// Sequence number.
+        seq: u64,
+        /// Why.
+        error: ErrorKind,
+    },
+    /// An end-user probe succeeded.
+    ProbeOk,
+    /// An end-user probe failed.
+    ProbeFailed {
+        /// Why.
+        error: ErrorKind,
+    },
+    /// What the serving site holds after recovery.
+    ReadBack {
+        /// The host read.
+        host: Arc<str>,
+        /// Sequence numbers held.
+        held: SeqSet,
+    },
+    /// An alert a person must see (e.g. an unpause or archive failure).
+    Alert {
+        /// The message.
+        message: Arc<str>,
+    },
+    /// A data or safety invariant broke (e.g. replica divergence after failback).
+    InvariantBroken {
+        /// What broke, as a person can act on it.
+        what: Arc<str>,
+    },
+    /// The runbook returned.
+    RunbookFinished {
+        /// Runbook name.
+        runbook: Arc<str>,
+        /// Whether it completed.
+        ok: bool,
+        /// Why it failed, if it did.
+        reason: Option<Arc<str>>,
+    },
+    /// The drill is over.
+    DrillEnded {
+        /// Why it stopped (restored, horizon reached, runbook failed...).
+        reason: Arc<str>,
+    },
+}
+
+/// Collects a drill's events in time order.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    events: RefCell<Vec<Event>>,
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub fn new() -> Recorder {
+        Recorder::default()
+    }
+
+    /// An empty recorder with room for `n` events.
+    pub fn with_capacity(n: usize) -> Recorder {
+        Recorder {
+            events: RefCell::new(Vec::with_capacity(n)),
+        }
+    }
+
+    /// Records `kind` at `at`. Time never goes backwards within a drill.
+    pub fn emit(&self, at: Timestamp, kind: EventKind) {
+        let mut events = self.events.borrow_mut();
+        if let Some(last) = events.last() {
+            assert!(at >= last.at, "event at {at} recorded after {}", last.at);
+        }
+        events.push(Event { at, kind });
+    }
+
+    /// Number of events so far.
+    pub fn len(&self) -> usize {
+        self.events.borrow().len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.events.borrow().is_empty()
+    }
+
+    /// The recorded events.
+    pub fn into_events(self) -> Vec<Event> {
+        self.events.into_inner()
+    }
+}
+
+/// The stable hash of a trace: xxh3-64 over the canonical binary encoding of
+/// every event, printed as 16 hex digits. Identical traces hash identically
+/// on every machine (the encoding is explicit, little-endian, length-prefixed).
+pub fn trace_hash(events: &[Event]) -> String {
+    let mut h = Xxh3::new();
+    let mut buf = Vec::with_capacity(64);
+    for e in events {
+        buf.clear();
+        e.encode(&mut buf);
+        h.update(&buf);
+    }
+    format!("{:016x}", h.digest())
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u64(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl Event {
+    /// Appends the canonical encoding of this event to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.at.as_micros());
+        match &self.kind {
+            EventKind::DrillStarted {
+                scenario,
+                backend,
+                seed,
+                runbook,
+                probe_successes_required,
+                rto_objective_us,
+                rpo_objective_us,
+            } => {
+                out.push(1);
+                put_str(out, scenario);
+                put_str(out, backend);
+                put_u64(out, *seed);
+                put_str(out, runbook);
+                put_u64(out, u64::from(*probe_successes_required));
+                put_u64(out, *rto_objective_us);
+                put_u64(out, *rpo_objective_us);
+            }
+            EventKind::FaultInjected { fault, target } => {
+                out.push(2);
+                put_str(out, fault);
+                put_str(out, target);
+            }
+            EventKind::FaultFailed {
+                fault,
+                target,
+                error,
+            } => {
+                out.push(3);
+                put_str(out, fault);
+                put_str(out, target);
+                put_str(out, error);
+            }
+            EventKind::HeartbeatOk { host, rtt_us } => {
+                out.push(4);
+                put_str(out, host);
+                put_u64(out, *rtt_us);
+            }
+            EventKind::HeartbeatMissed { host, missed } => {
+                out.push(5);
+                put_str(out, host);
+                put_u64(out, u64::from(*missed));
+            }
+            EventKind::FailureDetected { host, missed } => {
+                out.push(6);
+                put_str(out, host);
+                put_u64(out, u64::from(*missed));
+            }
+            EventKind::FailoverEngaged { by } => {
+                out.push(7);
+                out.push(*by as u8);
+            }
+            EventKind::StepStarted { step } => {
+                out.push(8);
+                put_str(out, step);
+            }
+            EventKind::StepFinished { step, outcome } => {
+                out.push(9);
+                put_str(out, step);
+                match outcome {
+                    StepOutcome::Ok => out.push(0),
+                    StepOutcome::Failed { error } => {
+                        out.push(1);
+                        put_str(out, error);
+                    }
+                    StepOutcome::Skipped { reason } => {
+                        out.push(2);
+                        put_str(out, reason);
+                    }
+                }
+            }
+            EventKind::StateChanged {
+                from,
+                to,
+                transition,
+            } => {
+                out.push(10);
+                put_u64(out, u64::from(from.code()));
+                put_u64(out, u64::from(to.code()));
+                put_u64(out, u64::from(transition.code()));
+            }
+            EventKind::WriteAcked { seq, bytes } => {
+                out.push(11);
+                put_u64(out, *seq);
+                put_u64(out, u64::from(*bytes));
+            }
+            EventKind::WriteFailed { seq, error } => {
+                out.push(12);
+                put_u64(out, *seq);
+                out.push(error.code());
+            }
+            EventKind::ProbeOk => out.push(13),
+            EventKind::ProbeFailed { error } => {
+                out.push(14);
+                out.push(error.code());
+            }
+            EventKind::ReadBack { host, held } => {
+                out.push(15);
+                put_str(out, host);
+                let ranges = held.ranges();
+                put_u64(out, ranges.len() as u64);
+                for (a, b) in ranges {
+                    put_u64(out, a);
+                    put_u64(out, b);
+                }
+            }
+            EventKind::Alert { message } => {
+                out.push(16);
+                put_str(out, message);
+            }
+            EventKind::InvariantBroken { what } => {
+                out.push(17);
+                put_str(out, what);
+            }
+            EventKind::RunbookFinished {
+                runbook,
+                ok,
+                reason,
+            } => {
+                out.push(18);
+                put_str(out, runbook);
+                out.push(u8::from(*ok));
+                put_str(out, reason.as_deref().unwrap_or(""));
+            }
+            EventKind::DrillEnded { reason } => {
+                out.push(19);
+                put_str(out, reason);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(at: u64, kind: EventKind) -> Event {
+        Event {
+            at: Timestamp(at),
+            kind,
+        }
+    }
+
+    #[test]
+    fn hash_changes_with_time_and_content() {
+        let a = vec![ev(1, EventKind::ProbeOk)];
+        let b = vec![ev(2, EventKind::ProbeOk)];
+        let c = vec![ev(
+            1,
+            EventKind::ProbeFailed {
+                error: ErrorKind::Timeout,
+            },
+        )];
+        assert_eq!(trace_hash(&a), trace_hash(&a.clone()));
+        assert_ne!(trace_hash(&a), trace_hash(&b));
+        assert_ne!(trace_hash(&a), trace_hash(&c));
+        assert_eq!(trace_hash(&a).len(), 16);
+    }
+
+    #[test]
+    fn strings_are_length_prefixed() {
+        // "ab"+"c" and "a"+"bc" must not collide.
+        let x = vec![ev(
+            0,
+            EventKind::FaultInjected {
+                fault: "ab".into(),
+                target: "c".into(),
+            },
+        )];
+        let y = vec![ev(
+            0,
+            EventKind::FaultInjected {
+                fault: "a".into(),
+                target: "bc".into(),
+            },
+        )];
+        assert_ne!(trace_hash(&x), trace_hash(&y));
+    }
+
+    #[test]
+    #[should_panic(expected = "recorded after")]
+    fn time_never_goes_backwards() {
+        let r = Recorder::new();
+        r.emit(Timestamp(5), EventKind::ProbeOk);
+        r.emit(Timestamp(4), EventKind::ProbeOk);
+    }
+
+    #[test]
+    fn events_serialize_flat() {
+        let e = ev(1_500_000, EventKind::WriteAcked { seq: 3, bytes: 10 });
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"at":1.5,"event":"write-acked","seq":3,"bytes":10}"#
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! A set of workload sequence numbers: a growable bitset, because writes are
+//! dense and numbered from 0, so membership and union are word operations.
+
+use serde::{Serialize, Serializer};
+
+/// A set of sequence numbers.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct SeqSet {
+    words: Vec<u64>,
+    len: u64,
+}
+
+impl std::fmt::Debug for SeqSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.ranges()).finish()
+    }
+}
+
+impl SeqSet {
+    /// The empty set.
+    pub fn new() -> SeqSet {
+        SeqSet::default()
+    }
+
+    /// Inserts `seq`; returns whether it was new.
+    pub fn insert(&mut self, seq: u64) -> bool {
+        let (w, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        let fresh = self.words[w] & bit == 0;
+        self.words[w] |= bit;
+        self.len += u64::from(fresh);
+        fresh
+    }
+
+    /// Removes `seq`; returns whether it was present.
+    pub fn remove(&mut self, seq: u64) -> bool {
+        let (w, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        let present = self.words.get(w).is_some_and(|x| x & bit != 0);
+        if present {
+            self.words[w] &= !bit;
+            self.len -= 1;
+        }
+        present
+    }
+
+    /// Whether `seq` is in the set.
+    pub fn contains(&self, seq: u64) -> bool {
+        self.words
+            .get((seq / 64) as usize)
+            .is_some_and(|x| x & (1u64 << (seq % 64)) != 0)
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds every member of `other`.
+    pub fn union_with(&mut self, other: &SeqSet) {
+        if other.words.len() > self.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= *b;
+        }
+        self.len = self.words.iter().map(|w| u64::from(w.count_ones())).sum();
+    }
+
+    /// Members in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &w)| {
+            let mut bits = w;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let tz = bits.trailing_zeros();
+                bits &= bits - 1;
+                Some(i as u64 * 64 + u64::from(tz))
+            })
+        })
+    }
+
+    /// Members as inclusive ranges `[first, last]`, in increasing order.
+    pub fn ranges(&self) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for s in self.iter() {
+            match out.last_mut() {
+                Some((_, last)) if *last + 1 == s => *last = s,
+                _ => out.push((s, s)),
+            }
+        }
+        out
+    }
+
+    /// The set of the given inclusive ranges.
+    pub fn from_ranges(ranges: &[(u64, u64)]) -> SeqSet {
+        let mut s = SeqSet::new();
+        for &(a, b) in ranges {
+            for x in a..=b {
+                s.insert(x);
+            }
+        }
+        s
+    }
+}
+
+impl FromIterator<u64> for SeqSet {
+    fn from_iter<I: IntoIterator<Item = u64>>(iter: I) -> SeqSet {
+        let mut s = SeqSet::new();
+        for x in iter {
+            s.insert(x);
+        }
+        s
+    }
+}
+
+impl Serialize for SeqSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.ranges().serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_remove_and_ranges() {
+        let mut s = SeqSet::new();
+        for x in [0, 1, 2, 5, 63, 64, 65, 200] {
+            assert!(s.insert(x));
+        }
+        assert!(!s.insert(2));
+        assert_eq!(s.len(), 8);
+        assert_eq!(s.ranges(), vec![(0, 2), (5, 5), (63, 65), (200, 200)]);
+        assert!(s.remove(64));
+        assert!(!s.remove(64));
+        assert!(!s.contains(64));
+        assert_eq!(
+            s.ranges(),
+            vec![(0, 2), (5, 5), (63, 63), (65, 65), (200, 200)]
+        );
+        assert_eq!(SeqSet::from_ranges(&s.ranges()), s);
+    }
+
+    #[test]
+    fn union_counts_members() {
+        let mut a: SeqSet = [1, 2, 3].into_iter().collect();
+        let b: SeqSet = [3, 4, 500].into_iter().collect();
+        a.union_with(&b);
+        assert_eq!(a.len(), 5);
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![1, 2, 3, 4, 500]);
+    }
+}
