@@ -1,0 +1,411 @@
+//! The drill engine: runs a scenario on any backend. Four activities run
+//! side by side until the drill ends: the workload writes sequence-numbered
+//! records through the service name, probes act as an end user, the fault
+//! schedule breaks things on time, and the control loop monitors heartbeats
+//! (Time to Fail), takes the decision, runs the runbook and waits for users
+//! to be served again. Everything it learns goes to the recorder.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use drlab_drivers::event::Decision;
+use drlab_drivers::types::{Fault, StoreRef};
+use drlab_drivers::{Backend, EventKind, Recorder, Timestamp, Transition};
+use futures::future::{Either, select};
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::context::Ctx;
+use crate::format::{DecisionPolicy, FaultSpec, Scenario};
+use crate::runbooks;
+
+/// A stop signal every activity can wait on.
+#[derive(Default)]
+pub struct Stop {
+    set: Cell<bool>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Stop {
+    /// Raises the signal and wakes every waiter.
+    pub fn raise(&self) {
+        self.set.set(true);
+        for w in self.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    /// Whether the signal is raised.
+    pub fn is_raised(&self) -> bool {
+        self.set.get()
+    }
+
+    /// Completes when the signal is raised.
+    pub fn wait(&self) -> impl Future<Output = ()> + '_ {
+        futures::future::poll_fn(move |cx| {
+            if self.set.get() {
+                return Poll::Ready(());
+            }
+            // Register each distinct waker once: a waiter is polled many times.
+            let mut waiters = self.waiters.borrow_mut();
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+    }
+}
+
+/// Sleeps until `t` unless stopped first; true when stopped.
+async fn sleep_until<B: Backend>(b: &B, t: Timestamp, stop: &Stop) -> bool {
+    if stop.is_raised() {
+        return true;
+    }
+    let now = b.now();
+    if t <= now {
+        return false;
+    }
+    let sleep = pin!(b.sleep(t.since(now)));
+    match select(sleep, pin!(stop.wait())).await {
+        Either::Left(_) => stop.is_raised(),
+        Either::Right(_) => true,
+    }
+}
+
+/// What the engine shares between activities.
+#[derive(Default)]
+struct Shared {
+    stop: Stop,
+    t0: Cell<Option<Timestamp>>,
+    outage_seen: Cell<bool>,
+    restored: Cell<bool>,
+}
+
+/// The fault of a scenario entry, in interface terms.
+pub fn to_fault(f: &FaultSpec) -> Fault {
+    let a = |x: &String| Arc::<str>::from(x.as_str());
+    match f {
+        FaultSpec::CrashHost { host } => Fault::CrashHost { host: a(host) },
+        FaultSpec::PowerOff { host } => Fault::PowerOff { host: a(host) },
+        FaultSpec::PowerOn { host } => Fault::PowerOn { host: a(host) },
+        FaultSpec::KillService { host, service } => Fault::KillService {
+            host: a(host),
+            service: a(service),
+        },
+        FaultSpec::CorruptStore { host, group, store } => Fault::CorruptStore {
+            host: a(host),
+            store: StoreRef::new(group.as_str(), store.as_str()),
+        },
+        FaultSpec::Partition { a: x, b: y } => Fault::Partition { a: a(x), b: a(y) },
+        FaultSpec::Heal { a: x, b: y } => Fault::Heal { a: a(x), b: a(y) },
+        FaultSpec::DegradeLink {
+            a: x,
+            b: y,
+            latency_ms,
+            bandwidth_mbps,
+            loss,
+        } => Fault::DegradeLink {
+            a: a(x),
+            b: a(y),
+            latency_ms: *latency_ms,
+            bandwidth_mbps: *bandwidth_mbps,
+            loss: *loss,
+        },
+    }
+}
+
+/// Runs the drill of `s` on `b`, recording into `rec`. `seed` is recorded
+/// for replay (the simulator seeded its RNG with it).
+pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
+    let cx = Ctx::new(b, rec, s);
+    let sh = Shared::default();
+    let horizon = Timestamp::from_secs_f64(s.scenario.horizon_s);
+    cx.emit(EventKind::DrillStarted {
+        scenario: s.scenario.name.as_str().into(),
+        backend: b.backend_name().into(),
+        seed,
+        runbook: s.runbook.name().into(),
+        probe_successes_required: s.workload.probe_successes_required,
+        rto_objective_us: (s.objectives.rto_s * 1e6) as u64,
+        rpo_objective_us: (s.objectives.rpo_s * 1e6) as u64,
+    });
+    let serving: RefCell<String> = RefCell::new(runbooks::primary(&s.runbook).to_string());
+    let end_reason: RefCell<&'static str> = RefCell::new("horizon reached");
+
+    let control = async {
+        let reason = control(&cx, &sh, &serving).await;
+        *end_reason.borrow_mut() = reason;
+        sh.stop.raise();
+    };
+    let limit = async {
+        sleep_until(b, horizon, &sh.stop).await;
+        sh.stop.raise();
+    };
+    // Only woken activities are polled again (a plain join would poll all
+    // five on every wake); completion order does not matter.
+    let mut activities: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + '_>>> =
+        FuturesUnordered::new();
+    activities.push(Box::pin(workload(&cx, &sh, horizon)));
+    activities.push(Box::pin(probes(&cx, &sh, horizon)));
+    activities.push(Box::pin(faults(&cx, &sh)));
+    activities.push(Box::pin(control));
+    activities.push(Box::pin(limit));
+    while activities.next().await.is_some() {}
+    drop(activities);
+
+    let serving = serving.into_inner();
+    match b.read_back(&serving).await {
+        Ok(held) => cx.emit(EventKind::ReadBack {
+            host: serving.as_str().into(),
+            held,
+        }),
+        Err(e) => cx.emit(EventKind::Alert {
+            message: format!("read-back of {serving} failed: {e}").into(),
+        }),
+    }
+    cx.emit(EventKind::DrillEnded {
+        reason: (*end_reason.borrow()).into(),
+    });
+}
+
+async fn workload<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared, horizon: Timestamp) {
+    let w = &cx.s.workload;
+    let mailboxes: Vec<&str> = if w.mailboxes.is_empty() {
+        cx.s.mailboxes.iter().map(|m| m.name.as_str()).collect()
+    } else {
+        w.mailboxes.iter().map(String::as_str).collect()
+    };
+    let interval = Duration::from_millis(w.write_interval_ms);
+    let mut seq: u64 = 0;
+    while !sh.stop.is_raised() && cx.b.now() < horizon {
+        let started = cx.b.now();
+        let mailbox = mailboxes[(seq % mailboxes.len() as u64) as usize];
+        let r =
+            cx.b.write(&w.client, &w.service_name, mailbox, seq, w.write_bytes)
+                .await;
+        cx.emit(match r {
+            Ok(()) => EventKind::WriteAcked {
+                seq,
+                bytes: w.write_bytes,
+            },
+            Err(e) => EventKind::WriteFailed {
+                seq,
+                error: e.kind(),
+            },
+        });
+        seq += 1;
+        if sleep_until(cx.b, started.after(interval), &sh.stop).await {
+            break;
+        }
+    }
+}
+
+async fn probes<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared, horizon: Timestamp) {
+    let w = &cx.s.workload;
+    let mailbox = w
+        .mailboxes
+        .first()
+        .or(cx.s.mailboxes.first().map(|m| &m.name))
+        .map(String::as_str)
+        .unwrap_or_default();
+    let interval = Duration::from_millis(w.probe_interval_ms);
+    let mut consecutive = 0;
+    while !sh.stop.is_raised() && cx.b.now() < horizon {
+        let started = cx.b.now();
+        let r = cx.b.probe(&w.client, &w.service_name, mailbox).await;
+        match r {
+            Ok(()) => {
+                cx.emit(EventKind::ProbeOk);
+                if sh.outage_seen.get() {
+                    consecutive += 1;
+                    if consecutive >= w.probe_successes_required {
+                        sh.restored.set(true);
+                    }
+                }
+            }
+            Err(e) => {
+                cx.emit(EventKind::ProbeFailed { error: e.kind() });
+                if sh.t0.get().is_some() {
+                    sh.outage_seen.set(true);
+                    sh.restored.set(false);
+                }
+                consecutive = 0;
+            }
+        }
+        if sleep_until(cx.b, started.after(interval), &sh.stop).await {
+            break;
+        }
+    }
+}
+
+async fn faults<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared) {
+    for f in &cx.s.faults {
+        if sleep_until(cx.b, Timestamp::from_secs_f64(f.at_s), &sh.stop).await {
+            return;
+        }
+        let fault = to_fault(&f.spec);
+        match cx.b.inject(&fault).await {
+            Ok(()) => {
+                if !fault.is_repair() && sh.t0.get().is_none() {
+                    sh.t0.set(Some(cx.b.now()));
+                }
+                cx.emit(EventKind::FaultInjected {
+                    fault: fault.kind_name().into(),
+                    target: fault.target().into(),
+                });
+            }
+            Err(e) => cx.emit(EventKind::FaultFailed {
+                fault: fault.kind_name().into(),
+                target: fault.target().into(),
+                error: e.to_string().into(),
+            }),
+        }
+    }
+}
+
+/// Time to Fail: heartbeats every interval; failure is declared when no
+/// reply came for `interval × missed` since the last one (Double-Take's
+/// countdown). Returns the detection time, or `None` if stopped first.
+async fn monitor<B: Backend>(
+    cx: &Ctx<'_, B>,
+    sh: &Shared,
+    from: &str,
+    to: &str,
+) -> Option<Timestamp> {
+    let p = &cx.s.policy;
+    let interval = drlab_drivers::time::secs(p.heartbeat_interval_s);
+    let ttf = interval * p.missed_heartbeats;
+    let host: Arc<str> = to.into();
+    let mut last_ok = cx.b.now();
+    let mut missed = 0;
+    loop {
+        if sh.stop.is_raised() {
+            return None;
+        }
+        let sent = cx.b.now();
+        let deadline = last_ok.after(ttf);
+        let wait = interval.min(deadline.since(sent));
+        match cx.b.ping(from, to, wait).await {
+            Ok(rtt) => {
+                last_ok = cx.b.now();
+                missed = 0;
+                cx.emit(EventKind::HeartbeatOk {
+                    host: host.clone(),
+                    rtt_us: rtt.as_micros() as u64,
+                });
+            }
+            Err(_) => {
+                missed += 1;
+                if cx.b.now() >= deadline {
+                    cx.emit(EventKind::FailureDetected {
+                        host: host.clone(),
+                        missed,
+                    });
+                    return Some(cx.b.now());
+                }
+                cx.emit(EventKind::HeartbeatMissed {
+                    host: host.clone(),
+                    missed,
+                });
+            }
+        }
+        if sleep_until(cx.b, sent.after(interval), &sh.stop).await {
+            return None;
+        }
+    }
+}
+
+/// Watches for the case where faults cause no outage: once every fault is in
+/// and `settle_s` has passed without a failed probe, there is nothing to recover.
+async fn quiet<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared) -> &'static str {
+    let last_fault = cx.s.faults.last().map_or(0.0, |f| f.at_s);
+    let at = Timestamp::from_secs_f64(last_fault + cx.s.scenario.settle_s);
+    if sleep_until(cx.b, at, &sh.stop).await {
+        return "stopped";
+    }
+    if !sh.outage_seen.get() {
+        return if cx.s.faults.is_empty() {
+            "no faults scheduled"
+        } else {
+            "no outage observed"
+        };
+    }
+    // An outage is under way: monitoring and the runbook handle it.
+    sh.stop.wait().await;
+    "stopped"
+}
+
+async fn control<B: Backend>(
+    cx: &Ctx<'_, B>,
+    sh: &Shared,
+    serving: &RefCell<String>,
+) -> &'static str {
+    let (from, to) = runbooks::watch(&cx.s.runbook);
+    let detected = {
+        let m = pin!(monitor(cx, sh, from, to));
+        let q = pin!(quiet(cx, sh));
+        match select(m, q).await {
+            Either::Left((d, _)) => d,
+            Either::Right((reason, _)) => return reason,
+        }
+    };
+    if detected.is_none() {
+        return "horizon reached";
+    }
+    cx.fire(Transition::Degrade);
+
+    let p = &cx.s.policy;
+    let (wait, by) = match p.decision {
+        DecisionPolicy::Manual => (p.operator_response_s, Decision::Operator),
+        DecisionPolicy::Autopilot => (p.autopilot_wait_s, Decision::Autopilot),
+    };
+    let decide_at = cx.b.now().after(drlab_drivers::time::secs(wait));
+    if sleep_until(cx.b, decide_at, &sh.stop).await {
+        return "horizon reached";
+    }
+    cx.emit(EventKind::FailoverEngaged { by });
+    cx.fire(Transition::EngageSecondary);
+
+    let runbook = cx.s.runbook.name();
+    match runbooks::run(cx, &cx.s.runbook).await {
+        Ok(done) => {
+            let ok = done.failed_steps.is_empty();
+            let reason = done.failed_steps.first().map(|e| e.to_string().into());
+            cx.emit(EventKind::RunbookFinished {
+                runbook: runbook.into(),
+                ok,
+                reason,
+            });
+            *serving.borrow_mut() = done.serving;
+            cx.fire(Transition::SecondaryEngagedSuccess);
+        }
+        Err(e) => {
+            cx.emit(EventKind::RunbookFinished {
+                runbook: runbook.into(),
+                ok: false,
+                reason: Some(e.to_string().into()),
+            });
+            cx.emit(EventKind::Alert {
+                message: format!("failover aborted: {e}").into(),
+            });
+            return "runbook failed";
+        }
+    }
+
+    let probe = Duration::from_millis(cx.s.workload.probe_interval_ms);
+    while !sh.restored.get() {
+        if sleep_until(cx.b, cx.b.now().after(probe), &sh.stop).await {
+            return "horizon reached before service was restored";
+        }
+    }
+    let settle_until =
+        cx.b.now()
+            .after(drlab_drivers::time::secs(cx.s.scenario.settle_s));
+    if sleep_until(cx.b, settle_until, &sh.stop).await {
+        return "horizon reached while settling";
+    }
+    "restored"
+}

@@ -1,0 +1,325 @@
+//! The estate: sites, links, hosts, clients, directory, DNS, Exchange layout,
+//! mailboxes and replication connections.
+
+use std::net::Ipv4Addr;
+
+use drlab_drivers::types::{MirrorMode, StartupType};
+use serde::Deserialize;
+
+/// Network parameters of a LAN or WAN link.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// One-way latency.
+    pub latency_ms: f64,
+    /// Bandwidth available to replication and clients.
+    pub bandwidth_mbps: f64,
+    /// Packet loss probability in [0, 1].
+    #[serde(default)]
+    pub loss: f64,
+}
+
+/// `[[sites]]`: a failure domain with its own LAN.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteDef {
+    /// Site name.
+    pub name: String,
+    /// The site's LAN.
+    #[serde(default = "default_lan")]
+    pub lan: LinkSpec,
+}
+
+fn default_lan() -> LinkSpec {
+    LinkSpec {
+        latency_ms: 0.25,
+        bandwidth_mbps: 1000.0,
+        loss: 0.0,
+    }
+}
+
+/// `[[links]]`: a WAN link between two sites.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDef {
+    /// The two sites.
+    pub between: [String; 2],
+    /// One-way latency.
+    pub latency_ms: f64,
+    /// Bandwidth.
+    pub bandwidth_mbps: f64,
+    /// Packet loss probability in [0, 1].
+    #[serde(default)]
+    pub loss: f64,
+}
+
+impl LinkDef {
+    /// The link's parameters.
+    pub fn spec(&self) -> LinkSpec {
+        LinkSpec {
+            latency_ms: self.latency_ms,
+            bandwidth_mbps: self.bandwidth_mbps,
+            loss: self.loss,
+        }
+    }
+}
+
+/// `[domain]`: the Active Directory domain.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainDef {
+    /// DNS name of the domain, e.g. `corp.example.com`.
+    pub name: String,
+    /// Domain controllers (hosts with the `domain-controller` role).
+    pub controllers: Vec<String>,
+    /// Delay before a change on one DC is visible on another (unless forced).
+    #[serde(default = "default_ad_delay")]
+    pub replication_delay_s: f64,
+}
+
+fn default_ad_delay() -> f64 {
+    15.0
+}
+
+/// What a host does besides Exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// An Active Directory domain controller.
+    DomainController,
+    /// A DNS server (authoritative for the zones that name it).
+    Dns,
+}
+
+/// Whether a host's Exchange serves users at the start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExchangeRole {
+    /// Services running, stores mounted.
+    #[default]
+    Active,
+    /// Services stopped, stores dismounted (a failover target).
+    Standby,
+}
+
+/// A host's Exchange installation.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeHostDef {
+    /// Startup type of the Exchange services (the guide sets the target to manual).
+    #[serde(default = "default_startup")]
+    pub startup: StartupType,
+    /// Active or standby at the start.
+    #[serde(default)]
+    pub state: ExchangeRole,
+    /// Storage groups, when they differ from `[exchange]`'s.
+    pub storage_groups: Option<Vec<GroupDef>>,
+}
+
+fn default_startup() -> StartupType {
+    StartupType::Automatic
+}
+
+/// `[[hosts]]`: a server.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostDef {
+    /// Computer name.
+    pub name: String,
+    /// Site.
+    pub site: String,
+    /// Primary IPv4 address.
+    pub ip: Ipv4Addr,
+    /// Roles besides Exchange.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// The host's Exchange installation, if any.
+    pub exchange: Option<ExchangeHostDef>,
+    /// The DC this host uses (default: a DC on its site, else the first DC).
+    pub dc: Option<String>,
+}
+
+/// How a client resolver caches answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResolverPolicy {
+    /// Caches for the record's TTL.
+    #[default]
+    HonourTtl,
+    /// Caches for max(TTL, `min_ttl_s`).
+    MinTtl,
+    /// Never expires an answer until the cache is flushed.
+    NeverExpire,
+}
+
+/// `[[clients]]`: an end-user population behind one resolver.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientDef {
+    /// Name.
+    pub name: String,
+    /// Site.
+    pub site: String,
+    /// The DNS server its resolver asks.
+    pub dns_server: String,
+    /// Cache policy.
+    #[serde(default)]
+    pub resolver: ResolverPolicy,
+    /// Floor applied by `min-ttl` resolvers.
+    #[serde(default)]
+    pub min_ttl_s: u32,
+}
+
+/// `[dns]`: zones and records.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsDef {
+    /// Zones.
+    #[serde(default)]
+    pub zones: Vec<ZoneDef>,
+    /// Records.
+    #[serde(default)]
+    pub records: Vec<RecordDef>,
+}
+
+/// `[[dns.zones]]`: a zone on one or more servers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneDef {
+    /// Zone name, e.g. `corp.example.com` or `0.0.10.in-addr.arpa`.
+    pub name: String,
+    /// Servers authoritative for it (hosts with the `dns` role).
+    pub servers: Vec<String>,
+    /// Whether dynamic updates are allowed (the guide: DNSCMD needs them).
+    #[serde(default = "yes")]
+    pub dynamic_updates: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[[dns.records]]`: a record in a zone (on all its servers).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordDef {
+    /// Owner name.
+    pub name: String,
+    /// `A`, `PTR`, `MX` or `CNAME`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// Data.
+    pub data: String,
+    /// TTL.
+    #[serde(default = "default_ttl")]
+    pub ttl_s: u32,
+}
+
+fn default_ttl() -> u32 {
+    3600
+}
+
+/// `[[exchange.services]]`: one Exchange (or IIS) service.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDef {
+    /// Service name, e.g. `MSExchangeIS`.
+    pub name: String,
+    /// Services that must be ready before this one can start.
+    #[serde(default)]
+    pub requires: Vec<String>,
+}
+
+/// `[[exchange.storage_groups]]`: a storage group.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupDef {
+    /// Group name.
+    pub name: String,
+    /// Log file prefix (E00, E01...); must match between source and target.
+    pub prefix: String,
+    /// Its stores.
+    pub stores: Vec<StoreDef>,
+}
+
+/// A store inside a storage group.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreDef {
+    /// Store name.
+    pub name: String,
+    /// Database file name (the pairing key), e.g. `priv1.edb`.
+    pub file: String,
+    /// Public folder store.
+    #[serde(default)]
+    pub public: bool,
+    /// Database size, for mirrors and restores.
+    #[serde(default = "default_store_mb")]
+    pub size_mb: f64,
+}
+
+fn default_store_mb() -> f64 {
+    1024.0
+}
+
+/// `[exchange]`: services and storage layout shared by Exchange hosts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeDef {
+    /// Services with their dependencies.
+    pub services: Vec<ServiceDef>,
+    /// Storage groups.
+    pub storage_groups: Vec<GroupDef>,
+    /// Services an end-user operation needs on the serving host.
+    #[serde(default = "default_user_path")]
+    pub user_path_services: Vec<String>,
+    /// The service that hosts the stores (mounts need it ready).
+    #[serde(default = "default_store_service")]
+    pub store_service: String,
+}
+
+fn default_store_service() -> String {
+    "MSExchangeIS".into()
+}
+
+fn default_user_path() -> Vec<String> {
+    vec![
+        "MSExchangeSA".into(),
+        "MSExchangeIS".into(),
+        "SMTPSVC".into(),
+    ]
+}
+
+/// `[[mailboxes]]`: a mailbox and its home.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxDef {
+    /// Mailbox name.
+    pub name: String,
+    /// Home server.
+    pub server: String,
+    /// Storage group.
+    pub group: String,
+    /// Store.
+    pub store: String,
+}
+
+/// `[[replication]]`: a replication connection.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationDef {
+    /// Source host.
+    pub source: String,
+    /// Target host.
+    pub target: String,
+    /// Mirror before replicating (`full`, `difference`, `none`).
+    #[serde(default = "default_mirror")]
+    pub mirror: MirrorMode,
+    /// Whether the mirror is already complete at the start (protected estate).
+    #[serde(default = "yes")]
+    pub mirrored_at_start: bool,
+}
+
+fn default_mirror() -> MirrorMode {
+    MirrorMode::Difference
+}

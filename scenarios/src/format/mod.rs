@@ -1,0 +1,141 @@
+//! The scenario file format (TOML): one estate, a timing profile, a workload,
+//! a fault schedule, a policy, objectives and the runbook to use.
+//! `docs/scenario-format.md` documents every field; `drlab validate` checks one.
+
+mod estate;
+mod runbook;
+mod timing;
+mod workload;
+
+use serde::Deserialize;
+
+pub use estate::{
+    ClientDef, DnsDef, DomainDef, ExchangeDef, ExchangeHostDef, ExchangeRole, GroupDef, HostDef,
+    LinkDef, LinkSpec, MailboxDef, RecordDef, ReplicationDef, ResolverPolicy, Role, ServiceDef,
+    SiteDef, StoreDef, ZoneDef,
+};
+pub use runbook::{LanFailoverParams, PublicFolders, RunbookDef};
+pub use timing::{Dist, ServiceTiming, Timing};
+pub use workload::{FaultDef, FaultSpec, WorkloadDef};
+
+/// A whole scenario, as written in the file (validated by [`crate::load`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name, description, seed, horizon.
+    pub scenario: Meta,
+    /// Recovery objectives.
+    pub objectives: Objectives,
+    /// Monitoring and decision policy.
+    pub policy: Policy,
+    /// Sites (failure domains) and their LANs.
+    pub sites: Vec<SiteDef>,
+    /// WAN links between sites.
+    #[serde(default)]
+    pub links: Vec<LinkDef>,
+    /// The Active Directory domain.
+    pub domain: Option<DomainDef>,
+    /// Servers.
+    pub hosts: Vec<HostDef>,
+    /// End-user populations with their resolvers.
+    #[serde(default)]
+    pub clients: Vec<ClientDef>,
+    /// DNS zones and records.
+    #[serde(default)]
+    pub dns: DnsDef,
+    /// The Exchange organisation's service set and storage layout.
+    pub exchange: Option<ExchangeDef>,
+    /// Mailboxes and where they live.
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxDef>,
+    /// Replication connections.
+    #[serde(default)]
+    pub replication: Vec<ReplicationDef>,
+    /// How long operations take.
+    #[serde(default)]
+    pub timing: Timing,
+    /// The user workload and probes.
+    pub workload: WorkloadDef,
+    /// The fault schedule.
+    #[serde(default)]
+    pub faults: Vec<FaultDef>,
+    /// The runbook and its parameters.
+    pub runbook: RunbookDef,
+}
+
+/// `[scenario]`: identity and run limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Short name, e.g. `lan-failover`.
+    pub name: String,
+    /// What the scenario proves, one paragraph.
+    #[serde(default)]
+    pub description: String,
+    /// Default seed when the command line gives none.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The drill stops at this drill time whatever happens.
+    #[serde(default = "default_horizon_s")]
+    pub horizon_s: f64,
+    /// After restoration, keep the workload running this long before reading back.
+    #[serde(default = "default_settle_s")]
+    pub settle_s: f64,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_horizon_s() -> f64 {
+    3600.0
+}
+fn default_settle_s() -> f64 {
+    30.0
+}
+
+/// `[objectives]`: what the drill must achieve.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Objectives {
+    /// Recovery time objective.
+    pub rto_s: f64,
+    /// Recovery point objective.
+    pub rpo_s: f64,
+}
+
+/// `[policy]`: monitoring and how failover is engaged.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Heartbeat interval (Double-Take default 5 s).
+    #[serde(default = "default_heartbeat_s")]
+    pub heartbeat_interval_s: f64,
+    /// Missed heartbeats before failure is declared (Double-Take default 5).
+    #[serde(default = "default_missed")]
+    pub missed_heartbeats: u32,
+    /// `manual` (an operator acknowledges the prompt) or `autopilot`.
+    pub decision: DecisionPolicy,
+    /// Manual: time the operator takes to acknowledge the prompt.
+    #[serde(default)]
+    pub operator_response_s: f64,
+    /// Autopilot: wait between detection and engaging.
+    #[serde(default)]
+    pub autopilot_wait_s: f64,
+}
+
+fn default_heartbeat_s() -> f64 {
+    5.0
+}
+fn default_missed() -> u32 {
+    5
+}
+
+/// How failover is engaged after detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecisionPolicy {
+    /// A manual-intervention prompt an operator acknowledges.
+    Manual,
+    /// Automatic failover.
+    Autopilot,
+}

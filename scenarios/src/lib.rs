@@ -1,0 +1,15 @@
+//! Scenarios: the file format and its validation, the runbooks of the source
+//! documents (written once against the interface), and the drill engine that
+//! runs a scenario's workload, faults, monitoring and runbook on any backend.
+
+pub mod dns;
+pub mod exchange;
+pub mod format;
+pub mod load;
+pub(crate) mod validate;
+
+pub use format::Scenario;
+pub use load::{Problem, ScenarioError, load, parse};
+pub mod context;
+pub mod drill;
+pub mod runbooks;

@@ -1,0 +1,176 @@
+//! LAN failover of an Exchange 2000/2003 member server with Storage
+//! Mirroring, as the HP guide's "Configuring failure monitoring" and its
+//! sample `postover.bat` lay it out:
+//!
+//! 1. The target brings up the source's IP addresses and server name
+//!    ("Items to Failover" on a LAN).
+//! 2. `dtcl waitontarget target 10`: wait until the target queue is idle 10 s.
+//! 3. `exchfailover -setup -failover`: set "overwrite on restore" on the paired stores.
+//! 4. `net start` the Exchange services in the documented order with
+//!    `dtcl wait 20000` after System Attendant, Information Store and MTA;
+//!    if the Information Store fails its first start, start it again and go on
+//!    with the services after it.
+//! 5. Mount the paired stores.
+//! 6. `exchfailover -failover`: point the mailboxes in Active Directory at
+//!    the target, pairing stores by database file name or `-r` rules.
+
+use drlab_drivers::Backend;
+use drlab_drivers::types::{IdentityItems, StoreRef};
+
+use super::Completed;
+use crate::context::{Ctx, StepFailed, fmt_secs};
+use crate::exchange::pairing::{self, Pair, Rule};
+use crate::format::{LanFailoverParams, Scenario};
+use crate::validate::host;
+
+/// The store pairs of a scenario's LAN failover (validated scenarios pair).
+pub fn pairs(s: &Scenario, p: &LanFailoverParams) -> Vec<Pair> {
+    let groups = |n: &str| {
+        host(s, n)
+            .map(|h| crate::exchange::groups_of(s, h))
+            .unwrap_or(&[])
+    };
+    let rules: Vec<Rule> = p
+        .pairing_rules
+        .iter()
+        .filter_map(|r| Rule::parse(r).ok())
+        .collect();
+    pairing::pair(
+        &pairing::stores_of(groups(&p.source)),
+        &pairing::stores_of(groups(&p.target)),
+        &rules,
+        p.public_folders,
+    )
+    .unwrap_or_default()
+}
+
+/// The DC the runbook uses.
+pub fn dc_for(s: &Scenario, p: &LanFailoverParams) -> String {
+    p.dc.clone()
+        .or_else(|| host(s, &p.target).and_then(|h| h.dc.clone()))
+        .or_else(|| {
+            let site = host(s, &p.target).map(|h| h.site.as_str());
+            let dcs = s.domain.iter().flat_map(|d| d.controllers.iter());
+            dcs.clone()
+                .find(|c| host(s, c).map(|h| h.site.as_str()) == site)
+                .or_else(|| s.domain.iter().flat_map(|d| d.controllers.iter()).next())
+                .cloned()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the failover; returns the serving host.
+pub async fn run<B: Backend>(
+    cx: &Ctx<'_, B>,
+    p: &LanFailoverParams,
+) -> Result<Completed, StepFailed> {
+    let b = cx.b;
+    let (src, tgt) = (p.source.as_str(), p.target.as_str());
+    let mut failed = Vec::new();
+
+    let items = IdentityItems {
+        ip_addresses: p.fail_over_ip_addresses,
+        server_name: p.fail_over_server_name,
+    };
+    let what = match (items.ip_addresses, items.server_name) {
+        (true, true) => "IP addresses and server name",
+        (true, false) => "IP addresses",
+        (false, true) => "server name",
+        (false, false) => "nothing",
+    };
+    cx.step(
+        format!("fail over {what} of {src} to {tgt}"),
+        b.take_over_identity(src, tgt, items),
+    )
+    .await?;
+
+    cx.step(
+        format!("waitontarget {tgt} {}", fmt_secs(p.wait_on_target_idle_s)),
+        b.wait_drained(
+            src,
+            tgt,
+            drlab_drivers::time::secs(p.wait_on_target_idle_s),
+            drlab_drivers::time::secs(p.wait_on_target_limit_s),
+        ),
+    )
+    .await?;
+
+    let pairs = pairs(cx.s, p);
+    cx.step(
+        format!(
+            "exchfailover -setup: overwrite flag on {} stores",
+            pairs.len()
+        ),
+        async {
+            for pair in &pairs {
+                let to = StoreRef::new(pair.to.group.as_str(), pair.to.store.as_str());
+                b.set_overwrite_on_restore(tgt, &to, true).await?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+
+    for svc in &p.start_order {
+        let mut attempt = 1;
+        loop {
+            let name = if attempt == 1 {
+                format!("net start {svc}")
+            } else {
+                format!("net start {svc} (attempt {attempt})")
+            };
+            match cx.step(name, b.start_service(tgt, svc)).await {
+                Ok(()) => break,
+                Err(e) if *svc == p.retried_service && attempt < p.start_attempts_max => {
+                    // The guide: "restart the service and it should start properly".
+                    attempt += 1;
+                    let _ = e;
+                }
+                // Everything after the retried service depends on it.
+                Err(e) if *svc == p.retried_service => return Err(e),
+                Err(e) => {
+                    failed.push(e);
+                    break;
+                }
+            }
+        }
+        if p.wait_after.contains(svc) {
+            cx.wait_step(p.service_wait_s).await;
+        }
+    }
+
+    for pair in &pairs {
+        let to = StoreRef::new(pair.to.group.as_str(), pair.to.store.as_str());
+        if let Err(e) = cx
+            .step(format!("mount {to} on {tgt}"), b.mount_store(tgt, &to))
+            .await
+        {
+            failed.push(e);
+        }
+    }
+
+    let dc = dc_for(cx.s, p);
+    cx.step(
+        format!("exchfailover -failover: move mailboxes {src} -> {tgt}"),
+        async {
+            let boxes = b.list_mailboxes(&dc, src).await?;
+            for m in boxes {
+                let Some(pair) = pairs
+                    .iter()
+                    .find(|x| *x.from.group == *m.store.group && *x.from.store == *m.store.store)
+                else {
+                    continue;
+                };
+                let to = StoreRef::new(pair.to.group.as_str(), pair.to.store.as_str());
+                b.set_mailbox_home(&dc, &m.name, tgt, &to).await?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+
+    Ok(Completed {
+        serving: tgt.to_string(),
+        failed_steps: failed,
+    })
+}

@@ -1,0 +1,881 @@
+//! Semantic checks of a parsed scenario: every reference resolves, every
+//! number is possible, every runbook parameter fits the estate. Each problem
+//! comes with the field path it is about.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::exchange::pairing;
+use crate::format::{DecisionPolicy, Dist, FaultSpec, HostDef, Role, RunbookDef, Scenario};
+use crate::load::FieldPath;
+use crate::path;
+
+type Problems = Vec<(FieldPath, String)>;
+
+/// All problems of a scenario, empty when it is valid.
+pub fn check(s: &Scenario) -> Problems {
+    let mut p = Problems::new();
+    meta(s, &mut p);
+    estate(s, &mut p);
+    timing(s, &mut p);
+    workload(s, &mut p);
+    faults(s, &mut p);
+    runbook(s, &mut p);
+    p
+}
+
+fn known(names: &BTreeSet<&str>) -> String {
+    let v: Vec<&str> = names.iter().copied().collect();
+    if v.is_empty() {
+        "none defined".into()
+    } else {
+        format!("known: {}", v.join(", "))
+    }
+}
+
+fn positive(p: &mut Problems, at: FieldPath, x: f64, what: &str) {
+    if !(x.is_finite() && x > 0.0) {
+        p.push((at, format!("{what} must be a number > 0, got {x}")));
+    }
+}
+
+fn non_negative(p: &mut Problems, at: FieldPath, x: f64, what: &str) {
+    if !(x.is_finite() && x >= 0.0) {
+        p.push((at, format!("{what} must be a number >= 0, got {x}")));
+    }
+}
+
+fn unique<'a>(
+    p: &mut Problems,
+    items: impl Iterator<Item = &'a str>,
+    at: impl Fn(usize) -> FieldPath,
+    what: &str,
+) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    for (i, n) in items.enumerate() {
+        if n.is_empty() {
+            p.push((at(i), format!("{what} name must not be empty")));
+        } else if !seen.insert(n) {
+            p.push((at(i), format!("duplicate {what} name {n:?}")));
+        }
+    }
+    seen
+}
+
+fn meta(s: &Scenario, p: &mut Problems) {
+    positive(
+        p,
+        path!("scenario", "horizon_s"),
+        s.scenario.horizon_s,
+        "horizon",
+    );
+    non_negative(
+        p,
+        path!("scenario", "settle_s"),
+        s.scenario.settle_s,
+        "settle time",
+    );
+    non_negative(
+        p,
+        path!("objectives", "rto_s"),
+        s.objectives.rto_s,
+        "RTO objective",
+    );
+    non_negative(
+        p,
+        path!("objectives", "rpo_s"),
+        s.objectives.rpo_s,
+        "RPO objective",
+    );
+    positive(
+        p,
+        path!("policy", "heartbeat_interval_s"),
+        s.policy.heartbeat_interval_s,
+        "heartbeat interval",
+    );
+    if s.policy.missed_heartbeats == 0 || s.policy.missed_heartbeats > 1000 {
+        p.push((
+            path!("policy", "missed_heartbeats"),
+            format!(
+                "must be between 1 and 1000, got {}",
+                s.policy.missed_heartbeats
+            ),
+        ));
+    }
+    match s.policy.decision {
+        DecisionPolicy::Manual => non_negative(
+            p,
+            path!("policy", "operator_response_s"),
+            s.policy.operator_response_s,
+            "operator response time",
+        ),
+        DecisionPolicy::Autopilot => non_negative(
+            p,
+            path!("policy", "autopilot_wait_s"),
+            s.policy.autopilot_wait_s,
+            "autopilot wait",
+        ),
+    }
+}
+
+fn estate(s: &Scenario, p: &mut Problems) {
+    let sites = unique(
+        p,
+        s.sites.iter().map(|x| x.name.as_str()),
+        |i| path!("sites", i, "name"),
+        "site",
+    );
+    for (i, site) in s.sites.iter().enumerate() {
+        link_spec(p, path!("sites", i, "lan"), &site.lan);
+    }
+    let mut pairs = BTreeSet::new();
+    for (i, l) in s.links.iter().enumerate() {
+        for (j, end) in l.between.iter().enumerate() {
+            if !sites.contains(end.as_str()) {
+                p.push((
+                    path!("links", i, "between", j),
+                    format!("unknown site {end:?}; {}", known(&sites)),
+                ));
+            }
+        }
+        if l.between[0] == l.between[1] {
+            p.push((
+                path!("links", i, "between"),
+                "a WAN link joins two different sites".into(),
+            ));
+        }
+        let mut key = [l.between[0].as_str(), l.between[1].as_str()];
+        key.sort();
+        if !pairs.insert(key) {
+            p.push((
+                path!("links", i, "between"),
+                format!(
+                    "a link between {} and {} is already defined",
+                    key[0], key[1]
+                ),
+            ));
+        }
+        link_spec(p, path!("links", i), &l.spec());
+    }
+    let hosts = unique(
+        p,
+        s.hosts.iter().map(|x| x.name.as_str()),
+        |i| path!("hosts", i, "name"),
+        "host",
+    );
+    let mut ips = BTreeMap::new();
+    for (i, h) in s.hosts.iter().enumerate() {
+        if !sites.contains(h.site.as_str()) {
+            p.push((
+                path!("hosts", i, "site"),
+                format!("unknown site {:?}; {}", h.site, known(&sites)),
+            ));
+        }
+        if let Some(prev) = ips.insert(h.ip, h.name.as_str()) {
+            p.push((
+                path!("hosts", i, "ip"),
+                format!("address {} is already used by {prev}", h.ip),
+            ));
+        }
+        if let Some(x) = &h.exchange {
+            if s.exchange.is_none() && x.storage_groups.is_none() {
+                p.push((
+                    path!("hosts", i, "exchange"),
+                    "an Exchange host needs an [exchange] section".into(),
+                ));
+            }
+            if let Some(groups) = &x.storage_groups {
+                groups_ok(p, path!("hosts", i, "exchange", "storage_groups"), groups);
+            }
+        }
+        if let Some(dc) = &h.dc
+            && !is_role(s, dc, Role::DomainController)
+        {
+            p.push((
+                path!("hosts", i, "dc"),
+                format!("{dc:?} is not a host with the domain-controller role"),
+            ));
+        }
+    }
+    if let Some(d) = &s.domain {
+        if d.controllers.is_empty() {
+            p.push((
+                path!("domain", "controllers"),
+                "a domain needs at least one controller".into(),
+            ));
+        }
+        for (i, c) in d.controllers.iter().enumerate() {
+            if !is_role(s, c, Role::DomainController) {
+                p.push((
+                    path!("domain", "controllers", i),
+                    format!(
+                        "{c:?} is not a host with the domain-controller role; {}",
+                        known(&hosts)
+                    ),
+                ));
+            }
+        }
+        non_negative(
+            p,
+            path!("domain", "replication_delay_s"),
+            d.replication_delay_s,
+            "replication delay",
+        );
+    }
+    let clients = unique(
+        p,
+        s.clients.iter().map(|x| x.name.as_str()),
+        |i| path!("clients", i, "name"),
+        "client",
+    );
+    for name in clients.intersection(&hosts) {
+        p.push((
+            path!("clients"),
+            format!("{name:?} names both a host and a client"),
+        ));
+    }
+    for (i, c) in s.clients.iter().enumerate() {
+        if !sites.contains(c.site.as_str()) {
+            p.push((
+                path!("clients", i, "site"),
+                format!("unknown site {:?}; {}", c.site, known(&sites)),
+            ));
+        }
+        if !is_role(s, &c.dns_server, Role::Dns) {
+            p.push((
+                path!("clients", i, "dns_server"),
+                format!("{:?} is not a host with the dns role", c.dns_server),
+            ));
+        }
+    }
+    dns(s, p);
+    exchange(s, p, &hosts);
+    for (i, r) in s.replication.iter().enumerate() {
+        for (field, h) in [("source", &r.source), ("target", &r.target)] {
+            if host(s, h).and_then(|h| h.exchange.as_ref()).is_none() {
+                p.push((
+                    path!("replication", i, field),
+                    format!("{h:?} is not an Exchange host"),
+                ));
+            }
+        }
+        if r.source == r.target {
+            p.push((
+                path!("replication", i, "target"),
+                "source and target must differ".into(),
+            ));
+        }
+    }
+}
+
+fn link_spec(p: &mut Problems, at: FieldPath, l: &crate::format::LinkSpec) {
+    non_negative(p, at.key("latency_ms"), l.latency_ms, "latency");
+    positive(p, at.key("bandwidth_mbps"), l.bandwidth_mbps, "bandwidth");
+    if !(0.0..=1.0).contains(&l.loss) {
+        p.push((
+            at.key("loss"),
+            format!("loss is a probability in [0, 1], got {}", l.loss),
+        ));
+    }
+}
+
+pub(crate) fn host<'a>(s: &'a Scenario, name: &str) -> Option<&'a HostDef> {
+    s.hosts.iter().find(|h| h.name == name)
+}
+
+fn is_role(s: &Scenario, name: &str, role: Role) -> bool {
+    host(s, name).is_some_and(|h| h.roles.contains(&role))
+}
+
+fn dns(s: &Scenario, p: &mut Problems) {
+    let zones = unique(
+        p,
+        s.dns.zones.iter().map(|z| z.name.as_str()),
+        |i| path!("dns", "zones", i, "name"),
+        "zone",
+    );
+    for (i, z) in s.dns.zones.iter().enumerate() {
+        if z.servers.is_empty() {
+            p.push((
+                path!("dns", "zones", i, "servers"),
+                "a zone needs at least one server".into(),
+            ));
+        }
+        for (j, srv) in z.servers.iter().enumerate() {
+            if !is_role(s, srv, Role::Dns) {
+                p.push((
+                    path!("dns", "zones", i, "servers", j),
+                    format!("{srv:?} is not a host with the dns role"),
+                ));
+            }
+        }
+    }
+    for (i, r) in s.dns.records.iter().enumerate() {
+        if crate::dns::zone_of(s, &r.name).is_none() {
+            p.push((
+                path!("dns", "records", i, "name"),
+                format!("{:?} is in no defined zone; {}", r.name, known(&zones)),
+            ));
+        }
+        if crate::dns::parse_type(&r.rtype).is_none() {
+            p.push((
+                path!("dns", "records", i, "type"),
+                format!(
+                    "unknown record type {:?}; one of A, PTR, MX, CNAME",
+                    r.rtype
+                ),
+            ));
+        }
+        if r.rtype.eq_ignore_ascii_case("A") && r.data.parse::<std::net::Ipv4Addr>().is_err() {
+            p.push((
+                path!("dns", "records", i, "data"),
+                format!("an A record needs an IPv4 address, got {:?}", r.data),
+            ));
+        }
+    }
+}
+
+fn groups_ok(p: &mut Problems, at: FieldPath, groups: &[crate::format::GroupDef]) {
+    let names = unique(
+        p,
+        groups.iter().map(|g| g.name.as_str()),
+        |i| at.index(i).key("name"),
+        "storage group",
+    );
+    let _ = names;
+    unique(
+        p,
+        groups.iter().map(|g| g.prefix.as_str()),
+        |i| at.index(i).key("prefix"),
+        "log prefix",
+    );
+    for (i, g) in groups.iter().enumerate() {
+        let ok = g.prefix.len() == 3
+            && g.prefix.starts_with('E')
+            && g.prefix[1..].chars().all(|c| c.is_ascii_digit());
+        if !ok {
+            p.push((
+                at.index(i).key("prefix"),
+                format!(
+                    "log prefix is E followed by two digits (E00, E01...), got {:?}",
+                    g.prefix
+                ),
+            ));
+        }
+        unique(
+            p,
+            g.stores.iter().map(|x| x.name.as_str()),
+            |j| at.index(i).key("stores").index(j).key("name"),
+            "store",
+        );
+        for (j, st) in g.stores.iter().enumerate() {
+            positive(
+                p,
+                at.index(i).key("stores").index(j).key("size_mb"),
+                st.size_mb,
+                "store size",
+            );
+            if st.file.contains(['/', '\\']) {
+                p.push((
+                    at.index(i).key("stores").index(j).key("file"),
+                    "the database file name has no path".into(),
+                ));
+            }
+        }
+    }
+}
+
+fn exchange(s: &Scenario, p: &mut Problems, hosts: &BTreeSet<&str>) {
+    let Some(x) = &s.exchange else {
+        if !s.mailboxes.is_empty() {
+            p.push((
+                path!("mailboxes"),
+                "mailboxes need an [exchange] section".into(),
+            ));
+        }
+        return;
+    };
+    let services = unique(
+        p,
+        x.services.iter().map(|v| v.name.as_str()),
+        |i| path!("exchange", "services", i, "name"),
+        "service",
+    );
+    for (i, svc) in x.services.iter().enumerate() {
+        for (j, r) in svc.requires.iter().enumerate() {
+            if !services.contains(r.as_str()) {
+                p.push((
+                    path!("exchange", "services", i, "requires", j),
+                    format!("unknown service {r:?}; {}", known(&services)),
+                ));
+            }
+            if r == &svc.name {
+                p.push((
+                    path!("exchange", "services", i, "requires", j),
+                    "a service cannot require itself".into(),
+                ));
+            }
+        }
+    }
+    if let Some(cycle) = dependency_cycle(x) {
+        p.push((
+            path!("exchange", "services"),
+            format!("service dependencies form a cycle: {cycle}"),
+        ));
+    }
+    for (i, svc) in x.user_path_services.iter().enumerate() {
+        if !services.contains(svc.as_str()) {
+            p.push((
+                path!("exchange", "user_path_services", i),
+                format!("unknown service {svc:?}; {}", known(&services)),
+            ));
+        }
+    }
+    if !services.contains(x.store_service.as_str()) {
+        p.push((
+            path!("exchange", "store_service"),
+            format!(
+                "unknown service {:?}; {}",
+                x.store_service,
+                known(&services)
+            ),
+        ));
+    }
+    groups_ok(p, path!("exchange", "storage_groups"), &x.storage_groups);
+    let names = unique(
+        p,
+        s.mailboxes.iter().map(|m| m.name.as_str()),
+        |i| path!("mailboxes", i, "name"),
+        "mailbox",
+    );
+    let _ = names;
+    for (i, m) in s.mailboxes.iter().enumerate() {
+        let Some(h) = host(s, &m.server).filter(|h| h.exchange.is_some()) else {
+            p.push((
+                path!("mailboxes", i, "server"),
+                format!("{:?} is not an Exchange host; {}", m.server, known(hosts)),
+            ));
+            continue;
+        };
+        let groups = crate::exchange::groups_of(s, h);
+        match groups.iter().find(|g| g.name == m.group) {
+            None => p.push((
+                path!("mailboxes", i, "group"),
+                format!("{} has no storage group {:?}", m.server, m.group),
+            )),
+            Some(g) => match g.stores.iter().find(|st| st.name == m.store) {
+                None => p.push((
+                    path!("mailboxes", i, "store"),
+                    format!("storage group {:?} has no store {:?}", m.group, m.store),
+                )),
+                Some(st) if st.public => p.push((
+                    path!("mailboxes", i, "store"),
+                    format!("{:?} is a public folder store", m.store),
+                )),
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+fn dependency_cycle(x: &crate::format::ExchangeDef) -> Option<String> {
+    // Depth-first search with colours; services are few.
+    fn visit<'a>(
+        x: &'a crate::format::ExchangeDef,
+        n: &'a str,
+        colour: &mut BTreeMap<&'a str, u8>,
+        stack: &mut Vec<&'a str>,
+    ) -> Option<String> {
+        match colour.get(n) {
+            Some(2) => return None,
+            Some(1) => {
+                let from = stack.iter().position(|s| *s == n).unwrap_or(0);
+                let mut c: Vec<&str> = stack[from..].to_vec();
+                c.push(n);
+                return Some(c.join(" -> "));
+            }
+            _ => {}
+        }
+        colour.insert(n, 1);
+        stack.push(n);
+        if let Some(svc) = x.services.iter().find(|s| s.name == n) {
+            for r in &svc.requires {
+                if let Some(c) = visit(x, r, colour, stack) {
+                    return Some(c);
+                }
+            }
+        }
+        stack.pop();
+        colour.insert(n, 2);
+        None
+    }
+    let mut colour = BTreeMap::new();
+    for s in &x.services {
+        if let Some(c) = visit(x, &s.name, &mut colour, &mut Vec::new()) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+fn dist(p: &mut Problems, at: FieldPath, d: &Dist) {
+    if let Some(why) = d.problem() {
+        p.push((at, why));
+    }
+}
+
+fn timing(s: &Scenario, p: &mut Problems) {
+    let t = &s.timing;
+    let all = [
+        ("service_start_s", &t.service_start_s),
+        ("service_ready_s", &t.service_ready_s),
+        ("service_stop_s", &t.service_stop_s),
+        ("store_mount_s", &t.store_mount_s),
+        ("store_dismount_s", &t.store_dismount_s),
+        ("overwrite_flag_s", &t.overwrite_flag_s),
+        ("soft_recovery_s", &t.soft_recovery_s),
+        ("hard_recovery_s", &t.hard_recovery_s),
+        ("host_boot_s", &t.host_boot_s),
+        ("rename_s", &t.rename_s),
+        ("domain_join_s", &t.domain_join_s),
+        ("domain_leave_s", &t.domain_leave_s),
+        ("identity_takeover_s", &t.identity_takeover_s),
+        ("directory_write_s", &t.directory_write_s),
+        ("mailbox_move_s", &t.mailbox_move_s),
+        ("force_replication_s", &t.force_replication_s),
+        ("dns_update_s", &t.dns_update_s),
+        ("server_write_s", &t.server_write_s),
+    ];
+    for (k, d) in all {
+        dist(p, path!("timing", k), d);
+    }
+    positive(
+        p,
+        path!("timing", "client_timeout_s"),
+        t.client_timeout_s,
+        "client timeout",
+    );
+    positive(
+        p,
+        path!("timing", "target_apply_mbps"),
+        t.target_apply_mbps,
+        "target apply rate",
+    );
+    let services: BTreeSet<&str> = s
+        .exchange
+        .iter()
+        .flat_map(|x| x.services.iter().map(|v| v.name.as_str()))
+        .collect();
+    for (name, st) in &t.services {
+        let at = path!("timing", "services", name.as_str());
+        if !services.contains(name.as_str()) {
+            p.push((
+                at.clone(),
+                format!("timing for unknown service {name:?}; {}", known(&services)),
+            ));
+        }
+        for (k, d) in [
+            ("start_s", &st.start_s),
+            ("ready_s", &st.ready_s),
+            ("stop_s", &st.stop_s),
+        ] {
+            if let Some(d) = d {
+                dist(p, at.key(k), d);
+            }
+        }
+        if !(0.0..=1.0).contains(&st.first_start_failure_probability) {
+            p.push((
+                at.key("first_start_failure_probability"),
+                format!(
+                    "a probability is in [0, 1], got {}",
+                    st.first_start_failure_probability
+                ),
+            ));
+        }
+    }
+}
+
+fn workload(s: &Scenario, p: &mut Problems) {
+    let w = &s.workload;
+    let Some(client) = s.clients.iter().find(|c| c.name == w.client) else {
+        let names: BTreeSet<&str> = s.clients.iter().map(|c| c.name.as_str()).collect();
+        p.push((
+            path!("workload", "client"),
+            format!("unknown client {:?}; {}", w.client, known(&names)),
+        ));
+        return;
+    };
+    let resolvable = crate::dns::records_on(s, &client.dns_server)
+        .any(|r| r.name.eq_ignore_ascii_case(&w.service_name) && r.rtype.eq_ignore_ascii_case("A"));
+    if !resolvable {
+        p.push((
+            path!("workload", "service_name"),
+            format!(
+                "no A record for {:?} on {}, the DNS server of client {}",
+                w.service_name, client.dns_server, client.name
+            ),
+        ));
+    }
+    if s.mailboxes.is_empty() {
+        p.push((
+            path!("workload"),
+            "the workload needs at least one [[mailboxes]] entry".into(),
+        ));
+    }
+    for (i, m) in w.mailboxes.iter().enumerate() {
+        if !s.mailboxes.iter().any(|x| &x.name == m) {
+            p.push((
+                path!("workload", "mailboxes", i),
+                format!("unknown mailbox {m:?}"),
+            ));
+        }
+    }
+    if !(1..=3_600_000).contains(&w.write_interval_ms) {
+        p.push((
+            path!("workload", "write_interval_ms"),
+            format!("must be between 1 and 3600000, got {}", w.write_interval_ms),
+        ));
+    }
+    if !(1..=3_600_000).contains(&w.probe_interval_ms) {
+        p.push((
+            path!("workload", "probe_interval_ms"),
+            format!("must be between 1 and 3600000, got {}", w.probe_interval_ms),
+        ));
+    }
+    if w.write_bytes == 0 {
+        p.push((path!("workload", "write_bytes"), "must be > 0".into()));
+    }
+    if !(1..=1000).contains(&w.probe_successes_required) {
+        p.push((
+            path!("workload", "probe_successes_required"),
+            format!(
+                "must be between 1 and 1000, got {}",
+                w.probe_successes_required
+            ),
+        ));
+    }
+}
+
+fn faults(s: &Scenario, p: &mut Problems) {
+    let hosts: BTreeSet<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
+    let sites: BTreeSet<&str> = s.sites.iter().map(|h| h.name.as_str()).collect();
+    let mut last = 0.0;
+    for (i, f) in s.faults.iter().enumerate() {
+        non_negative(p, path!("faults", i, "at_s"), f.at_s, "fault time");
+        if f.at_s > s.scenario.horizon_s {
+            p.push((
+                path!("faults", i, "at_s"),
+                format!(
+                    "fault at {} s is after the horizon ({} s)",
+                    f.at_s, s.scenario.horizon_s
+                ),
+            ));
+        }
+        if f.at_s < last {
+            p.push((
+                path!("faults", i, "at_s"),
+                "faults are listed in time order".into(),
+            ));
+        }
+        last = f.at_s;
+        let host_ok = |p: &mut Problems, h: &str| {
+            if !hosts.contains(h) {
+                p.push((
+                    path!("faults", i, "host"),
+                    format!("unknown host {h:?}; {}", known(&hosts)),
+                ));
+            }
+        };
+        let end_ok = |p: &mut Problems, k: &str, e: &str, sites_only: bool| {
+            if !(sites.contains(e) || (!sites_only && hosts.contains(e))) {
+                let what = if sites_only { "site" } else { "site or host" };
+                p.push((path!("faults", i, k), format!("unknown {what} {e:?}")));
+            }
+        };
+        match &f.spec {
+            FaultSpec::CrashHost { host }
+            | FaultSpec::PowerOff { host }
+            | FaultSpec::PowerOn { host } => host_ok(p, host),
+            FaultSpec::KillService { host: h, service } => {
+                host_ok(p, h);
+                let known_svc = s
+                    .exchange
+                    .iter()
+                    .any(|x| x.services.iter().any(|v| &v.name == service));
+                if !known_svc {
+                    p.push((
+                        path!("faults", i, "service"),
+                        format!("unknown service {service:?}"),
+                    ));
+                }
+            }
+            FaultSpec::CorruptStore {
+                host: h,
+                group,
+                store,
+            } => {
+                host_ok(p, h);
+                let found = host(s, h).is_some_and(|hd| {
+                    crate::exchange::groups_of(s, hd)
+                        .iter()
+                        .any(|g| &g.name == group && g.stores.iter().any(|x| &x.name == store))
+                });
+                if !found {
+                    p.push((
+                        path!("faults", i, "store"),
+                        format!("{h} has no store {group}/{store}"),
+                    ));
+                }
+            }
+            FaultSpec::Partition { a, b } | FaultSpec::Heal { a, b } => {
+                end_ok(p, "a", a, false);
+                end_ok(p, "b", b, false);
+            }
+            FaultSpec::DegradeLink {
+                a,
+                b,
+                latency_ms,
+                bandwidth_mbps,
+                loss,
+            } => {
+                end_ok(p, "a", a, true);
+                end_ok(p, "b", b, true);
+                if let Some(x) = latency_ms {
+                    non_negative(p, path!("faults", i, "latency_ms"), *x, "latency");
+                }
+                if let Some(x) = bandwidth_mbps {
+                    positive(p, path!("faults", i, "bandwidth_mbps"), *x, "bandwidth");
+                }
+                if let Some(x) = loss
+                    && !(0.0..=1.0).contains(x)
+                {
+                    p.push((
+                        path!("faults", i, "loss"),
+                        format!("loss is a probability in [0, 1], got {x}"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn runbook(s: &Scenario, p: &mut Problems) {
+    match &s.runbook {
+        RunbookDef::LanFailover(r) => {
+            let exch = |n: &str| host(s, n).filter(|h| h.exchange.is_some());
+            let (src, tgt) = (exch(&r.source), exch(&r.target));
+            if src.is_none() {
+                p.push((
+                    path!("runbook", "source"),
+                    format!("{:?} is not an Exchange host", r.source),
+                ));
+            }
+            if tgt.is_none() {
+                p.push((
+                    path!("runbook", "target"),
+                    format!("{:?} is not an Exchange host", r.target),
+                ));
+            }
+            if r.source == r.target {
+                p.push((
+                    path!("runbook", "target"),
+                    "source and target must differ".into(),
+                ));
+            }
+            if !s
+                .replication
+                .iter()
+                .any(|x| x.source == r.source && x.target == r.target)
+            {
+                p.push((
+                    path!("runbook"),
+                    format!(
+                        "no [[replication]] connection from {} to {}",
+                        r.source, r.target
+                    ),
+                ));
+            }
+            if s.domain.is_none() {
+                p.push((
+                    path!("runbook"),
+                    "the LAN failover runbook moves users in Active Directory: add a [domain]"
+                        .into(),
+                ));
+            }
+            if let Some(dc) = &r.dc
+                && !is_role(s, dc, Role::DomainController)
+            {
+                p.push((
+                    path!("runbook", "dc"),
+                    format!("{dc:?} is not a domain controller"),
+                ));
+            }
+            non_negative(
+                p,
+                path!("runbook", "wait_on_target_idle_s"),
+                r.wait_on_target_idle_s,
+                "idle wait",
+            );
+            positive(
+                p,
+                path!("runbook", "wait_on_target_limit_s"),
+                r.wait_on_target_limit_s,
+                "drain limit",
+            );
+            non_negative(
+                p,
+                path!("runbook", "service_wait_s"),
+                r.service_wait_s,
+                "service wait",
+            );
+            if !(1..=10).contains(&r.start_attempts_max) {
+                p.push((
+                    path!("runbook", "start_attempts_max"),
+                    format!("must be between 1 and 10, got {}", r.start_attempts_max),
+                ));
+            }
+            let services: BTreeSet<&str> = s
+                .exchange
+                .iter()
+                .flat_map(|x| x.services.iter().map(|v| v.name.as_str()))
+                .collect();
+            for (i, svc) in r.start_order.iter().enumerate() {
+                if !services.contains(svc.as_str()) {
+                    p.push((
+                        path!("runbook", "start_order", i),
+                        format!("unknown service {svc:?}; {}", known(&services)),
+                    ));
+                }
+            }
+            for (i, svc) in r.wait_after.iter().enumerate() {
+                if !r.start_order.contains(svc) {
+                    p.push((
+                        path!("runbook", "wait_after", i),
+                        format!("{svc:?} is not in start_order"),
+                    ));
+                }
+            }
+            if !r.start_order.contains(&r.retried_service) {
+                p.push((
+                    path!("runbook", "retried_service"),
+                    format!("{:?} is not in start_order", r.retried_service),
+                ));
+            }
+            let mut rules = Vec::new();
+            for (i, rule) in r.pairing_rules.iter().enumerate() {
+                match pairing::Rule::parse(rule) {
+                    Ok(x) => rules.push(x),
+                    Err(e) => p.push((path!("runbook", "pairing_rules", i), e)),
+                }
+            }
+            if let (Some(a), Some(b)) = (src, tgt)
+                && rules.len() == r.pairing_rules.len()
+            {
+                let sa = pairing::stores_of(crate::exchange::groups_of(s, a));
+                let sb = pairing::stores_of(crate::exchange::groups_of(s, b));
+                if let Err(e) = pairing::pair(&sa, &sb, &rules, r.public_folders) {
+                    p.push((path!("runbook", "pairing_rules"), e.to_string()));
+                }
+            }
+        }
+    }
+}
