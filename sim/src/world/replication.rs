@@ -1,0 +1,436 @@
+//! Replication connections as flows: each acknowledged write joins the
+//! source's queue, is serialised onto the link at its bandwidth, crosses it
+//! with its latency and is applied by the target at its disk rate. Times are
+//! computed when a write is queued; [`World::settle`] applies what has
+//! arrived. Pauses, partitions and crashes interrupt the flow.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use drlab_drivers::OpError;
+use drlab_drivers::types::{MirrorMode, QueueStatus, ReplicationState, RestoreOptions};
+
+use super::{Consistency, End, Micros, World, us};
+
+/// One replicated write.
+#[derive(Debug, Clone, Copy)]
+pub struct Item {
+    seq: u64,
+    store: usize,
+    bytes: u32,
+    tx_done: Micros,
+    applied_at: Micros,
+}
+
+/// A replication connection source → target.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    /// Source host index.
+    pub source: usize,
+    /// Target host index.
+    pub target: usize,
+    /// State.
+    pub state: ReplicationState,
+    sent: VecDeque<Item>,
+    unsent: VecDeque<Item>,
+    link_busy_until: Micros,
+    apply_busy_until: Micros,
+    /// When the target last applied something.
+    pub last_applied: Micros,
+}
+
+impl Pair {
+    /// A connection, replicating already if `connected`.
+    pub fn new(source: usize, target: usize, connected: bool) -> Pair {
+        Pair {
+            source,
+            target,
+            state: if connected {
+                ReplicationState::Replicating
+            } else {
+                ReplicationState::Disconnected
+            },
+            sent: VecDeque::new(),
+            unsent: VecDeque::new(),
+            link_busy_until: 0,
+            apply_busy_until: 0,
+            last_applied: 0,
+        }
+    }
+
+    /// When the last queued write will be applied, if any is in flight.
+    pub fn drained_at(&self) -> Option<Micros> {
+        self.sent.back().map(|i| i.applied_at)
+    }
+
+    /// Whether writes wait on the source (paused or cut off).
+    pub fn has_unsent(&self) -> bool {
+        !self.unsent.is_empty()
+    }
+}
+
+impl World {
+    /// The index of the connection `source` → `target`.
+    pub fn pair_ix(&self, source: usize, target: usize) -> Result<usize, OpError> {
+        self.pairs
+            .iter()
+            .position(|p| p.source == source && p.target == target)
+            .ok_or_else(|| {
+                OpError::not_found(format!(
+                    "replication connection {} -> {}",
+                    self.hosts[source].name, self.hosts[target].name
+                ))
+            })
+    }
+
+    fn flowing(&self, i: usize) -> bool {
+        let p = &self.pairs[i];
+        matches!(
+            p.state,
+            ReplicationState::Replicating | ReplicationState::Mirroring
+        ) && self.hosts[p.source].up
+            && self.hosts[p.target].up
+            && self
+                .path(End::Host(p.source), End::Host(p.target))
+                .is_some()
+    }
+
+    fn schedule(&mut self, i: usize, mut item: Item, now: Micros) {
+        let p = &self.pairs[i];
+        let link = self
+            .path(End::Host(p.source), End::Host(p.target))
+            .expect("scheduled only while the path is up");
+        let apply_mbps = self.timing.target_apply_mbps;
+        let p = &mut self.pairs[i];
+        let start = now.max(p.link_busy_until);
+        item.tx_done = start + us(World::transfer_time(&link, u64::from(item.bytes)));
+        let arrive = item.tx_done + (link.latency_ms * 1000.0) as u64;
+        let apply = us(super::secs_f(
+            f64::from(item.bytes) * 8.0 / (apply_mbps * 1e6),
+        ));
+        item.applied_at = arrive.max(p.apply_busy_until) + apply;
+        p.link_busy_until = item.tx_done;
+        p.apply_busy_until = item.applied_at;
+        p.sent.push_back(item);
+    }
+
+    /// Queues an acknowledged write on every connection from `h`.
+    pub fn replicate(&mut self, h: usize, store: usize, seq: u64, bytes: u32, now: Micros) {
+        for i in 0..self.pairs.len() {
+            let p = &self.pairs[i];
+            if p.source != h || p.state == ReplicationState::Disconnected {
+                continue;
+            }
+            let item = Item {
+                seq,
+                store,
+                bytes,
+                tx_done: 0,
+                applied_at: 0,
+            };
+            if self.flowing(i) {
+                self.schedule(i, item, now);
+            } else {
+                self.pairs[i].unsent.push_back(item);
+            }
+        }
+    }
+
+    /// Applies writes that reached the target by `now`.
+    pub fn settle_pair(&mut self, i: usize, now: Micros) {
+        while let Some(item) = self.pairs[i].sent.front().copied() {
+            if item.applied_at > now {
+                break;
+            }
+            self.pairs[i].sent.pop_front();
+            let t = self.pairs[i].target;
+            if let Some(st) = self.hosts[t].stores.get_mut(item.store) {
+                if st.records.insert(item.seq) {
+                    st.record_bytes += u64::from(item.bytes);
+                }
+                st.modified_at = item.applied_at;
+            }
+            self.pairs[i].last_applied = item.applied_at;
+        }
+    }
+
+    /// Stops the flow at `now`: writes not fully sent go back to the source queue.
+    fn interrupt(&mut self, i: usize, now: Micros) {
+        self.settle_pair(i, now);
+        let p = &mut self.pairs[i];
+        let cut = p
+            .sent
+            .iter()
+            .position(|x| x.tx_done > now)
+            .unwrap_or(p.sent.len());
+        let back: Vec<Item> = p.sent.drain(cut..).collect();
+        for item in back.into_iter().rev() {
+            p.unsent.push_front(item);
+        }
+        p.link_busy_until = now;
+    }
+
+    /// Restarts flows that can flow again (after a heal, resume or boot).
+    pub fn resume_flows(&mut self, now: Micros) {
+        for i in 0..self.pairs.len() {
+            if self.flowing(i) {
+                let items: Vec<Item> = self.pairs[i].unsent.drain(..).collect();
+                for item in items {
+                    self.schedule(i, item, now);
+                }
+            }
+        }
+    }
+
+    /// Interrupts every flow (link parameters changed).
+    pub fn interrupt_all(&mut self, now: Micros) {
+        for i in 0..self.pairs.len() {
+            self.interrupt(i, now);
+        }
+    }
+
+    /// Interrupts every flow whose path is now cut.
+    pub fn interrupt_cut_flows(&mut self, now: Micros) {
+        for i in 0..self.pairs.len() {
+            let p = &self.pairs[i];
+            if self
+                .path(End::Host(p.source), End::Host(p.target))
+                .is_none()
+            {
+                self.interrupt(i, now);
+            }
+        }
+    }
+
+    /// A host went down: its unsent writes never reach their targets, and
+    /// writes on their way to it are lost.
+    pub fn host_lost_flows(&mut self, h: usize, now: Micros) {
+        for i in 0..self.pairs.len() {
+            if self.pairs[i].source == h {
+                self.interrupt(i, now);
+                self.pairs[i].unsent.clear();
+            } else if self.pairs[i].target == h {
+                self.settle_pair(i, now);
+                let p = &mut self.pairs[i];
+                p.sent.clear();
+                p.unsent.clear();
+                p.state = ReplicationState::Disconnected;
+            }
+        }
+    }
+
+    /// Pauses transmission.
+    pub fn pause(&mut self, i: usize, now: Micros) -> Result<(), OpError> {
+        if self.pairs[i].state == ReplicationState::Disconnected {
+            return Err(OpError::invalid_state(
+                "cannot pause a disconnected replication connection",
+            ));
+        }
+        self.interrupt(i, now);
+        self.pairs[i].state = ReplicationState::Paused;
+        Ok(())
+    }
+
+    /// Resumes transmission.
+    pub fn resume(&mut self, i: usize, now: Micros) -> Result<(), OpError> {
+        match self.pairs[i].state {
+            ReplicationState::Disconnected => Err(OpError::invalid_state(
+                "cannot resume a disconnected replication connection",
+            )),
+            _ => {
+                self.pairs[i].state = ReplicationState::Replicating;
+                self.resume_flows(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends a connection; queued writes are discarded.
+    pub fn disconnect(&mut self, i: usize, now: Micros) {
+        self.settle_pair(i, now);
+        let p = &mut self.pairs[i];
+        p.sent.clear();
+        p.unsent.clear();
+        p.state = ReplicationState::Disconnected;
+    }
+
+    /// Queue status.
+    pub fn queue_status(&mut self, i: usize, now: Micros) -> QueueStatus {
+        self.settle_pair(i, now);
+        let p = &self.pairs[i];
+        let bytes = |it: &Item| u64::from(it.bytes);
+        let (on_wire, arrived): (Vec<&Item>, Vec<&Item>) =
+            p.sent.iter().partition(|x| x.tx_done > now);
+        QueueStatus {
+            state: p.state,
+            source_queued_bytes: p.unsent.iter().map(bytes).sum::<u64>()
+                + on_wire.iter().map(|x| bytes(x)).sum::<u64>(),
+            source_queued_items: (p.unsent.len() + on_wire.len()) as u64,
+            target_queued_bytes: arrived.iter().map(|x| bytes(x)).sum(),
+        }
+    }
+
+    /// Begins a connection with a mirror; returns how long the mirror takes.
+    pub fn begin_connect(
+        &mut self,
+        source: usize,
+        target: usize,
+        mode: MirrorMode,
+        now: Micros,
+    ) -> Result<Duration, OpError> {
+        for h in [source, target] {
+            if !self.hosts[h].up {
+                return Err(OpError::unreachable(self.hosts[h].name.clone()));
+            }
+        }
+        let link = self
+            .path(End::Host(source), End::Host(target))
+            .ok_or_else(|| OpError::unreachable(self.hosts[target].name.clone()))?;
+        let i = match self.pair_ix(source, target) {
+            Ok(i) => i,
+            Err(_) => {
+                self.pairs.push(Pair::new(source, target, false));
+                self.pairs.len() - 1
+            }
+        };
+        if self.pairs[i].state != ReplicationState::Disconnected {
+            return Err(OpError::invalid_state(format!(
+                "{} -> {} is already connected",
+                self.hosts[source].name, self.hosts[target].name
+            )));
+        }
+        let (src, tgt) = (&self.hosts[source], &self.hosts[target]);
+        let total: u64 = src
+            .stores
+            .iter()
+            .map(|s| s.base_bytes + s.record_bytes)
+            .sum();
+        let apply = self.timing.target_apply_mbps;
+        let d = match mode {
+            MirrorMode::None => Duration::ZERO,
+            MirrorMode::Full => World::transfer_time(&link, total),
+            MirrorMode::Difference => {
+                // Block checksums read the whole set on both sides, then only
+                // differing blocks cross the link.
+                let differing: u64 = src
+                    .stores
+                    .iter()
+                    .map(|s| {
+                        let other = tgt.stores.iter().find(|t| t.id == s.id);
+                        let missing = s
+                            .records
+                            .iter()
+                            .filter(|q| !other.is_some_and(|t| t.records.contains(*q)))
+                            .count() as u64;
+                        missing * s.record_bytes / s.records.len().max(1)
+                    })
+                    .sum();
+                super::secs_f(total as f64 * 8.0 / (apply * 1e6))
+                    + World::transfer_time(&link, differing)
+            }
+        };
+        self.pairs[i].state = ReplicationState::Mirroring;
+        self.pairs[i].link_busy_until = now + us(d);
+        Ok(d)
+    }
+
+    /// Completes a mirror: the target's stores match the source's.
+    pub fn finish_connect(
+        &mut self,
+        source: usize,
+        target: usize,
+        mode: MirrorMode,
+        now: Micros,
+    ) -> Result<(), OpError> {
+        let i = self.pair_ix(source, target)?;
+        if !self.hosts[source].up || !self.hosts[target].up {
+            self.pairs[i].state = ReplicationState::Disconnected;
+            return Err(OpError::unreachable(
+                "replication peer went down during the mirror",
+            ));
+        }
+        if mode != MirrorMode::None {
+            let copies: Vec<_> = self.hosts[source]
+                .stores
+                .iter()
+                .map(|s| (s.id.clone(), s.records.clone(), s.record_bytes))
+                .collect();
+            for st in &mut self.hosts[target].stores {
+                if let Some((_, rec, b)) = copies.iter().find(|(id, _, _)| *id == st.id) {
+                    st.records = rec.clone();
+                    st.record_bytes = *b;
+                    st.modified_at = now;
+                    st.foreign = true;
+                    st.consistency = Consistency::Clean;
+                }
+            }
+        }
+        self.pairs[i].state = ReplicationState::Replicating;
+        self.resume_flows(now);
+        Ok(())
+    }
+
+    /// Begins a restoration `from` → `to`; returns the copy time.
+    pub fn begin_restore(&mut self, from: usize, to: usize) -> Result<Duration, OpError> {
+        for h in [from, to] {
+            if !self.hosts[h].up {
+                return Err(OpError::unreachable(self.hosts[h].name.clone()));
+            }
+        }
+        if let Some(st) = self.hosts[to].stores.iter().find(|s| s.mounted) {
+            return Err(OpError::invalid_state(format!(
+                "cannot restore over {} on {}: the store is mounted; stop the Exchange services first",
+                st.id, self.hosts[to].name
+            )));
+        }
+        let link = self
+            .path(End::Host(from), End::Host(to))
+            .ok_or_else(|| OpError::unreachable(self.hosts[to].name.clone()))?;
+        let bytes: u64 = self.hosts[from]
+            .stores
+            .iter()
+            .map(|s| s.base_bytes + s.record_bytes)
+            .sum();
+        Ok(World::transfer_time(&link, bytes))
+    }
+
+    /// Completes a restoration. With `only_if_backup_newer`, a destination
+    /// store whose files are newer than the replica's is skipped: the
+    /// guide's pitfall.
+    pub fn finish_restore(
+        &mut self,
+        from: usize,
+        to: usize,
+        options: RestoreOptions,
+        now: Micros,
+    ) -> Result<Vec<String>, OpError> {
+        let copies: Vec<_> = self.hosts[from]
+            .stores
+            .iter()
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    s.records.clone(),
+                    s.record_bytes,
+                    s.modified_at,
+                )
+            })
+            .collect();
+        let mut skipped = Vec::new();
+        for st in &mut self.hosts[to].stores {
+            let Some((_, rec, b, modified)) = copies.iter().find(|(id, ..)| *id == st.id) else {
+                continue;
+            };
+            if options.only_if_backup_newer && st.modified_at > *modified {
+                skipped.push(st.id.to_string());
+                continue;
+            }
+            st.records = rec.clone();
+            st.record_bytes = *b;
+            st.modified_at = now;
+            st.consistency = Consistency::Clean;
+            st.foreign = true;
+        }
+        Ok(skipped)
+    }
+}
