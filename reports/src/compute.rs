@@ -1,0 +1,517 @@
+//! From events to a report. Definitions (design §2.2):
+//! - T0: the first fault (not a repair) takes effect.
+//! - Restored: the first of N consecutive successful end-user probes after
+//!   the outage began (N from the drill's start event). If no probe failed
+//!   after T0, the service never went down and RTO is 0.
+//! - RTO = Restored − T0, split into detection, decision, execution and
+//!   propagation, each clipped at Restored so they always sum to RTO.
+//! - Lost writes: acknowledged but absent from the serving site's read-back.
+//!   RPO = end of the loss window − the oldest lost write, where the window
+//!   ends at T0 or at the newest lost write if that is later.
+
+use std::collections::BTreeMap;
+
+use drlab_drivers::event::{Decision, StepOutcome, trace_hash};
+use drlab_drivers::{Event, EventKind, SeqSet, Timestamp};
+use serde::Serialize;
+
+use crate::secs;
+
+/// Pass or fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every objective met, nothing broke.
+    Pass,
+    /// At least one reason in `reasons`.
+    Fail,
+}
+
+/// The objectives the drill was judged against.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Objectives {
+    /// RTO objective.
+    pub rto_s: f64,
+    /// RPO objective.
+    pub rpo_s: f64,
+}
+
+/// Where the recovery time went.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Breakdown {
+    /// T0 → failure declared.
+    pub detection_s: f64,
+    /// Declared → failover engaged.
+    pub decision_s: f64,
+    /// Engaged → runbook finished.
+    pub execution_s: f64,
+    /// Runbook finished → users served (caches, probes).
+    pub propagation_s: f64,
+}
+
+/// Milestones, in drill seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Timeline {
+    /// The fault took effect.
+    pub t0_s: Option<f64>,
+    /// Monitoring declared failure.
+    pub detected_s: Option<f64>,
+    /// Failover engaged.
+    pub engaged_s: Option<f64>,
+    /// Runbook finished.
+    pub runbook_finished_s: Option<f64>,
+    /// Users served again.
+    pub restored_s: Option<f64>,
+    /// Drill over.
+    pub ended_s: f64,
+}
+
+/// One runbook step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepLine {
+    /// Name.
+    pub name: String,
+    /// Start.
+    pub start_s: f64,
+    /// Duration (to the end of the drill if it never finished).
+    pub duration_s: f64,
+    /// `ok`, `failed`, `skipped` or `unfinished`.
+    pub outcome: &'static str,
+    /// Error or skip reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One state of the two-site system.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StateLine {
+    /// Entered at.
+    pub at_s: f64,
+    /// Console label.
+    pub state: &'static str,
+    /// Patent reference number.
+    pub code: u16,
+    /// Transition that led here (none for the initial state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<u16>,
+}
+
+/// An alert or broken invariant.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    /// When.
+    pub at_s: f64,
+    /// What.
+    pub message: String,
+}
+
+/// A fault as it happened.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FaultLine {
+    /// When.
+    pub at_s: f64,
+    /// Kind.
+    pub fault: String,
+    /// Target.
+    pub target: String,
+    /// Why injection failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Workload counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct WriteCounts {
+    /// Acknowledged writes.
+    pub acked: u64,
+    /// Writes that failed (not acknowledged, not counted as lost).
+    pub failed: u64,
+    /// Records the serving site holds after recovery.
+    pub held: u64,
+    /// Successful probes.
+    pub probes_ok: u64,
+    /// Failed probes.
+    pub probes_failed: u64,
+}
+
+/// The report of one drill.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// `sim` or `lab`.
+    pub backend: String,
+    /// Seed.
+    pub seed: u64,
+    /// Runbook.
+    pub runbook: String,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Why it failed, each a sentence a person can act on.
+    pub reasons: Vec<String>,
+    /// Objectives.
+    pub objectives: Objectives,
+    /// RTO (None when users were never served again).
+    pub rto_s: Option<f64>,
+    /// Where the RTO went.
+    pub rto_breakdown: Option<Breakdown>,
+    /// RPO (None when the read-back failed).
+    pub rpo_s: Option<f64>,
+    /// Acknowledged writes missing after recovery.
+    pub lost_writes: u64,
+    /// Their bytes.
+    pub lost_bytes: u64,
+    /// Lost sequence numbers as inclusive ranges.
+    pub lost_seqs: SeqSet,
+    /// How failover was engaged.
+    pub decision: Option<Decision>,
+    /// Milestones.
+    pub timeline: Timeline,
+    /// Workload counts.
+    pub workload: WriteCounts,
+    /// Faults.
+    pub faults: Vec<FaultLine>,
+    /// Runbook steps.
+    pub steps: Vec<StepLine>,
+    /// Two-site states.
+    pub states: Vec<StateLine>,
+    /// Alerts and broken invariants.
+    pub alerts: Vec<Alert>,
+    /// Why the drill stopped.
+    pub end_reason: String,
+    /// Number of events.
+    pub events: usize,
+    /// Hash of the event trace.
+    pub trace_hash: String,
+}
+
+fn at(e: &Event) -> f64 {
+    e.at.secs_ms()
+}
+
+fn span(a: Timestamp, b: Timestamp) -> f64 {
+    secs(b.as_micros().saturating_sub(a.as_micros()))
+}
+
+impl Report {
+    /// Computes the report of a trace.
+    pub fn from_events(events: &[Event]) -> Report {
+        let mut r = Report {
+            scenario: String::new(),
+            backend: String::new(),
+            seed: 0,
+            runbook: String::new(),
+            verdict: Verdict::Pass,
+            reasons: Vec::new(),
+            objectives: Objectives {
+                rto_s: 0.0,
+                rpo_s: 0.0,
+            },
+            rto_s: None,
+            rto_breakdown: None,
+            rpo_s: None,
+            lost_writes: 0,
+            lost_bytes: 0,
+            lost_seqs: SeqSet::new(),
+            decision: None,
+            timeline: Timeline::default(),
+            workload: WriteCounts::default(),
+            faults: Vec::new(),
+            steps: Vec::new(),
+            states: vec![StateLine {
+                at_s: 0.0,
+                state: drlab_drivers::DrState::Normal.label(),
+                code: drlab_drivers::DrState::Normal.code(),
+                via: None,
+            }],
+            alerts: Vec::new(),
+            end_reason: "drill did not end".into(),
+            events: events.len(),
+            trace_hash: trace_hash(events),
+        };
+        let mut needed = 1u32;
+        let (mut t0, mut detected, mut engaged, mut finished) = (None, None, None, None);
+        let mut runbook_failure: Option<String> = None;
+        let mut acked: BTreeMap<u64, (Timestamp, u32)> = BTreeMap::new();
+        let mut held: Option<SeqSet> = None;
+        let mut probes: Vec<(Timestamp, bool)> = Vec::new();
+        let mut open_steps: Vec<(String, Timestamp)> = Vec::new();
+        let mut broken = Vec::new();
+        let end = events.last().map_or(Timestamp::ZERO, |e| e.at);
+
+        for e in events {
+            match &e.kind {
+                EventKind::DrillStarted {
+                    scenario,
+                    backend,
+                    seed,
+                    runbook,
+                    probe_successes_required,
+                    rto_objective_us,
+                    rpo_objective_us,
+                } => {
+                    r.scenario = scenario.to_string();
+                    r.backend = backend.to_string();
+                    r.seed = *seed;
+                    r.runbook = runbook.to_string();
+                    needed = (*probe_successes_required).max(1);
+                    r.objectives = Objectives {
+                        rto_s: secs(*rto_objective_us),
+                        rpo_s: secs(*rpo_objective_us),
+                    };
+                }
+                EventKind::FaultInjected { fault, target } => {
+                    let repair = matches!(&**fault, "power-on" | "heal");
+                    if !repair && t0.is_none() {
+                        t0 = Some(e.at);
+                    }
+                    r.faults.push(FaultLine {
+                        at_s: at(e),
+                        fault: fault.to_string(),
+                        target: target.to_string(),
+                        error: None,
+                    });
+                }
+                EventKind::FaultFailed {
+                    fault,
+                    target,
+                    error,
+                } => {
+                    r.faults.push(FaultLine {
+                        at_s: at(e),
+                        fault: fault.to_string(),
+                        target: target.to_string(),
+                        error: Some(error.to_string()),
+                    });
+                    r.reasons.push(format!(
+                        "fault {fault} on {target} could not be injected ({error}); the drill did not test what it claims"
+                    ));
+                }
+                EventKind::FailureDetected { .. } => {
+                    detected.get_or_insert(e.at);
+                }
+                EventKind::FailoverEngaged { by } => {
+                    engaged.get_or_insert(e.at);
+                    r.decision.get_or_insert(*by);
+                }
+                EventKind::StepStarted { step } => open_steps.push((step.to_string(), e.at)),
+                EventKind::StepFinished { step, outcome } => {
+                    let i = open_steps.iter().position(|(n, _)| **n == **step);
+                    let start = i.map_or(e.at, |i| open_steps.remove(i).1);
+                    let (outcome, detail) = match outcome {
+                        StepOutcome::Ok => ("ok", None),
+                        StepOutcome::Failed { error } => ("failed", Some(error.to_string())),
+                        StepOutcome::Skipped { reason } => ("skipped", Some(reason.to_string())),
+                    };
+                    r.steps.push(StepLine {
+                        name: step.to_string(),
+                        start_s: start.secs_ms(),
+                        duration_s: span(start, e.at),
+                        outcome,
+                        detail,
+                    });
+                }
+                EventKind::StateChanged { to, transition, .. } => r.states.push(StateLine {
+                    at_s: at(e),
+                    state: to.label(),
+                    code: to.code(),
+                    via: Some(transition.code()),
+                }),
+                EventKind::WriteAcked { seq, bytes } => {
+                    r.workload.acked += 1;
+                    acked.insert(*seq, (e.at, *bytes));
+                }
+                EventKind::WriteFailed { .. } => r.workload.failed += 1,
+                EventKind::ProbeOk => {
+                    r.workload.probes_ok += 1;
+                    probes.push((e.at, true));
+                }
+                EventKind::ProbeFailed { .. } => {
+                    r.workload.probes_failed += 1;
+                    probes.push((e.at, false));
+                }
+                EventKind::ReadBack { held: h, .. } => held = Some(h.clone()),
+                EventKind::Alert { message } => r.alerts.push(Alert {
+                    at_s: at(e),
+                    message: message.to_string(),
+                }),
+                EventKind::InvariantBroken { what } => {
+                    r.alerts.push(Alert {
+                        at_s: at(e),
+                        message: format!("invariant broken: {what}"),
+                    });
+                    broken.push(what.to_string());
+                }
+                EventKind::RunbookFinished { ok, reason, .. } => {
+                    finished.get_or_insert(e.at);
+                    if !ok {
+                        runbook_failure =
+                            Some(reason.as_deref().unwrap_or("no reason given").to_string());
+                    }
+                }
+                EventKind::DrillEnded { reason } => r.end_reason = reason.to_string(),
+                EventKind::HeartbeatOk { .. } | EventKind::HeartbeatMissed { .. } => {}
+            }
+        }
+        for (name, start) in open_steps {
+            r.steps.push(StepLine {
+                name,
+                start_s: start.secs_ms(),
+                duration_s: span(start, end),
+                outcome: "unfinished",
+                detail: None,
+            });
+        }
+        r.steps.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+
+        let restored = restored_at(&probes, t0, needed);
+        let sec = |t: Option<Timestamp>| t.map(Timestamp::secs_ms);
+        r.timeline = Timeline {
+            t0_s: sec(t0),
+            detected_s: sec(detected),
+            engaged_s: sec(engaged),
+            runbook_finished_s: sec(finished),
+            restored_s: sec(restored),
+            ended_s: end.secs_ms(),
+        };
+        match (t0, restored) {
+            (None, _) => r.rto_s = Some(0.0),
+            (Some(t0), Some(rest)) => {
+                r.rto_s = Some(span(t0, rest));
+                // Each milestone clipped into [T0, Restored]; missing ones
+                // collapse onto Restored, so the parts sum to the RTO.
+                let clip = |m: Option<Timestamp>| m.map_or(rest, |m| m.clamp(t0, rest));
+                let (d, g, x) = (clip(detected), clip(engaged), clip(finished));
+                let g = g.max(d);
+                let x = x.max(g);
+                r.rto_breakdown = Some(Breakdown {
+                    detection_s: span(t0, d),
+                    decision_s: span(d, g),
+                    execution_s: span(g, x),
+                    propagation_s: span(x, rest),
+                });
+            }
+            (Some(_), None) => {}
+        }
+
+        match &held {
+            None => r.reasons.push(
+                "the serving site could not be read back, so data loss is unknown".to_string(),
+            ),
+            Some(held) => {
+                r.workload.held = held.len();
+                let lost: Vec<(u64, Timestamp, u32)> = acked
+                    .iter()
+                    .filter(|(s, _)| !held.contains(**s))
+                    .map(|(s, (t, b))| (*s, *t, *b))
+                    .collect();
+                r.lost_writes = lost.len() as u64;
+                r.lost_bytes = lost.iter().map(|x| u64::from(x.2)).sum();
+                r.lost_seqs = lost.iter().map(|x| x.0).collect();
+                r.rpo_s = Some(
+                    match (
+                        lost.iter().map(|x| x.1).min(),
+                        lost.iter().map(|x| x.1).max(),
+                    ) {
+                        (Some(oldest), Some(newest)) => {
+                            let window_end = t0.map_or(newest, |t| t.max(newest));
+                            span(oldest, window_end)
+                        }
+                        _ => 0.0,
+                    },
+                );
+            }
+        }
+
+        match r.rto_s {
+            None => r.reasons.push(format!(
+                "users were not served again before the drill ended ({})",
+                r.end_reason
+            )),
+            Some(rto) if rto > r.objectives.rto_s => r.reasons.push(format!(
+                "RTO {} s exceeds the objective of {} s",
+                rto, r.objectives.rto_s
+            )),
+            Some(_) => {}
+        }
+        if let Some(rpo) = r.rpo_s
+            && rpo > r.objectives.rpo_s
+        {
+            r.reasons.push(format!(
+                "RPO {} s exceeds the objective of {} s ({} acknowledged writes lost)",
+                rpo, r.objectives.rpo_s, r.lost_writes
+            ));
+        }
+        if let Some(why) = runbook_failure {
+            r.reasons
+                .push(format!("runbook {} failed: {why}", r.runbook));
+        }
+        for what in broken {
+            r.reasons.push(format!("invariant broken: {what}"));
+        }
+        if !r.reasons.is_empty() {
+            r.verdict = Verdict::Fail;
+        }
+        r
+    }
+}
+
+/// The first of `needed` consecutive successful probes after the outage
+/// began; `t0` itself when no probe failed after it.
+fn restored_at(
+    probes: &[(Timestamp, bool)],
+    t0: Option<Timestamp>,
+    needed: u32,
+) -> Option<Timestamp> {
+    let t0 = t0?;
+    let after: Vec<&(Timestamp, bool)> = probes.iter().filter(|(t, _)| *t >= t0).collect();
+    let first_fail = after.iter().position(|(_, ok)| !ok);
+    let Some(f) = first_fail else {
+        // No outage seen by users (at least one probe confirms service).
+        return after.first().map(|_| t0);
+    };
+    let mut run = 0;
+    let mut run_start = None;
+    for (t, ok) in &after[f..] {
+        if *ok {
+            if run == 0 {
+                run_start = Some(*t);
+            }
+            run += 1;
+            if run >= needed {
+                return run_start;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: f64) -> Timestamp {
+        Timestamp::from_secs_f64(s)
+    }
+
+    #[test]
+    fn restored_needs_n_consecutive_successes_after_the_outage() {
+        let p = vec![
+            (t(1.0), true),
+            (t(2.0), false),
+            (t(3.0), true),
+            (t(4.0), false),
+            (t(5.0), true),
+            (t(6.0), true),
+            (t(7.0), true),
+        ];
+        assert_eq!(restored_at(&p, Some(t(1.5)), 3), Some(t(5.0)));
+        assert_eq!(restored_at(&p, Some(t(1.5)), 4), None);
+        assert_eq!(restored_at(&p, Some(t(1.5)), 1), Some(t(3.0)));
+        // No failure after T0: no outage, restored at T0.
+        assert_eq!(restored_at(&p, Some(t(4.5)), 3), Some(t(4.5)));
+        assert_eq!(restored_at(&p, None, 3), None);
+    }
+}
