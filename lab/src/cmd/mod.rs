@@ -1,0 +1,47 @@
+//! The subcommands.
+
+mod bench;
+mod catalogue;
+mod run;
+mod validate;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use drlab_scenarios::Scenario;
+
+use crate::Outcome;
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            format,
+            out,
+        } => run::run(&scenario, seed, format, out.as_deref()),
+        Command::Validate { scenarios } => validate::validate(&scenarios),
+        Command::Catalogue { dir, format } => catalogue::catalogue(&dir, format),
+        Command::Bench {
+            scenario,
+            runs,
+            jobs,
+            seed,
+        } => bench::bench(&scenario, runs, jobs, seed),
+    }
+}
+
+/// Loads a scenario; problems become one error listing each location.
+pub fn load(path: &Path) -> Result<Scenario> {
+    drlab_scenarios::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Writes to standard output, ignoring a closed pipe (`drlab ... | head`).
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
