@@ -221,37 +221,35 @@ fn span_of(doc: &DeTable<'_>, path: &FieldPath) -> usize {
     best
 }
 
-/// The field path of the deepest node containing `offset`.
+/// The field path of the deepest key or value containing `offset`. Table
+/// spans are not trusted to enclose their contents (a `[table]` header's
+/// span covers the header only), so every table is searched.
 fn path_at(doc: &DeTable<'_>, offset: usize) -> FieldPath {
-    let mut path = FieldPath::root();
-    let mut table = Some(doc);
-    let mut array: Option<&toml::de::DeArray<'_>> = None;
-    loop {
-        let mut next: Option<&DeValue<'_>> = None;
-        if let Some(t) = table.take() {
-            for (k, v) in t.iter() {
-                if k.span().contains(&offset) {
-                    return path.key(k.get_ref());
-                }
-                if v.span().contains(&offset) {
-                    path = path.key(k.get_ref());
-                    next = Some(v.get_ref());
-                    break;
-                }
+    fn in_table(t: &DeTable<'_>, offset: usize, path: &FieldPath) -> Option<FieldPath> {
+        for (k, v) in t.iter() {
+            let here = path.key(k.get_ref());
+            if k.span().contains(&offset) {
+                return Some(here);
             }
-        } else if let Some(a) = array.take() {
-            for (i, v) in a.iter().enumerate() {
-                if v.span().contains(&offset) {
-                    path = path.index(i);
-                    next = Some(v.get_ref());
-                    break;
-                }
+            if let Some(p) = in_value(v.get_ref(), offset, &here) {
+                return Some(p);
+            }
+            if v.span().contains(&offset) {
+                return Some(here);
             }
         }
-        match next {
-            Some(DeValue::Table(t)) => table = Some(t),
-            Some(DeValue::Array(a)) => array = Some(a),
-            _ => return path,
+        None
+    }
+    fn in_value(v: &DeValue<'_>, offset: usize, path: &FieldPath) -> Option<FieldPath> {
+        match v {
+            DeValue::Table(t) => in_table(t, offset, path),
+            DeValue::Array(a) => a.iter().enumerate().find_map(|(i, x)| {
+                let here = path.index(i);
+                in_value(x.get_ref(), offset, &here)
+                    .or_else(|| x.span().contains(&offset).then_some(here))
+            }),
+            _ => None,
         }
     }
+    in_table(doc, offset, &FieldPath::root()).unwrap_or_default()
 }

@@ -81,6 +81,21 @@ pub struct Meta {
     /// After restoration, keep the workload running this long before reading back.
     #[serde(default = "default_settle_s")]
     pub settle_s: f64,
+    /// The verdict this scenario must produce: `pass`, or `fail` for scenarios
+    /// that demonstrate a pitfall a drill has to catch.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// The verdict a scenario is expected to produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    /// Objectives met.
+    #[default]
+    Pass,
+    /// A drill must fail (it demonstrates a broken runbook or pitfall).
+    Fail,
 }
 
 fn default_seed() -> u64 {
