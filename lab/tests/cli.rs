@@ -1,0 +1,198 @@
+//! The `drlab` command as users meet it: exit codes, located errors,
+//! byte-identical reports, files written whole.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn drlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drlab"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("drlab runs")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+const LAN: &str = "scenarios/library/lan-failover.toml";
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A copy of the LAN failover scenario with `from` replaced by `to`.
+fn edited(dir: &Path, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join(LAN)).unwrap();
+    assert!(text.contains(from), "{from:?} not in the scenario");
+    let p = dir.join("edited.toml");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    p
+}
+
+#[test]
+fn json_report_is_byte_identical_across_runs_and_has_the_documented_keys() {
+    let a = drlab(&["run", LAN, "--seed", "7", "--format", "json"]);
+    let b = drlab(&["run", LAN, "--seed", "7", "--format", "json"]);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    for key in [
+        "scenario",
+        "backend",
+        "seed",
+        "verdict",
+        "rto_s",
+        "rpo_s",
+        "lost_writes",
+        "steps",
+        "states",
+        "trace_hash",
+    ] {
+        assert!(v.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(v["backend"], "sim");
+    assert_eq!(v["seed"], 7);
+    assert_eq!(v["verdict"], "pass");
+    let c = drlab(&["run", LAN, "--seed", "8", "--format", "json"]);
+    assert_ne!(a.stdout, c.stdout, "another seed, another run");
+}
+
+#[test]
+fn impossible_objectives_exit_1_with_verdict_fail() {
+    let d = tempfile::tempdir().unwrap();
+    let p = edited(d.path(), "rto_s = 300", "rto_s = 1");
+    let o = drlab(&["run", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "fail");
+}
+
+#[test]
+fn broken_toml_exits_2_naming_file_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    let p = edited(d.path(), "rto_s = 300", "rto_s = = 300");
+    let o = drlab(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    let line = std::fs::read_to_string(&p)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("= = 300"))
+        .unwrap()
+        + 1;
+    assert!(e.contains(&format!("edited.toml:{line}:")), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn unknown_field_and_bad_reference_are_located() {
+    let d = tempfile::tempdir().unwrap();
+    let p = edited(
+        d.path(),
+        "heartbeat_interval_s = 5",
+        "heartbeat_intervall_s = 5",
+    );
+    let o = drlab(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("policy.heartbeat_intervall_s") && e.contains("unknown field"),
+        "{e}"
+    );
+
+    let p = edited(
+        d.path(),
+        "site = \"hq\"\nip = \"10.0.0.11\"",
+        "site = \"hqq\"\nip = \"10.0.0.11\"",
+    );
+    let o = drlab(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    let line = std::fs::read_to_string(&p)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("\"hqq\""))
+        .unwrap()
+        + 1;
+    assert!(e.contains(&format!("edited.toml:{line}:")), "{e}");
+    assert!(
+        e.contains("hosts[1].site") && e.contains("unknown site \"hqq\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_problem_is_listed_not_just_the_first() {
+    let d = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(LAN))
+        .unwrap()
+        .replace("missed_heartbeats = 5", "missed_heartbeats = 0")
+        .replace("client = \"hq-users\"", "client = \"nobody\"");
+    let p = d.path().join("two.toml");
+    std::fs::write(&p, text).unwrap();
+    let o = drlab(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("policy.missed_heartbeats"), "{e}");
+    assert!(e.contains("workload.client"), "{e}");
+}
+
+#[test]
+fn missing_file_and_bad_arguments_exit_2() {
+    let o = drlab(&["run", "no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no/such/file.toml: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+    let o = drlab(&["run", LAN, "--format", "yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = drlab(&["run", LAN, "--seed", "minus-one"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = drlab(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn out_dir_gets_every_artefact_and_no_temporaries() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("result");
+    let o = drlab(&["run", LAN, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["events.jsonl", "junit.xml", "report.json", "report.md"]
+    );
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "drill-started");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["events"].as_u64().unwrap() as usize,
+        events.lines().count()
+    );
+}
+
+#[test]
+fn validate_accepts_the_whole_library() {
+    let files: Vec<String> = std::fs::read_dir(root().join("scenarios/library"))
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let o = drlab(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
