@@ -1,0 +1,11 @@
+//! Real drivers for the lab backend: each module talks to one kind of real
+//! component the way operators do (SSH, LDAP, DNS, SMTP/IMAP, the
+//! replication tools, the container engine). Protocol messages are built by
+//! pure functions that quote the RFC or product document they follow; I/O
+//! lives apart from them.
+//!
+//! Architecture Invariant: every real-I/O dependency of drlab lives in this
+//! crate or the `drlab` binary. Nothing here is used by the simulator.
+
+pub mod inventory;
+pub mod secret;
