@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use drlab_drivers::event::Decision;
 use drlab_drivers::types::{Fault, StoreRef};
-use drlab_drivers::{Backend, EventKind, Recorder, Timestamp, Transition};
+use drlab_drivers::{Backend, EventKind, Recorder, Timestamp};
 use futures::future::{Either, select};
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, StepFailed};
 use crate::format::{DecisionPolicy, FaultSpec, Scenario};
 use crate::runbooks;
 
@@ -76,12 +76,136 @@ async fn sleep_until<B: Backend>(b: &B, t: Timestamp, stop: &Stop) -> bool {
 }
 
 /// What the engine shares between activities.
-#[derive(Default)]
 struct Shared {
     stop: Stop,
     t0: Cell<Option<Timestamp>>,
     outage_seen: Cell<bool>,
     restored: Cell<bool>,
+    serving: RefCell<String>,
+}
+
+/// How monitoring ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detection {
+    /// Failure declared at this time.
+    Failed(Timestamp),
+    /// Every fault is in and users never lost service: nothing to recover.
+    NoOutage(&'static str),
+    /// The drill was stopped (horizon) first.
+    Stopped,
+}
+
+/// What the drill offers a runbook's control loop: monitoring, the
+/// decision policy, recording the runbook's end, and waiting for users to be
+/// served again. Each runbook composes these in its own order.
+pub struct Drill<'a, B> {
+    cx: Ctx<'a, B>,
+    sh: Shared,
+    horizon: Timestamp,
+}
+
+impl<'a, B: Backend> Drill<'a, B> {
+    /// The runbook context.
+    pub fn cx(&self) -> &Ctx<'a, B> {
+        &self.cx
+    }
+
+    /// Whether the drill is stopping.
+    pub fn stopped(&self) -> bool {
+        self.sh.stop.is_raised()
+    }
+
+    /// Sleeps until `t` unless the drill stops first; true when stopped.
+    pub async fn sleep_until(&self, t: Timestamp) -> bool {
+        sleep_until(self.cx.b, t, &self.sh.stop).await
+    }
+
+    /// When the first fault took effect.
+    pub fn t0(&self) -> Option<Timestamp> {
+        self.sh.t0.get()
+    }
+
+    /// The host read back for RPO at the end (the primary until changed).
+    pub fn set_serving(&self, host: &str) {
+        *self.sh.serving.borrow_mut() = host.to_string();
+    }
+
+    /// Heartbeats from `from` to `to` with Time to Fail, raced against the
+    /// no-outage check.
+    pub async fn detect(&self, from: &str, to: &str) -> Detection {
+        let m = pin!(monitor(&self.cx, &self.sh, from, to));
+        let q = pin!(quiet(&self.cx, &self.sh));
+        match select(m, q).await {
+            Either::Left((Some(t), _)) => Detection::Failed(t),
+            Either::Left((None, _)) => Detection::Stopped,
+            Either::Right(("stopped", _)) => Detection::Stopped,
+            Either::Right((reason, _)) => Detection::NoOutage(reason),
+        }
+    }
+
+    /// Applies the decision policy (operator response or autopilot wait) and
+    /// records the engagement. False when the drill stopped first.
+    pub async fn decide(&self) -> bool {
+        let p = &self.cx.s.policy;
+        let (wait, by) = match p.decision {
+            DecisionPolicy::Manual => (p.operator_response_s, Decision::Operator),
+            DecisionPolicy::Autopilot => (p.autopilot_wait_s, Decision::Autopilot),
+        };
+        let at = self.cx.b.now().after(drlab_drivers::time::secs(wait));
+        if self.sleep_until(at).await {
+            return false;
+        }
+        self.cx.emit(EventKind::FailoverEngaged { by });
+        true
+    }
+
+    /// Records how the runbook ended; on completion the serving host moves.
+    /// True when it completed (possibly with failed steps).
+    pub fn runbook_finished(&self, r: &Result<runbooks::Completed, StepFailed>) -> bool {
+        let runbook = self.cx.s.runbook.name();
+        match r {
+            Ok(done) => {
+                self.cx.emit(EventKind::RunbookFinished {
+                    runbook: runbook.into(),
+                    ok: done.failed_steps.is_empty(),
+                    reason: done.failed_steps.first().map(|e| e.to_string().into()),
+                });
+                self.set_serving(&done.serving);
+                true
+            }
+            Err(e) => {
+                self.cx.emit(EventKind::RunbookFinished {
+                    runbook: runbook.into(),
+                    ok: false,
+                    reason: Some(e.to_string().into()),
+                });
+                self.cx.emit(EventKind::Alert {
+                    message: format!("failover aborted: {e}").into(),
+                });
+                false
+            }
+        }
+    }
+
+    /// Waits until users are served again (N consecutive probes), then lets
+    /// the workload run `settle_s` more. Returns why the drill ends.
+    pub async fn await_restored(&self) -> &'static str {
+        let probe = Duration::from_millis(self.cx.s.workload.probe_interval_ms);
+        while !self.sh.restored.get() {
+            if self.sleep_until(self.cx.b.now().after(probe)).await {
+                return "horizon reached before service was restored";
+            }
+        }
+        let settle = self
+            .cx
+            .b
+            .now()
+            .after(drlab_drivers::time::secs(self.cx.s.scenario.settle_s));
+        if self.sleep_until(settle).await {
+            return "horizon reached while settling";
+        }
+        "restored"
+    }
 }
 
 /// The fault of a scenario entry, in interface terms.
@@ -120,9 +244,18 @@ pub fn to_fault(f: &FaultSpec) -> Fault {
 /// Runs the drill of `s` on `b`, recording into `rec`. `seed` is recorded
 /// for replay (the simulator seeded its RNG with it).
 pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
-    let cx = Ctx::new(b, rec, s);
-    let sh = Shared::default();
-    let horizon = Timestamp::from_secs_f64(s.scenario.horizon_s);
+    let d = Drill {
+        cx: Ctx::new(b, rec, s),
+        sh: Shared {
+            stop: Stop::default(),
+            t0: Cell::new(None),
+            outage_seen: Cell::new(false),
+            restored: Cell::new(false),
+            serving: RefCell::new(runbooks::primary(&s.runbook).to_string()),
+        },
+        horizon: Timestamp::from_secs_f64(s.scenario.horizon_s),
+    };
+    let (cx, sh, horizon) = (&d.cx, &d.sh, d.horizon);
     cx.emit(EventKind::DrillStarted {
         scenario: s.scenario.name.as_str().into(),
         backend: b.backend_name().into(),
@@ -132,12 +265,10 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
         rto_objective_us: (s.objectives.rto_s * 1e6) as u64,
         rpo_objective_us: (s.objectives.rpo_s * 1e6) as u64,
     });
-    let serving: RefCell<String> = RefCell::new(runbooks::primary(&s.runbook).to_string());
-    let end_reason: RefCell<&'static str> = RefCell::new("horizon reached");
+    let end_reason: Cell<&'static str> = Cell::new("horizon reached");
 
     let control = async {
-        let reason = control(&cx, &sh, &serving).await;
-        *end_reason.borrow_mut() = reason;
+        end_reason.set(runbooks::control(&d).await);
         sh.stop.raise();
     };
     let limit = async {
@@ -148,15 +279,15 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
     // five on every wake); completion order does not matter.
     let mut activities: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + '_>>> =
         FuturesUnordered::new();
-    activities.push(Box::pin(workload(&cx, &sh, horizon)));
-    activities.push(Box::pin(probes(&cx, &sh, horizon)));
-    activities.push(Box::pin(faults(&cx, &sh)));
+    activities.push(Box::pin(workload(cx, sh, horizon)));
+    activities.push(Box::pin(probes(cx, sh, horizon)));
+    activities.push(Box::pin(faults(cx, sh)));
     activities.push(Box::pin(control));
     activities.push(Box::pin(limit));
     while activities.next().await.is_some() {}
     drop(activities);
 
-    let serving = serving.into_inner();
+    let serving = sh.serving.borrow().clone();
     match b.read_back(&serving).await {
         Ok(held) => cx.emit(EventKind::ReadBack {
             host: serving.as_str().into(),
@@ -167,7 +298,7 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
         }),
     }
     cx.emit(EventKind::DrillEnded {
-        reason: (*end_reason.borrow()).into(),
+        reason: end_reason.get().into(),
     });
 }
 
@@ -336,76 +467,4 @@ async fn quiet<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared) -> &'static str {
     // An outage is under way: monitoring and the runbook handle it.
     sh.stop.wait().await;
     "stopped"
-}
-
-async fn control<B: Backend>(
-    cx: &Ctx<'_, B>,
-    sh: &Shared,
-    serving: &RefCell<String>,
-) -> &'static str {
-    let (from, to) = runbooks::watch(&cx.s.runbook);
-    let detected = {
-        let m = pin!(monitor(cx, sh, from, to));
-        let q = pin!(quiet(cx, sh));
-        match select(m, q).await {
-            Either::Left((d, _)) => d,
-            Either::Right((reason, _)) => return reason,
-        }
-    };
-    if detected.is_none() {
-        return "horizon reached";
-    }
-    cx.fire(Transition::Degrade);
-
-    let p = &cx.s.policy;
-    let (wait, by) = match p.decision {
-        DecisionPolicy::Manual => (p.operator_response_s, Decision::Operator),
-        DecisionPolicy::Autopilot => (p.autopilot_wait_s, Decision::Autopilot),
-    };
-    let decide_at = cx.b.now().after(drlab_drivers::time::secs(wait));
-    if sleep_until(cx.b, decide_at, &sh.stop).await {
-        return "horizon reached";
-    }
-    cx.emit(EventKind::FailoverEngaged { by });
-    cx.fire(Transition::EngageSecondary);
-
-    let runbook = cx.s.runbook.name();
-    match runbooks::run(cx, &cx.s.runbook).await {
-        Ok(done) => {
-            let ok = done.failed_steps.is_empty();
-            let reason = done.failed_steps.first().map(|e| e.to_string().into());
-            cx.emit(EventKind::RunbookFinished {
-                runbook: runbook.into(),
-                ok,
-                reason,
-            });
-            *serving.borrow_mut() = done.serving;
-            cx.fire(Transition::SecondaryEngagedSuccess);
-        }
-        Err(e) => {
-            cx.emit(EventKind::RunbookFinished {
-                runbook: runbook.into(),
-                ok: false,
-                reason: Some(e.to_string().into()),
-            });
-            cx.emit(EventKind::Alert {
-                message: format!("failover aborted: {e}").into(),
-            });
-            return "runbook failed";
-        }
-    }
-
-    let probe = Duration::from_millis(cx.s.workload.probe_interval_ms);
-    while !sh.restored.get() {
-        if sleep_until(cx.b, cx.b.now().after(probe), &sh.stop).await {
-            return "horizon reached before service was restored";
-        }
-    }
-    let settle_until =
-        cx.b.now()
-            .after(drlab_drivers::time::secs(cx.s.scenario.settle_s));
-    if sleep_until(cx.b, settle_until, &sh.stop).await {
-        return "horizon reached while settling";
-    }
-    "restored"
 }

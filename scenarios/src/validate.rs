@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::exchange::pairing;
-use crate::format::{DecisionPolicy, Dist, FaultSpec, HostDef, Role, RunbookDef, Scenario};
+use crate::format::{DecisionPolicy, Dist, FaultSpec, HostDef, Role, Scenario};
 use crate::load::FieldPath;
 use crate::path;
 
-type Problems = Vec<(FieldPath, String)>;
+/// Problems found, each with the field it is about.
+pub(crate) type Problems = Vec<(FieldPath, String)>;
 
 /// All problems of a scenario, empty when it is valid.
 pub fn check(s: &Scenario) -> Problems {
@@ -23,7 +23,7 @@ pub fn check(s: &Scenario) -> Problems {
     p
 }
 
-fn known(names: &BTreeSet<&str>) -> String {
+pub(crate) fn known(names: &BTreeSet<&str>) -> String {
     let v: Vec<&str> = names.iter().copied().collect();
     if v.is_empty() {
         "none defined".into()
@@ -32,13 +32,13 @@ fn known(names: &BTreeSet<&str>) -> String {
     }
 }
 
-fn positive(p: &mut Problems, at: FieldPath, x: f64, what: &str) {
+pub(crate) fn positive(p: &mut Problems, at: FieldPath, x: f64, what: &str) {
     if !(x.is_finite() && x > 0.0) {
         p.push((at, format!("{what} must be a number > 0, got {x}")));
     }
 }
 
-fn non_negative(p: &mut Problems, at: FieldPath, x: f64, what: &str) {
+pub(crate) fn non_negative(p: &mut Problems, at: FieldPath, x: f64, what: &str) {
     if !(x.is_finite() && x >= 0.0) {
         p.push((at, format!("{what} must be a number >= 0, got {x}")));
     }
@@ -282,7 +282,7 @@ pub(crate) fn host<'a>(s: &'a Scenario, name: &str) -> Option<&'a HostDef> {
     s.hosts.iter().find(|h| h.name == name)
 }
 
-fn is_role(s: &Scenario, name: &str, role: Role) -> bool {
+pub(crate) fn is_role(s: &Scenario, name: &str, role: Role) -> bool {
     host(s, name).is_some_and(|h| h.roles.contains(&role))
 }
 
@@ -759,123 +759,5 @@ fn faults(s: &Scenario, p: &mut Problems) {
 }
 
 fn runbook(s: &Scenario, p: &mut Problems) {
-    match &s.runbook {
-        RunbookDef::LanFailover(r) => {
-            let exch = |n: &str| host(s, n).filter(|h| h.exchange.is_some());
-            let (src, tgt) = (exch(&r.source), exch(&r.target));
-            if src.is_none() {
-                p.push((
-                    path!("runbook", "source"),
-                    format!("{:?} is not an Exchange host", r.source),
-                ));
-            }
-            if tgt.is_none() {
-                p.push((
-                    path!("runbook", "target"),
-                    format!("{:?} is not an Exchange host", r.target),
-                ));
-            }
-            if r.source == r.target {
-                p.push((
-                    path!("runbook", "target"),
-                    "source and target must differ".into(),
-                ));
-            }
-            if !s
-                .replication
-                .iter()
-                .any(|x| x.source == r.source && x.target == r.target)
-            {
-                p.push((
-                    path!("runbook"),
-                    format!(
-                        "no [[replication]] connection from {} to {}",
-                        r.source, r.target
-                    ),
-                ));
-            }
-            if s.domain.is_none() {
-                p.push((
-                    path!("runbook"),
-                    "the LAN failover runbook moves users in Active Directory: add a [domain]"
-                        .into(),
-                ));
-            }
-            if let Some(dc) = &r.dc
-                && !is_role(s, dc, Role::DomainController)
-            {
-                p.push((
-                    path!("runbook", "dc"),
-                    format!("{dc:?} is not a domain controller"),
-                ));
-            }
-            non_negative(
-                p,
-                path!("runbook", "wait_on_target_idle_s"),
-                r.wait_on_target_idle_s,
-                "idle wait",
-            );
-            positive(
-                p,
-                path!("runbook", "wait_on_target_limit_s"),
-                r.wait_on_target_limit_s,
-                "drain limit",
-            );
-            non_negative(
-                p,
-                path!("runbook", "service_wait_s"),
-                r.service_wait_s,
-                "service wait",
-            );
-            if !(1..=10).contains(&r.start_attempts_max) {
-                p.push((
-                    path!("runbook", "start_attempts_max"),
-                    format!("must be between 1 and 10, got {}", r.start_attempts_max),
-                ));
-            }
-            let services: BTreeSet<&str> = s
-                .exchange
-                .iter()
-                .flat_map(|x| x.services.iter().map(|v| v.name.as_str()))
-                .collect();
-            for (i, svc) in r.start_order.iter().enumerate() {
-                if !services.contains(svc.as_str()) {
-                    p.push((
-                        path!("runbook", "start_order", i),
-                        format!("unknown service {svc:?}; {}", known(&services)),
-                    ));
-                }
-            }
-            for (i, svc) in r.wait_after.iter().enumerate() {
-                if !r.start_order.contains(svc) {
-                    p.push((
-                        path!("runbook", "wait_after", i),
-                        format!("{svc:?} is not in start_order"),
-                    ));
-                }
-            }
-            if !r.start_order.contains(&r.retried_service) {
-                p.push((
-                    path!("runbook", "retried_service"),
-                    format!("{:?} is not in start_order", r.retried_service),
-                ));
-            }
-            let mut rules = Vec::new();
-            for (i, rule) in r.pairing_rules.iter().enumerate() {
-                match pairing::Rule::parse(rule) {
-                    Ok(x) => rules.push(x),
-                    Err(e) => p.push((path!("runbook", "pairing_rules", i), e)),
-                }
-            }
-            if let (Some(a), Some(b)) = (src, tgt)
-                && rules.len() == r.pairing_rules.len()
-            {
-                let sa = pairing::stores_of(crate::exchange::groups_of(s, a));
-                let sb = pairing::stores_of(crate::exchange::groups_of(s, b));
-                if let Err(e) = pairing::pair(&sa, &sb, &rules, r.public_folders) {
-                    p.push((path!("runbook", "pairing_rules"), e.to_string()));
-                }
-            }
-        }
-    }
+    crate::runbooks::validate(s, p);
 }

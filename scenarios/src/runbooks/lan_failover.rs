@@ -14,14 +14,159 @@
 //! 6. `exchfailover -failover`: point the mailboxes in Active Directory at
 //!    the target, pairing stores by database file name or `-r` rules.
 
-use drlab_drivers::Backend;
+use std::collections::BTreeSet;
+
 use drlab_drivers::types::{IdentityItems, StoreRef};
+use drlab_drivers::{Backend, Transition};
 
 use super::Completed;
 use crate::context::{Ctx, StepFailed, fmt_secs};
+use crate::drill::{Detection, Drill};
 use crate::exchange::pairing::{self, Pair, Rule};
-use crate::format::{LanFailoverParams, Scenario};
-use crate::validate::host;
+use crate::format::{LanFailoverParams, Role, Scenario};
+use crate::path;
+use crate::validate::{Problems, host, is_role, known, non_negative, positive};
+
+/// The drill's control loop: the target monitors the source (Time to Fail),
+/// the decision policy engages failover (patent 204, 208), the script runs,
+/// and the secondary is engaged (212) once it completes.
+pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &LanFailoverParams) -> &'static str {
+    match d.detect(&p.target, &p.source).await {
+        Detection::Failed(_) => {}
+        Detection::NoOutage(why) => return why,
+        Detection::Stopped => return "horizon reached",
+    }
+    let cx = d.cx();
+    cx.fire(Transition::Degrade);
+    if !d.decide().await {
+        return "horizon reached";
+    }
+    cx.fire(Transition::EngageSecondary);
+    let r = run(cx, p).await;
+    if !d.runbook_finished(&r) {
+        return "runbook failed";
+    }
+    cx.fire(Transition::SecondaryEngagedSuccess);
+    d.await_restored().await
+}
+
+/// Checks the parameters against the estate (store pairing included).
+pub(crate) fn validate(s: &Scenario, r: &LanFailoverParams, p: &mut Problems) {
+    let exch = |n: &str| host(s, n).filter(|h| h.exchange.is_some());
+    let (src, tgt) = (exch(&r.source), exch(&r.target));
+    if src.is_none() {
+        p.push((
+            path!("runbook", "source"),
+            format!("{:?} is not an Exchange host", r.source),
+        ));
+    }
+    if tgt.is_none() {
+        p.push((
+            path!("runbook", "target"),
+            format!("{:?} is not an Exchange host", r.target),
+        ));
+    }
+    if r.source == r.target {
+        p.push((
+            path!("runbook", "target"),
+            "source and target must differ".into(),
+        ));
+    }
+    if !s
+        .replication
+        .iter()
+        .any(|x| x.source == r.source && x.target == r.target)
+    {
+        p.push((
+            path!("runbook"),
+            format!(
+                "no [[replication]] connection from {} to {}",
+                r.source, r.target
+            ),
+        ));
+    }
+    if s.domain.is_none() {
+        p.push((
+            path!("runbook"),
+            "the LAN failover runbook moves users in Active Directory: add a [domain]".into(),
+        ));
+    }
+    if let Some(dc) = &r.dc
+        && !is_role(s, dc, Role::DomainController)
+    {
+        p.push((
+            path!("runbook", "dc"),
+            format!("{dc:?} is not a domain controller"),
+        ));
+    }
+    non_negative(
+        p,
+        path!("runbook", "wait_on_target_idle_s"),
+        r.wait_on_target_idle_s,
+        "idle wait",
+    );
+    positive(
+        p,
+        path!("runbook", "wait_on_target_limit_s"),
+        r.wait_on_target_limit_s,
+        "drain limit",
+    );
+    non_negative(
+        p,
+        path!("runbook", "service_wait_s"),
+        r.service_wait_s,
+        "service wait",
+    );
+    if !(1..=10).contains(&r.start_attempts_max) {
+        p.push((
+            path!("runbook", "start_attempts_max"),
+            format!("must be between 1 and 10, got {}", r.start_attempts_max),
+        ));
+    }
+    let services: BTreeSet<&str> = s
+        .exchange
+        .iter()
+        .flat_map(|x| x.services.iter().map(|v| v.name.as_str()))
+        .collect();
+    for (i, svc) in r.start_order.iter().enumerate() {
+        if !services.contains(svc.as_str()) {
+            p.push((
+                path!("runbook", "start_order", i),
+                format!("unknown service {svc:?}; {}", known(&services)),
+            ));
+        }
+    }
+    for (i, svc) in r.wait_after.iter().enumerate() {
+        if !r.start_order.contains(svc) {
+            p.push((
+                path!("runbook", "wait_after", i),
+                format!("{svc:?} is not in start_order"),
+            ));
+        }
+    }
+    if !r.start_order.contains(&r.retried_service) {
+        p.push((
+            path!("runbook", "retried_service"),
+            format!("{:?} is not in start_order", r.retried_service),
+        ));
+    }
+    let mut rules = Vec::new();
+    for (i, rule) in r.pairing_rules.iter().enumerate() {
+        match pairing::Rule::parse(rule) {
+            Ok(x) => rules.push(x),
+            Err(e) => p.push((path!("runbook", "pairing_rules", i), e)),
+        }
+    }
+    if let (Some(a), Some(b)) = (src, tgt)
+        && rules.len() == r.pairing_rules.len()
+    {
+        let sa = pairing::stores_of(crate::exchange::groups_of(s, a));
+        let sb = pairing::stores_of(crate::exchange::groups_of(s, b));
+        if let Err(e) = pairing::pair(&sa, &sb, &rules, r.public_folders) {
+            p.push((path!("runbook", "pairing_rules"), e.to_string()));
+        }
+    }
+}
 
 /// The store pairs of a scenario's LAN failover (validated scenarios pair).
 pub fn pairs(s: &Scenario, p: &LanFailoverParams) -> Vec<Pair> {

@@ -1,11 +1,20 @@
 //! The runbooks of the source documents, written once against the interface.
+//!
+//! Each runbook module provides three things: `control` (what happens from
+//! the start of the drill: monitoring, decision, steps, waiting for users,
+//! composed from [`Drill`]'s services), `validate` (checks of its
+//! `[runbook]` parameters against the estate) and the steps themselves.
+//! Adding a runbook means a module, a `RunbookDef` variant and one arm in
+//! each function below.
 
 pub mod lan_failover;
 
 use drlab_drivers::Backend;
 
-use crate::context::{Ctx, StepFailed};
-use crate::format::RunbookDef;
+use crate::context::StepFailed;
+use crate::drill::Drill;
+use crate::format::{RunbookDef, Scenario};
+use crate::validate::Problems;
 
 /// How a runbook ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,17 +25,10 @@ pub struct Completed {
     pub failed_steps: Vec<StepFailed>,
 }
 
-/// Runs the scenario's runbook.
-pub async fn run<B: Backend>(cx: &Ctx<'_, B>, def: &RunbookDef) -> Result<Completed, StepFailed> {
-    match def {
-        RunbookDef::LanFailover(p) => lan_failover::run(cx, p).await,
-    }
-}
-
-/// Which host monitors which (`(monitor, watched)`).
-pub fn watch(def: &RunbookDef) -> (&str, &str) {
-    match def {
-        RunbookDef::LanFailover(p) => (&p.target, &p.source),
+/// The scenario runbook's control loop; returns why the drill ends.
+pub async fn control<B: Backend>(d: &Drill<'_, B>) -> &'static str {
+    match &d.cx().s.runbook {
+        RunbookDef::LanFailover(p) => lan_failover::control(d, p).await,
     }
 }
 
@@ -34,5 +36,12 @@ pub fn watch(def: &RunbookDef) -> (&str, &str) {
 pub fn primary(def: &RunbookDef) -> &str {
     match def {
         RunbookDef::LanFailover(p) => &p.source,
+    }
+}
+
+/// Checks the runbook's parameters against the estate.
+pub(crate) fn validate(s: &Scenario, problems: &mut Problems) {
+    match &s.runbook {
+        RunbookDef::LanFailover(p) => lan_failover::validate(s, p, problems),
     }
 }
