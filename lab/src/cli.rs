@@ -57,7 +57,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
     },
+    /// Run many seeds (and parameter values) and summarise RTO/RPO as
+    /// p50/p95/p99 per value, for SLA and capacity planning.
+    Sweep {
+        /// Scenario file.
+        scenario: PathBuf,
+        /// Runs per variant (seeds seed, seed+1, ...).
+        #[arg(long, default_value_t = 200)]
+        seeds: u64,
+        /// First seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Parallel jobs.
+        #[arg(long, default_value_t = 2)]
+        jobs: u64,
+        /// Vary a scenario field: KEY=V1,V2,... (dotted path, [i] for arrays),
+        /// e.g. `links[0].bandwidth_mbps=2,5,10`. Repeat for a product.
+        #[arg(long, value_parser = crate::cmd::sweep::parse_vary)]
+        vary: Vec<crate::cmd::sweep::Vary>,
+        /// A condition to check per variant, e.g. `rpo_p99<=60`; exit 1 if none meets it.
+        #[arg(long, value_parser = crate::cmd::sweep::parse_require)]
+        require: Option<crate::cmd::sweep::Require>,
+        /// Table format.
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+    },
     /// Measure simulator speed on a scenario (simulated seconds per wall
+
     /// second, events per second, runs per minute).
     Bench {
         /// Scenario file.

@@ -196,3 +196,34 @@ fn validate_accepts_the_whole_library() {
     let o = drlab(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn sweep_summarises_variants_and_answers_a_requirement() {
+    let o = drlab(&[
+        "sweep",
+        LAN,
+        "--seeds",
+        "20",
+        "--format",
+        "json",
+        "--vary",
+        "sites[0].lan.bandwidth_mbps=1,100",
+        "--require",
+        "rpo_p99<=5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        rows[0]["meets_requirement"], false,
+        "1 Mbit/s strands the backlog"
+    );
+    assert_eq!(rows[1]["meets_requirement"], true);
+    assert!(rows[0]["rpo_s"]["p99"].as_f64().unwrap() > 5.0);
+    // No variant meets an impossible requirement: exit 1.
+    let o = drlab(&["sweep", LAN, "--seeds", "5", "--require", "rto_p50<=1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // A key the scenario does not have is a usage error naming it.
+    let o = drlab(&["sweep", LAN, "--seeds", "5", "--vary", "policy.nope.x=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no \"nope\""), "{}", stderr(&o));
+}

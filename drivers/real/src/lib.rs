@@ -8,4 +8,6 @@
 //! crate or the `drlab` binary. Nothing here is used by the simulator.
 
 pub mod inventory;
+pub mod journal;
+
 pub mod secret;

@@ -3,6 +3,8 @@
 mod bench;
 mod catalogue;
 mod run;
+pub mod sweep;
+
 mod validate;
 
 use std::io::Write;
@@ -24,6 +26,24 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             out,
         } => run::run(&scenario, seed, format, out.as_deref()),
         Command::Validate { scenarios } => validate::validate(&scenarios),
+        Command::Sweep {
+            scenario,
+            seeds,
+            seed,
+            jobs,
+            vary,
+            require,
+            format,
+        } => sweep::sweep(
+            &scenario,
+            seeds,
+            seed,
+            jobs,
+            &vary,
+            require.as_ref(),
+            format,
+        ),
+
         Command::Catalogue { dir, format } => catalogue::catalogue(&dir, format),
         Command::Bench {
             scenario,

@@ -1,0 +1,800 @@
+//! The drill journal: every state-changing step of a real drill, appended to
+//! a JSON-lines file as it happens (one `begin` record before the step, one
+//! `ok`/`failed` record after), each line flushed to disk before the step
+//! proceeds. A drill that dies half-way leaves a journal that says what was
+//! done, what might have been done, and how to undo each of them.
+//!
+//! Reading tolerates a torn last line (the process died mid-write): it is
+//! reported, not fatal.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A state-changing action at the interface level, with the arguments needed
+/// to repeat or undo it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    /// Start a service.
+    StartService {
+        /// Host.
+        host: String,
+        /// Service.
+        service: String,
+    },
+    /// Stop a service.
+    StopService {
+        /// Host.
+        host: String,
+        /// Service.
+        service: String,
+    },
+    /// Mount a store.
+    MountStore {
+        /// Host.
+        host: String,
+        /// Storage group.
+        group: String,
+        /// Store.
+        store: String,
+    },
+    /// Dismount a store.
+    DismountStore {
+        /// Host.
+        host: String,
+        /// Storage group.
+        group: String,
+        /// Store.
+        store: String,
+    },
+    /// Set or clear the overwrite-on-restore flag.
+    SetOverwrite {
+        /// Host.
+        host: String,
+        /// Storage group.
+        group: String,
+        /// Store.
+        store: String,
+        /// New value.
+        on: bool,
+    },
+    /// Bring `from`'s identity items up on `to`.
+    TakeOverIdentity {
+        /// Whose identity.
+        from: String,
+        /// Who takes it.
+        to: String,
+        /// IP addresses.
+        ip: bool,
+        /// Server name.
+        name: bool,
+    },
+    /// Give identity items back.
+    ReleaseIdentity {
+        /// Whose identity.
+        from: String,
+        /// Who held it.
+        to: String,
+        /// IP addresses.
+        ip: bool,
+        /// Server name.
+        name: bool,
+    },
+    /// Set a computer name (effective at the next boot).
+    Rename {
+        /// Host.
+        host: String,
+        /// New name.
+        name: String,
+    },
+    /// Join a domain.
+    JoinDomain {
+        /// Host.
+        host: String,
+        /// Domain.
+        domain: String,
+    },
+    /// Leave the domain.
+    LeaveDomain {
+        /// Host.
+        host: String,
+        /// Domain it leaves (to re-join on undo).
+        domain: String,
+    },
+    /// Reboot (no undo).
+    Reboot {
+        /// Host.
+        host: String,
+    },
+    /// Create a computer account.
+    CreateComputer {
+        /// Domain controller.
+        dc: String,
+        /// Account name.
+        name: String,
+    },
+    /// Remove a computer account.
+    RemoveComputer {
+        /// Domain controller.
+        dc: String,
+        /// Account name.
+        name: String,
+    },
+    /// Rename a computer account.
+    RenameComputer {
+        /// Domain controller.
+        dc: String,
+        /// Old name.
+        old: String,
+        /// New name.
+        new: String,
+    },
+    /// Move a mailbox's home.
+    SetMailboxHome {
+        /// Domain controller.
+        dc: String,
+        /// Mailbox.
+        mailbox: String,
+        /// New home server.
+        server: String,
+        /// New home group.
+        group: String,
+        /// New home store.
+        store: String,
+        /// The home before, `[server, group, store]`, when known (for undo).
+        previous: Option<[String; 3]>,
+    },
+    /// Add a DNS record.
+    DnsAdd {
+        /// Server.
+        server: String,
+        /// Owner name.
+        name: String,
+        /// Type mnemonic.
+        rtype: String,
+        /// Data.
+        data: String,
+        /// TTL.
+        ttl_s: u32,
+    },
+    /// Delete a DNS record.
+    DnsDelete {
+        /// Server.
+        server: String,
+        /// Owner name.
+        name: String,
+        /// Type mnemonic.
+        rtype: String,
+        /// Data.
+        data: String,
+        /// TTL it had (to re-add on undo).
+        ttl_s: u32,
+    },
+    /// Pause replication.
+    PauseReplication {
+        /// Source.
+        source: String,
+        /// Target.
+        target: String,
+    },
+    /// Resume replication.
+    ResumeReplication {
+        /// Source.
+        source: String,
+        /// Target.
+        target: String,
+    },
+    /// Connect replication with a mirror.
+    ConnectReplication {
+        /// Source.
+        source: String,
+        /// Target.
+        target: String,
+        /// `full`, `difference` or `none`.
+        mirror: String,
+    },
+    /// Disconnect replication.
+    DisconnectReplication {
+        /// Source.
+        source: String,
+        /// Target.
+        target: String,
+    },
+    /// Restore a replica back over its origin (no undo: data moved).
+    Restore {
+        /// From.
+        from: String,
+        /// To.
+        to: String,
+        /// The "only if backup copy is more recent" option.
+        only_if_newer: bool,
+    },
+    /// A fault injected on purpose; its undo is the repair.
+    Fault {
+        /// Fault kind as scenario files spell it.
+        fault: String,
+        /// Target (host, `host:service`, `a<->b`).
+        target: String,
+    },
+    /// A repair (power on, heal).
+    Repair {
+        /// Repair kind.
+        fault: String,
+        /// Target.
+        target: String,
+    },
+}
+
+impl Action {
+    /// The action that undoes this one, when there is one.
+    pub fn inverse(&self) -> Option<Action> {
+        use Action::*;
+        let s = |x: &String| x.clone();
+        Some(match self {
+            StartService { host, service } => StopService {
+                host: s(host),
+                service: s(service),
+            },
+            StopService { host, service } => StartService {
+                host: s(host),
+                service: s(service),
+            },
+            MountStore { host, group, store } => DismountStore {
+                host: s(host),
+                group: s(group),
+                store: s(store),
+            },
+            DismountStore { host, group, store } => MountStore {
+                host: s(host),
+                group: s(group),
+                store: s(store),
+            },
+            SetOverwrite {
+                host,
+                group,
+                store,
+                on,
+            } => SetOverwrite {
+                host: s(host),
+                group: s(group),
+                store: s(store),
+                on: !on,
+            },
+            TakeOverIdentity { from, to, ip, name } => ReleaseIdentity {
+                from: s(from),
+                to: s(to),
+                ip: *ip,
+                name: *name,
+            },
+            ReleaseIdentity { from, to, ip, name } => TakeOverIdentity {
+                from: s(from),
+                to: s(to),
+                ip: *ip,
+                name: *name,
+            },
+            JoinDomain { host, domain } => LeaveDomain {
+                host: s(host),
+                domain: s(domain),
+            },
+            LeaveDomain { host, domain } => JoinDomain {
+                host: s(host),
+                domain: s(domain),
+            },
+            CreateComputer { dc, name } => RemoveComputer {
+                dc: s(dc),
+                name: s(name),
+            },
+            RemoveComputer { dc, name } => CreateComputer {
+                dc: s(dc),
+                name: s(name),
+            },
+            RenameComputer { dc, old, new } => RenameComputer {
+                dc: s(dc),
+                old: s(new),
+                new: s(old),
+            },
+            SetMailboxHome {
+                dc,
+                mailbox,
+                server,
+                group,
+                store,
+                previous: Some([ps, pg, pst]),
+            } => SetMailboxHome {
+                dc: s(dc),
+                mailbox: s(mailbox),
+                server: s(ps),
+                group: s(pg),
+                store: s(pst),
+                previous: Some([s(server), s(group), s(store)]),
+            },
+            DnsAdd {
+                server,
+                name,
+                rtype,
+                data,
+                ttl_s,
+            } => DnsDelete {
+                server: s(server),
+                name: s(name),
+                rtype: s(rtype),
+                data: s(data),
+                ttl_s: *ttl_s,
+            },
+            DnsDelete {
+                server,
+                name,
+                rtype,
+                data,
+                ttl_s,
+            } => DnsAdd {
+                server: s(server),
+                name: s(name),
+                rtype: s(rtype),
+                data: s(data),
+                ttl_s: *ttl_s,
+            },
+            PauseReplication { source, target } => ResumeReplication {
+                source: s(source),
+                target: s(target),
+            },
+            ResumeReplication { source, target } => PauseReplication {
+                source: s(source),
+                target: s(target),
+            },
+            ConnectReplication { source, target, .. } => DisconnectReplication {
+                source: s(source),
+                target: s(target),
+            },
+            DisconnectReplication { source, target } => ConnectReplication {
+                source: s(source),
+                target: s(target),
+                mirror: "difference".into(),
+            },
+            Fault { fault, target } => Repair {
+                fault: match fault.as_str() {
+                    "crash-host" | "power-off" => "power-on".into(),
+                    "partition" => "heal".into(),
+                    "kill-service" => "start-service".into(),
+                    _ => return None,
+                },
+                target: s(target),
+            },
+            SetMailboxHome { previous: None, .. }
+            | Rename { .. }
+            | Reboot { .. }
+            | Restore { .. }
+            | Repair { .. } => return None,
+        })
+    }
+}
+
+/// Where a journal record stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "kebab-case")]
+pub enum Phase {
+    /// The drill's header: what ran where.
+    Drill {
+        /// Scenario name.
+        scenario: String,
+        /// Scenario file.
+        scenario_file: String,
+        /// Inventory file.
+        inventory_file: String,
+        /// Lab name.
+        lab: String,
+    },
+    /// About to perform `action`.
+    Begin,
+    /// It succeeded.
+    Ok,
+    /// It failed (so it may or may not have changed anything).
+    Failed {
+        /// The error.
+        error: String,
+    },
+    /// An undo performed by a rollback of record `of`.
+    Undone {
+        /// Record number undone.
+        of: u64,
+    },
+    /// The drill finished normally.
+    End {
+        /// Why it ended.
+        reason: String,
+    },
+}
+
+/// One journal line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Record number: a `begin` and its outcome share it.
+    pub n: u64,
+    /// Drill time in seconds.
+    pub at_s: f64,
+    /// Wall-clock time (UTC, RFC 3339), for operators.
+    pub utc: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub phase: Phase,
+    /// The runbook step this belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The action (on `begin` and `undone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// How to undo it (on `begin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<Action>,
+}
+
+/// Why a journal could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// File system error.
+    #[error("journal {}: {source}", path.display())]
+    Io {
+        /// The journal.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A line in the middle of the file is not a record (corruption, not a torn tail).
+    #[error("journal {}:{line}: not a journal record: {message}", path.display())]
+    Corrupt {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// Parser message.
+        message: String,
+    },
+}
+
+/// An open journal, appending.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    next: u64,
+}
+
+impl Journal {
+    /// Creates a new journal file (never overwrites one).
+    pub fn create(path: &Path) -> Result<Journal, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+            next: 1,
+        })
+    }
+
+    /// Opens an existing journal to append to it (a rollback records its
+    /// undos there). A torn last line is cut off first, so new records never
+    /// glue onto it.
+    pub fn append_to(path: &Path) -> Result<Journal, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let existing = read(path)?;
+        let file = OpenOptions::new().append(true).open(path).map_err(io)?;
+        if existing.torn_tail {
+            let bytes = std::fs::read(path).map_err(io)?;
+            let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            file.set_len(keep as u64).map_err(io)?;
+        }
+
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+            next: existing.records.iter().map(|r| r.n).max().unwrap_or(0) + 1,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A fresh record number.
+    pub fn next_number(&mut self) -> u64 {
+        let n = self.next;
+        self.next += 1;
+        n
+    }
+
+    /// Appends a record and flushes it to disk before returning.
+    pub fn write(&mut self, r: &Record) -> Result<(), JournalError> {
+        let mut line = serde_json::to_string(r).expect("journal records serialise");
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.sync_data())
+            .map_err(|source| JournalError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+/// A journal as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contents {
+    /// Complete records, in file order.
+    pub records: Vec<Record>,
+    /// Whether the last line was torn (the writer died mid-line).
+    pub torn_tail: bool,
+}
+
+/// The state of one action after a drill (for listing and rollback).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Performed {
+    /// Record number.
+    pub n: u64,
+    /// Step it belonged to.
+    pub step: Option<String>,
+    /// The action.
+    pub action: Action,
+    /// Its undo.
+    pub undo: Option<Action>,
+    /// `Some(true)` done, `Some(false)` failed, `None` unknown (no outcome recorded).
+    pub succeeded: Option<bool>,
+    /// Whether a rollback already undid it.
+    pub undone: bool,
+}
+
+impl Contents {
+    /// The drill header, if present.
+    pub fn header(&self) -> Option<&Phase> {
+        self.records
+            .iter()
+            .map(|r| &r.phase)
+            .find(|p| matches!(p, Phase::Drill { .. }))
+    }
+
+    /// Whether the drill recorded its normal end.
+    pub fn ended(&self) -> bool {
+        self.records
+            .iter()
+            .any(|r| matches!(r.phase, Phase::End { .. }))
+    }
+
+    /// Every action begun, with what is known of its outcome.
+    pub fn performed(&self) -> Vec<Performed> {
+        let mut out: Vec<Performed> = Vec::new();
+        for r in &self.records {
+            match &r.phase {
+                Phase::Begin => {
+                    if let Some(a) = &r.action {
+                        out.push(Performed {
+                            n: r.n,
+                            step: r.step.clone(),
+                            action: a.clone(),
+                            undo: r.undo.clone(),
+                            succeeded: None,
+                            undone: false,
+                        });
+                    }
+                }
+                Phase::Ok | Phase::Failed { .. } => {
+                    if let Some(p) = out.iter_mut().find(|p| p.n == r.n) {
+                        p.succeeded = Some(matches!(r.phase, Phase::Ok));
+                    }
+                }
+                Phase::Undone { of } => {
+                    if let Some(p) = out.iter_mut().find(|p| p.n == *of) {
+                        p.undone = true;
+                    }
+                }
+                Phase::Drill { .. } | Phase::End { .. } => {}
+            }
+        }
+        out
+    }
+
+    /// What a rollback must undo, newest first: actions that succeeded or
+    /// whose outcome is unknown, that have an undo and were not undone yet.
+    /// Failed actions are left alone: they are reported by `performed`.
+    pub fn rollback_plan(&self) -> Vec<Performed> {
+        let mut v: Vec<Performed> = self
+            .performed()
+            .into_iter()
+            .filter(|p| p.succeeded != Some(false) && p.undo.is_some() && !p.undone)
+            .collect();
+        v.reverse();
+        v
+    }
+}
+
+/// Reads a journal; a torn last line is tolerated and reported.
+pub fn read(path: &Path) -> Result<Contents, JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = File::open(path).map_err(io)?;
+    let lines: Vec<String> = BufReader::new(f)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    let text_ends_with_newline = std::fs::read(path)
+        .map_err(io)?
+        .last()
+        .is_none_or(|b| *b == b'\n');
+    let mut records = Vec::new();
+    let mut torn_tail = false;
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                let last = i + 1 == lines.len();
+                if last && !text_ends_with_newline {
+                    torn_tail = true;
+                } else {
+                    return Err(JournalError::Corrupt {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(Contents { records, torn_tail })
+}
+
+/// The current UTC time as RFC 3339 (seconds), from the system clock.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc_from_unix(secs)
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian).
+pub fn utc_from_unix(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: u64, phase: Phase, action: Option<Action>) -> Record {
+        let undo = action.as_ref().and_then(Action::inverse);
+        Record {
+            n,
+            at_s: n as f64,
+            utc: utc_from_unix(0),
+            phase,
+            step: None,
+            action,
+            undo,
+        }
+    }
+
+    fn start(svc: &str) -> Action {
+        Action::StartService {
+            host: "EXCH2".into(),
+            service: svc.into(),
+        }
+    }
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(utc_from_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_from_unix(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_from_unix(1_795_312_496), "2026-11-22T01:54:56Z");
+    }
+
+    #[test]
+    fn inverses_round_trip() {
+        let a = Action::SetMailboxHome {
+            dc: "DC1".into(),
+            mailbox: "alice".into(),
+            server: "EXCH2".into(),
+            group: "SG1".into(),
+            store: "MB".into(),
+            previous: Some(["EXCH1".into(), "SG1".into(), "MB".into()]),
+        };
+        assert_eq!(a.inverse().unwrap().inverse().unwrap(), a);
+        assert!(Action::Reboot { host: "x".into() }.inverse().is_none());
+        let crash = Action::Fault {
+            fault: "crash-host".into(),
+            target: "EXCH1".into(),
+        };
+        assert_eq!(
+            crash.inverse(),
+            Some(Action::Repair {
+                fault: "power-on".into(),
+                target: "EXCH1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn rollback_undoes_done_and_unknown_newest_first_and_skips_failed() {
+        let d = std::env::temp_dir().join(format!("drlab-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let p = d.join("j.jsonl");
+        let mut j = Journal::create(&p).unwrap();
+        j.write(&rec(1, Phase::Begin, Some(start("SA")))).unwrap();
+        j.write(&rec(1, Phase::Ok, None)).unwrap();
+        j.write(&rec(2, Phase::Begin, Some(start("IS")))).unwrap();
+        j.write(&rec(2, Phase::Failed { error: "x".into() }, None))
+            .unwrap();
+        j.write(&rec(3, Phase::Begin, Some(start("MTA")))).unwrap();
+        // The process dies while writing record 3's outcome.
+        drop(j);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"{\"n\":3,\"at_s\":3")
+            .unwrap();
+        let c = read(&p).unwrap();
+        assert!(c.torn_tail);
+        let plan: Vec<u64> = c.rollback_plan().iter().map(|x| x.n).collect();
+        assert_eq!(plan, [3, 1], "unknown outcome first, failed skipped");
+        assert_eq!(c.performed()[2].succeeded, None);
+        // A rollback appends its undo of 3 after cutting the torn line.
+        let mut j = Journal::append_to(&p).unwrap();
+        let n = j.next_number();
+        assert_eq!(n, 4);
+        j.write(&rec(n, Phase::Undone { of: 3 }, Some(start("MTA"))))
+            .unwrap();
+        let c = read(&p).unwrap();
+        assert!(!c.torn_tail);
+        let plan: Vec<u64> = c.rollback_plan().iter().map(|x| x.n).collect();
+        assert_eq!(plan, [1]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn corruption_in_the_middle_is_an_error() {
+        let d = std::env::temp_dir().join(format!("drlab-journal-c-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("j.jsonl");
+        std::fs::write(&p, "garbage\n{}\n").unwrap();
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("j.jsonl:1"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

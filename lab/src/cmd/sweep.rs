@@ -1,0 +1,419 @@
+//! `drlab sweep`: many simulated runs of one scenario across seeds and
+//! parameter values, summarised as RTO/RPO distributions (p50/p95/p99) per
+//! value, for SLA and capacity planning ("the smallest WAN link that keeps
+//! RPO p99 under 60 s").
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use drlab_reports::{Report, Verdict};
+use serde::Serialize;
+
+use super::out;
+use crate::Outcome;
+use crate::cli::Format;
+
+/// One `--vary KEY=V1,V2,...`.
+#[derive(Debug, Clone)]
+pub struct Vary {
+    key: String,
+    values: Vec<toml::Value>,
+}
+
+/// Parses `KEY=V1,V2,...`; values are TOML values (numbers, `"strings"`, booleans).
+pub fn parse_vary(s: &str) -> Result<Vary, String> {
+    let (key, values) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--vary {s:?}: expected KEY=V1,V2,..."))?;
+    let values = values
+        .split(',')
+        .map(|v| {
+            let v = v.trim();
+            toml::from_str::<toml::Table>(&format!("x = {v}"))
+                .ok()
+                .and_then(|mut t| t.remove("x"))
+                // A bare word is a string (e.g. honour-ttl).
+                .or_else(|| (!v.is_empty()).then(|| toml::Value::String(v.to_string())))
+                .ok_or_else(|| format!("--vary {key}: {v:?} is not a value"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if key.trim().is_empty() || values.is_empty() {
+        return Err(format!("--vary {s:?}: expected KEY=V1,V2,..."));
+    }
+    Ok(Vary {
+        key: key.trim().to_string(),
+        values,
+    })
+}
+
+/// A `--require` condition, e.g. `rpo_p99<=60`.
+#[derive(Debug, Clone)]
+pub struct Require {
+    metric: String,
+    bound: f64,
+}
+
+/// Parses `METRIC<=BOUND` where METRIC is `rto_p50|p95|p99|max` or the same for `rpo`.
+pub fn parse_require(s: &str) -> Result<Require, String> {
+    let (m, b) = s
+        .split_once("<=")
+        .ok_or_else(|| format!("--require {s:?}: expected METRIC<=BOUND, e.g. rpo_p99<=60"))?;
+    let metric = m.trim().to_string();
+    let known = [
+        "rto_p50", "rto_p95", "rto_p99", "rto_max", "rpo_p50", "rpo_p95", "rpo_p99", "rpo_max",
+    ];
+    if !known.contains(&metric.as_str()) {
+        return Err(format!(
+            "--require: unknown metric {metric:?}; one of {}",
+            known.join(", ")
+        ));
+    }
+    let bound = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("--require: {:?} is not a number", b.trim()))?;
+    Ok(Require { metric, bound })
+}
+
+/// Sets `key` (dotted, with `[i]` indexes: `links[0].bandwidth_mbps`) in a table.
+fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut segs: Vec<(String, Option<usize>)> = Vec::new();
+    for part in key.split('.') {
+        match part.split_once('[') {
+            Some((name, idx)) => {
+                let i = idx
+                    .strip_suffix(']')
+                    .and_then(|x| x.parse().ok())
+                    .ok_or_else(|| format!("{key}: bad index in {part:?}"))?;
+                segs.push((name.to_string(), Some(i)));
+            }
+            None => segs.push((part.to_string(), None)),
+        }
+    }
+    let (last, path) = segs
+        .split_last()
+        .ok_or_else(|| format!("{key}: empty key"))?;
+    let mut cur = table;
+    for (name, idx) in path {
+        let v = cur
+            .get_mut(name)
+            .ok_or_else(|| format!("{key}: the scenario has no {name:?}"))?;
+        let v = match idx {
+            Some(i) => v
+                .as_array_mut()
+                .and_then(|a| a.get_mut(*i))
+                .ok_or_else(|| format!("{key}: {name}[{i}] does not exist"))?,
+            None => v,
+        };
+        cur = v
+            .as_table_mut()
+            .ok_or_else(|| format!("{key}: {name} is not a table"))?;
+    }
+    match &last.1 {
+        None => {
+            cur.insert(last.0.clone(), value);
+        }
+        Some(i) => {
+            let arr = cur
+                .get_mut(&last.0)
+                .and_then(toml::Value::as_array_mut)
+                .ok_or_else(|| format!("{key}: {} is not an array", last.0))?;
+            *arr.get_mut(*i)
+                .ok_or_else(|| format!("{key}: index {i} does not exist"))? = value;
+        }
+    }
+    Ok(())
+}
+
+/// Distribution of one metric (seconds); `None` runs (never restored) count as +∞.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Dist {
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+    max: Option<f64>,
+}
+
+fn dist(mut xs: Vec<Option<f64>>) -> Dist {
+    // None (not restored / unknown) sorts last: it is worse than any number.
+    xs.sort_by(|a, b| match (a, b) {
+        (Some(x), Some(y)) => x.total_cmp(y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    // Nearest-rank percentile.
+    let pick = |p: f64| {
+        let rank = ((p * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+        xs[rank - 1]
+    };
+    Dist {
+        p50: pick(0.50),
+        p95: pick(0.95),
+        p99: pick(0.99),
+        max: pick(1.0),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    variant: String,
+    runs: u64,
+    pass_ratio: f64,
+    rto_s: Dist,
+    rpo_s: Dist,
+    lost_writes_mean: f64,
+    meets_requirement: Option<bool>,
+}
+
+impl Row {
+    fn metric(&self, name: &str) -> Option<f64> {
+        let d = if name.starts_with("rto") {
+            self.rto_s
+        } else {
+            self.rpo_s
+        };
+        match &name[4..] {
+            "p50" => d.p50,
+            "p95" => d.p95,
+            "p99" => d.p99,
+            _ => d.max,
+        }
+    }
+}
+
+fn runs(s: &drlab_scenarios::Scenario, seeds: u64, first: u64, jobs: u64) -> Result<Vec<Report>> {
+    let per = seeds.div_ceil(jobs);
+    let chunks: Vec<Vec<u64>> = (0..jobs)
+        .map(|j| (first + j * per..(first + (j + 1) * per).min(first + seeds)).collect())
+        .collect();
+    let results = std::thread::scope(|scope| -> Result<Vec<Vec<Report>>> {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|seeds| {
+                scope.spawn(move || -> Result<Vec<Report>> {
+                    seeds
+                        .iter()
+                        .map(|&seed| {
+                            let r = drlab_sim::run(s, seed)
+                                .with_context(|| format!("simulation with seed {seed} failed"))?;
+                            Ok(Report::from_events(&r.events))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a sweep job panicked"))?
+            })
+            .collect()
+    })?;
+    // Chunks are in seed order, so the concatenation is too: the summary
+    // does not depend on thread timing.
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// Runs the sweep.
+pub fn sweep(
+    path: &Path,
+    seeds: u64,
+    first_seed: Option<u64>,
+    jobs: u64,
+    vary: &[Vary],
+    require: Option<&Require>,
+    format: Format,
+) -> Result<Outcome> {
+    anyhow::ensure!(
+        (1..=1_000_000).contains(&seeds),
+        "--seeds must be between 1 and 1000000"
+    );
+    anyhow::ensure!((1..=64).contains(&jobs), "--jobs must be between 1 and 64");
+    let base = super::load(path)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not TOML", path.display()))?;
+    let first = first_seed.unwrap_or(base.scenario.seed);
+
+    // The cartesian product of the varied values.
+    let mut variants: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    for v in vary {
+        variants = variants
+            .into_iter()
+            .flat_map(|prefix| {
+                v.values.iter().map(move |x| {
+                    let mut p = prefix.clone();
+                    p.push((v.key.clone(), x.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    anyhow::ensure!(
+        variants.len() <= 1000,
+        "{} variants: at most 1000 per sweep",
+        variants.len()
+    );
+
+    let mut rows = Vec::new();
+    for (i, settings) in variants.iter().enumerate() {
+        let mut t = table.clone();
+        for (k, v) in settings {
+            set(&mut t, k, v.clone()).map_err(|e| anyhow::anyhow!("--vary {e}"))?;
+        }
+        let edited = toml::to_string(&t)?;
+        let name = if settings.is_empty() {
+            "(as written)".to_string()
+        } else {
+            settings
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let s = drlab_scenarios::parse(path, &edited)
+            .map_err(|e| anyhow::anyhow!("with {name}:\n{e}"))?;
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "sweep: variant {}/{}: {name} ({seeds} seeds)",
+                i + 1,
+                variants.len()
+            );
+        }
+        let reports = runs(&s, seeds, first, jobs)?;
+        let passed = reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Pass)
+            .count();
+        let mut row = Row {
+            variant: name,
+            runs: reports.len() as u64,
+            pass_ratio: passed as f64 / reports.len() as f64,
+            rto_s: dist(reports.iter().map(|r| r.rto_s).collect()),
+            rpo_s: dist(reports.iter().map(|r| r.rpo_s).collect()),
+            lost_writes_mean: reports.iter().map(|r| r.lost_writes as f64).sum::<f64>()
+                / reports.len() as f64,
+            meets_requirement: None,
+        };
+        if let Some(req) = require {
+            row.meets_requirement = Some(row.metric(&req.metric).is_some_and(|x| x <= req.bound));
+        }
+        rows.push(row);
+    }
+    if vary.is_empty() && variants.len() == 1 && rows.is_empty() {
+        bail!("nothing to run");
+    }
+
+    let f = |x: Option<f64>| x.map_or_else(|| "∞".to_string(), |v| format!("{v:.1}"));
+    out(&match format {
+        Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
+        Format::Text | Format::Md => {
+            let mut t = format!(
+                "sweep of {} over {seeds} seeds from {first}\n\n\
+                 | variant | runs | pass | RTO p50 | p95 | p99 | max | RPO p50 | p95 | p99 | max | lost writes (mean) |{}\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}\n",
+                path.display(),
+                if require.is_some() { " meets |" } else { "" },
+                if require.is_some() { "---|" } else { "" },
+            );
+            for r in &rows {
+                t += &format!(
+                    "| {} | {} | {:.0}% | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |{}\n",
+                    r.variant,
+                    r.runs,
+                    r.pass_ratio * 100.0,
+                    f(r.rto_s.p50),
+                    f(r.rto_s.p95),
+                    f(r.rto_s.p99),
+                    f(r.rto_s.max),
+                    f(r.rpo_s.p50),
+                    f(r.rpo_s.p95),
+                    f(r.rpo_s.p99),
+                    f(r.rpo_s.max),
+                    r.lost_writes_mean,
+                    match r.meets_requirement {
+                        Some(true) => " yes |",
+                        Some(false) => " no |",
+                        None => "",
+                    }
+                );
+            }
+            if let Some(req) = require {
+                let ok: Vec<&Row> = rows
+                    .iter()
+                    .filter(|r| r.meets_requirement == Some(true))
+                    .collect();
+                t += &match ok.first() {
+                    None => format!("\nno variant meets {}<={}\n", req.metric, req.bound),
+                    Some(first) => format!(
+                        "\n{} of {} variants meet {}<={}; the first in the order given: {}\n",
+                        ok.len(),
+                        rows.len(),
+                        req.metric,
+                        req.bound,
+                        first.variant
+                    ),
+                };
+            }
+            t
+        }
+    });
+    Ok(match require {
+        Some(_) if !rows.iter().any(|r| r.meets_requirement == Some(true)) => Outcome::Fail,
+        _ => Outcome::Pass,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank_and_unrestored_runs_are_worst() {
+        let xs: Vec<Option<f64>> = (1..=100).map(|x| Some(x as f64)).collect();
+        let d = dist(xs);
+        assert_eq!(
+            (d.p50, d.p95, d.p99, d.max),
+            (Some(50.0), Some(95.0), Some(99.0), Some(100.0))
+        );
+        let mut ys: Vec<Option<f64>> = (1..=99).map(|x| Some(x as f64)).collect();
+        ys.push(None);
+        let d = dist(ys);
+        assert_eq!(d.p99, Some(99.0));
+        assert_eq!(d.max, None);
+    }
+
+    #[test]
+    fn keys_with_indexes_are_set_and_bad_keys_named() {
+        let mut t: toml::Table =
+            toml::from_str("[[sites]]\nname='a'\nlan={ latency_ms=1.0, bandwidth_mbps=10.0 }\n")
+                .unwrap();
+        set(
+            &mut t,
+            "sites[0].lan.bandwidth_mbps",
+            toml::Value::Float(5.0),
+        )
+        .unwrap();
+        assert_eq!(t["sites"][0]["lan"]["bandwidth_mbps"].as_float(), Some(5.0));
+        let e = set(&mut t, "sites[3].lan.x", toml::Value::Float(1.0)).unwrap_err();
+        assert!(e.contains("sites[3] does not exist"), "{e}");
+        let e = set(&mut t, "nope.x", toml::Value::Float(1.0)).unwrap_err();
+        assert!(e.contains("no \"nope\""), "{e}");
+    }
+
+    #[test]
+    fn vary_and_require_parse() {
+        let v = parse_vary("policy.decision=manual,autopilot").unwrap();
+        assert_eq!(v.values[1].as_str(), Some("autopilot"));
+        let v = parse_vary("links[0].bandwidth_mbps=1.5,10").unwrap();
+        assert_eq!(v.values[1].as_integer(), Some(10));
+        assert!(parse_vary("nokey").is_err());
+        assert!(parse_require("rpo_p99<=60").is_ok());
+        assert!(parse_require("rpo_p98<=60").is_err());
+        assert!(parse_require("rpo_p99<=sixty").is_err());
+    }
+}
