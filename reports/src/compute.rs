@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use drlab_drivers::event::{Decision, StepOutcome, trace_hash};
-use drlab_drivers::{Event, EventKind, SeqSet, Timestamp};
+use drlab_drivers::{DrState, Event, EventKind, SeqSet, Timestamp};
 use serde::Serialize;
 
 use crate::secs;
@@ -34,6 +34,10 @@ pub struct Objectives {
     pub rto_s: f64,
     /// RPO objective.
     pub rpo_s: f64,
+    /// Objective for the failover itself (Engaging Secondary 210 to
+    /// Secondary Engaged 214), when the scenario sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover_s: Option<f64>,
 }
 
 /// Where the recovery time went.
@@ -94,6 +98,25 @@ pub struct StateLine {
     /// Transition that led here (none for the initial state).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<u16>,
+}
+
+/// How one watched client population followed a name that failed over.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClientLine {
+    /// The population.
+    pub client: String,
+    /// Its resolver's cache policy.
+    pub resolver: String,
+    /// The name watched.
+    pub name: String,
+    /// When the watch began (the DNS records had changed).
+    pub watched_s: f64,
+    /// When its resolver first answered the new address (None: never).
+    pub redirected_s: Option<f64>,
+    /// Redirection time after the DNS change: how long stale answers lived.
+    pub stale_s: Option<f64>,
+    /// Redirection time after T0: these users' own recovery time.
+    pub after_t0_s: Option<f64>,
 }
 
 /// An alert or broken invariant.
@@ -175,6 +198,20 @@ pub struct Report {
     pub steps: Vec<StepLine>,
     /// Two-site states.
     pub states: Vec<StateLine>,
+    /// Duration of the failover (Engaging Secondary 210 to Secondary
+    /// Engaged 214), reported when the scenario sets an objective for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover_s: Option<f64>,
+    /// Duration of the switch-back (Engaging Primary 222 to ReSync
+    /// Secondary 226), judged against the same objective, when one happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch_back_s: Option<f64>,
+    /// Client populations watched after a DNS change, with their propagation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<ClientLine>,
+    /// Archives, refused operations, the restored image, degraded time.
+    #[serde(flatten)]
+    pub recovery: crate::recovery::Recovery,
     /// Alerts and broken invariants.
     pub alerts: Vec<Alert>,
     /// Why the drill stopped.
@@ -183,6 +220,15 @@ pub struct Report {
     pub events: usize,
     /// Hash of the event trace.
     pub trace_hash: String,
+}
+
+/// A client population being followed after a DNS change.
+struct Watched {
+    client: String,
+    resolver: String,
+    name: String,
+    from: Timestamp,
+    redirected: Option<Timestamp>,
 }
 
 fn at(e: &Event) -> f64 {
@@ -206,6 +252,7 @@ impl Report {
             objectives: Objectives {
                 rto_s: 0.0,
                 rpo_s: 0.0,
+                failover_s: None,
             },
             rto_s: None,
             rto_breakdown: None,
@@ -224,6 +271,10 @@ impl Report {
                 code: drlab_drivers::DrState::Normal.code(),
                 via: None,
             }],
+            failover_s: None,
+            switch_back_s: None,
+            clients: Vec::new(),
+            recovery: crate::recovery::Recovery::default(),
             alerts: Vec::new(),
             end_reason: "drill did not end".into(),
             events: events.len(),
@@ -238,6 +289,11 @@ impl Report {
         let mut open_steps: Vec<(String, Timestamp)> = Vec::new();
         let mut broken = Vec::new();
         let end = events.last().map_or(Timestamp::ZERO, |e| e.at);
+        let mut recovery = crate::recovery::Collector::default();
+        let mut failover_limit: Option<u64> = None;
+        let (mut engaging_from, mut engaged_at) = (None, None);
+        let (mut back_from, mut back_at) = (None, None);
+        let mut watched: Vec<Watched> = Vec::new();
 
         for e in events {
             match &e.kind {
@@ -258,6 +314,7 @@ impl Report {
                     r.objectives = Objectives {
                         rto_s: secs(*rto_objective_us),
                         rpo_s: secs(*rpo_objective_us),
+                        failover_s: None,
                     };
                 }
                 EventKind::FaultInjected { fault, target } => {
@@ -311,12 +368,29 @@ impl Report {
                         detail,
                     });
                 }
-                EventKind::StateChanged { to, transition, .. } => r.states.push(StateLine {
-                    at_s: at(e),
-                    state: to.label(),
-                    code: to.code(),
-                    via: Some(transition.code()),
-                }),
+                EventKind::StateChanged { to, transition, .. } => {
+                    if *to == DrState::EngagingSecondary && engaging_from.is_none() {
+                        engaging_from = Some(e.at);
+                    }
+                    if *to == DrState::SecondaryEngaged
+                        && engaging_from.is_some()
+                        && engaged_at.is_none()
+                    {
+                        engaged_at = Some(e.at);
+                    }
+                    if *to == DrState::EngagingPrimary && back_from.is_none() {
+                        back_from = Some(e.at);
+                    }
+                    if *to == DrState::ReSyncSecondary && back_from.is_some() && back_at.is_none() {
+                        back_at = Some(e.at);
+                    }
+                    r.states.push(StateLine {
+                        at_s: at(e),
+                        state: to.label(),
+                        code: to.code(),
+                        via: Some(transition.code()),
+                    });
+                }
                 EventKind::WriteAcked { seq, bytes } => {
                     r.workload.acked += 1;
                     acked.insert(*seq, (e.at, *bytes));
@@ -330,7 +404,11 @@ impl Report {
                     r.workload.probes_failed += 1;
                     probes.push((e.at, false));
                 }
-                EventKind::ReadBack { held: h, .. } => held = Some(h.clone()),
+                // Several read-backs (a DAG's members): held by any is held.
+                EventKind::ReadBack { held: h, .. } => match &mut held {
+                    Some(all) => all.union_with(h),
+                    None => held = Some(h.clone()),
+                },
                 EventKind::Alert { message } => r.alerts.push(Alert {
                     at_s: at(e),
                     message: message.to_string(),
@@ -350,7 +428,53 @@ impl Report {
                     }
                 }
                 EventKind::DrillEnded { reason } => r.end_reason = reason.to_string(),
-                EventKind::HeartbeatOk { .. } | EventKind::HeartbeatMissed { .. } => {}
+                EventKind::PlannedOutage { what } => {
+                    // A planned outage has nothing to detect: it is T0 and
+                    // its own detection.
+                    if t0.is_none() {
+                        t0 = Some(e.at);
+                        detected.get_or_insert(e.at);
+                    }
+                    r.faults.push(FaultLine {
+                        at_s: at(e),
+                        fault: "planned-outage".into(),
+                        target: what.to_string(),
+                        error: None,
+                    });
+                }
+                EventKind::FailoverObjective { limit_us } => {
+                    failover_limit = Some(*limit_us);
+                    r.objectives.failover_s = Some(secs(*limit_us));
+                }
+                EventKind::ClientWatched {
+                    client,
+                    name,
+                    resolver,
+                } => watched.push(Watched {
+                    client: client.to_string(),
+                    resolver: resolver.to_string(),
+                    name: name.to_string(),
+                    from: e.at,
+                    redirected: None,
+                }),
+                EventKind::ClientRedirected { client, .. } => {
+                    if let Some(w) = watched
+                        .iter_mut()
+                        .find(|w| w.client == **client && w.redirected.is_none())
+                    {
+                        w.redirected = Some(e.at);
+                    }
+                }
+                EventKind::HeartbeatOk { .. }
+                | EventKind::HeartbeatMissed { .. }
+                | EventKind::AgentReport { .. } => {}
+                EventKind::ArchiveTaken { .. }
+                | EventKind::ArchiveFailed { .. }
+                | EventKind::OperationRefused { .. }
+                | EventKind::ImageRestored { .. }
+                | EventKind::DegradedStarted { .. }
+                | EventKind::DegradedEnded { .. }
+                | EventKind::DegradedObjective { .. } => recovery.observe(e),
             }
         }
         for (name, start) in open_steps {
@@ -449,6 +573,73 @@ impl Report {
         for what in broken {
             r.reasons.push(format!("invariant broken: {what}"));
         }
+        if let Some(limit) = failover_limit {
+            match (engaging_from, engaged_at) {
+                (Some(a), Some(b)) => {
+                    let took = span(a, b);
+                    r.failover_s = Some(took);
+                    if took > secs(limit) {
+                        r.reasons.push(format!(
+                            "the failover took {took} s from Engaging Secondary (210) to Secondary \
+                             Engaged (214), beyond its objective of {} s",
+                            secs(limit)
+                        ));
+                    }
+                }
+                _ => r.reasons.push(
+                    "the failover never reached Secondary Engaged (214), so its objective could \
+                     not be met"
+                        .to_string(),
+                ),
+            }
+            if let (Some(a), Some(b)) = (back_from, back_at) {
+                let took = span(a, b);
+                r.switch_back_s = Some(took);
+                if took > secs(limit) {
+                    r.reasons.push(format!(
+                        "the switch-back took {took} s from Engaging Primary (222) to ReSync \
+                         Secondary (226), beyond the failover objective of {} s",
+                        secs(limit)
+                    ));
+                }
+            }
+        }
+        for w in watched {
+            let (from, redirected) = (w.from, w.redirected);
+            let line = ClientLine {
+                client: w.client,
+                resolver: w.resolver,
+                name: w.name,
+                watched_s: from.secs_ms(),
+                redirected_s: redirected.map(Timestamp::secs_ms),
+                stale_s: redirected.map(|x| span(from, x)),
+                after_t0_s: match (t0, redirected) {
+                    (Some(t0), Some(x)) => Some(span(t0, x)),
+                    _ => None,
+                },
+            };
+            match line.after_t0_s {
+                None if redirected.is_none() => r.reasons.push(format!(
+                    "users of {} (resolver {}) still resolved {} to its old address when the \
+                     drill ended, {} s after the DNS change: either the change did not reach \
+                     their DNS server (see the failed steps) or their cache keeps the old \
+                     answer until it expires or is flushed (ipconfig /flushdns)",
+                    line.client,
+                    line.resolver,
+                    line.name,
+                    span(from, end)
+                )),
+                Some(x) if x > r.objectives.rto_s => r.reasons.push(format!(
+                    "users of {} (resolver {}) reached {} at its new address only {x} s after \
+                     the incident, beyond the RTO objective of {} s: lower the record's TTL \
+                     before failover or flush their cache",
+                    line.client, line.resolver, line.name, r.objectives.rto_s
+                )),
+                _ => {}
+            }
+            r.clients.push(line);
+        }
+        r.recovery = recovery.finish(t0, end, &mut r.reasons);
         if !r.reasons.is_empty() {
             r.verdict = Verdict::Fail;
         }

@@ -4,12 +4,14 @@
 //! report into a terminal summary, JSON, Markdown or JUnit XML.
 
 mod compute;
+mod recovery;
 mod render;
 
 pub use compute::{
-    Alert, Breakdown, FaultLine, Objectives, Report, StateLine, StepLine, Timeline, Verdict,
-    WriteCounts,
+    Alert, Breakdown, ClientLine, FaultLine, Objectives, Report, StateLine, StepLine, Timeline,
+    Verdict, WriteCounts,
 };
+pub use recovery::{ArchiveLine, DegradedLine, Recovery, Refused, RestoredImage};
 pub use render::{junit, markdown, text};
 
 /// Seconds from microseconds, rounded to the millisecond as reports print them.

@@ -45,8 +45,35 @@ pub fn text(r: &Report) -> String {
             b.detection_s, b.decision_s, b.execution_s, b.propagation_s
         );
     }
+    if let Some(f) = r.failover_s {
+        let _ = writeln!(
+            o,
+            "  failover (Engaging Secondary 210 -> Secondary Engaged 214): {f:.3} s (objective {} s)",
+            opt(r.objectives.failover_s)
+        );
+    }
+    if let Some(f) = r.switch_back_s {
+        let _ = writeln!(
+            o,
+            "  switch-back (Engaging Primary 222 -> ReSync Secondary 226): {f:.3} s"
+        );
+    }
     for reason in &r.reasons {
         let _ = writeln!(o, "  reason: {reason}");
+    }
+    if !r.clients.is_empty() {
+        let _ = writeln!(o, "  clients (name watched after the DNS change):");
+        for c in &r.clients {
+            let _ = writeln!(
+                o,
+                "    {:<16} {:<44} stale {:>9} s  redirected at {:>9}  ({} s after T0)",
+                c.client,
+                c.resolver,
+                opt(c.stale_s),
+                opt(c.redirected_s),
+                opt(c.after_t0_s)
+            );
+        }
     }
     let _ = writeln!(o, "  steps:");
     for s in &r.steps {
@@ -65,6 +92,7 @@ pub fn text(r: &Report) -> String {
         let via = s.via.map(|v| format!(" via {v}")).unwrap_or_default();
         let _ = writeln!(o, "    {:>9.3}  {} ({}){via}", s.at_s, s.state, s.code);
     }
+    crate::recovery::text(&r.recovery, &mut o);
     for a in &r.alerts {
         let _ = writeln!(o, "  alert at {:.3}: {}", a.at_s, a.message);
     }
@@ -125,6 +153,43 @@ pub fn markdown(r: &Report) -> String {
             "| {:.3} | {:.3} | {:.3} | {:.3} |\n",
             b.detection_s, b.decision_s, b.execution_s, b.propagation_s
         );
+    }
+    if let Some(f) = r.failover_s {
+        let _ = writeln!(
+            o,
+            "## Failover\n\nEngaging Secondary (210) to Secondary Engaged (214): **{f:.3} s** \
+             (objective {} s).\n",
+            opt(r.objectives.failover_s)
+        );
+        if let Some(b) = r.switch_back_s {
+            let _ = writeln!(
+                o,
+                "Switch-back, Engaging Primary (222) to ReSync Secondary (226): **{b:.3} s**.\n"
+            );
+        }
+    }
+    if !r.clients.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Client propagation\n\nHow long each population kept the old address after the DNS change.\n\n\
+             | client | resolver | name | DNS changed (s) | redirected (s) | stale for (s) | after T0 (s) |\n\
+             |---|---|---|---:|---:|---:|---:|"
+        );
+        for c in &r.clients {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:.3} | {} | {} | {} |",
+                md_escape(&c.client),
+                md_escape(&c.resolver),
+                md_escape(&c.name),
+                c.watched_s,
+                c.redirected_s
+                    .map_or_else(|| "never".to_string(), |v| format!("{v:.3}")),
+                opt(c.stale_s),
+                opt(c.after_t0_s)
+            );
+        }
+        o.push('\n');
     }
     let t = &r.timeline;
     let _ = writeln!(o, "## Timeline (drill seconds)\n");
@@ -196,6 +261,7 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(o, "| {:.3} | {} ({}) | {} |", s.at_s, s.state, s.code, via);
     }
     o.push('\n');
+    crate::recovery::markdown(&r.recovery, &mut o);
     if !r.alerts.is_empty() {
         let _ = writeln!(o, "## Alerts\n");
         for a in &r.alerts {

@@ -82,6 +82,7 @@ struct Shared {
     outage_seen: Cell<bool>,
     restored: Cell<bool>,
     serving: RefCell<String>,
+    also_serving: RefCell<Vec<String>>,
 }
 
 /// How monitoring ended.
@@ -133,7 +134,16 @@ impl<'a, B: Backend> Drill<'a, B> {
     /// Heartbeats from `from` to `to` with Time to Fail, raced against the
     /// no-outage check.
     pub async fn detect(&self, from: &str, to: &str) -> Detection {
-        let m = pin!(monitor(&self.cx, &self.sh, from, to));
+        let p = &self.cx.s.policy;
+        let interval = drlab_drivers::time::secs(p.heartbeat_interval_s);
+        let m = pin!(monitor(
+            &self.cx,
+            &self.sh,
+            from,
+            to,
+            interval,
+            p.missed_heartbeats
+        ));
         let q = pin!(quiet(&self.cx, &self.sh));
         match select(m, q).await {
             Either::Left((Some(t), _)) => Detection::Failed(t),
@@ -141,6 +151,53 @@ impl<'a, B: Backend> Drill<'a, B> {
             Either::Right(("stopped", _)) => Detection::Stopped,
             Either::Right((reason, _)) => Detection::NoOutage(reason),
         }
+    }
+
+    /// Heartbeats like [`Drill::detect`], with this monitor's own interval and
+    /// missed-heartbeat count instead of `[policy]`'s (several monitors with
+    /// their own settings watch one estate, e.g. Active Manager and AIM).
+    pub async fn detect_with(
+        &self,
+        from: &str,
+        to: &str,
+        interval: Duration,
+        missed: u32,
+    ) -> Detection {
+        self.watch(monitor(&self.cx, &self.sh, from, to, interval, missed))
+            .await
+            .map_or_else(|d| d, Detection::Failed)
+    }
+
+    /// Also reads `host` back at the end: the serving site spans several
+    /// hosts (a DAG's members); a write any of them holds counts as held.
+    pub fn add_serving(&self, host: &str) {
+        let mut also = self.sh.also_serving.borrow_mut();
+        if !also.iter().any(|h| h == host) {
+            also.push(host.to_string());
+        }
+    }
+
+    /// Runs any monitoring loop (it returns what it found, or `None` when
+    /// the drill stopped) raced against the no-outage check, as
+    /// [`Drill::detect`] does for heartbeats. `Err` says why nothing was found.
+    pub async fn watch<T>(&self, monitor: impl Future<Output = Option<T>>) -> Result<T, Detection> {
+        let m = pin!(monitor);
+        let q = pin!(quiet(&self.cx, &self.sh));
+        match select(m, q).await {
+            Either::Left((Some(found), _)) => Ok(found),
+            Either::Left((None, _)) | Either::Right(("stopped", _)) => Err(Detection::Stopped),
+            Either::Right((reason, _)) => Err(Detection::NoOutage(reason)),
+        }
+    }
+
+    /// Starts a planned outage now (a maintenance switchover engaged on
+    /// purpose): it becomes T0 when no fault came first, so probes that fail
+    /// from now on count as the outage.
+    pub fn begin_planned_outage(&self, what: &str) {
+        if self.sh.t0.get().is_none() {
+            self.sh.t0.set(Some(self.cx.b.now()));
+        }
+        self.cx.emit(EventKind::PlannedOutage { what: what.into() });
     }
 
     /// Applies the decision policy (operator response or autopilot wait) and
@@ -238,6 +295,11 @@ pub fn to_fault(f: &FaultSpec) -> Fault {
             bandwidth_mbps: *bandwidth_mbps,
             loss: *loss,
         },
+        FaultSpec::FailServer { server } => Fault::FailServer { server: a(server) },
+        FaultSpec::HangService { host, service } => Fault::HangService {
+            host: a(host),
+            service: a(service),
+        },
     }
 }
 
@@ -252,6 +314,7 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
             outage_seen: Cell::new(false),
             restored: Cell::new(false),
             serving: RefCell::new(runbooks::primary(&s.runbook).to_string()),
+            also_serving: RefCell::new(Vec::new()),
         },
         horizon: Timestamp::from_secs_f64(s.scenario.horizon_s),
     };
@@ -265,6 +328,16 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
         rto_objective_us: (s.objectives.rto_s * 1e6) as u64,
         rpo_objective_us: (s.objectives.rpo_s * 1e6) as u64,
     });
+    if let Some(f) = s.objectives.failover_s {
+        cx.emit(EventKind::FailoverObjective {
+            limit_us: (f * 1e6) as u64,
+        });
+    }
+    if let Some(x) = s.objectives.degraded_s {
+        cx.emit(EventKind::DegradedObjective {
+            limit_us: (x * 1e6) as u64,
+        });
+    }
     let end_reason: Cell<&'static str> = Cell::new("horizon reached");
 
     let control = async {
@@ -287,15 +360,22 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
     while activities.next().await.is_some() {}
     drop(activities);
 
-    let serving = sh.serving.borrow().clone();
-    match b.read_back(&serving).await {
-        Ok(held) => cx.emit(EventKind::ReadBack {
-            host: serving.as_str().into(),
-            held,
-        }),
-        Err(e) => cx.emit(EventKind::Alert {
-            message: format!("read-back of {serving} failed: {e}").into(),
-        }),
+    let mut serving = vec![sh.serving.borrow().clone()];
+    for h in sh.also_serving.borrow().iter() {
+        if !serving.contains(h) {
+            serving.push(h.clone());
+        }
+    }
+    for serving in serving {
+        match b.read_back(&serving).await {
+            Ok(held) => cx.emit(EventKind::ReadBack {
+                host: serving.as_str().into(),
+                held,
+            }),
+            Err(e) => cx.emit(EventKind::Alert {
+                message: format!("read-back of {serving} failed: {e}").into(),
+            }),
+        }
     }
     cx.emit(EventKind::DrillEnded {
         reason: end_reason.get().into(),
@@ -405,10 +485,10 @@ async fn monitor<B: Backend>(
     sh: &Shared,
     from: &str,
     to: &str,
+    interval: Duration,
+    missed_max: u32,
 ) -> Option<Timestamp> {
-    let p = &cx.s.policy;
-    let interval = drlab_drivers::time::secs(p.heartbeat_interval_s);
-    let ttf = interval * p.missed_heartbeats;
+    let ttf = interval * missed_max;
     let host: Arc<str> = to.into();
     let mut last_ok = cx.b.now();
     let mut missed = 0;

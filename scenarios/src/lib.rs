@@ -5,8 +5,10 @@
 pub mod dns;
 pub mod exchange;
 pub mod format;
+pub mod interlock;
 pub mod load;
 pub(crate) mod validate;
+mod validate_fabric;
 
 pub use format::Scenario;
 pub use load::{Problem, ScenarioError, load, parse};

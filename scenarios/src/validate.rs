@@ -19,6 +19,7 @@ pub fn check(s: &Scenario) -> Problems {
     timing(s, &mut p);
     workload(s, &mut p);
     faults(s, &mut p);
+    crate::validate_fabric::check(s, &mut p);
     runbook(s, &mut p);
     p
 }
@@ -86,6 +87,14 @@ fn meta(s: &Scenario, p: &mut Problems) {
         s.objectives.rpo_s,
         "RPO objective",
     );
+    if let Some(f) = s.objectives.failover_s {
+        non_negative(
+            p,
+            path!("objectives", "failover_s"),
+            f,
+            "failover objective",
+        );
+    }
     positive(
         p,
         path!("policy", "heartbeat_interval_s"),
@@ -695,7 +704,17 @@ fn faults(s: &Scenario, p: &mut Problems) {
             FaultSpec::CrashHost { host }
             | FaultSpec::PowerOff { host }
             | FaultSpec::PowerOn { host } => host_ok(p, host),
-            FaultSpec::KillService { host: h, service } => {
+            FaultSpec::FailServer { server } => {
+                if !s.servers.iter().any(|x| &x.name == server) {
+                    let names: BTreeSet<&str> = s.servers.iter().map(|x| x.name.as_str()).collect();
+                    p.push((
+                        path!("faults", i, "server"),
+                        format!("unknown server {server:?}; {}", known(&names)),
+                    ));
+                }
+            }
+            FaultSpec::KillService { host: h, service }
+            | FaultSpec::HangService { host: h, service } => {
                 host_ok(p, h);
                 let known_svc = s
                     .exchange

@@ -13,7 +13,7 @@ use drlab_drivers::types::{
 };
 use drlab_drivers::{
     Archives, Backend, Clock, Directory, Dns, Faults, Hosts, MailStores, OpError, Replication, San,
-    SeqSet, Services, Timestamp, Workload,
+    SeqSet, Services, Switches, Timestamp, Workload,
 };
 
 use crate::exec::VirtualClock;
@@ -166,6 +166,28 @@ impl Hosts for SimBackend {
         };
         self.wait(d).await;
         self.w().release_identity(a, b, items, &self.home_ips[a])
+    }
+
+    async fn boot_on(&self, host: &str, server: &str) -> OpResult<()> {
+        let (h, s, d, token) = {
+            let mut w = self.w();
+            let (h, s) = (w.host_ix(host)?, w.server_ix(server)?);
+            let (d, token) = w.begin_boot_on(h, s)?;
+            (h, s, d, token)
+        };
+        self.wait(d).await;
+        let now = self.micros();
+        self.w().finish_boot_on(h, s, token, now)
+    }
+}
+
+impl Switches for SimBackend {
+    async fn set_port_vlans(&self, server: &str, vlans: &[u16]) -> OpResult<()> {
+        let now = self.micros();
+        let mut w = self.w();
+        let s = w.server_ix(server)?;
+        w.set_port_vlans(s, vlans, now);
+        Ok(())
     }
 }
 
@@ -557,9 +579,12 @@ impl Replication for SimBackend {
                 let mut w = self.w();
                 let status = w.queue_status(i, now);
                 let p = &w.pairs[i];
+                // Writes stranded on a source that cannot transmit (cut off,
+                // down or paused) never reach the target: the target's queue
+                // is what `waitontarget` watches.
                 match p.drained_at() {
                     Some(t) => (t, None),
-                    None if p.has_unsent() => (deadline, None),
+                    None if p.has_unsent() && w.flowing(i) => (deadline, None),
                     None => {
                         // The idle wait starts when the queue becomes idle, or now.
                         let quiet_from = p.last_applied.max(start);
@@ -648,7 +673,7 @@ impl Archives for SimBackend {
         };
         self.wait(d).await;
         let info = archive.info.clone();
-        self.w().archives.push(archive);
+        self.w().keep_archive(archive);
         Ok(info)
     }
 
@@ -767,6 +792,18 @@ impl Faults for SimBackend {
                 // Queued writes are rescheduled at the new rate.
                 w.interrupt_all(now);
                 w.resume_flows(now);
+            }
+            Fault::FailServer { server } => {
+                let mut w = self.w();
+                let s = w.server_ix(server)?;
+                w.fail_server(s, now);
+            }
+            Fault::HangService { host, service } => {
+                let mut w = self.w();
+                let h = w.up_host(host)?;
+                let i = w.hosts[h].service(service)?;
+                // Still "running" for the service manager; never ready again.
+                w.hosts[h].services[i].ready_at = u64::MAX;
             }
         }
         Ok(())

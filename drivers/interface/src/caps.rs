@@ -45,6 +45,13 @@ pub trait Hosts {
     async fn take_over_identity(&self, from: &str, to: &str, items: IdentityItems) -> OpResult<()>;
     /// Gives identity items taken over from `from` back (failback).
     async fn release_identity(&self, from: &str, to: &str, items: IdentityItems) -> OpResult<()>;
+    /// Boots `host` on the physical server `server` and waits until it
+    /// answers: an AIM persona (its OS image on a SAN volume, booted with the
+    /// persona's iSCSI initiator name) retargeted to a standby server of its
+    /// pool, or a host rebuilt there by hand. Booting `host` on another
+    /// server while a boot is pending abandons the pending one (a retarget).
+    /// Fails when the server has failed or runs another host.
+    async fn boot_on(&self, host: &str, server: &str) -> OpResult<()>;
 }
 
 /// Service control (Windows SCM or a Linux service manager).
@@ -175,6 +182,14 @@ pub trait San {
     async fn snapshot(&self, volume: &str, name: &str) -> OpResult<()>;
 }
 
+/// Managed LAN switches: which VLANs a physical server's switch port
+/// carries (AIM networks over trunk-mode ports: "cable once and reconfigure
+/// repeatedly").
+pub trait Switches {
+    /// Sets the VLANs tagged on `server`'s switch port, replacing the old set.
+    async fn set_port_vlans(&self, server: &str, vlans: &[u16]) -> OpResult<()>;
+}
+
 /// Point-in-time archives of a host's stores.
 pub trait Archives {
     /// Takes an archive of `host`'s stores at `level_h` hours.
@@ -221,6 +236,7 @@ pub trait Backend:
     + Dns
     + Replication
     + San
+    + Switches
     + Archives
     + Faults
     + Workload

@@ -190,6 +190,107 @@ pub enum EventKind {
         /// Why it stopped (restored, horizon reached, runbook failed...).
         reason: Arc<str>,
     },
+    /// A planned outage begins (a maintenance switchover engaged on
+    /// purpose): T0 of a drill whose incident is not a fault.
+    PlannedOutage {
+        /// What is taken down, e.g. `EXCH1 for maintenance`.
+        what: Arc<str>,
+    },
+    /// The scenario's objective for the failover itself: the time from
+    /// Engaging Secondary (210) to Secondary Engaged (214).
+    FailoverObjective {
+        /// The limit in microseconds.
+        limit_us: u64,
+    },
+    /// An intelligent agent's periodic report to the management server
+    /// (the patent's agents report every 30 s).
+    AgentReport {
+        /// The host (or user access point) reported on.
+        host: Arc<str>,
+        /// Whether every metric is within its normal parameters.
+        healthy: bool,
+        /// What the agent saw, e.g. `MSExchangeIS stopped`.
+        detail: Arc<str>,
+    },
+    /// A client population's resolver is watched for a name that failed over.
+    ClientWatched {
+        /// The client population.
+        client: Arc<str>,
+        /// The name its users connect to.
+        name: Arc<str>,
+        /// Its resolver's cache policy, as a person reads it.
+        resolver: Arc<str>,
+    },
+    /// A watched client population's resolver answered the new address.
+    ClientRedirected {
+        /// The client population.
+        client: Arc<str>,
+        /// The address it now resolves the name to.
+        address: Arc<str>,
+    },
+    /// An archive (the patent's process 600) was taken and placed at its
+    /// level; `utc` is the success time stamp of step 634.
+    ArchiveTaken {
+        /// The host whose stores were archived.
+        host: Arc<str>,
+        /// The archive level in hours (24, 48, 72 in the patent).
+        level_h: u32,
+        /// The image's identifier.
+        image: Arc<str>,
+        /// The image's size.
+        bytes: u64,
+        /// The success time stamp, UTC (RFC 3339).
+        utc: Arc<str>,
+    },
+    /// An archive failed (step 626 negative); `utc` is the UTC stamp of
+    /// step 628. The alert of step 630 follows as an [`EventKind::Alert`].
+    ArchiveFailed {
+        /// The host whose stores were to be archived.
+        host: Arc<str>,
+        /// The archive level in hours.
+        level_h: u32,
+        /// Why it failed.
+        error: Arc<str>,
+        /// The failure time stamp, UTC (RFC 3339).
+        utc: Arc<str>,
+    },
+    /// An operation was refused before it began because it was not safe
+    /// (the patent's steps 612 and 704: a conflicting archive, restore or
+    /// failover in progress, or the secondary already active).
+    OperationRefused {
+        /// The operation, e.g. `archive 48 h of EXCH2`.
+        operation: Arc<str>,
+        /// Why, as a person reads it.
+        reason: Arc<str>,
+    },
+    /// An archive image was copied over a host's stores (process 700, step 710).
+    ImageRestored {
+        /// The host restored.
+        host: Arc<str>,
+        /// The image.
+        image: Arc<str>,
+        /// When the image was taken (drill time).
+        taken_at: Timestamp,
+    },
+    /// A redundant system starts running without its redundancy (e.g. a
+    /// DAG whose member failed: one server carries every database).
+    DegradedStarted {
+        /// The system, e.g. `DAG1` (pairs with [`EventKind::DegradedEnded`]).
+        what: Arc<str>,
+        /// Why, e.g. `EXCH1 failed; EXCH2 carries DB1 and DB2`.
+        why: Arc<str>,
+    },
+    /// The system has its redundancy back (e.g. the DAG's original
+    /// configuration is restored with every copy healthy).
+    DegradedEnded {
+        /// The system.
+        what: Arc<str>,
+    },
+    /// The scenario's objective for the time spent degraded.
+    DegradedObjective {
+        /// The limit in microseconds.
+        limit_us: u64,
+    },
 }
 
 /// Collects a drill's events in time order.
@@ -391,6 +492,95 @@ impl Event {
             EventKind::DrillEnded { reason } => {
                 out.push(19);
                 put_str(out, reason);
+            }
+            // Tags 40-44: the catalogue's two-site and WAN events.
+            EventKind::PlannedOutage { what } => {
+                out.push(40);
+                put_str(out, what);
+            }
+            EventKind::FailoverObjective { limit_us } => {
+                out.push(41);
+                put_u64(out, *limit_us);
+            }
+            EventKind::AgentReport {
+                host,
+                healthy,
+                detail,
+            } => {
+                out.push(42);
+                put_str(out, host);
+                out.push(u8::from(*healthy));
+                put_str(out, detail);
+            }
+            EventKind::ClientWatched {
+                client,
+                name,
+                resolver,
+            } => {
+                out.push(43);
+                put_str(out, client);
+                put_str(out, name);
+                put_str(out, resolver);
+            }
+            EventKind::ClientRedirected { client, address } => {
+                out.push(44);
+                put_str(out, client);
+                put_str(out, address);
+            }
+            // Tags 60-66: archives, restores, interlocks and degraded redundancy.
+            EventKind::ArchiveTaken {
+                host,
+                level_h,
+                image,
+                bytes,
+                utc,
+            } => {
+                out.push(60);
+                put_str(out, host);
+                put_u64(out, u64::from(*level_h));
+                put_str(out, image);
+                put_u64(out, *bytes);
+                put_str(out, utc);
+            }
+            EventKind::ArchiveFailed {
+                host,
+                level_h,
+                error,
+                utc,
+            } => {
+                out.push(61);
+                put_str(out, host);
+                put_u64(out, u64::from(*level_h));
+                put_str(out, error);
+                put_str(out, utc);
+            }
+            EventKind::OperationRefused { operation, reason } => {
+                out.push(62);
+                put_str(out, operation);
+                put_str(out, reason);
+            }
+            EventKind::ImageRestored {
+                host,
+                image,
+                taken_at,
+            } => {
+                out.push(63);
+                put_str(out, host);
+                put_str(out, image);
+                put_u64(out, taken_at.as_micros());
+            }
+            EventKind::DegradedStarted { what, why } => {
+                out.push(64);
+                put_str(out, what);
+                put_str(out, why);
+            }
+            EventKind::DegradedEnded { what } => {
+                out.push(65);
+                put_str(out, what);
+            }
+            EventKind::DegradedObjective { limit_us } => {
+                out.push(66);
+                put_u64(out, *limit_us);
             }
         }
     }

@@ -15,7 +15,7 @@ pub mod types;
 
 pub use caps::{
     Archives, Backend, Clock, Directory, Dns, Faults, Hosts, MailStores, Replication, San,
-    Services, Workload,
+    Services, Switches, Workload,
 };
 pub use dr::{DrState, IllegalTransition, Transition};
 pub use error::{ErrorKind, OpError};

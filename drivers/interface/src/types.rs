@@ -274,6 +274,20 @@ pub enum Fault {
         /// New loss probability in [0, 1], if changed.
         loss: Option<f64>,
     },
+    /// A physical server's hardware fails (AIM server pools, lockstep
+    /// pairs): a host running on it alone stops; a lockstep partner carries on.
+    FailServer {
+        /// Which physical server.
+        server: Arc<str>,
+    },
+    /// A service hangs: its service manager still reports it running, but it
+    /// serves nobody until restarted (what everRun does not monitor).
+    HangService {
+        /// Which host.
+        host: Arc<str>,
+        /// Which service.
+        service: Arc<str>,
+    },
 }
 
 impl Fault {
@@ -288,6 +302,8 @@ impl Fault {
             Fault::Partition { .. } => "partition",
             Fault::Heal { .. } => "heal",
             Fault::DegradeLink { .. } => "degrade-link",
+            Fault::FailServer { .. } => "fail-server",
+            Fault::HangService { .. } => "hang-service",
         }
     }
 
@@ -297,7 +313,10 @@ impl Fault {
             Fault::CrashHost { host } | Fault::PowerOff { host } | Fault::PowerOn { host } => {
                 host.to_string()
             }
-            Fault::KillService { host, service } => format!("{host}:{service}"),
+            Fault::KillService { host, service } | Fault::HangService { host, service } => {
+                format!("{host}:{service}")
+            }
+            Fault::FailServer { server } => server.to_string(),
             Fault::CorruptStore { host, store } => format!("{host}:{store}"),
             Fault::Partition { a, b } | Fault::Heal { a, b } | Fault::DegradeLink { a, b, .. } => {
                 format!("{a}<->{b}")

@@ -318,6 +318,10 @@ pub struct ReplicationDef {
     /// Whether the mirror is already complete at the start (protected estate).
     #[serde(default = "yes")]
     pub mirrored_at_start: bool,
+    /// Log shipping (Exchange 2007 CCR): writes fill a transaction log file
+    /// of this size on the source, which is shipped only once closed (full).
+    /// Absent: every write is replicated as it happens.
+    pub log_file_mb: Option<f64>,
 }
 
 fn default_mirror() -> MirrorMode {

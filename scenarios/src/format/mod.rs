@@ -3,7 +3,10 @@
 //! `docs/scenario-format.md` documents every field; `drlab validate` checks one.
 
 mod estate;
+mod fabric;
 mod runbook;
+mod runbook_dr;
+mod runbook_recovery;
 mod timing;
 mod workload;
 
@@ -14,7 +17,19 @@ pub use estate::{
     LinkDef, LinkSpec, MailboxDef, RecordDef, ReplicationDef, ResolverPolicy, Role, ServiceDef,
     SiteDef, StoreDef, ZoneDef,
 };
+pub use fabric::{
+    ArchiveDiskDef, CopyDef, DagDatabaseDef, DagDef, LockstepDef, NetworkDef, PersonaDef,
+    ServerDef, VolumeDef,
+};
 pub use runbook::{LanFailoverParams, PublicFolders, RunbookDef};
+pub use runbook_dr::{
+    AutoSyncChange, AutoSyncParams, Confirmation, FailbackParams, StopSource, TwoSiteParams,
+    WanFailoverParams,
+};
+pub use runbook_recovery::{
+    ArchiveParams, ArchiveSchedule, CcrParams, DagAimParams, DagManualParams, LockstepParams,
+    RestoreParams,
+};
 pub use timing::{Dist, ServiceTiming, Timing};
 pub use workload::{FaultDef, FaultSpec, WorkloadDef};
 
@@ -51,6 +66,26 @@ pub struct Scenario {
     /// Replication connections.
     #[serde(default)]
     pub replication: Vec<ReplicationDef>,
+    /// Physical servers (AIM server pool, lockstep hardware).
+    #[serde(default)]
+    pub servers: Vec<ServerDef>,
+    /// VLAN-backed logical networks.
+    #[serde(default)]
+    pub networks: Vec<NetworkDef>,
+    /// SAN volumes with initiator-name ACLs.
+    #[serde(default)]
+    pub volumes: Vec<VolumeDef>,
+    /// AIM personas (hosts booted from SAN images).
+    #[serde(default)]
+    pub personas: Vec<PersonaDef>,
+    /// An Exchange 2010 database availability group.
+    pub dag: Option<DagDef>,
+    /// Hosts running in lockstep on two servers.
+    #[serde(default)]
+    pub lockstep: Vec<LockstepDef>,
+    /// Archive disks, one image per level.
+    #[serde(default)]
+    pub archive_disks: Vec<ArchiveDiskDef>,
     /// How long operations take.
     #[serde(default)]
     pub timing: Timing,
@@ -116,6 +151,14 @@ pub struct Objectives {
     pub rto_s: f64,
     /// Recovery point objective.
     pub rpo_s: f64,
+    /// Objective for the failover itself: Engaging Secondary (210) to
+    /// Secondary Engaged (214) of the two-site state machine.
+    #[serde(default)]
+    pub failover_s: Option<f64>,
+    /// Objective for the time a redundant system runs degraded (a DAG with
+    /// a failed member), from the runbook's degraded events.
+    #[serde(default)]
+    pub degraded_s: Option<f64>,
 }
 
 /// `[policy]`: monitoring and how failover is engaged.

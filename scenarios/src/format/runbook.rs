@@ -8,6 +8,26 @@ use serde::Deserialize;
 pub enum RunbookDef {
     /// Storage Mirroring LAN failover of an Exchange 2000/2003 member server.
     LanFailover(LanFailoverParams),
+    /// Storage Mirroring WAN failover: server name only, then DNS updates.
+    WanFailover(super::WanFailoverParams),
+    /// LAN failover, then recovery to the original source (failback, restore).
+    Failback(super::FailbackParams),
+    /// The patent's two-site DR system: agents, process 300, switch-back, Auto Pilot.
+    TwoSiteDr(super::TwoSiteParams),
+    /// The patent's AutoSync (process 500).
+    Autosync(super::AutoSyncParams),
+    /// The patent's archive operation (process 600) over days.
+    Archive(super::ArchiveParams),
+    /// The patent's restore operation (process 700) with archives alongside.
+    RestoreFromArchive(super::RestoreParams),
+    /// Exchange 2010 DAG member re-provisioned by Dell AIM.
+    DagAim(super::DagAimParams),
+    /// Exchange 2010 DAG member re-provisioned by hand.
+    DagManual(super::DagManualParams),
+    /// Exchange 2007 CCR activated by hand at the DR site.
+    CcrActivation(super::CcrParams),
+    /// everRun lockstep fault tolerance.
+    EverrunLockstep(super::LockstepParams),
 }
 
 impl RunbookDef {
@@ -15,6 +35,16 @@ impl RunbookDef {
     pub fn name(&self) -> &'static str {
         match self {
             RunbookDef::LanFailover(_) => "lan-failover",
+            RunbookDef::WanFailover(_) => "wan-failover",
+            RunbookDef::Failback(_) => "failback",
+            RunbookDef::TwoSiteDr(_) => "two-site-dr",
+            RunbookDef::Autosync(_) => "autosync",
+            RunbookDef::Archive(_) => "archive",
+            RunbookDef::RestoreFromArchive(_) => "restore-from-archive",
+            RunbookDef::DagAim(_) => "dag-aim",
+            RunbookDef::DagManual(_) => "dag-manual",
+            RunbookDef::CcrActivation(_) => "ccr-activation",
+            RunbookDef::EverrunLockstep(_) => "everrun-lockstep",
         }
     }
 }
@@ -76,6 +106,29 @@ pub struct LanFailoverParams {
     pub public_folders: PublicFolders,
     /// The DC the runbook talks to (default: the target's DC).
     pub dc: Option<String>,
+}
+
+impl LanFailoverParams {
+    /// The guide's postover.bat from `source` to `target`, every other
+    /// parameter at its default (runbooks that run a failover first).
+    pub fn new(source: &str, target: &str) -> LanFailoverParams {
+        LanFailoverParams {
+            source: source.to_string(),
+            target: target.to_string(),
+            fail_over_ip_addresses: true,
+            fail_over_server_name: true,
+            wait_on_target_idle_s: default_idle_s(),
+            wait_on_target_limit_s: default_drain_limit_s(),
+            service_wait_s: default_service_wait_s(),
+            start_order: default_start_order(),
+            wait_after: default_waits_after(),
+            retried_service: default_retried(),
+            start_attempts_max: default_attempts(),
+            pairing_rules: Vec::new(),
+            public_folders: PublicFolders::Include,
+            dc: None,
+        }
+    }
 }
 
 fn yes() -> bool {

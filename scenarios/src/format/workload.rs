@@ -113,4 +113,16 @@ pub enum FaultSpec {
         /// New loss.
         loss: Option<f64>,
     },
+    /// A physical server's hardware fails.
+    FailServer {
+        /// A `[[servers]]` entry.
+        server: String,
+    },
+    /// A service hangs: still running for its service manager, serving nobody.
+    HangService {
+        /// Host.
+        host: String,
+        /// Service.
+        service: String,
+    },
 }

@@ -7,7 +7,22 @@
 //! Adding a runbook means a module, a `RunbookDef` variant and one arm in
 //! each function below.
 
+pub mod agents;
+pub mod archive;
+pub mod autopilot;
+pub mod autosync;
+pub mod ccr;
+pub mod dag;
+pub mod dag_aim;
+pub mod dag_manual;
+pub mod exchange_ops;
+pub mod failback;
 pub mod lan_failover;
+pub mod lockstep;
+pub mod restore;
+pub mod steps;
+pub mod two_site;
+pub mod wan_failover;
 
 use drlab_drivers::Backend;
 
@@ -29,6 +44,16 @@ pub struct Completed {
 pub async fn control<B: Backend>(d: &Drill<'_, B>) -> &'static str {
     match &d.cx().s.runbook {
         RunbookDef::LanFailover(p) => lan_failover::control(d, p).await,
+        RunbookDef::WanFailover(p) => wan_failover::control(d, p).await,
+        RunbookDef::Failback(p) => failback::control(d, p).await,
+        RunbookDef::TwoSiteDr(p) => two_site::control(d, p).await,
+        RunbookDef::Autosync(p) => autosync::control(d, p).await,
+        RunbookDef::Archive(p) => archive::control(d, p).await,
+        RunbookDef::RestoreFromArchive(p) => restore::control(d, p).await,
+        RunbookDef::DagAim(p) => dag_aim::control(d, p).await,
+        RunbookDef::DagManual(p) => dag_manual::control(d, p).await,
+        RunbookDef::CcrActivation(p) => ccr::control(d, p).await,
+        RunbookDef::EverrunLockstep(p) => lockstep::control(d, p).await,
     }
 }
 
@@ -36,6 +61,17 @@ pub async fn control<B: Backend>(d: &Drill<'_, B>) -> &'static str {
 pub fn primary(def: &RunbookDef) -> &str {
     match def {
         RunbookDef::LanFailover(p) => &p.source,
+        RunbookDef::WanFailover(p) => &p.source,
+        RunbookDef::Failback(p) => &p.source,
+        RunbookDef::TwoSiteDr(p) => &p.primary,
+        RunbookDef::Autosync(p) => &p.source,
+        RunbookDef::Archive(p) => &p.primary,
+        RunbookDef::RestoreFromArchive(p) => &p.primary,
+        // A DAG's control loop names its members as the serving site first thing.
+        RunbookDef::DagAim(p) => &p.controller,
+        RunbookDef::DagManual(p) => &p.monitor,
+        RunbookDef::CcrActivation(p) => &p.active,
+        RunbookDef::EverrunLockstep(p) => &p.host,
     }
 }
 
@@ -43,5 +79,15 @@ pub fn primary(def: &RunbookDef) -> &str {
 pub(crate) fn validate(s: &Scenario, problems: &mut Problems) {
     match &s.runbook {
         RunbookDef::LanFailover(p) => lan_failover::validate(s, p, problems),
+        RunbookDef::WanFailover(p) => wan_failover::validate(s, p, problems),
+        RunbookDef::Failback(p) => failback::validate(s, p, problems),
+        RunbookDef::TwoSiteDr(p) => two_site::validate(s, p, problems),
+        RunbookDef::Autosync(p) => autosync::validate(s, p, problems),
+        RunbookDef::Archive(p) => archive::validate(s, p, problems),
+        RunbookDef::RestoreFromArchive(p) => restore::validate(s, p, problems),
+        RunbookDef::DagAim(p) => dag_aim::validate(s, p, problems),
+        RunbookDef::DagManual(p) => dag_manual::validate(s, p, problems),
+        RunbookDef::CcrActivation(p) => ccr::validate(s, p, problems),
+        RunbookDef::EverrunLockstep(p) => lockstep::validate(s, p, problems),
     }
 }

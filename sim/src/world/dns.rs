@@ -193,7 +193,7 @@ impl World {
         let zone = self.zone_for(server, &name)?;
         if !zone.dynamic {
             return Err(OpError::refused(format!(
-                "zone {} does not allow dynamic updates",
+                "zone {} does not allow dynamic updates (enable them, or edit the zone by other means)",
                 zone.name
             )));
         }

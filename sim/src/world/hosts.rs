@@ -59,6 +59,9 @@ impl World {
         let ready: Vec<Duration> = (0..self.hosts[h].services.len())
             .map(|_| self.draw(|t| t.service_ready_s))
             .collect();
+        // A DAG member mounts nothing by itself: Active Manager decides
+        // which copy is active.
+        let dag_member = self.fabric.is_dag_member(h);
         let host = &mut self.hosts[h];
         host.up = true;
         host.epoch += 1;
@@ -75,7 +78,7 @@ impl World {
                 store_service_up = true;
             }
         }
-        if store_service_up {
+        if store_service_up && !dag_member {
             for st in &mut host.stores {
                 if st.consistency == Consistency::Clean && (!st.foreign || st.overwrite) {
                     st.mounted = true;
@@ -139,7 +142,11 @@ impl World {
             return Err(OpError::unreachable(self.hosts[to].name.clone()));
         }
         if items.ip_addresses {
-            if self.hosts[from].up && !self.hosts[from].ips.is_empty() {
+            // A duplicate address shows only where the source can still be
+            // heard: a source cut off by a network fault ("network problems",
+            // the guide's recover-to-original case) does not block takeover.
+            let heard = self.path(End::Host(from), End::Host(to)).is_some();
+            if self.hosts[from].up && heard && !self.hosts[from].ips.is_empty() {
                 return Err(OpError::refused(format!(
                     "address conflict: {} is still up and holds {:?}",
                     self.hosts[from].name, self.hosts[from].ips

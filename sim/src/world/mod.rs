@@ -8,6 +8,7 @@
 
 pub mod directory;
 mod dns;
+pub mod fabric;
 mod hosts;
 mod replication;
 mod san;
@@ -29,6 +30,7 @@ use crate::rng::SimRng;
 
 pub use directory::{Change, Directory};
 pub use dns::{Resolver, ZoneData};
+pub use fabric::{ArchiveDisk, Fabric, Server};
 pub use replication::Pair;
 pub use san::{Archive, Volume};
 pub use workload::Served;
@@ -221,6 +223,9 @@ pub struct World {
     pub volumes: Vec<Volume>,
     /// Archives taken.
     pub archives: Vec<Archive>,
+    /// Physical servers, VLAN networks, volumes backing stores, the DAG,
+    /// archive disks.
+    pub fabric: Fabric,
     /// Service names an end-user operation needs on the serving host.
     pub user_path: Vec<Arc<str>>,
     /// Their indexes in every Exchange host's service list (all Exchange
@@ -389,6 +394,7 @@ impl World {
             pairs: Vec::new(),
             volumes: Vec::new(),
             archives: Vec::new(),
+            fabric: Fabric::default(),
             user_path: s
                 .exchange
                 .iter()
@@ -420,6 +426,7 @@ impl World {
                 }
             }
         }
+        fabric::build(&mut world, s);
         world
     }
 
@@ -473,6 +480,9 @@ impl World {
 
     /// The link between two ends, or `None` when the path is cut.
     pub fn path(&self, a: End, b: End) -> Option<LinkSpec> {
+        if self.fabric.is_cut(a) || self.fabric.is_cut(b) {
+            return None;
+        }
         let (sa, sb) = (self.site_of(a), self.site_of(b));
         if !self.partitions.is_empty() {
             let names_a = [self.end_name(a), self.sites[sa].name.as_str()];

@@ -20,6 +20,8 @@ pub struct Item {
     bytes: u32,
     tx_done: Micros,
     applied_at: Micros,
+    /// The shipped log file it belongs to (0: replicated on its own).
+    log: u64,
 }
 
 /// A replication connection source → target.
@@ -37,6 +39,12 @@ pub struct Pair {
     apply_busy_until: Micros,
     /// When the target last applied something.
     pub last_applied: Micros,
+    /// Log shipping: size of the source's transaction log file; writes wait
+    /// in the open log until it is full (0: every write replicates at once).
+    pub log_bytes: u64,
+    open: Vec<Item>,
+    open_bytes: u64,
+    logs_closed: u64,
 }
 
 impl Pair {
@@ -55,6 +63,10 @@ impl Pair {
             link_busy_until: 0,
             apply_busy_until: 0,
             last_applied: 0,
+            log_bytes: 0,
+            open: Vec::new(),
+            open_bytes: 0,
+            logs_closed: 0,
         }
     }
 
@@ -83,7 +95,9 @@ impl World {
             })
     }
 
-    fn flowing(&self, i: usize) -> bool {
+    /// Whether connection `i` transmits now: replicating or mirroring, both
+    /// ends up, and a path between them.
+    pub fn flowing(&self, i: usize) -> bool {
         let p = &self.pairs[i];
         matches!(
             p.state,
@@ -111,6 +125,12 @@ impl World {
         item.applied_at = arrive.max(p.apply_busy_until) + apply;
         p.link_busy_until = item.tx_done;
         p.apply_busy_until = item.applied_at;
+        if item.log != 0 {
+            // A log file is replayed once it has arrived whole.
+            for earlier in p.sent.iter_mut().rev().take_while(|x| x.log == item.log) {
+                earlier.applied_at = item.applied_at;
+            }
+        }
         p.sent.push_back(item);
     }
 
@@ -127,11 +147,33 @@ impl World {
                 bytes,
                 tx_done: 0,
                 applied_at: 0,
+                log: 0,
             };
-            if self.flowing(i) {
-                self.schedule(i, item, now);
+            let ship = if self.pairs[i].log_bytes > 0 {
+                // Log shipping: only a closed (full) log file is copied.
+                let p = &mut self.pairs[i];
+                p.open.push(item);
+                p.open_bytes += u64::from(bytes);
+                if p.open_bytes < p.log_bytes {
+                    continue;
+                }
+                p.open_bytes = 0;
+                p.logs_closed += 1;
+                let log = p.logs_closed;
+                let mut closed = std::mem::take(&mut p.open);
+                for x in &mut closed {
+                    x.log = log;
+                }
+                closed
             } else {
-                self.pairs[i].unsent.push_back(item);
+                vec![item]
+            };
+            for item in ship {
+                if self.flowing(i) {
+                    self.schedule(i, item, now);
+                } else {
+                    self.pairs[i].unsent.push_back(item);
+                }
             }
         }
     }
@@ -158,11 +200,18 @@ impl World {
     fn interrupt(&mut self, i: usize, now: Micros) {
         self.settle_pair(i, now);
         let p = &mut self.pairs[i];
-        let cut = p
+        let mut cut = p
             .sent
             .iter()
             .position(|x| x.tx_done > now)
             .unwrap_or(p.sent.len());
+        // A log file only partly copied goes back whole.
+        while cut > 0 && cut < p.sent.len() && p.sent[cut].log != 0 {
+            if p.sent[cut - 1].log != p.sent[cut].log {
+                break;
+            }
+            cut -= 1;
+        }
         let back: Vec<Item> = p.sent.drain(cut..).collect();
         for item in back.into_iter().rev() {
             p.unsent.push_front(item);
@@ -208,7 +257,10 @@ impl World {
         for i in 0..self.pairs.len() {
             if self.pairs[i].source == h {
                 self.interrupt(i, now);
-                self.pairs[i].unsent.clear();
+                let p = &mut self.pairs[i];
+                p.unsent.clear();
+                p.open.clear();
+                p.open_bytes = 0;
             } else if self.pairs[i].target == h {
                 self.settle_pair(i, now);
                 let p = &mut self.pairs[i];
@@ -251,6 +303,8 @@ impl World {
         let p = &mut self.pairs[i];
         p.sent.clear();
         p.unsent.clear();
+        p.open.clear();
+        p.open_bytes = 0;
         p.state = ReplicationState::Disconnected;
     }
 
@@ -264,8 +318,9 @@ impl World {
         QueueStatus {
             state: p.state,
             source_queued_bytes: p.unsent.iter().map(bytes).sum::<u64>()
-                + on_wire.iter().map(|x| bytes(x)).sum::<u64>(),
-            source_queued_items: (p.unsent.len() + on_wire.len()) as u64,
+                + on_wire.iter().map(|x| bytes(x)).sum::<u64>()
+                + p.open_bytes,
+            source_queued_items: (p.unsent.len() + on_wire.len() + p.open.len()) as u64,
             target_queued_bytes: arrived.iter().map(|x| bytes(x)).sum(),
         }
     }

@@ -29,8 +29,8 @@ pub struct Archive {
     pub info: ArchiveInfo,
     /// Host it was taken from.
     pub host: usize,
-    /// Store contents at the time.
-    pub stores: Vec<(StoreRef, SeqSet, u64)>,
+    /// Store contents at the time: records, bytes and consistency.
+    pub stores: Vec<(StoreRef, SeqSet, u64, Consistency)>,
 }
 
 impl World {
@@ -119,6 +119,17 @@ impl World {
         if !host.up {
             return Err(OpError::unreachable(host.name.clone()));
         }
+        if let Some(st) = host
+            .stores
+            .iter()
+            .find(|s| s.consistency == Consistency::Corrupt)
+        {
+            // An online backup reads every page and checks its checksum.
+            return Err(OpError::invalid_state(format!(
+                "backup of {} on {} failed: the database is corrupt (page checksum mismatch)",
+                st.id, host.name
+            )));
+        }
         let stores: Vec<_> = host
             .stores
             .iter()
@@ -127,11 +138,15 @@ impl World {
                     s.id.clone(),
                     s.records.clone(),
                     s.base_bytes + s.record_bytes,
+                    s.consistency,
                 )
             })
             .collect();
         let bytes: u64 = stores.iter().map(|s| s.2).sum();
-        let id = format!("{}-{}h-{}", host.name, level_h, self.archives.len() + 1);
+        self.archive_room(h, level_h, bytes)?;
+        // Numbered by a run-wide counter: images replace each other per level.
+        self.fabric.images += 1;
+        let id = format!("{}-{}h-{}", self.hosts[h].name, level_h, self.fabric.images);
         let d = super::secs_f(bytes as f64 * 8.0 / (self.timing.target_apply_mbps * 1e6));
         Ok((
             Archive {
@@ -176,14 +191,23 @@ impl World {
         ))
     }
 
+    /// Keeps a finished archive: it replaces the image of the same host
+    /// and level (one image per level, aged by the schedule).
+    pub fn keep_archive(&mut self, archive: Archive) {
+        self.archives
+            .retain(|a| !(a.host == archive.host && a.info.level_h == archive.info.level_h));
+        self.archives.push(archive);
+    }
+
     /// Completes an archive restore.
     pub fn finish_restore_archive(&mut self, a: usize, h: usize, now: Micros) {
         let stores = self.archives[a].stores.clone();
         for st in &mut self.hosts[h].stores {
-            if let Some((_, rec, _)) = stores.iter().find(|(id, ..)| *id == st.id) {
+            if let Some((_, rec, bytes, consistency)) = stores.iter().find(|(id, ..)| *id == st.id)
+            {
                 st.records = rec.clone();
-                st.record_bytes = 0;
-                st.consistency = Consistency::Clean;
+                st.record_bytes = bytes.saturating_sub(st.base_bytes);
+                st.consistency = *consistency;
                 st.modified_at = now;
             }
         }

@@ -25,6 +25,7 @@ impl World {
         if st.mounted {
             return Ok(None);
         }
+        self.store_volume_ready(h, i)?;
         if !self.service_ready(h, &self.store_service, now) {
             return Err(OpError::invalid_state(format!(
                 "cannot mount {id} on {}: {} is not running",

@@ -67,6 +67,12 @@ impl World {
         let Some((server, store)) = self.directory.view(d).mailbox(mailbox) else {
             return Err((OpError::not_found(format!("mailbox {mailbox}")), network));
         };
+        if self.fabric.is_dag_member(h) {
+            // Exchange 2010: the Client Access role forwards to the member
+            // where the mailbox's database is mounted.
+            let store = store.clone();
+            return self.serve_via_dag(h, &store, network, now);
+        }
         if !server.eq_ignore_ascii_case(&host.computer_name) {
             // Rare (only while mailboxes move): formatted each time.
             return Err((

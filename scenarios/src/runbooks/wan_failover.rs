@@ -1,0 +1,462 @@
+//! WAN failover of an Exchange 2000/2003 member server with Storage
+//! Mirroring, as the HP guide's "Appendix A: WAN configuration" lays it out:
+//!
+//! - "On the Monitor Settings window, only select **Server Name** under
+//!   Items to Failover. Do not select IP Address(es) to fail over."
+//! - The post-failover script is the LAN one (`postover.bat`: waitontarget,
+//!   the overwrite flag, the services in order with `dtcl wait 20000`, the
+//!   user move; see [`super::lan_failover`]) followed by the DNSCMD updates
+//!   "added to the end of the failover script", on every DNS server the
+//!   clients use ("any required changes must be made on all DNS servers used
+//!   by relevant clients"):
+//!
+//!   ```text
+//!   dnscmd dns_server_name /RecordDelete domain_name source_name A source_IP_address /f
+//!   dnscmd dns_server_name /RecordDelete reverse_subnet_IP.in-addr.arpa reverse_lookup_IP PTR source_server_name /f
+//!   dnscmd dns_server_name /RecordAdd domain_name source_server_name A target_IP_address
+//!   dnscmd dns_server_name /RecordAdd reverse_subnet_IP.in-addr.arpa reverse_lookup_IP PTR source_server_name
+//!   ```
+//!
+//! - "DNSCMD commands will only work if dynamic updates are enabled on the
+//!   DNS zone": a refused update is a failed step (the batch goes on) and
+//!   the report names the zone.
+//! - "Clients who were already accessing Exchange on the source at the time
+//!   of the failure may have to wait until their DNS cache is flushed ... or
+//!   they can force the flush by using the `ipconfig /flushdns` command."
+//!   After the DNS change the drill watches every client population's
+//!   resolver until it answers the target's address, and the populations
+//!   the scenario names flush their cache a set time after the change.
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use drlab_drivers::types::{DnsRecord, RecordType};
+use drlab_drivers::{Backend, EventKind, Timestamp, Transition};
+
+use super::Completed;
+use super::steps::{ip_of, reverse_name};
+use crate::context::{Ctx, StepFailed};
+use crate::drill::{Detection, Drill};
+use crate::format::{LanFailoverParams, ResolverPolicy, Role, Scenario, WanFailoverParams};
+use crate::path;
+use crate::validate::{Problems, host, is_role, non_negative, positive};
+
+/// The drill's control loop: the target monitors the source over the WAN,
+/// the decision policy engages failover (204, 208), the script runs with
+/// its DNS updates (212), then the drill waits for the users and watches
+/// every client population's resolver follow the name.
+pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &WanFailoverParams) -> &'static str {
+    let changed: Cell<Option<Timestamp>> = Cell::new(None);
+    let over = Cell::new(false);
+    let main = async {
+        let why = failover(d, p, &changed).await;
+        over.set(true);
+        why
+    };
+    let (why, ()) = futures::future::join(main, users(d, p, &changed, &over)).await;
+    why
+}
+
+async fn failover<B: Backend>(
+    d: &Drill<'_, B>,
+    p: &WanFailoverParams,
+    changed: &Cell<Option<Timestamp>>,
+) -> &'static str {
+    match d.detect(&p.target, &p.source).await {
+        Detection::Failed(_) => {}
+        Detection::NoOutage(why) => return why,
+        Detection::Stopped => return "horizon reached",
+    }
+    let cx = d.cx();
+    cx.fire(Transition::Degrade);
+    if !d.decide().await {
+        return "horizon reached";
+    }
+    cx.fire(Transition::EngageSecondary);
+    let r = run(cx, p).await;
+    if r.is_ok() {
+        // The script's DNS step is over (done or refused): from now on every
+        // population is watched for the target's address.
+        changed.set(Some(cx.b.now()));
+        let name = source_name(cx.s, p);
+        for c in watched(cx.s, p) {
+            cx.emit(EventKind::ClientWatched {
+                client: c.as_str().into(),
+                name: name.as_str().into(),
+                resolver: resolver_label(cx.s, p, &c).into(),
+            });
+        }
+    }
+    if !d.runbook_finished(&r) {
+        return "runbook failed";
+    }
+    cx.fire(Transition::SecondaryEngagedSuccess);
+    d.await_restored().await
+}
+
+/// The name that fails over.
+pub fn source_name(s: &Scenario, p: &WanFailoverParams) -> String {
+    p.source_name
+        .clone()
+        .map(|n| crate::dns::normalise(&n))
+        .unwrap_or_else(|| super::steps::fqdn(s, &p.source))
+}
+
+/// The DNS servers the script updates.
+pub fn dns_servers(s: &Scenario, p: &WanFailoverParams) -> Vec<String> {
+    if !p.dns_servers.is_empty() {
+        return p.dns_servers.clone();
+    }
+    crate::dns::zone_of(s, &source_name(s, p))
+        .map(|z| z.servers.clone())
+        .unwrap_or_default()
+}
+
+/// The TTL of the source's A record as the scenario defines it.
+fn old_ttl_s(s: &Scenario, p: &WanFailoverParams) -> u32 {
+    let name = source_name(s, p);
+    let ip = ip_of(s, &p.source)
+        .map(|x| x.to_string())
+        .unwrap_or_default();
+    s.dns
+        .records
+        .iter()
+        .find(|r| {
+            crate::dns::normalise(&r.name) == name
+                && r.rtype.eq_ignore_ascii_case("A")
+                && r.data == ip
+        })
+        .map_or(3600, |r| r.ttl_s)
+}
+
+/// Runs the failover script: postover.bat (server name only), then DNSCMD.
+pub async fn run<B: Backend>(
+    cx: &Ctx<'_, B>,
+    p: &WanFailoverParams,
+) -> Result<Completed, StepFailed> {
+    let mut lp = LanFailoverParams::new(&p.source, &p.target);
+    lp.fail_over_ip_addresses = false;
+    lp.dc = p.dc.clone();
+    let mut done = super::lan_failover::run(cx, &lp).await?;
+
+    let s = cx.s;
+    let name = source_name(s, p);
+    let (Some(src_ip), Some(tgt_ip)) = (ip_of(s, &p.source), ip_of(s, &p.target)) else {
+        return Ok(done);
+    };
+    let ttl_s = p.record_ttl_s.unwrap_or_else(|| old_ttl_s(s, p));
+    let old_ttl = old_ttl_s(s, p);
+    let record = |n: String, rtype: RecordType, data: String, ttl_s: u32| DnsRecord {
+        name: n.into(),
+        rtype,
+        data: data.into(),
+        ttl_s,
+    };
+    let zone = |n: &str| {
+        crate::dns::zone_of(s, n)
+            .map(|z| z.name.clone())
+            .unwrap_or_default()
+    };
+    let short = name.split('.').next().unwrap_or(&name).to_string();
+    for server in dns_servers(s, p) {
+        let updates = [
+            (
+                false,
+                format!(
+                    "dnscmd {server} /RecordDelete {} {short} A {src_ip} /f",
+                    zone(&name)
+                ),
+                record(name.clone(), RecordType::A, src_ip.to_string(), old_ttl),
+            ),
+            (
+                false,
+                format!(
+                    "dnscmd {server} /RecordDelete {} {} PTR {name} /f",
+                    zone(&reverse_name(src_ip)),
+                    reverse_name(src_ip)
+                ),
+                record(reverse_name(src_ip), RecordType::PTR, name.clone(), old_ttl),
+            ),
+            (
+                true,
+                format!(
+                    "dnscmd {server} /RecordAdd {} {short} A {tgt_ip}",
+                    zone(&name)
+                ),
+                record(name.clone(), RecordType::A, tgt_ip.to_string(), ttl_s),
+            ),
+            (
+                true,
+                format!(
+                    "dnscmd {server} /RecordAdd {} {} PTR {name}",
+                    zone(&reverse_name(tgt_ip)),
+                    reverse_name(tgt_ip)
+                ),
+                record(reverse_name(tgt_ip), RecordType::PTR, name.clone(), ttl_s),
+            ),
+        ];
+        for (add, step, rec) in updates {
+            let r = if add {
+                cx.step(step, cx.b.add_record(&server, &rec)).await
+            } else {
+                cx.step(step, cx.b.delete_record(&server, &rec)).await
+            };
+            // A batch file goes on after a failed dnscmd; the report names it.
+            if let Err(e) = r {
+                done.failed_steps.push(e);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The client populations watched after the DNS change.
+fn watched(s: &Scenario, p: &WanFailoverParams) -> Vec<String> {
+    p.watch_clients
+        .clone()
+        .unwrap_or_else(|| s.clients.iter().map(|c| c.name.clone()).collect())
+}
+
+/// A client population's resolver, as the report names it.
+fn resolver_label(s: &Scenario, p: &WanFailoverParams, client: &str) -> String {
+    let Some(c) = s.clients.iter().find(|c| c.name == client) else {
+        return "unknown".into();
+    };
+    let ttl = old_ttl_s(s, p);
+    let base = match c.resolver {
+        ResolverPolicy::HonourTtl => format!("honour-ttl, record TTL {ttl} s"),
+        ResolverPolicy::MinTtl => {
+            format!("min-ttl, floor {} s over record TTL {ttl} s", c.min_ttl_s)
+        }
+        ResolverPolicy::NeverExpire => "never-expire".to_string(),
+    };
+    if p.flush_clients.iter().any(|f| f == client) {
+        format!("{base}; flushed {} s after the change", p.flush_after_s)
+    } else {
+        base
+    }
+}
+
+/// The users of every watched client population: from the start of the
+/// drill they look the name up once per probe interval (so their caches
+/// hold what users' caches hold). Once the script has changed DNS
+/// (`changed`), each population is watched until its resolver answers the
+/// target's address; populations named in `flush_clients` flush at their
+/// time. Ends when all are redirected, `watch_limit_s` after the change, when
+/// the failover ended without a change (`over`), or when the drill stops.
+pub async fn users<B: Backend>(
+    d: &Drill<'_, B>,
+    p: &WanFailoverParams,
+    changed: &Cell<Option<Timestamp>>,
+    over: &Cell<bool>,
+) {
+    let cx = d.cx();
+    let s = cx.s;
+    let name = source_name(s, p);
+    let Some(new_addr) = ip_of(s, &p.target).map(|x| x.to_string()) else {
+        return;
+    };
+    let clients = watched(s, p);
+    let interval = Duration::from_millis(s.workload.probe_interval_ms);
+    // Every round until the horizon at most.
+    let rounds_max = s.scenario.horizon_s * 1000.0 / s.workload.probe_interval_ms as f64 + 2.0;
+    let mut flushed: Vec<&str> = Vec::new();
+    let mut waiting: Vec<&str> = clients.iter().map(String::as_str).collect();
+    let mut next = cx.b.now();
+    for _ in 0..rounds_max as u64 {
+        if waiting.is_empty() || d.sleep_until(next).await {
+            return;
+        }
+        next = cx.b.now().after(interval);
+        let Some(start) = changed.get() else {
+            if over.get() {
+                return;
+            }
+            for c in &clients {
+                let _ = cx.b.resolve(c, &name, RecordType::A).await;
+            }
+            continue;
+        };
+        if cx.b.now() > start.after(drlab_drivers::time::secs(p.watch_limit_s)) {
+            return;
+        }
+        let flush_at = start.after(drlab_drivers::time::secs(p.flush_after_s));
+        if cx.b.now() >= flush_at {
+            for c in p
+                .flush_clients
+                .iter()
+                .filter(|c| waiting.contains(&c.as_str()))
+            {
+                if !flushed.contains(&c.as_str()) {
+                    flushed.push(c);
+                    let _ = cx
+                        .step(
+                            format!("users of {c} run ipconfig /flushdns"),
+                            cx.b.flush_cache(c),
+                        )
+                        .await;
+                }
+            }
+        }
+        let mut still = Vec::new();
+        for c in waiting {
+            let answer = cx.b.resolve(c, &name, RecordType::A).await;
+            let moved = answer.is_ok_and(|rs| rs.iter().any(|r| *r.data == *new_addr));
+            if moved {
+                cx.emit(EventKind::ClientRedirected {
+                    client: c.into(),
+                    address: new_addr.as_str().into(),
+                });
+            } else {
+                still.push(c);
+            }
+        }
+        waiting = still;
+    }
+}
+
+/// Checks the parameters against the estate.
+pub(crate) fn validate(s: &Scenario, r: &WanFailoverParams, p: &mut Problems) {
+    let exch = |n: &str| host(s, n).filter(|h| h.exchange.is_some());
+    let (src, tgt) = (exch(&r.source), exch(&r.target));
+    if src.is_none() {
+        p.push((
+            path!("runbook", "source"),
+            format!("{:?} is not an Exchange host", r.source),
+        ));
+    }
+    if tgt.is_none() {
+        p.push((
+            path!("runbook", "target"),
+            format!("{:?} is not an Exchange host", r.target),
+        ));
+    }
+    if let (Some(a), Some(b)) = (src, tgt) {
+        if a.site == b.site {
+            p.push((
+                path!("runbook", "target"),
+                format!(
+                    "{} and {} are on the same site ({}): the WAN runbook fails over across \
+                     subnets; use lan-failover",
+                    a.name, b.name, a.site
+                ),
+            ));
+        } else if !s
+            .links
+            .iter()
+            .any(|l| l.between.contains(&a.site) && l.between.contains(&b.site))
+        {
+            p.push((
+                path!("runbook"),
+                format!("no [[links]] entry joins sites {} and {}", a.site, b.site),
+            ));
+        }
+    }
+    if !s
+        .replication
+        .iter()
+        .any(|x| x.source == r.source && x.target == r.target)
+    {
+        p.push((
+            path!("runbook"),
+            format!(
+                "no [[replication]] connection from {} to {}",
+                r.source, r.target
+            ),
+        ));
+    }
+    if s.domain.is_none() {
+        p.push((
+            path!("runbook"),
+            "the WAN failover runbook moves users in Active Directory: add a [domain]".into(),
+        ));
+    }
+    if let Some(dc) = &r.dc
+        && !is_role(s, dc, Role::DomainController)
+    {
+        p.push((
+            path!("runbook", "dc"),
+            format!("{dc:?} is not a domain controller"),
+        ));
+    }
+    let name = source_name(s, r);
+    if let (Some(a), Some(b)) = (src, tgt) {
+        let has_a = s.dns.records.iter().any(|x| {
+            crate::dns::normalise(&x.name) == name
+                && x.rtype.eq_ignore_ascii_case("A")
+                && x.data == a.ip.to_string()
+        });
+        if !has_a {
+            p.push((
+                path!("runbook", "source_name"),
+                format!(
+                    "no A record {name} -> {} in [[dns.records]]: the failover script deletes it",
+                    a.ip
+                ),
+            ));
+        }
+        let servers = dns_servers(s, r);
+        if servers.is_empty() {
+            p.push((
+                path!("runbook", "dns_servers"),
+                format!("no DNS server holds a zone for {name}"),
+            ));
+        }
+        // The guide: "DNS Forward and Reverse lookup zones must be properly configured".
+        let needed = [name.clone(), reverse_name(a.ip), reverse_name(b.ip)];
+        for (i, srv) in servers.iter().enumerate() {
+            let at = if r.dns_servers.is_empty() {
+                path!("runbook", "dns_servers")
+            } else {
+                path!("runbook", "dns_servers", i)
+            };
+            if !is_role(s, srv, Role::Dns) {
+                p.push((
+                    at.clone(),
+                    format!("{srv:?} is not a host with the dns role"),
+                ));
+                continue;
+            }
+            for n in &needed {
+                let served = crate::dns::zone_of(s, n).is_some_and(|z| z.servers.contains(srv));
+                if !served {
+                    p.push((
+                        at.clone(),
+                        format!(
+                            "{srv} holds no zone for {n} (forward and reverse zones are needed)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let clients: Vec<&str> = s.clients.iter().map(|c| c.name.as_str()).collect();
+    for (i, c) in r.watch_clients.iter().flatten().enumerate() {
+        if !clients.contains(&c.as_str()) {
+            p.push((
+                path!("runbook", "watch_clients", i),
+                format!("unknown client {c:?}"),
+            ));
+        }
+    }
+    for (i, c) in r.flush_clients.iter().enumerate() {
+        if !clients.contains(&c.as_str()) {
+            p.push((
+                path!("runbook", "flush_clients", i),
+                format!("unknown client {c:?}"),
+            ));
+        }
+    }
+    positive(
+        p,
+        path!("runbook", "watch_limit_s"),
+        r.watch_limit_s,
+        "watch limit",
+    );
+    non_negative(
+        p,
+        path!("runbook", "flush_after_s"),
+        r.flush_after_s,
+        "flush time",
+    );
+}
