@@ -33,6 +33,7 @@ struct Row {
     rpo_objective_s: f64,
     lost_writes: u64,
     verdict: Verdict,
+    expected: Verdict,
     trace_hash: String,
 }
 
@@ -43,6 +44,10 @@ pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
         let sim = drlab_sim::run(&s, s.scenario.seed)
             .with_context(|| format!("simulation of {} failed", path.display()))?;
         let r = Report::from_events(&sim.events);
+        let expected = match s.scenario.expect {
+            drlab_scenarios::format::Expect::Pass => Verdict::Pass,
+            drlab_scenarios::format::Expect::Fail => Verdict::Fail,
+        };
         rows.push(Row {
             scenario: r.scenario,
             runbook: r.runbook,
@@ -53,6 +58,7 @@ pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
             rpo_objective_s: r.objectives.rpo_s,
             lost_writes: r.lost_writes,
             verdict: r.verdict,
+            expected,
             trace_hash: r.trace_hash,
         });
     }
@@ -61,12 +67,12 @@ pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
         Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
         Format::Md | Format::Text => {
             let mut t = String::from(
-                "| scenario | runbook | seed | RTO (s) | RTO objective | RPO (s) | RPO objective | lost writes | verdict |\n\
-                 |---|---|---:|---:|---:|---:|---:|---:|---|\n",
+                "| scenario | runbook | seed | RTO (s) | RTO objective | RPO (s) | RPO objective | lost writes | verdict | expected |\n\
+                 |---|---|---:|---:|---:|---:|---:|---:|---|---|\n",
             );
             for r in &rows {
                 t += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     r.scenario,
                     r.runbook,
                     r.seed,
@@ -75,15 +81,28 @@ pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
                     f(r.rpo_s),
                     r.rpo_objective_s,
                     r.lost_writes,
-                    if r.verdict == Verdict::Pass {
-                        "pass"
+                    word(r.verdict),
+                    if r.verdict == r.expected {
+                        word(r.expected).to_string()
                     } else {
-                        "fail"
+                        format!("**{}: MISMATCH**", word(r.expected))
                     }
                 );
             }
             t
         }
     });
-    Ok(Outcome::Pass)
+    // A scenario that no longer produces its expected verdict is a regression.
+    Ok(if rows.iter().all(|r| r.verdict == r.expected) {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    })
+}
+
+fn word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+    }
 }
