@@ -518,10 +518,18 @@ impl Report {
             (Some(_), None) => {}
         }
 
+        // Reasons go most actionable first: what broke, then missed
+        // objectives, then what could not be measured.
+        if let Some(why) = runbook_failure {
+            r.reasons
+                .push(format!("runbook {} failed: {why}", r.runbook));
+        }
+        for what in broken {
+            r.reasons.push(format!("invariant broken: {what}"));
+        }
+        let loss_unknown = held.is_none();
         match &held {
-            None => r.reasons.push(
-                "the serving site could not be read back, so data loss is unknown".to_string(),
-            ),
+            None => {}
             Some(held) => {
                 r.workload.held = held.len();
                 let lost: Vec<(u64, Timestamp, u32)> = acked
@@ -565,13 +573,6 @@ impl Report {
                 "RPO {} s exceeds the objective of {} s ({} acknowledged writes lost)",
                 rpo, r.objectives.rpo_s, r.lost_writes
             ));
-        }
-        if let Some(why) = runbook_failure {
-            r.reasons
-                .push(format!("runbook {} failed: {why}", r.runbook));
-        }
-        for what in broken {
-            r.reasons.push(format!("invariant broken: {what}"));
         }
         if let Some(limit) = failover_limit {
             match (engaging_from, engaged_at) {
@@ -640,6 +641,11 @@ impl Report {
             r.clients.push(line);
         }
         r.recovery = recovery.finish(t0, end, &mut r.reasons);
+        if loss_unknown {
+            r.reasons.push(
+                "the serving site could not be read back, so data loss is unknown".to_string(),
+            );
+        }
         if !r.reasons.is_empty() {
             r.verdict = Verdict::Fail;
         }
