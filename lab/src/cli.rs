@@ -98,4 +98,34 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// The CI lab of real components in containers (needs Docker).
+    Lab {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: LabAction,
+    },
+}
+
+/// `drlab lab` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Build the lab image if its recipe changed, start the lab, write its
+    /// inventory (and secret files, mode 0600) into DIR.
+    Up {
+        /// Directory for inventory.toml, known_hosts and secrets/.
+        #[arg(long, value_name = "DIR", default_value = "drlab-lab")]
+        out: PathBuf,
+        /// Lab name (default: lab-<pid>).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove every container and network of a lab.
+    Down {
+        /// The lab's name (default: the one in DIR/inventory.toml).
+        #[arg(long)]
+        name: Option<String>,
+        /// Directory `lab up` wrote to (its secrets are removed too).
+        #[arg(long, value_name = "DIR", default_value = "drlab-lab")]
+        out: PathBuf,
+    },
 }

@@ -28,7 +28,7 @@
 //! address = "172.28.0.11"
 //! roles = ["mail"]
 //! dialect = "linux"                       # or "windows" (OpenSSH + PowerShell)
-//! ssh = { user = "root", password = "ssh" }
+//! ssh = { user = "root", password = "ssh", key_file = "/run/drlab/id_ed25519", known_hosts = "/run/drlab/known_hosts" }
 //! container = "drlab-ci-1234-exch1"
 //! mail_root = "/srv/mail"
 //!
@@ -131,6 +131,10 @@ pub struct SshDef {
     /// Private key file for key authentication.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// known_hosts file holding the host's keys (by address); without it
+    /// the first key seen is pinned for the rest of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
 }
 
 fn default_ssh_port() -> u16 {

@@ -226,6 +226,100 @@ pub enum Action {
         /// Target.
         target: String,
     },
+    /// Set a service's startup type.
+    SetStartup {
+        /// Host.
+        host: String,
+        /// Service.
+        service: String,
+        /// `automatic`, `manual` or `disabled`.
+        startup: String,
+        /// The type before, when known (for undo).
+        previous: Option<String>,
+    },
+    /// Boot a host on a physical server (no undo: the old server may be gone).
+    BootOn {
+        /// Host.
+        host: String,
+        /// Server.
+        server: String,
+    },
+    /// Soft (log replay) or hard (repair) recovery of a store (no undo).
+    Recovery {
+        /// Host.
+        host: String,
+        /// Storage group.
+        group: String,
+        /// Store.
+        store: String,
+        /// Hard recovery.
+        hard: bool,
+    },
+    /// Force directory replication (no undo: it only hastens what would happen).
+    ForceReplication {
+        /// From DC.
+        from: String,
+        /// To DC.
+        to: String,
+    },
+    /// Allow an initiator on a volume.
+    Grant {
+        /// Volume.
+        volume: String,
+        /// Initiator name.
+        initiator: String,
+    },
+    /// Revoke an initiator.
+    Revoke {
+        /// Volume.
+        volume: String,
+        /// Initiator name.
+        initiator: String,
+    },
+    /// Log a host in to a volume.
+    Attach {
+        /// Host.
+        host: String,
+        /// Volume.
+        volume: String,
+    },
+    /// Log a host out of a volume.
+    Detach {
+        /// Host.
+        host: String,
+        /// Volume.
+        volume: String,
+    },
+    /// Snapshot a volume (no undo: snapshots are kept).
+    Snapshot {
+        /// Volume.
+        volume: String,
+        /// Snapshot name.
+        name: String,
+    },
+    /// Set a switch port's VLANs.
+    SetPortVlans {
+        /// Server.
+        server: String,
+        /// New VLANs.
+        vlans: Vec<u16>,
+        /// VLANs before, when known (for undo).
+        previous: Option<Vec<u16>>,
+    },
+    /// Take an archive (no undo: archives are kept).
+    TakeArchive {
+        /// Host.
+        host: String,
+        /// Level in hours.
+        level_h: u32,
+    },
+    /// Restore an archive over a host's stores (no undo: data replaced).
+    RestoreArchive {
+        /// Archive id.
+        id: String,
+        /// Host.
+        host: String,
+    },
 }
 
 impl Action {
@@ -363,11 +457,55 @@ impl Action {
                 },
                 target: s(target),
             },
+            SetStartup {
+                host,
+                service,
+                startup,
+                previous: Some(prev),
+            } => SetStartup {
+                host: s(host),
+                service: s(service),
+                startup: s(prev),
+                previous: Some(s(startup)),
+            },
+            Grant { volume, initiator } => Revoke {
+                volume: s(volume),
+                initiator: s(initiator),
+            },
+            Revoke { volume, initiator } => Grant {
+                volume: s(volume),
+                initiator: s(initiator),
+            },
+            Attach { host, volume } => Detach {
+                host: s(host),
+                volume: s(volume),
+            },
+            Detach { host, volume } => Attach {
+                host: s(host),
+                volume: s(volume),
+            },
+            SetPortVlans {
+                server,
+                vlans,
+                previous: Some(prev),
+            } => SetPortVlans {
+                server: s(server),
+                vlans: prev.clone(),
+                previous: Some(vlans.clone()),
+            },
             SetMailboxHome { previous: None, .. }
+            | SetStartup { previous: None, .. }
+            | SetPortVlans { previous: None, .. }
             | Rename { .. }
             | Reboot { .. }
             | Restore { .. }
-            | Repair { .. } => return None,
+            | Repair { .. }
+            | BootOn { .. }
+            | Recovery { .. }
+            | ForceReplication { .. }
+            | Snapshot { .. }
+            | TakeArchive { .. }
+            | RestoreArchive { .. } => return None,
         })
     }
 }

@@ -10,4 +10,12 @@
 pub mod inventory;
 pub mod journal;
 
+pub mod dialect;
+pub mod dns;
+pub mod faults;
+pub mod imap;
+pub mod ldap;
+pub mod replication;
 pub mod secret;
+pub mod smtp;
+pub mod ssh;

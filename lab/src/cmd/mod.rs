@@ -2,6 +2,7 @@
 
 mod bench;
 mod catalogue;
+mod lab;
 mod run;
 pub mod sweep;
 
@@ -51,6 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             jobs,
             seed,
         } => bench::bench(&scenario, runs, jobs, seed),
+        Command::Lab { action } => lab::lab(action),
     }
 }
 

@@ -1,0 +1,720 @@
+//! Replication control of the lab's lsyncd/rsync pairs over SSH: connect
+//! (with a mirror), pause, resume, wait until drained, disconnect, reverse,
+//! queue status, and restoration from the replica back to its origin.
+//!
+//! The model, against Double-Take's: lsyncd on the *source* watches the data
+//! directory (inotify) and ships changes to the *target* with rsync over SSH
+//! (`root@<target address>`, the key the lab installs on every mail host).
+//! * pause = SIGSTOP to lsyncd: changes keep arriving and wait in the kernel's
+//!   inotify queue on the source (Double-Take's source queue); resume =
+//!   SIGCONT, and lsyncd ships them.
+//! * queue status = what rsync would still send: `rsync --dry-run
+//!   --itemize-changes --stats` from source to target. Files and bytes to
+//!   send are the queue; files only on the target are *orphans* (reported,
+//!   not queued: lsyncd never deletes what the source did not delete).
+//!   rsync writes each file to a temporary name and renames it, so a target
+//!   never holds a half-applied file: the target-side queue is always 0.
+//! * restore = rsync from the replica to the origin, optionally with
+//!   `--update` — exactly the guide's "only if backup copy is more recent",
+//!   which silently skips files that are newer on the origin.
+//!
+//! Command text comes from pure builders (tested below); only
+//! [`Replicator`] does I/O.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use drlab_drivers::error::OpError;
+use drlab_drivers::types::{MirrorMode, QueueStatus, ReplicationState};
+
+use crate::ssh::{Output, SshError, SshPool, SshTarget, sh_quote};
+
+/// lsyncd's configuration file (the lab image's entrypoint writes the same one).
+pub const LSYNCD_CONFIG: &str = "/etc/lsyncd-drlab.lua";
+/// lsyncd's pid file.
+pub const LSYNCD_PID: &str = "/run/lsyncd.pid";
+
+/// Limits of replication control. Units are in the names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicationLimits {
+    /// Each short control command (pause, status, ...).
+    pub command_timeout_ms: u64,
+    /// A mirror or a restoration (copies whole data sets).
+    pub copy_timeout_ms: u64,
+    /// Interval between queue polls while waiting for a drain.
+    pub poll_interval_ms: u64,
+    /// lsyncd's batching delay: changes are shipped this long after they happen.
+    pub lsyncd_delay_s: u32,
+}
+
+impl Default for ReplicationLimits {
+    fn default() -> ReplicationLimits {
+        ReplicationLimits {
+            command_timeout_ms: 30_000,
+            copy_timeout_ms: 600_000,
+            poll_interval_ms: 250,
+            lsyncd_delay_s: 1,
+        }
+    }
+}
+
+/// State of the lsyncd process on a source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LsyncdState {
+    /// Running: changes are shipped.
+    Running,
+    /// Stopped with SIGSTOP: changes queue.
+    Paused,
+    /// Not running: nothing is replicated.
+    Stopped,
+}
+
+/// What rsync would still do to make the target equal to the source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Regular files to send (new or changed on the source).
+    pub files: u64,
+    /// Directories to create.
+    pub dirs: u64,
+    /// Bytes of the files to send.
+    pub bytes: u64,
+    /// Files and directories only on the target (not queued, see the module doc).
+    pub orphans: u64,
+}
+
+impl Pending {
+    /// Nothing left to send.
+    pub fn is_empty(&self) -> bool {
+        self.files == 0 && self.dirs == 0
+    }
+}
+
+/// The status of a replication pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// lsyncd on the source.
+    pub lsyncd: LsyncdState,
+    /// What is not yet on the target.
+    pub pending: Pending,
+}
+
+impl ReplicaStatus {
+    /// The interface's queue status.
+    pub fn queue_status(&self) -> QueueStatus {
+        QueueStatus {
+            state: match self.lsyncd {
+                LsyncdState::Running => ReplicationState::Replicating,
+                LsyncdState::Paused => ReplicationState::Paused,
+                LsyncdState::Stopped => ReplicationState::Disconnected,
+            },
+            source_queued_bytes: self.pending.bytes,
+            source_queued_items: self.pending.files + self.pending.dirs,
+            target_queued_bytes: 0,
+        }
+    }
+}
+
+/// What a restoration did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestoreReport {
+    /// Files copied to the origin.
+    pub files_transferred: u64,
+    /// Bytes of those files.
+    pub bytes_transferred: u64,
+    /// Files that differ but were *not* copied because the origin's copy is
+    /// newer ("only if backup copy is more recent"); 0 without that option.
+    pub skipped_newer_on_destination: u64,
+}
+
+/// Why a replication operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicationError {
+    /// SSH to a host failed.
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    /// The data directory is not an absolute, plain path.
+    #[error(
+        "invalid replication directory {0:?}: absolute path of letters, digits, '.', '_', '-' and '/', no '..'"
+    )]
+    InvalidDir(String),
+    /// The pair is not in a state that allows the operation (e.g. pause
+    /// without a running lsyncd).
+    #[error("{host}: {reason}")]
+    InvalidState {
+        /// The host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// A control command ran and failed.
+    #[error("{host}: {what} failed: {detail}")]
+    Command {
+        /// The host.
+        host: String,
+        /// What was attempted.
+        what: &'static str,
+        /// Exit status and the first line of stderr.
+        detail: String,
+    },
+    /// The answer of a command is not in the expected format.
+    #[error("{host}: cannot parse the answer to {what}")]
+    Unparseable {
+        /// The host.
+        host: String,
+        /// What was asked.
+        what: &'static str,
+    },
+    /// The target did not drain (and stay idle) within the limit.
+    #[error("{host}: not drained after {limit_ms} ms ({} files, {} bytes still queued)", last.files, last.bytes)]
+    DrainTimeout {
+        /// The source.
+        host: String,
+        /// The limit.
+        limit_ms: u64,
+        /// The last queue seen.
+        last: Pending,
+    },
+}
+
+impl From<ReplicationError> for OpError {
+    fn from(e: ReplicationError) -> OpError {
+        match e {
+            ReplicationError::Ssh(s) => s.into(),
+            ReplicationError::InvalidState { .. } => OpError::InvalidState {
+                reason: e.to_string().into(),
+            },
+            ReplicationError::DrainTimeout { limit_ms, .. } => OpError::Timeout {
+                op: e.to_string().into(),
+                after: Duration::from_millis(limit_ms),
+            },
+            e => OpError::Io {
+                detail: e.to_string().into(),
+            },
+        }
+    }
+}
+
+/// Checks a data directory: absolute, plain characters, no `..`.
+pub fn check_dir(dir: &str) -> Result<(), ReplicationError> {
+    let ok = dir.starts_with('/')
+        && dir.len() > 1
+        && dir
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+        && !dir.split('/').any(|p| p == "..");
+    if ok {
+        Ok(())
+    } else {
+        Err(ReplicationError::InvalidDir(dir.to_string()))
+    }
+}
+
+fn slash(dir: &str) -> String {
+    format!("{}/", dir.trim_end_matches('/'))
+}
+
+/// The rsync remote shell: batch mode (never prompt), bounded connect.
+const RSYNC_SSH: &str = "ssh -o BatchMode=yes -o ConnectTimeout=5";
+
+/// lsyncd's configuration: mirror `dir` to `root@peer:dir` with rsync over
+/// SSH, shipping changes `delay_s` after they happen. `init = false` skips
+/// lsyncd's own start-up sync (the mirror is done before, synchronously).
+pub fn lsyncd_config(dir: &str, peer: IpAddr, delay_s: u32) -> String {
+    let d = dir.trim_end_matches('/');
+    format!(
+        "settings {{ logfile = \"/var/log/lsyncd.log\", statusFile = \"/run/lsyncd.status\", pidfile = \"{LSYNCD_PID}\", insist = true, nodaemon = false }}\n\
+         sync {{\n  default.rsyncssh,\n  source = \"{d}\", host = \"root@{peer}\", targetdir = \"{d}\",\n  delay = {delay_s}, init = false,\n  rsync = {{ archive = true, compress = false }},\n}}\n"
+    )
+}
+
+/// Shell function printing `lsyncd=running|paused|stopped` (a stopped
+/// process shows state `T` in /proc; a zombie counts as stopped).
+const LSYNCD_STATE_FN: &str = r#"lsyncd_state() {
+  pid=$(cat /run/lsyncd.pid 2>/dev/null || true)
+  st=$( [ -n "$pid" ] && awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true )
+  case $st in
+    T|t) echo lsyncd=paused ;;
+    ''|Z|X) echo lsyncd=stopped ;;
+    *) echo lsyncd=running ;;
+  esac
+}"#;
+
+/// Stops lsyncd if it runs (waking it first if paused), bounded wait.
+const LSYNCD_STOP: &str = r#"pid=$(cat /run/lsyncd.pid 2>/dev/null || true)
+if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then
+  kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null
+  for i in $(seq 50); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
+  if [ -e "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+fi
+rm -f /run/lsyncd.pid"#;
+
+/// The rsync pass a mirror makes (`None` makes none).
+pub fn mirror_command(dir: &str, peer: IpAddr, mode: MirrorMode) -> Option<String> {
+    let extra = match mode {
+        MirrorMode::None => return None,
+        // quick check (size, mtime), then rsync's rolling block checksums
+        // for files that differ: Double-Take's "difference with checksum"
+        MirrorMode::Difference => "",
+        // every file, whole: a full mirror
+        MirrorMode::Full => " --ignore-times --whole-file",
+    };
+    let d = sh_quote(&slash(dir));
+    Some(format!(
+        "rsync -a --delete{extra} -e {} {d} {}",
+        sh_quote(RSYNC_SSH),
+        sh_quote(&format!("root@{peer}:{}", slash(dir)))
+    ))
+}
+
+/// Script run on the source: stop any lsyncd, mirror, write the
+/// configuration, start lsyncd. (Only the container's first start
+/// replicates by itself; after a restart replication is off until connected.)
+pub fn connect_script(dir: &str, peer: IpAddr, mode: MirrorMode, delay_s: u32) -> String {
+    let mut s = String::from("set -e\n");
+    s.push_str(LSYNCD_STOP);
+    s.push('\n');
+    if let Some(m) = mirror_command(dir, peer, mode) {
+        s.push_str(&m);
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "cat >{LSYNCD_CONFIG} <<'DRLAB_EOF'\n{}DRLAB_EOF\n",
+        lsyncd_config(dir, peer, delay_s)
+    ));
+    // lsyncd daemonises; its stdio must not hold the SSH channel open
+    s.push_str(&format!(
+        "lsyncd {LSYNCD_CONFIG} </dev/null >/dev/null 2>&1\n\
+         for i in $(seq 50); do [ -s {LSYNCD_PID} ] && break; sleep 0.1; done\n\
+         {LSYNCD_STATE_FN}\nlsyncd_state\n"
+    ));
+    s
+}
+
+/// Script run on the source: SIGSTOP lsyncd; fails if it does not run.
+pub fn pause_script() -> String {
+    format!(
+        "{LSYNCD_STATE_FN}\ncase $(lsyncd_state) in lsyncd=stopped) echo lsyncd=stopped; exit 3 ;; esac\n\
+         kill -STOP \"$(cat {LSYNCD_PID})\"\nsleep 0.05\nlsyncd_state\n"
+    )
+}
+
+/// Script run on the source: SIGCONT lsyncd; fails if it does not run.
+pub fn resume_script() -> String {
+    format!(
+        "{LSYNCD_STATE_FN}\ncase $(lsyncd_state) in lsyncd=stopped) echo lsyncd=stopped; exit 3 ;; esac\n\
+         kill -CONT \"$(cat {LSYNCD_PID})\"\nsleep 0.05\nlsyncd_state\n"
+    )
+}
+
+/// Script run on the source: stop lsyncd.
+pub fn disconnect_script() -> String {
+    format!("{LSYNCD_STOP}\n{LSYNCD_STATE_FN}\nlsyncd_state\n")
+}
+
+/// Script run on the source: lsyncd's state, then rsync's dry run against
+/// the target, then `rsync_exit=N`.
+pub fn status_script(dir: &str, peer: IpAddr) -> String {
+    format!(
+        "{LSYNCD_STATE_FN}\nlsyncd_state\nrsync -a --delete --dry-run --itemize-changes --stats -e {} {} {} 2>&1\necho rsync_exit=$?\n",
+        sh_quote(RSYNC_SSH),
+        sh_quote(&slash(dir)),
+        sh_quote(&format!("root@{peer}:{}", slash(dir)))
+    )
+}
+
+/// The rsync that restores `dir` from the host it runs on (the replica) to
+/// `origin`; `dry_run` only counts. Never `--delete`: a restoration copies
+/// the replica back, it does not remove what only the origin has.
+pub fn restore_command(dir: &str, origin: IpAddr, only_if_newer: bool, dry_run: bool) -> String {
+    format!(
+        "rsync -a{}{} --itemize-changes --stats -e {} {} {}",
+        if only_if_newer { " --update" } else { "" },
+        if dry_run { " --dry-run" } else { "" },
+        sh_quote(RSYNC_SSH),
+        sh_quote(&slash(dir)),
+        sh_quote(&format!("root@{origin}:{}", slash(dir)))
+    )
+}
+
+/// Parses an `lsyncd=...` line.
+pub fn parse_lsyncd_state(stdout: &str) -> Option<LsyncdState> {
+    stdout
+        .lines()
+        .find_map(|l| match l.trim().strip_prefix("lsyncd=")? {
+            "running" => Some(LsyncdState::Running),
+            "paused" => Some(LsyncdState::Paused),
+            "stopped" => Some(LsyncdState::Stopped),
+            _ => None,
+        })
+}
+
+fn stat_number(stdout: &str, label: &str) -> Option<u64> {
+    let line = stdout.lines().find_map(|l| l.trim().strip_prefix(label))?;
+    let digits: String = line
+        .trim_start_matches(':')
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Parses rsync's `--itemize-changes --stats` output (dry run or real).
+/// Returns `None` when the stats block is missing (rsync failed).
+pub fn parse_rsync(stdout: &str) -> Option<Pending> {
+    let mut p = Pending::default();
+    for l in stdout.lines() {
+        if l.starts_with("*deleting") {
+            p.orphans += 1;
+        } else if l.len() > 11 && (l.starts_with(">f") || l.starts_with("<f")) {
+            p.files += 1;
+        } else if l.starts_with("cd+") {
+            p.dirs += 1;
+        }
+    }
+    p.bytes = stat_number(stdout, "Total transferred file size")?;
+    Some(p)
+}
+
+/// The last non-empty line of stderr, else of stdout: what a failed script said last.
+fn last_line(out: &Output) -> &str {
+    [&out.stderr, &out.stdout]
+        .into_iter()
+        .find_map(|s| s.lines().rev().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("")
+}
+
+/// Runs replication control commands over SSH.
+#[derive(Debug)]
+pub struct Replicator<'a> {
+    ssh: &'a SshPool,
+    limits: ReplicationLimits,
+}
+
+impl<'a> Replicator<'a> {
+    /// Control through `ssh`.
+    pub fn new(ssh: &'a SshPool, limits: ReplicationLimits) -> Replicator<'a> {
+        Replicator { ssh, limits }
+    }
+
+    async fn run(
+        &self,
+        host: &SshTarget,
+        what: &'static str,
+        script: &str,
+        timeout_ms: u64,
+    ) -> Result<Output, ReplicationError> {
+        let out = self
+            .ssh
+            .exec(host, script, Duration::from_millis(timeout_ms))
+            .await?;
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(ReplicationError::Command {
+                host: host.host.clone(),
+                what,
+                detail: format!(
+                    "exit status {}: {}",
+                    out.exit_status
+                        .map_or_else(|| "none".to_string(), |s| s.to_string()),
+                    last_line(&out)
+                ),
+            })
+        }
+    }
+
+    fn state_of(
+        host: &SshTarget,
+        what: &'static str,
+        out: &Output,
+    ) -> Result<LsyncdState, ReplicationError> {
+        parse_lsyncd_state(&out.stdout).ok_or_else(|| ReplicationError::Unparseable {
+            host: host.host.clone(),
+            what,
+        })
+    }
+
+    /// Connects `source` → `target` for `dir`: mirrors as asked (returns
+    /// when the mirror is done), then starts continuous replication.
+    pub async fn connect(
+        &self,
+        source: &SshTarget,
+        target: &SshTarget,
+        dir: &str,
+        mode: MirrorMode,
+    ) -> Result<LsyncdState, ReplicationError> {
+        check_dir(dir)?;
+        let script = connect_script(dir, target.addr.ip(), mode, self.limits.lsyncd_delay_s);
+        let out = self
+            .run(source, "connect", &script, self.limits.copy_timeout_ms)
+            .await?;
+        Self::state_of(source, "connect", &out)
+    }
+
+    /// Pauses transmission on `source` (changes queue there).
+    pub async fn pause(&self, source: &SshTarget) -> Result<(), ReplicationError> {
+        self.signal(source, "pause", &pause_script()).await
+    }
+
+    /// Resumes transmission on `source`.
+    pub async fn resume(&self, source: &SshTarget) -> Result<(), ReplicationError> {
+        self.signal(source, "resume", &resume_script()).await
+    }
+
+    async fn signal(
+        &self,
+        source: &SshTarget,
+        what: &'static str,
+        script: &str,
+    ) -> Result<(), ReplicationError> {
+        let out = self
+            .ssh
+            .exec(
+                source,
+                script,
+                Duration::from_millis(self.limits.command_timeout_ms),
+            )
+            .await?;
+        if out.exit_status == Some(3) {
+            return Err(ReplicationError::InvalidState {
+                host: source.host.clone(),
+                reason: format!(
+                    "cannot {what}: lsyncd is not running (replication is disconnected)"
+                ),
+            });
+        }
+        if !out.success() {
+            return Err(ReplicationError::Command {
+                host: source.host.clone(),
+                what,
+                detail: last_line(&out).to_string(),
+            });
+        }
+        Self::state_of(source, what, &out).map(|_| ())
+    }
+
+    /// Ends replication from `source`; what is queued stays unsent.
+    pub async fn disconnect(&self, source: &SshTarget) -> Result<(), ReplicationError> {
+        self.run(
+            source,
+            "disconnect",
+            &disconnect_script(),
+            self.limits.command_timeout_ms,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// lsyncd's state on `source` and what is not yet on `target`.
+    pub async fn status(
+        &self,
+        source: &SshTarget,
+        target: &SshTarget,
+        dir: &str,
+    ) -> Result<ReplicaStatus, ReplicationError> {
+        check_dir(dir)?;
+        let out = self
+            .ssh
+            .exec(
+                source,
+                &status_script(dir, target.addr.ip()),
+                Duration::from_millis(self.limits.command_timeout_ms),
+            )
+            .await?;
+        let lsyncd = Self::state_of(source, "status", &out)?;
+        let rsync_ok = out.stdout.lines().any(|l| l.trim() == "rsync_exit=0");
+        if !rsync_ok {
+            return Err(ReplicationError::Command {
+                host: source.host.clone(),
+                what: "status (rsync dry run)",
+                detail: out
+                    .stdout
+                    .lines()
+                    .find(|l| l.starts_with("rsync:") || l.starts_with("ssh:"))
+                    .unwrap_or("rsync failed")
+                    .to_string(),
+            });
+        }
+        let pending = parse_rsync(&out.stdout).ok_or_else(|| ReplicationError::Unparseable {
+            host: source.host.clone(),
+            what: "status (rsync dry run)",
+        })?;
+        Ok(ReplicaStatus { lsyncd, pending })
+    }
+
+    /// Waits until nothing is left to send and that stayed so for `idle`
+    /// (Double-Take's `waitontarget`), or fails after `limit`.
+    pub async fn wait_drained(
+        &self,
+        source: &SshTarget,
+        target: &SshTarget,
+        dir: &str,
+        idle: Duration,
+        limit: Duration,
+    ) -> Result<ReplicaStatus, ReplicationError> {
+        let start = Instant::now();
+        let mut idle_since: Option<Instant> = None;
+        loop {
+            let s = self.status(source, target, dir).await?;
+            let now = Instant::now();
+            if s.pending.is_empty() {
+                let since = *idle_since.get_or_insert(now);
+                if now.duration_since(since) >= idle {
+                    return Ok(s);
+                }
+            } else {
+                idle_since = None;
+            }
+            if now.duration_since(start) >= limit {
+                return Err(ReplicationError::DrainTimeout {
+                    host: source.host.clone(),
+                    limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                    last: s.pending,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(self.limits.poll_interval_ms)).await;
+        }
+    }
+
+    /// Reverses the direction: stops replication on `source` (if it can be
+    /// reached: a crashed source replicates nothing anyway), then connects
+    /// `target` → `source`, mirroring as asked.
+    pub async fn reverse(
+        &self,
+        source: &SshTarget,
+        target: &SshTarget,
+        dir: &str,
+        mode: MirrorMode,
+    ) -> Result<LsyncdState, ReplicationError> {
+        match self.disconnect(source).await {
+            Ok(()) => {}
+            Err(ReplicationError::Ssh(
+                SshError::Connect { .. } | SshError::ConnectTimeout { .. },
+            )) => {}
+            Err(e) => return Err(e),
+        }
+        self.connect(target, source, dir, mode).await
+    }
+
+    /// Restores `dir` from `replica` over `origin` (Restoration Manager).
+    /// With `only_if_newer` (rsync `--update`) files whose origin copy is
+    /// newer are skipped — the guide's pitfall; the report counts them.
+    pub async fn restore(
+        &self,
+        replica: &SshTarget,
+        origin: &SshTarget,
+        dir: &str,
+        only_if_newer: bool,
+    ) -> Result<RestoreReport, ReplicationError> {
+        check_dir(dir)?;
+        let parse = |out: &Output| {
+            parse_rsync(&out.stdout).ok_or_else(|| ReplicationError::Unparseable {
+                host: replica.host.clone(),
+                what: "restore",
+            })
+        };
+        let would = if only_if_newer {
+            let dry = restore_command(dir, origin.addr.ip(), false, true);
+            Some(parse(
+                &self
+                    .run(
+                        replica,
+                        "restore (dry run)",
+                        &dry,
+                        self.limits.copy_timeout_ms,
+                    )
+                    .await?,
+            )?)
+        } else {
+            None
+        };
+        let cmd = restore_command(dir, origin.addr.ip(), only_if_newer, false);
+        let done = parse(
+            &self
+                .run(replica, "restore", &cmd, self.limits.copy_timeout_ms)
+                .await?,
+        )?;
+        Ok(RestoreReport {
+            files_transferred: done.files,
+            bytes_transferred: done.bytes,
+            skipped_newer_on_destination: would.map_or(0, |w| w.files.saturating_sub(done.files)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 212, 5, 3));
+
+    #[test]
+    fn dirs_are_checked() {
+        assert!(check_dir("/srv/mail").is_ok());
+        assert!(check_dir("/srv/mail/").is_ok());
+        assert!(check_dir("srv/mail").is_err());
+        assert!(check_dir("/").is_err());
+        assert!(check_dir("/srv/../etc").is_err());
+        assert!(check_dir("/srv/ma il").is_err());
+        assert!(check_dir("/srv/$(x)").is_err());
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(
+            mirror_command("/srv/mail", PEER, MirrorMode::Full).unwrap(),
+            "rsync -a --delete --ignore-times --whole-file -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"
+        );
+        assert!(mirror_command("/srv/mail", PEER, MirrorMode::None).is_none());
+        assert_eq!(
+            restore_command("/srv/mail/", PEER, true, false),
+            "rsync -a --update --itemize-changes --stats -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"
+        );
+        let c = lsyncd_config("/srv/mail", PEER, 1);
+        assert!(c.contains("host = \"root@10.212.5.3\""), "{c}");
+        assert!(c.contains("init = false"), "{c}");
+        let s = connect_script("/srv/mail", PEER, MirrorMode::Difference, 1);
+        assert!(s.contains("rsync -a --delete -e"), "{s}");
+        assert!(s.contains("lsyncd /etc/lsyncd-drlab.lua </dev/null"), "{s}");
+        assert!(status_script("/srv/mail", PEER).contains("--dry-run --itemize-changes --stats"));
+    }
+
+    #[test]
+    fn rsync_output_is_parsed() {
+        let out = "lsyncd=paused\n\
+cd+++++++++ alice/Maildir/new/sub/\n\
+>f+++++++++ alice/Maildir/new/1700000000.M1.exch1\n\
+>f.st...... alice/Maildir/new/1700000001.M2.exch1\n\
+*deleting   alice/Maildir/dovecot.index\n\
+.d..t...... alice/Maildir/\n\
+\n\
+Number of files: 12 (reg: 8, dir: 4)\n\
+Number of created files: 1 (reg: 1)\n\
+Number of regular files transferred: 2\n\
+Total file size: 1,234,567 bytes\n\
+Total transferred file size: 65,536 bytes\n\
+rsync_exit=0\n";
+        assert_eq!(parse_lsyncd_state(out), Some(LsyncdState::Paused));
+        let p = parse_rsync(out).unwrap();
+        assert_eq!(
+            p,
+            Pending {
+                files: 2,
+                dirs: 1,
+                bytes: 65_536,
+                orphans: 1
+            }
+        );
+        assert!(!p.is_empty());
+        let q = ReplicaStatus {
+            lsyncd: LsyncdState::Paused,
+            pending: p,
+        }
+        .queue_status();
+        assert_eq!(q.state, ReplicationState::Paused);
+        assert_eq!(q.source_queued_items, 3);
+        assert!(parse_rsync("rsync: connection unexpectedly closed").is_none());
+    }
+}

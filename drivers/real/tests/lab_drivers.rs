@@ -1,0 +1,789 @@
+//! The SSH client, the Linux service dialect, replication control and fault
+//! injection against the real CI lab (started once for this binary by
+//! drlab-labkit; skipped with one line per test where Docker is missing,
+//! failed instead under DRLAB_REQUIRE_LAB=1).
+
+#![allow(clippy::print_stderr)]
+
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use drlab_drivers::caps::Faults;
+use drlab_drivers::error::OpError;
+use drlab_drivers::types::{Fault, MirrorMode, ServiceState, StartupType};
+use drlab_labkit::{Lab, LabOptions, LabTest, LabTestResult, run_lab_tests};
+use drlab_real::dialect::{DialectError, linux};
+use drlab_real::faults::{FaultError, FaultInjector, FaultLimits};
+use drlab_real::replication::{LsyncdState, ReplicationLimits, Replicator};
+use drlab_real::ssh::{HostKeyPolicy, SshAuth, SshError, SshLimits, SshPool, SshTarget};
+
+/// Every error text and output these tests saw, checked last for secrets.
+static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn seen(s: impl std::fmt::Display) -> String {
+    let s = s.to_string();
+    SEEN.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(s.clone());
+    s
+}
+
+fn main() -> ExitCode {
+    let options = || {
+        let dir = std::env::temp_dir().join(format!("drlab-real-lab-{}", std::process::id()));
+        LabOptions::new(dir).with_progress(|l| eprintln!("[lab] {l}"))
+    };
+    // order matters: the destructive faults come last
+    run_lab_tests(
+        options,
+        vec![
+            LabTest {
+                name: "ssh_exec_with_key_and_with_password",
+                body: ssh_exec,
+            },
+            LabTest {
+                name: "ssh_reuses_one_connection_per_host",
+                body: ssh_reuse,
+            },
+            LabTest {
+                name: "ssh_command_and_connect_time_limits",
+                body: ssh_timeouts,
+            },
+            LabTest {
+                name: "ssh_refuses_bad_credentials_and_unknown_host_keys",
+                body: ssh_refusals,
+            },
+            LabTest {
+                name: "linux_dialect_starts_the_exchange_services_in_order",
+                body: services,
+            },
+            LabTest {
+                name: "replication_pause_grows_a_queue_that_drain_empties",
+                body: pause_drain,
+            },
+            LabTest {
+                name: "replication_reverse_and_restore_only_if_newer",
+                body: reverse_restore,
+            },
+            LabTest {
+                name: "fault_partition_between_hosts_and_heal",
+                body: partition,
+            },
+            LabTest {
+                name: "fault_isolate_host_and_reconnect_at_same_address",
+                body: isolate,
+            },
+            LabTest {
+                name: "fault_link_rate_limit_and_no_netem",
+                body: link,
+            },
+            LabTest {
+                name: "fault_kill_and_hang_service",
+                body: kill_hang,
+            },
+            LabTest {
+                name: "fault_only_touches_inventory_containers",
+                body: foreign,
+            },
+            LabTest {
+                name: "fault_crash_and_power_on",
+                body: crash_power_on,
+            },
+            LabTest {
+                name: "no_secret_in_any_error_or_output",
+                body: no_secrets,
+            },
+        ],
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn target(lab: &Lab, host: &str) -> Result<SshTarget, SshError> {
+    SshTarget::from_inventory(lab.inventory(), host)
+}
+
+fn check(cond: bool, what: impl Into<String>) -> LabTestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
+}
+
+const T: Duration = Duration::from_secs(30);
+
+fn ssh_exec(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let t = target(lab, "EXCH1")?;
+        check(
+            matches!(t.auth, SshAuth::KeyThenPassword(..)),
+            "inventory gives key and password",
+        )?;
+        check(
+            matches!(t.host_keys, HostKeyPolicy::KnownHosts(_)),
+            "known_hosts from the inventory",
+        )?;
+        let out = pool
+            .exec(&t, "hostname; echo to-stderr >&2; exit 3", T)
+            .await?;
+        seen(format!("{out:?}"));
+        check(out.exit_status == Some(3), format!("{out:?}"))?;
+        check(
+            out.stdout == "exch1\n" && out.stderr == "to-stderr\n",
+            format!("{out:?}"),
+        )?;
+        // key only
+        let SshAuth::KeyThenPassword(key, password) = t.auth.clone() else {
+            return Err("auth".into());
+        };
+        let key_only = SshTarget {
+            auth: SshAuth::KeyFile(key),
+            ..t.clone()
+        };
+        let o = SshPool::new(SshLimits::default())
+            .exec(&key_only, "id -un", T)
+            .await?;
+        check(o.success() && o.stdout == "root\n", format!("key: {o:?}"))?;
+        // password only
+        let pw_only = SshTarget {
+            auth: SshAuth::Password(password),
+            ..t.clone()
+        };
+        let o = SshPool::new(SshLimits::default())
+            .exec(&pw_only, "id -un", T)
+            .await?;
+        check(
+            o.success() && o.stdout == "root\n",
+            format!("password: {o:?}"),
+        )?;
+        // stdin reaches the command
+        let o = pool.exec_with_stdin(&t, "wc -c", b"12345", T).await?;
+        check(o.stdout.trim() == "5", format!("stdin: {o:?}"))?;
+        Ok(())
+    })
+}
+
+fn ssh_reuse(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let (a, b) = (target(lab, "EXCH1")?, target(lab, "EXCH2")?);
+        for _ in 0..5 {
+            check(pool.exec(&a, "true", T).await?.success(), "exec")?;
+        }
+        check(pool.exec(&b, "true", T).await?.success(), "exec")?;
+        check(
+            pool.open_connections().await == 2,
+            "two hosts, two connections",
+        )?;
+        // sshd on EXCH1 sees one session connection from us (lsyncd's go outwards)
+        let o = pool
+            .exec(&a, "ss -Htn state established '( sport = :22 )' | wc -l", T)
+            .await?;
+        check(
+            o.stdout.trim() == "1",
+            format!("established ssh connections on EXCH1: {}", o.stdout),
+        )?;
+        Ok(())
+    })
+}
+
+fn ssh_timeouts(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits {
+            connect_timeout_ms: 1500,
+            ..SshLimits::default()
+        });
+        let a = target(lab, "EXCH1")?;
+        let t0 = Instant::now();
+        let e = pool
+            .exec(&a, "sleep 10", Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        let took = t0.elapsed();
+        check(
+            matches!(e, SshError::CommandTimeout { after_ms: 500, .. }),
+            seen(&e),
+        )?;
+        check(
+            took < Duration::from_secs(3),
+            format!("timed out after {took:?}"),
+        )?;
+        check(
+            pool.exec(&a, "true", T).await?.success(),
+            "connection usable after a timeout",
+        )?;
+        // a frozen host: TCP gets no answer, the connect limit fires
+        let faults = FaultInjector::new(lab.inventory().clone(), FaultLimits::default());
+        faults.pause("EXCH2").await?;
+        let b = target(lab, "EXCH2")?;
+        let t0 = Instant::now();
+        let r = pool.exec(&b, "true", T).await;
+        let took = t0.elapsed();
+        faults.unpause("EXCH2").await?;
+        let e = r.err().ok_or("paused host answered")?;
+        check(
+            matches!(e, SshError::ConnectTimeout { after_ms: 1500, .. }),
+            seen(&e),
+        )?;
+        check(
+            took < Duration::from_secs(4),
+            format!("connect gave up after {took:?}"),
+        )?;
+        let op: OpError = e.into();
+        check(matches!(op, OpError::Timeout { .. }), seen(op))?;
+        check(
+            pool.exec(&b, "true", T).await?.success(),
+            "EXCH2 back after unpause",
+        )?;
+        Ok(())
+    })
+}
+
+fn ssh_refusals(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let t = target(lab, "EXCH1")?;
+        let wrong = SshTarget {
+            auth: SshAuth::Password(drlab_real::secret::Secret::new("Wrong-Pass-4711")),
+            ..t.clone()
+        };
+        let e = SshPool::new(SshLimits::default()).exec(&wrong, "true", T).await.unwrap_err();
+        let text = seen(format!("{e} {e:?}"));
+        check(matches!(e, SshError::AuthRejected { .. }), text.clone())?;
+        check(!text.contains("Wrong-Pass-4711"), "the password is in the error")?;
+        // a known_hosts file without this host's key
+        let kh = lab.out_dir().join("known_hosts.other");
+        std::fs::write(
+            &kh,
+            "10.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
+        )?;
+        let unknown = SshTarget { host_keys: HostKeyPolicy::KnownHosts(kh), ..t.clone() };
+        let e = SshPool::new(SshLimits::default()).exec(&unknown, "true", T).await.unwrap_err();
+        check(matches!(e, SshError::HostKeyUnknown { .. }), seen(&e))?;
+        // a recorded key for this address that is not the server's: changed
+        let (_, other_key) = drlab_real::ssh::ed25519_keypair(&[9; 32], "not-the-host")?;
+        let kh2 = lab.out_dir().join("known_hosts.changed");
+        std::fs::write(&kh2, format!("{} {}\n", t.addr.ip(), other_key))?;
+        let changed = SshTarget { host_keys: HostKeyPolicy::KnownHosts(kh2), ..t.clone() };
+        let e = SshPool::new(SshLimits::default()).exec(&changed, "true", T).await.unwrap_err();
+        check(matches!(e, SshError::HostKeyChanged { .. }), seen(&e))?;
+        // pinning on first use accepts the first key
+        let pin = SshTarget { host_keys: HostKeyPolicy::PinOnFirstUse, ..t.clone() };
+        check(SshPool::new(SshLimits::default()).exec(&pin, "true", T).await?.success(), "pinned")?;
+        Ok(())
+    })
+}
+
+/// The scenario's service start order (postover.bat) with lab names.
+const START_ORDER: [&str; 10] = [
+    "MSExchangeSA",
+    "MSExchangeIS",
+    "MSExchangeMTA",
+    "POP3Svc",
+    "IMAP4Svc",
+    "MSExchangeMGMT",
+    "RESvc",
+    "MSExchangeES",
+    "W3SVC",
+    "SMTPSVC",
+];
+
+fn services(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let h = target(lab, "EXCH2")?;
+        let map = &lab.inventory().services;
+        let run = |cmd: String| {
+            let pool = &pool;
+            let h = &h;
+            async move { pool.exec(h, &cmd, T).await }
+        };
+        for win in START_ORDER {
+            let svc = map.get(win).ok_or(format!("{win} unmapped"))?;
+            let o = run(linux::start(svc)?).await?;
+            let st = linux::parse_status(svc, o.exit_status, &o.stdout, &o.stderr)?;
+            check(
+                st.state == ServiceState::Running,
+                format!("{win} ({svc}): {o:?}"),
+            )?;
+        }
+        // real processes and listeners
+        let o =
+            run("pgrep -fc '^drlab-marker ' ; ss -Hltn | awk '{print $4}' | sort".into()).await?;
+        check(
+            o.stdout.lines().next() == Some("6"),
+            format!("six marker processes: {}", o.stdout),
+        )?;
+        for port in [":25", ":110", ":143"] {
+            check(
+                o.stdout.lines().any(|l| l.ends_with(port)),
+                format!("listening on {port}: {}", o.stdout),
+            )?;
+        }
+        // startup types, and a disabled service refuses to start
+        let svc = map.get("W3SVC").ok_or("W3SVC")?;
+        let o = run(linux::stop(svc)?).await?;
+        check(
+            linux::parse_status(svc, o.exit_status, &o.stdout, &o.stderr)?.state
+                == ServiceState::Stopped,
+            "stopped",
+        )?;
+        run(linux::set_startup(svc, StartupType::Disabled)?).await?;
+        let o = run(linux::start(svc)?).await?;
+        check(
+            linux::parse_status(svc, o.exit_status, &o.stdout, &o.stderr)
+                == Err(DialectError::Disabled {
+                    service: svc.clone(),
+                }),
+            format!("disabled start: {o:?}"),
+        )?;
+        run(linux::set_startup(svc, StartupType::Manual)?).await?;
+        let o = run(linux::status("no-such-service")?).await?;
+        check(
+            matches!(
+                linux::parse_status("no-such-service", o.exit_status, &o.stdout, &o.stderr),
+                Err(DialectError::UnknownService { .. })
+            ),
+            "unknown service",
+        )?;
+        // pre-failback order: everything stops, the standby is as before
+        for win in START_ORDER.iter().rev() {
+            let svc = map.get(*win).ok_or("svc")?;
+            let o = run(linux::stop(svc)?).await?;
+            let st = linux::parse_status(svc, o.exit_status, &o.stdout, &o.stderr)?;
+            check(
+                st.state == ServiceState::Stopped && st.startup == StartupType::Manual,
+                format!("{win}: {o:?}"),
+            )?;
+        }
+        let o = run(linux::list()).await?;
+        check(
+            linux::parse_list(&o.stdout)
+                .iter()
+                .all(|(_, s)| s.state == ServiceState::Stopped),
+            o.stdout,
+        )?;
+        Ok(())
+    })
+}
+
+const DIR: &str = "/srv/mail";
+
+fn limits() -> ReplicationLimits {
+    ReplicationLimits::default()
+}
+
+fn pause_drain(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let rep = Replicator::new(&pool, limits());
+        let (src, dst) = (target(lab, "EXCH1")?, target(lab, "EXCH2")?);
+        let s = rep.wait_drained(&src, &dst, DIR, Duration::from_secs(1), Duration::from_secs(60)).await?;
+        check(s.lsyncd == LsyncdState::Running && s.pending.is_empty(), format!("{s:?}"))?;
+        rep.pause(&src).await?;
+        // writes keep landing in the store while transmission is paused
+        let mut seen_files = Vec::new();
+        for batch in 0..3 {
+            let cmd = format!(
+                "for i in $(seq 1 5); do head -c 20000 /dev/urandom > {DIR}/alice/Maildir/new/pause-{batch}-$i; done"
+            );
+            check(pool.exec(&src, &cmd, T).await?.success(), "write")?;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let s = rep.status(&src, &dst, DIR).await?;
+            check(s.lsyncd == LsyncdState::Paused, format!("{s:?}"))?;
+            eprintln!("paused, batch {batch}: {} files, {} bytes queued", s.pending.files, s.pending.bytes);
+            seen_files.push((s.pending.files, s.pending.bytes));
+        }
+        check(
+            seen_files.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1),
+            format!("queue did not grow: {seen_files:?}"),
+        )?;
+        check(seen_files[2].0 >= 15 && seen_files[2].1 >= 300_000, format!("{seen_files:?}"))?;
+        // a drain while paused cannot finish
+        let e = rep
+            .wait_drained(&src, &dst, DIR, Duration::from_secs(1), Duration::from_secs(2))
+            .await
+            .unwrap_err();
+        check(matches!(e, drlab_real::replication::ReplicationError::DrainTimeout { .. }), seen(&e))?;
+        rep.resume(&src).await?;
+        let t0 = Instant::now();
+        let s = rep.wait_drained(&src, &dst, DIR, Duration::from_secs(2), Duration::from_secs(60)).await?;
+        eprintln!("drained in {:.1} s after resume", t0.elapsed().as_secs_f64());
+        check(s.pending.is_empty() && s.lsyncd == LsyncdState::Running, format!("{s:?}"))?;
+        let q = s.queue_status();
+        check(q.is_drained(), format!("{q:?}"))?;
+        let sum = "cd /srv/mail/alice/Maildir/new && cat pause-* | md5sum";
+        let (a, b) = (pool.exec(&src, sum, T).await?, pool.exec(&dst, sum, T).await?);
+        check(a.stdout == b.stdout, "the target holds the same data")?;
+        Ok(())
+    })
+}
+
+fn reverse_restore(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let rep = Replicator::new(&pool, limits());
+        let (e1, e2) = (target(lab, "EXCH1")?, target(lab, "EXCH2")?);
+        // reverse: EXCH2 -> EXCH1
+        let st = rep.reverse(&e1, &e2, DIR, MirrorMode::Difference).await?;
+        check(st == LsyncdState::Running, format!("{st:?}"))?;
+        let s1 = rep.status(&e1, &e2, DIR).await?;
+        check(
+            s1.lsyncd == LsyncdState::Stopped,
+            format!("EXCH1 still replicating: {s1:?}"),
+        )?;
+        let f = format!("{DIR}/bob/Maildir/new/reverse-{}", std::process::id());
+        check(
+            pool.exec(&e2, &format!("echo from-exch2 > {f}"), T)
+                .await?
+                .success(),
+            "write",
+        )?;
+        rep.wait_drained(
+            &e2,
+            &e1,
+            DIR,
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+        )
+        .await?;
+        let o = pool.exec(&e1, &format!("cat {f}"), T).await?;
+        check(
+            o.stdout == "from-exch2\n",
+            format!("reverse replication: {o:?}"),
+        )?;
+        // the restore pitfall: the origin has a newer copy of a file
+        rep.disconnect(&e2).await?;
+        let g = format!("{DIR}/carol/Maildir/cur/restore-{}", std::process::id());
+        pool.exec(
+            &e2,
+            &format!("echo replica-copy > {g}; touch -d '2 hours ago' {g}"),
+            T,
+        )
+        .await?;
+        pool.exec(&e1, &format!("echo origin-newer > {g}"), T)
+            .await?;
+        let r = rep.restore(&e2, &e1, DIR, true).await?;
+        let o = pool.exec(&e1, &format!("cat {g}"), T).await?;
+        check(
+            o.stdout == "origin-newer\n",
+            format!("--update kept the newer file: {o:?}"),
+        )?;
+        check(
+            r.skipped_newer_on_destination >= 1,
+            format!("skips are counted: {r:?}"),
+        )?;
+        eprintln!("restore only-if-newer: {r:?}");
+        let r = rep.restore(&e2, &e1, DIR, false).await?;
+        let o = pool.exec(&e1, &format!("cat {g}"), T).await?;
+        check(
+            o.stdout == "replica-copy\n",
+            format!("plain restore overwrites: {o:?}"),
+        )?;
+        check(
+            r.files_transferred >= 1 && r.skipped_newer_on_destination == 0,
+            format!("{r:?}"),
+        )?;
+        // back to the lab's normal direction
+        let st = rep.connect(&e1, &e2, DIR, MirrorMode::Difference).await?;
+        check(st == LsyncdState::Running, "EXCH1 -> EXCH2 again")?;
+        let s = rep
+            .wait_drained(
+                &e1,
+                &e2,
+                DIR,
+                Duration::from_secs(1),
+                Duration::from_secs(30),
+            )
+            .await?;
+        check(s.pending.is_empty(), format!("{s:?}"))?;
+        Ok(())
+    })
+}
+
+fn ping(
+    pool: &SshPool,
+    from: &SshTarget,
+    to: &SshTarget,
+) -> impl std::future::Future<Output = Result<bool, SshError>> {
+    let cmd = format!("ping -c 1 -W 1 {} >/dev/null 2>&1", to.addr.ip());
+    async move { pool.exec(from, &cmd, T).await.map(|o| o.success()) }
+}
+
+fn partition(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let faults = FaultInjector::new(lab.inventory().clone(), FaultLimits::default());
+        let (e1, e2, c) = (
+            target(lab, "EXCH1")?,
+            target(lab, "EXCH2")?,
+            target(lab, "CLIENT1")?,
+        );
+        check(ping(&pool, &e1, &e2).await?, "EXCH1 reaches EXCH2 before")?;
+        faults
+            .inject(&Fault::Partition {
+                a: "EXCH1".into(),
+                b: "EXCH2".into(),
+            })
+            .await?;
+        check(!ping(&pool, &e1, &e2).await?, "EXCH1 -> EXCH2 cut")?;
+        check(!ping(&pool, &e2, &e1).await?, "EXCH2 -> EXCH1 cut")?;
+        check(
+            ping(&pool, &c, &e2).await?,
+            "the client still reaches EXCH2",
+        )?;
+        faults
+            .inject(&Fault::Heal {
+                a: "EXCH1".into(),
+                b: "EXCH2".into(),
+            })
+            .await?;
+        check(ping(&pool, &e1, &e2).await?, "healed")?;
+        Ok(())
+    })
+}
+
+fn isolate(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits {
+            connect_timeout_ms: 1500,
+            ..SshLimits::default()
+        });
+        let faults = FaultInjector::new(lab.inventory().clone(), FaultLimits::default());
+        let (e2, c) = (target(lab, "EXCH2")?, target(lab, "CLIENT1")?);
+        faults
+            .inject(&Fault::Partition {
+                a: "EXCH2".into(),
+                b: "hq".into(),
+            })
+            .await?;
+        pool.disconnect(&e2).await;
+        let r = pool.exec(&e2, "true", T).await;
+        check(r.is_err(), "EXCH2 unreachable while isolated")?;
+        check(
+            !ping(&pool, &c, &e2).await?,
+            "the client cannot reach EXCH2",
+        )?;
+        faults
+            .inject(&Fault::Heal {
+                a: "hq".into(),
+                b: "EXCH2".into(),
+            })
+            .await?;
+        let o = pool
+            .exec(&e2, "hostname -i; ip -o -4 addr show | awk '{print $4}'", T)
+            .await?;
+        check(
+            o.stdout.contains(&format!("{}/", e2.addr.ip())),
+            format!("same address after reconnect: {}", o.stdout),
+        )?;
+        check(ping(&pool, &c, &e2).await?, "reachable again")?;
+        Ok(())
+    })
+}
+
+fn link(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let faults = FaultInjector::new(lab.inventory().clone(), FaultLimits::default());
+        let (e1, e2) = (target(lab, "EXCH1")?, target(lab, "EXCH2")?);
+        let copy = format!(
+            "head -c 262144 /dev/urandom > /tmp/blob && s=$(date +%s%N) && rsync -W -e 'ssh -o BatchMode=yes' /tmp/blob root@{}:/tmp/blob-$RANDOM && echo $(( ($(date +%s%N) - s) / 1000000 ))",
+            e2.addr.ip()
+        );
+        let ms = |o: drlab_real::ssh::Output| o.stdout.trim().parse::<u64>().unwrap_or(0);
+        let fast = ms(pool.exec(&e1, &copy, T).await?);
+        faults
+            .inject(&Fault::DegradeLink {
+                a: "EXCH1".into(),
+                b: "EXCH2".into(),
+                latency_ms: None,
+                bandwidth_mbps: Some(1.0),
+                loss: None,
+            })
+            .await?;
+        let slow = ms(pool.exec(&e1, &copy, T).await?);
+        // the other direction is shaped too
+        let o = pool.exec(&e2, "tc qdisc show | grep -c htb", T).await?;
+        faults.inject(&Fault::DegradeLink { a: "EXCH1".into(), b: "EXCH2".into(), latency_ms: None, bandwidth_mbps: None, loss: None }).await?;
+        let after = ms(pool.exec(&e1, &copy, T).await?);
+        eprintln!("256 KiB EXCH1 -> EXCH2: {fast} ms unshaped, {slow} ms at 1 Mbit/s, {after} ms after clearing");
+        check(o.stdout.trim() != "0", "EXCH2 shapes towards EXCH1")?;
+        // 2 Mbit take >= 2 s at 1 Mbit/s
+        check(slow >= 1800 && slow > 4 * fast.max(1), format!("{fast} ms vs {slow} ms"))?;
+        check(after < slow / 2, format!("cleared: {after} ms"))?;
+        // latency and loss need netem: reported, never faked
+        let r = faults
+            .inject(&Fault::DegradeLink { a: "EXCH1".into(), b: "EXCH2".into(), latency_ms: Some(50.0), bandwidth_mbps: None, loss: None })
+            .await;
+        match r {
+            Err(OpError::Unsupported { what }) => {
+                eprintln!("{}", seen(&what));
+                check(what.contains("netem"), what.to_string())?;
+            }
+            Ok(()) => {
+                eprintln!("this kernel has netem: latency applied");
+                faults.clear_link("EXCH1").await?;
+                faults.clear_link("EXCH2").await?;
+            }
+            Err(e) => return Err(seen(e).into()),
+        }
+        Ok(())
+    })
+}
+
+fn kill_hang(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let faults = FaultInjector::new(lab.inventory().clone(), FaultLimits::default());
+        let e1 = target(lab, "EXCH1")?;
+        faults
+            .inject(&Fault::KillService {
+                host: "EXCH1".into(),
+                service: "SMTPSVC".into(),
+            })
+            .await?;
+        let o = pool.exec(&e1, &linux::status("postfix")?, T).await?;
+        let st = linux::parse_status("postfix", o.exit_status, &o.stdout, &o.stderr)?;
+        check(
+            st.state == ServiceState::Stopped,
+            format!("postfix after kill: {o:?}"),
+        )?;
+        let o = pool.exec(&e1, &linux::start("postfix")?, T).await?;
+        check(
+            linux::parse_status("postfix", o.exit_status, &o.stdout, &o.stderr)?.state
+                == ServiceState::Running,
+            "restarted",
+        )?;
+        // a hung store: "running" for the service manager, no IMAP greeting
+        let greet = "timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/143; head -c 4 <&3'";
+        check(
+            pool.exec(&e1, greet, T).await?.stdout == "* OK",
+            "IMAP greets before",
+        )?;
+        faults
+            .inject(&Fault::HangService {
+                host: "EXCH1".into(),
+                service: "MSExchangeIS".into(),
+            })
+            .await?;
+        let o = pool.exec(&e1, &linux::status("dovecot")?, T).await?;
+        check(
+            linux::parse_status("dovecot", o.exit_status, &o.stdout, &o.stderr)?.state
+                == ServiceState::Running,
+            "hung but running",
+        )?;
+        check(
+            pool.exec(&e1, greet, T).await?.stdout != "* OK",
+            "no greeting while hung",
+        )?;
+        let o = pool
+            .exec(&e1, "/usr/local/sbin/drlab-svc restart dovecot", T)
+            .await?;
+        check(o.success(), format!("restart: {o:?}"))?;
+        let mut ok = false;
+        for _ in 0..20 {
+            if pool.exec(&e1, greet, T).await?.stdout == "* OK" {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        check(ok, "IMAP greets after the restart")?;
+        Ok(())
+    })
+}
+
+fn foreign(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        // a container that is not this lab's, put into a copy of the inventory
+        let name = format!("drlab-foreign-{}", std::process::id());
+        let out = std::process::Command::new("docker")
+            .args([
+                "create",
+                "--name",
+                &name,
+                "--label",
+                "drlab.lab=someone-else",
+                lab.image(),
+                "true",
+            ])
+            .output()?;
+        check(out.status.success(), "docker create")?;
+        let mut inv = lab.inventory().clone();
+        for h in &mut inv.hosts {
+            if h.name == "EXCH1" {
+                h.container = Some(name.clone());
+            }
+        }
+        let faults = FaultInjector::new(inv, FaultLimits::default());
+        let r = faults.crash("EXCH1").await;
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &name])
+            .output();
+        let e = r.err().ok_or("a foreign container was touched")?;
+        check(matches!(e, FaultError::NotThisLab { .. }), seen(&e))?;
+        let e = faults.crash("NOT-A-HOST").await.unwrap_err();
+        check(matches!(e, FaultError::NotInInventory { .. }), seen(&e))?;
+        Ok(())
+    })
+}
+
+fn crash_power_on(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits { connect_timeout_ms: 2000, ..SshLimits::default() });
+        let faults = FaultInjector::new(lab.inventory().clone(), FaultLimits::default());
+        let e1 = target(lab, "EXCH1")?;
+        check(pool.exec(&e1, "true", T).await?.success(), "up")?;
+        faults.inject(&Fault::CrashHost { host: "EXCH1".into() }).await?;
+        let e = pool.exec(&e1, "true", T).await.unwrap_err();
+        let op: OpError = e.into();
+        check(matches!(op, OpError::Unreachable { .. } | OpError::Timeout { .. } | OpError::Io { .. }), seen(&op))?;
+        let t0 = Instant::now();
+        faults.inject(&Fault::PowerOn { host: "EXCH1".into() }).await?;
+        eprintln!("EXCH1 ready {:.1} s after power-on", t0.elapsed().as_secs_f64());
+        // same address and host key (the known_hosts file still holds)
+        let o = pool.exec(&e1, "/usr/local/sbin/drlab-svc status postfix; cat /run/lsyncd.pid 2>/dev/null || echo no-lsyncd", T).await?;
+        check(o.stdout.contains("postfix running"), format!("{o:?}"))?;
+        // replication does not restart by itself after a crash
+        check(o.stdout.contains("no-lsyncd"), format!("lsyncd restarted after a crash: {o:?}"))?;
+        Ok(())
+    })
+}
+
+fn no_secrets(lab: &Lab) -> LabTestResult {
+    let texts = SEEN.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+    check(!texts.is_empty(), "errors were collected")?;
+    let mut needles: Vec<String> = Vec::new();
+    for s in lab.secrets().values() {
+        needles.extend(
+            s.lines()
+                .filter(|l| l.len() >= 12 && !l.starts_with("-----"))
+                .map(str::to_string),
+        );
+    }
+    for n in &needles {
+        check(
+            !texts.contains(n.as_str()),
+            "a secret appears in an error or output",
+        )?;
+    }
+    // Debug of the SSH targets shows no secret either
+    for h in ["DC1", "EXCH1", "EXCH2", "CLIENT1"] {
+        let d = format!("{:?}", target(lab, h)?);
+        for n in &needles {
+            check(
+                !d.contains(n.as_str()),
+                format!("secret in Debug of {h}'s SSH target"),
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! A test harness for lab test binaries (`harness = false`, libtest-mimic):
+//! the lab is started once, lazily, when the first selected test needs it,
+//! shared by the binary's tests (run one at a time: faults disturb it), and
+//! removed at the end. Without Docker every selected test prints its SKIP
+//! line — or fails under `DRLAB_REQUIRE_LAB=1`.
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::lab::{Lab, LabOptions};
+
+/// What a lab test returns.
+pub type LabTestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// One lab test: its name and body.
+#[derive(Clone, Copy)]
+pub struct LabTest {
+    /// Test name (as `cargo test` filters and prints it).
+    pub name: &'static str,
+    /// The body, given the shared running lab.
+    pub body: fn(&Lab) -> LabTestResult,
+}
+
+impl std::fmt::Debug for LabTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabTest").field("name", &self.name).finish()
+    }
+}
+
+type Shared = Arc<Mutex<Option<Result<Lab, String>>>>;
+
+/// Runs `tests` against one lab made from `options()`; call it from the
+/// `main` of a test binary and return its exit code.
+pub fn run_lab_tests(
+    options: impl Fn() -> LabOptions + Send + Sync + 'static,
+    tests: Vec<LabTest>,
+) -> ExitCode {
+    let mut args = Arguments::from_args();
+    // one at a time: tests share the lab and some of them inject faults
+    args.test_threads = Some(1);
+    let unreachable = crate::docker_unreachable_reason();
+    let shared: Shared = Arc::new(Mutex::new(None));
+    let options = Arc::new(options);
+    let trials = tests
+        .into_iter()
+        .map(|t| {
+            let shared = shared.clone();
+            let options = options.clone();
+            let unreachable = unreachable.clone();
+            Trial::test(t.name, move || {
+                if let Some(why) = &unreachable {
+                    if crate::lab_required() {
+                        return Err(Failed::from(format!(
+                            "{}=1 but Docker is not reachable ({why})",
+                            crate::REQUIRE_LAB_ENV
+                        )));
+                    }
+                    let _ = crate::skip_or_fail(t.name, why);
+                    return Ok(());
+                }
+                let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                let lab =
+                    guard.get_or_insert_with(|| Lab::start(options()).map_err(|e| e.to_string()));
+                match lab {
+                    Ok(lab) => (t.body)(lab).map_err(|e| Failed::from(e.to_string())),
+                    Err(e) => Err(Failed::from(format!("the lab did not start: {e}"))),
+                }
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    let taken = shared.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(Ok(lab)) = taken {
+        let name = lab.name().to_string();
+        let out_dir = lab.out_dir().to_path_buf();
+        let down = lab.down();
+        // a test lab's directory (inventory, known_hosts) is of no use afterwards
+        let _ = std::fs::remove_dir_all(out_dir);
+        if let Err(e) = down {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("removing lab {name} failed: {e} (run: drlab lab down --name {name})");
+            }
+            return ExitCode::FAILURE;
+        }
+    }
+    conclusion.exit_code()
+}

@@ -1,0 +1,226 @@
+//! The inventory the harness writes for a started lab (the format of
+//! `drlab_real::inventory`): the scenario's hosts DC1, EXCH1, EXCH2 mapped to
+//! the containers, a client host, the Exchange service mapping, and
+//! credentials by file (mode 0600), never by value.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+use drlab_real::inventory::{
+    ClientEntry, Dialect, DnsDef, HostEntry, Inventory, LabDef, LabRole, LdapDef, MailDef, SshDef,
+};
+use drlab_real::secret::SecretSource;
+
+use crate::lab::LabOptions;
+use crate::secrets::SecretFiles;
+
+/// Where the mail hosts keep their stores (one Maildir per mailbox).
+pub const MAIL_ROOT: &str = "/srv/mail";
+
+/// The scenario's Exchange services and the lab services that stand in for
+/// them on the mail hosts (`drlab-svc` names).
+///
+/// | scenario | lab | what runs |
+/// |---|---|---|
+/// | SMTPSVC | `postfix` | Postfix, SMTP :25 |
+/// | MSExchangeIS | `dovecot` | Dovecot's master: access to the mail store |
+/// | IMAP4Svc | `imap` | Dovecot's IMAP listener :143 |
+/// | POP3Svc | `pop3` | Dovecot's POP3 listener :110 |
+/// | MSExchangeSA, MSExchangeMTA, MSExchangeMGMT, RESvc, MSExchangeES, W3SVC | `exchange-sa`, `exchange-mta`, `exchange-mgmt`, `exchange-re`, `exchange-es`, `w3svc` | a marker process `drlab-marker NAME` (no Linux counterpart) |
+pub const SERVICE_MAP: [(&str, &str); 10] = [
+    ("MSExchangeSA", "exchange-sa"),
+    ("MSExchangeIS", "dovecot"),
+    ("MSExchangeMTA", "exchange-mta"),
+    ("POP3Svc", "pop3"),
+    ("IMAP4Svc", "imap"),
+    ("MSExchangeMGMT", "exchange-mgmt"),
+    ("RESvc", "exchange-re"),
+    ("MSExchangeES", "exchange-es"),
+    ("W3SVC", "w3svc"),
+    ("SMTPSVC", "postfix"),
+];
+
+/// One started host.
+#[derive(Clone, Debug)]
+pub struct HostPlan {
+    /// The scenario's name (DC1, EXCH1, ...).
+    pub host: String,
+    /// Host name inside the lab (dc1, exch1, ...).
+    pub short: String,
+    /// Image role (dc, mail, client).
+    pub role: String,
+    /// Address on the lab network.
+    pub address: IpAddr,
+    /// Container name.
+    pub container: String,
+}
+
+/// Builds the inventory of a started lab.
+pub fn build(
+    name: &str,
+    network: &str,
+    opts: &LabOptions,
+    plans: &[HostPlan],
+    files: &SecretFiles,
+    known_hosts: &Path,
+) -> Inventory {
+    let realm = opts.domain.to_uppercase();
+    let base = opts
+        .domain
+        .split('.')
+        .map(|p| format!("DC={p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let ssh = SshDef {
+        port: 22,
+        user: "root".into(),
+        password: Some("root".into()),
+        key_file: Some(files.ssh_key.clone()),
+        known_hosts: Some(known_hosts.to_path_buf()),
+    };
+    let hosts = plans
+        .iter()
+        .map(|p| {
+            let mut h = HostEntry {
+                name: p.host.clone(),
+                address: p.address,
+                roles: Vec::new(),
+                dialect: Dialect::Linux,
+                ssh: Some(ssh.clone()),
+                container: Some(p.container.clone()),
+                ldap: None,
+                dns: None,
+                mail_root: None,
+            };
+            match p.role.as_str() {
+                "dc" => {
+                    h.roles = vec![LabRole::DomainController, LabRole::Dns];
+                    h.ldap = Some(LdapDef {
+                        url: format!("ldap://{}", p.address),
+                        bind: format!("Administrator@{realm}"),
+                        password: "admin".into(),
+                        base: base.clone(),
+                    });
+                    h.dns = Some(DnsDef {
+                        port: 53,
+                        tsig: None,
+                    });
+                }
+                "mail" => {
+                    h.roles = vec![LabRole::Mail];
+                    h.mail_root = Some(MAIL_ROOT.into());
+                }
+                _ => h.roles = vec![LabRole::Client],
+            }
+            h
+        })
+        .collect();
+    let file = |p: &Path| SecretSource::File {
+        file: p.to_path_buf(),
+    };
+    Inventory {
+        lab: LabDef {
+            name: name.into(),
+            domain: opts.domain.clone(),
+            docker_network: Some(network.into()),
+        },
+        credentials: BTreeMap::from([
+            ("admin".to_string(), file(&files.admin)),
+            ("root".to_string(), file(&files.root)),
+            ("mail".to_string(), file(&files.mail)),
+        ]),
+        hosts,
+        services: SERVICE_MAP
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        clients: vec![ClientEntry {
+            name: "hq-users".into(),
+            host: Some("CLIENT1".into()),
+        }],
+        mail: MailDef {
+            smtp_port: 25,
+            imap_port: 143,
+            password: Some("mail".into()),
+        },
+    }
+}
+
+/// The inventory's text, with a header saying what it is.
+pub fn render(inv: &Inventory, image: &str) -> Result<String, toml::ser::Error> {
+    let body = toml::to_string(inv)?;
+    Ok(format!(
+        "# drlab CI lab {} (image {image}), written by drlab-labkit.\n\
+         # Credentials are in the files [credentials] names (mode 0600), never in this file.\n\
+         # Remove the lab with: drlab lab down --name {}\n\n{body}",
+        inv.lab.name, inv.lab.name
+    ))
+}
+
+/// Writes a file atomically (temporary file, fsync, rename).
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::SecretFiles;
+
+    #[test]
+    fn written_inventory_loads_and_names_files_not_values() {
+        let plans: Vec<HostPlan> = [
+            ("DC1", "dc1", "dc"),
+            ("EXCH1", "exch1", "mail"),
+            ("EXCH2", "exch2", "mail"),
+            ("CLIENT1", "client1", "client"),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, (h, s, r))| HostPlan {
+            host: (*h).into(),
+            short: (*s).into(),
+            role: (*r).into(),
+            address: format!("10.212.9.{}", i + 2).parse().unwrap(),
+            container: format!("drlab-t-{s}"),
+        })
+        .collect();
+        let d = Path::new("/run/lab");
+        let files = SecretFiles {
+            admin: d.join("secrets/admin_password"),
+            root: d.join("secrets/root_password"),
+            mail: d.join("secrets/mail_password"),
+            ssh_key: d.join("secrets/id_ed25519"),
+        };
+        let opts = LabOptions::new(d);
+        let inv = build(
+            "t",
+            "drlab-t-net",
+            &opts,
+            &plans,
+            &files,
+            &d.join("known_hosts"),
+        );
+        let text = render(&inv, "drlab-lab:0123").unwrap();
+        let back = Inventory::parse(Path::new("inventory.toml"), &text).unwrap();
+        assert_eq!(back.hosts.len(), 4);
+        let dc = back.host("DC1").unwrap();
+        let ldap = dc.ldap.as_ref().unwrap();
+        assert_eq!(ldap.bind, "Administrator@CORP.EXAMPLE.COM");
+        assert_eq!(ldap.base, "DC=corp,DC=example,DC=com");
+        assert_eq!(back.services.len(), 10);
+        assert_eq!(back.services["SMTPSVC"], "postfix");
+        assert!(
+            text.contains("file = \"/run/lab/secrets/admin_password\""),
+            "{text}"
+        );
+        assert_eq!(back.clients[0].host.as_deref(), Some("CLIENT1"));
+    }
+}

@@ -1,0 +1,918 @@
+//! Starting and removing the CI lab: image build, private network, the
+//! containers (testcontainers), domain membership of the mail hosts, and the
+//! inventory with its secret files.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use drlab_real::inventory::Inventory;
+use testcontainers::bollard::models::HostConfig;
+use testcontainers::core::WaitFor;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use crate::docker::{self, DOCKER_CALL_TIMEOUT_MS};
+use crate::inventory::{self as inv, HostPlan};
+use crate::secrets::LabSecrets;
+
+/// Receives one line of progress at a time.
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Label naming a container's or network's lab.
+pub const LAB_LABEL: &str = drlab_real::faults::LAB_LABEL;
+/// Label naming the process that owns a lab removed at its end (tests);
+/// absent on labs left running on purpose (`drlab lab up`).
+pub const OWNER_PID_LABEL: &str = "drlab.owner-pid";
+/// Label naming the owner's pid namespace, so that a pid is only judged in
+/// the namespace it belongs to.
+pub const OWNER_PIDNS_LABEL: &str = "drlab.owner-pidns";
+
+/// What to start.
+#[derive(Clone)]
+pub struct LabOptions {
+    /// Lab name (default `ci-<pid>-<n>`, unique per process and call).
+    pub name: Option<String>,
+    /// Directory for `inventory.toml`, `known_hosts` and `secrets/`.
+    pub out_dir: PathBuf,
+    /// AD/DNS domain (default the library scenario's `corp.example.com`).
+    pub domain: String,
+    /// NetBIOS domain name (default `CORP`).
+    pub netbios_domain: String,
+    /// Mailboxes created on both mail hosts (default the scenario's four).
+    pub mailboxes: Vec<String>,
+    /// Leave the containers running when the `Lab` is dropped (`drlab lab up`).
+    pub keep: bool,
+    /// Image to run; `None` runs `build.sh` in [`LabOptions::images_dir`].
+    pub image: Option<String>,
+    /// `lab/images` of this repository.
+    pub images_dir: PathBuf,
+    /// How long the slowest container (the domain controller) may take to be ready.
+    pub ready_timeout_s: u64,
+    /// Progress lines (build output, each step); none by default.
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for LabOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabOptions")
+            .field("name", &self.name)
+            .field("out_dir", &self.out_dir)
+            .field("domain", &self.domain)
+            .field("keep", &self.keep)
+            .field("image", &self.image)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LabOptions {
+    /// Defaults, writing into `out_dir`.
+    pub fn new(out_dir: impl Into<PathBuf>) -> LabOptions {
+        LabOptions {
+            name: None,
+            out_dir: out_dir.into(),
+            domain: "corp.example.com".into(),
+            netbios_domain: "CORP".into(),
+            mailboxes: ["alice", "bob", "carol", "dave"].map(String::from).to_vec(),
+            keep: false,
+            image: None,
+            images_dir: default_images_dir(),
+            ready_timeout_s: 180,
+            progress: None,
+        }
+    }
+
+    /// Sets the progress callback.
+    pub fn with_progress(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> LabOptions {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+}
+
+/// `lab/images` of the checkout this crate was built from (override with
+/// `DRLAB_IMAGES_DIR`).
+pub fn default_images_dir() -> PathBuf {
+    std::env::var_os("DRLAB_IMAGES_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../images"),
+        PathBuf::from,
+    )
+}
+
+/// Why the lab could not be started or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// Docker does not answer.
+    #[error("Docker is not reachable ({0})")]
+    DockerUnreachable(String),
+    /// `build.sh` failed (its last stderr lines are in the message).
+    #[error("image build failed: {0}")]
+    Build(String),
+    /// A `docker` CLI call failed.
+    #[error("docker: {0}")]
+    Docker(String),
+    /// testcontainers could not create or start a container.
+    #[error("starting {host}: {detail}")]
+    Start {
+        /// The scenario host.
+        host: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A container did not become ready in time, or exited; its log tail is included.
+    #[error("{host} not ready: {detail}")]
+    NotReady {
+        /// The scenario host.
+        host: String,
+        /// Why, with the end of the container's log.
+        detail: String,
+    },
+    /// A set-up step inside the lab failed.
+    #[error("{step}: {detail}")]
+    Setup {
+        /// The step.
+        step: String,
+        /// What the container said.
+        detail: String,
+    },
+    /// The output directory or a file in it could not be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The written inventory does not load (a bug of the harness).
+    #[error("inventory: {0}")]
+    Inventory(String),
+}
+
+/// What `down` removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DownReport {
+    /// Containers removed.
+    pub containers: usize,
+    /// Networks removed.
+    pub networks: usize,
+}
+
+/// The lab's hosts: (scenario name, short host name, image role).
+const HOSTS: [(&str, &str, &str); 4] = [
+    ("DC1", "dc1", "dc"),
+    ("EXCH1", "exch1", "mail"),
+    ("EXCH2", "exch2", "mail"),
+    ("CLIENT1", "client1", "client"),
+];
+
+/// A running CI lab. Removed by [`Lab::down`], or on drop unless it was
+/// started with `keep`.
+pub struct Lab {
+    name: String,
+    network: String,
+    out_dir: PathBuf,
+    inventory_path: PathBuf,
+    inventory: Inventory,
+    secrets: LabSecrets,
+    containers: Vec<(String, ContainerAsync<GenericImage>)>,
+    image: String,
+    keep: bool,
+    rt: Option<tokio::runtime::Runtime>,
+    startup: Duration,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("name", &self.name)
+            .field("network", &self.network)
+            .field("inventory_path", &self.inventory_path)
+            .finish_non_exhaustive()
+    }
+}
+
+static LAB_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Runs a future on `rt` from any thread, also from inside another async
+/// runtime (a scoped thread keeps `block_on` out of the caller's runtime).
+fn block_on<F: std::future::Future + Send>(rt: &tokio::runtime::Runtime, f: F) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| rt.block_on(f))
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LabError + '_ {
+    move |source| LabError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The owner's pid namespace (`/proc/self/ns/pid` link text).
+fn own_pidns() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+impl Lab {
+    /// Builds the image if its recipe changed, then starts the lab and
+    /// writes its inventory. On failure everything started is removed.
+    pub fn start(opts: LabOptions) -> Result<Lab, LabError> {
+        let t0 = Instant::now();
+        let say = |m: &str| {
+            if let Some(p) = &opts.progress {
+                p(m)
+            }
+        };
+        docker::docker_status().map_err(LabError::DockerUnreachable)?;
+        let name = opts.name.clone().unwrap_or_else(|| {
+            format!(
+                "ci-{}-{}",
+                std::process::id(),
+                LAB_SEQ.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            || name.is_empty()
+            || name.len() > 40
+        {
+            return Err(LabError::Setup {
+                step: "lab name".into(),
+                detail: format!("{name:?}: use 1-40 letters, digits and '-'"),
+            });
+        }
+        if !opts.keep {
+            reap_dead_owners(&say);
+        }
+        let image = match &opts.image {
+            Some(i) => i.clone(),
+            None => crate::build::build_image(&opts.images_dir, &say)?,
+        };
+        std::fs::create_dir_all(&opts.out_dir).map_err(io(&opts.out_dir))?;
+        let out_dir = opts.out_dir.canonicalize().map_err(io(&opts.out_dir))?;
+        let secrets = LabSecrets::generate(&out_dir, &format!("drlab-{name}"))
+            .map_err(io(&out_dir.join("secrets")))?;
+
+        let network = format!("drlab-{name}-net");
+        say(&format!("lab {name}: creating network {network}"));
+        let subnet = create_network(&network, &name, opts.keep)?;
+        say(&format!("lab {name}: network {network} {subnet}"));
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| LabError::Docker(format!("tokio runtime: {e}")))?;
+        let ctx = StartCtx {
+            name: name.clone(),
+            network: network.clone(),
+            image: image.clone(),
+            opts: opts.clone(),
+            secrets: &secrets,
+            keep: opts.keep,
+        };
+        let started = block_on(&rt, ctx.start_all());
+        let (containers, plans) = match started {
+            Ok(v) => v,
+            Err(e) => {
+                say(&format!("lab {name}: start failed, removing what was made"));
+                let _ = down_by_name(&name);
+                return Err(e);
+            }
+        };
+        let mut lab = Lab {
+            name: name.clone(),
+            network: network.clone(),
+            inventory_path: out_dir.join("inventory.toml"),
+            out_dir,
+            inventory: Inventory {
+                lab: drlab_real::inventory::LabDef {
+                    name: name.clone(),
+                    domain: opts.domain.clone(),
+                    docker_network: Some(network.clone()),
+                },
+                credentials: BTreeMap::new(),
+                hosts: Vec::new(),
+                services: BTreeMap::new(),
+                clients: Vec::new(),
+                mail: Default::default(),
+            },
+            secrets,
+            containers,
+            image,
+            keep: opts.keep,
+            rt: Some(rt),
+            startup: Duration::ZERO,
+        };
+        match lab.finish(&opts, &plans, &say) {
+            Ok(()) => {}
+            Err(e) => {
+                say(&format!("lab {name}: set-up failed, removing it"));
+                let _ = lab.remove();
+                return Err(e);
+            }
+        }
+        lab.startup = t0.elapsed();
+        say(&format!(
+            "lab {name}: up in {:.1} s; inventory {}",
+            lab.startup.as_secs_f64(),
+            lab.inventory_path.display()
+        ));
+        Ok(lab)
+    }
+
+    /// Domain membership, host keys, inventory.
+    fn finish(
+        &mut self,
+        opts: &LabOptions,
+        plans: &[HostPlan],
+        say: &dyn Fn(&str),
+    ) -> Result<(), LabError> {
+        let rt = self
+            .rt
+            .as_ref()
+            .ok_or_else(|| LabError::Docker("no runtime".into()))?;
+        let dc = self.container_handle("DC1")?.id().to_string();
+        let dc = dc.as_str();
+        // The mail hosts (and the client) become computer accounts of the
+        // domain, with A records in its DNS zone. samba-tool runs on the DC
+        // against its own database (-H sam.ldb): no credential is needed.
+        for p in plans.iter().filter(|p| p.host != "DC1") {
+            say(&format!(
+                "lab {}: computer account {} ({})",
+                self.name, p.host, p.address
+            ));
+            let sam = "/var/lib/samba/private/sam.ldb";
+            let create = vec![
+                "samba-tool".to_string(),
+                "computer".into(),
+                "create".into(),
+                p.host.clone(),
+                "-H".into(),
+                sam.into(),
+                format!("--description=drlab lab host {}", p.short),
+            ];
+            exec_ok(rt, dc, "samba-tool computer create", create)?;
+            // the A record, added by the DC's own machine account (-P)
+            let add = vec![
+                "samba-tool".to_string(),
+                "dns".into(),
+                "add".into(),
+                "127.0.0.1".into(),
+                opts.domain.clone(),
+                p.short.clone(),
+                "A".into(),
+                p.address.to_string(),
+                "-P".into(),
+            ];
+            exec_ok(rt, dc, "samba-tool dns add", add)?;
+        }
+        say(&format!("lab {}: collecting host keys", self.name));
+        let mut known = String::new();
+        for p in plans {
+            let c = self.container_handle(&p.host)?.id().to_string();
+            let keys = exec_ok(
+                rt,
+                &c,
+                "read host keys",
+                vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "cat /etc/ssh/ssh_host_*_key.pub".into(),
+                ],
+            )?;
+            for line in keys.lines().filter(|l| !l.trim().is_empty()) {
+                let mut w = line.split_whitespace();
+                if let (Some(alg), Some(key)) = (w.next(), w.next()) {
+                    known.push_str(&format!("{} {alg} {key}\n", p.address));
+                }
+            }
+        }
+        let known_path = self.out_dir.join("known_hosts");
+        crate::inventory::write_atomic(&known_path, &known).map_err(io(&known_path))?;
+        self.inventory = inv::build(
+            &self.name,
+            &self.network,
+            opts,
+            plans,
+            &self.secrets.files,
+            &known_path,
+        );
+        let text = inv::render(&self.inventory, &self.image)
+            .map_err(|e| LabError::Inventory(e.to_string()))?;
+        Inventory::parse(&self.inventory_path, &text)
+            .map_err(|e| LabError::Inventory(e.to_string()))?;
+        crate::inventory::write_atomic(&self.inventory_path, &text)
+            .map_err(io(&self.inventory_path))?;
+        Ok(())
+    }
+
+    fn container_handle(&self, host: &str) -> Result<&ContainerAsync<GenericImage>, LabError> {
+        self.containers
+            .iter()
+            .find(|(h, _)| h == host)
+            .map(|(_, c)| c)
+            .ok_or_else(|| LabError::Setup {
+                step: "lookup".into(),
+                detail: format!("no container for {host}"),
+            })
+    }
+
+    /// The lab's name (the `drlab.lab` label of everything it made).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The private Docker network.
+    pub fn network(&self) -> &str {
+        &self.network
+    }
+
+    /// Where the inventory was written.
+    pub fn inventory_path(&self) -> &Path {
+        &self.inventory_path
+    }
+
+    /// The inventory.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// The directory holding the inventory, `known_hosts` and `secrets/`.
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    /// The image the lab runs.
+    pub fn image(&self) -> &str {
+        &self.image
+    }
+
+    /// Time from `start` to ready.
+    pub fn startup(&self) -> Duration {
+        self.startup
+    }
+
+    /// The lab's secrets (for tests that check that none leaks).
+    pub fn secrets(&self) -> &LabSecrets {
+        &self.secrets
+    }
+
+    /// Container name of a scenario host.
+    pub fn container(&self, host: &str) -> Option<String> {
+        self.inventory.host(host).and_then(|h| h.container.clone())
+    }
+
+    /// Runs a command in a host's container (as root, via the container
+    /// engine, not SSH): exit code, stdout, stderr.
+    pub fn exec(&self, host: &str, argv: &[&str]) -> Result<(i64, String, String), LabError> {
+        let rt = self
+            .rt
+            .as_ref()
+            .ok_or_else(|| LabError::Docker("lab is down".into()))?;
+        let c = self.container_handle(host)?.id().to_string();
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        block_on(rt, exec_raw(&c, argv))
+    }
+
+    /// Leaves the lab running (for `drlab lab up`): dropping the handle no
+    /// longer removes it. Returns its name.
+    pub fn detach(mut self) -> String {
+        self.keep = true;
+        // the containers must not run testcontainers' remove-on-drop
+        for (_, c) in std::mem::take(&mut self.containers) {
+            std::mem::forget(c);
+        }
+        self.name.clone()
+    }
+
+    /// Removes every container and network of the lab.
+    pub fn down(mut self) -> Result<DownReport, LabError> {
+        self.remove()
+    }
+
+    fn remove(&mut self) -> Result<DownReport, LabError> {
+        // testcontainers' handles: forget them (removal is done by label
+        // below, which also finds anything a crash left behind)
+        for (_, c) in std::mem::take(&mut self.containers) {
+            std::mem::forget(c);
+        }
+        self.keep = true;
+        let r = down_by_name(&self.name);
+        // the secrets open nothing once the lab is gone
+        let _ = std::fs::remove_dir_all(self.out_dir.join("secrets"));
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+        r
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = self.remove();
+        } else if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Removes every container and network labelled `drlab.lab=<name>`.
+pub fn down_by_name(name: &str) -> Result<DownReport, LabError> {
+    let label = format!("{LAB_LABEL}={name}");
+    let mut report = DownReport::default();
+    let ids = docker::containers_with(&label).map_err(LabError::Docker)?;
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f", "-v"];
+        args.extend(ids.iter().map(String::as_str));
+        docker::docker(&args, 120_000).map_err(LabError::Docker)?;
+        report.containers = ids.len();
+    }
+    for n in docker::networks_with(&label).map_err(LabError::Docker)? {
+        docker::docker(&["network", "rm", &n], DOCKER_CALL_TIMEOUT_MS).map_err(LabError::Docker)?;
+        report.networks += 1;
+    }
+    Ok(report)
+}
+
+/// Removes labs whose owning test process died (crash, kill) in this pid
+/// namespace. Labs without an owner label (`drlab lab up`) are left alone.
+fn reap_dead_owners(say: &dyn Fn(&str)) {
+    let Ok(ids) = docker::containers_with(OWNER_PID_LABEL) else {
+        return;
+    };
+    let ns = own_pidns();
+    let mut dead = std::collections::BTreeSet::new();
+    for id in ids {
+        let fmt = format!(
+            "{{{{index .Config.Labels \"{LAB_LABEL}\"}}}} {{{{index .Config.Labels \"{OWNER_PID_LABEL}\"}}}} {{{{index .Config.Labels \"{OWNER_PIDNS_LABEL}\"}}}}"
+        );
+        let Ok(line) = docker::inspect(&fmt, &id) else {
+            continue;
+        };
+        let mut w = line.split_whitespace();
+        let (Some(lab), Some(pid), Some(pidns)) = (w.next(), w.next(), w.next()) else {
+            continue;
+        };
+        if pidns == ns && !Path::new(&format!("/proc/{pid}")).exists() {
+            dead.insert(lab.to_string());
+        }
+    }
+    for lab in dead {
+        say(&format!(
+            "removing lab {lab} left by a test process that died"
+        ));
+        let _ = down_by_name(&lab);
+    }
+}
+
+/// Creates the lab's network with a free /24 from 10.212.0.0/16 (a subnet
+/// of our own, so that a host can be reconnected at its old address).
+fn create_network(network: &str, lab: &str, keep: bool) -> Result<String, LabError> {
+    const SUBNET_TRIES_MAX: u32 = 64;
+    let start = std::process::id() % 250;
+    let mut last = String::new();
+    let pid = std::process::id().to_string();
+    let ns = own_pidns();
+    for i in 0..SUBNET_TRIES_MAX {
+        let octet = (start + i * 7) % 250 + 1;
+        let subnet = format!("10.212.{octet}.0/24");
+        let lab_label = format!("{LAB_LABEL}={lab}");
+        let pid_label = format!("{OWNER_PID_LABEL}={pid}");
+        let ns_label = format!("{OWNER_PIDNS_LABEL}={ns}");
+        let mut args = vec!["network", "create", "--label", &lab_label];
+        if !keep {
+            args.extend(["--label", &pid_label, "--label", &ns_label]);
+        }
+        args.extend(["--subnet", &subnet, network]);
+        match docker::docker(&args, DOCKER_CALL_TIMEOUT_MS) {
+            Ok(_) => return Ok(subnet),
+            Err(e) if e.contains("overlap") || e.contains("Pool") => last = e,
+            Err(e) => return Err(LabError::Docker(e)),
+        }
+    }
+    Err(LabError::Docker(format!(
+        "no free 10.212.x.0/24 after {SUBNET_TRIES_MAX} tries ({last})"
+    )))
+}
+
+/// Limit of one command run in a container during set-up or by [`Lab::exec`].
+pub const EXEC_TIMEOUT_MS: u64 = 120_000;
+
+/// Runs a command in a container (`docker exec`, as root): exit code,
+/// stdout, stderr. The CLI rather than testcontainers' exec, whose handles
+/// cannot be shared across threads.
+async fn exec_raw(id: &str, argv: Vec<String>) -> Result<(i64, String, String), LabError> {
+    let mut cmd = tokio::process::Command::new("docker");
+    cmd.arg("exec")
+        .arg(id)
+        .args(&argv)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_millis(EXEC_TIMEOUT_MS), cmd.output())
+        .await
+        .map_err(|_| LabError::Docker(format!("docker exec timed out after {EXEC_TIMEOUT_MS} ms")))?
+        .map_err(|e| LabError::Docker(format!("docker exec: {e}")))?;
+    Ok((
+        i64::from(out.status.code().unwrap_or(-1)),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Runs a set-up command that must succeed; its stdout.
+fn exec_ok(
+    rt: &tokio::runtime::Runtime,
+    id: &str,
+    step: &str,
+    argv: Vec<String>,
+) -> Result<String, LabError> {
+    let (code, out, err) = block_on(rt, exec_raw(id, argv))?;
+    if code == 0 {
+        Ok(out)
+    } else {
+        Err(LabError::Setup {
+            step: step.into(),
+            detail: format!(
+                "exit {code}: {}",
+                err.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim()
+            ),
+        })
+    }
+}
+
+/// What the async part of `start` needs.
+struct StartCtx<'a> {
+    name: String,
+    network: String,
+    image: String,
+    opts: LabOptions,
+    secrets: &'a LabSecrets,
+    keep: bool,
+}
+
+impl StartCtx<'_> {
+    fn container_name(&self, short: &str) -> String {
+        format!("drlab-{}-{short}", self.name)
+    }
+
+    async fn run(
+        &self,
+        host: &str,
+        short: &str,
+        role: &str,
+        env: Vec<(String, String)>,
+        dns: Option<IpAddr>,
+    ) -> Result<ContainerAsync<GenericImage>, LabError> {
+        let (repo, tag) = self
+            .image
+            .rsplit_once(':')
+            .unwrap_or((&self.image, "latest"));
+        let domain = self.opts.domain.clone();
+        let mut req = GenericImage::new(repo, tag)
+            .with_wait_for(WaitFor::Nothing)
+            .with_container_name(self.container_name(short))
+            .with_hostname(short)
+            .with_network(self.network.clone())
+            .with_label(LAB_LABEL, self.name.clone())
+            .with_label("drlab.host", host)
+            .with_label("drlab.role", role)
+            // routes and tc for the partition and link faults
+            .with_cap_add("NET_ADMIN")
+            .with_startup_timeout(Duration::from_secs(120))
+            .with_host_config_modifier(move |hc: &mut HostConfig| {
+                // tini as PID 1 reaps processes re-parented to it (services
+                // started over ssh or docker exec that exit later)
+                hc.init = Some(true);
+                // nothing of the lab is published on the host
+                hc.publish_all_ports = Some(false);
+                if let Some(d) = dns {
+                    hc.dns = Some(vec![d.to_string()]);
+                    hc.dns_search = Some(vec![domain.clone()]);
+                }
+            });
+        if !self.keep {
+            req = req
+                .with_label(OWNER_PID_LABEL, std::process::id().to_string())
+                .with_label(OWNER_PIDNS_LABEL, own_pidns());
+        }
+        req = req.with_env_var("ROLE", role);
+        for (k, v) in env {
+            req = req.with_env_var(k, v);
+        }
+        req.start().await.map_err(|e| LabError::Start {
+            host: host.into(),
+            detail: e.to_string(),
+        })
+    }
+
+    fn common_env(&self, sshd: bool) -> Vec<(String, String)> {
+        vec![
+            ("SSHD".into(), if sshd { "1" } else { "0" }.into()),
+            ("ROOT_PASSWORD".into(), self.secrets.root.expose().into()),
+            (
+                "SSH_AUTHORIZED_KEYS".into(),
+                self.secrets.ssh_public.clone(),
+            ),
+            (
+                "SSH_PRIVATE_KEY".into(),
+                self.secrets.ssh_private.expose().trim_end().into(),
+            ),
+        ]
+    }
+
+    fn mail_env(&self, replicate_to: Option<IpAddr>, standby: bool) -> Vec<(String, String)> {
+        let mut env = self.common_env(true);
+        env.extend([
+            ("MAIL_DOMAIN".into(), self.opts.domain.clone()),
+            ("MAIL_USERS".into(), self.opts.mailboxes.join(",")),
+            ("MAIL_PASSWORD".into(), self.secrets.mail.expose().into()),
+            ("MAIL_DATA".into(), inv::MAIL_ROOT.into()),
+            (
+                "SVC_STARTUP".into(),
+                if standby { "manual" } else { "automatic" }.into(),
+            ),
+        ]);
+        if let Some(t) = replicate_to {
+            env.push(("MAIL_REPLICATE_TO".into(), t.to_string()));
+        }
+        env
+    }
+
+    async fn address(&self, host: &str, id: &str) -> Result<IpAddr, LabError> {
+        let fmt = format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+            self.network
+        );
+        let id = id.to_string();
+        let out = tokio::task::spawn_blocking(move || docker::inspect(&fmt, &id))
+            .await
+            .map_err(|e| LabError::Docker(e.to_string()))?
+            .map_err(LabError::Docker)?;
+        out.parse().map_err(|_| LabError::Start {
+            host: host.into(),
+            detail: format!("no address on the lab network ({out:?})"),
+        })
+    }
+
+    async fn wait_ready(&self, host: &str, id: &str, limit: Duration) -> Result<(), LabError> {
+        const POLL_MS: u64 = 250;
+        let t0 = Instant::now();
+        loop {
+            let (code, _, _) = exec_raw(
+                id,
+                vec!["test".into(), "-e".into(), "/run/drlab-ready".into()],
+            )
+            .await
+            .unwrap_or((1, String::new(), String::new()));
+            if code == 0 {
+                return Ok(());
+            }
+            let id2 = id.to_string();
+            let running =
+                tokio::task::spawn_blocking(move || docker::inspect("{{.State.Running}}", &id2))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .is_some_and(|s| s == "true");
+            if !running || t0.elapsed() >= limit {
+                let id2 = id.to_string();
+                // the entrypoint logs on stderr; it never logs a secret
+                let tail = tokio::task::spawn_blocking(move || {
+                    std::process::Command::new("docker")
+                        .args(["logs", "--tail", "15", &id2])
+                        .output()
+                        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                        .unwrap_or_default()
+                })
+                .await
+                .unwrap_or_default();
+                return Err(LabError::NotReady {
+                    host: host.into(),
+                    detail: format!(
+                        "{} after {:.0} s; log tail:\n{}",
+                        if running {
+                            "still not ready"
+                        } else {
+                            "container exited"
+                        },
+                        t0.elapsed().as_secs_f64(),
+                        tail.trim_end()
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
+        }
+    }
+
+    /// Starts the four containers: the DC first (its address is everyone's
+    /// DNS server), the standby mail host and the client with it, then the
+    /// active mail host (which replicates to the standby, so it must be up).
+    async fn start_all(
+        &self,
+    ) -> Result<(Vec<(String, ContainerAsync<GenericImage>)>, Vec<HostPlan>), LabError> {
+        let say = |m: &str| {
+            if let Some(p) = &self.opts.progress {
+                p(m)
+            }
+        };
+        let limit = Duration::from_secs(self.opts.ready_timeout_s);
+        let quick = Duration::from_secs(60.min(self.opts.ready_timeout_s));
+        let [dc_h, exch1_h, exch2_h, client_h] = HOSTS;
+        say(&format!(
+            "lab {}: starting {} ({})",
+            self.name,
+            dc_h.0,
+            self.container_name(dc_h.1)
+        ));
+        let mut dc_env = self.common_env(true);
+        dc_env.extend([
+            ("DC_REALM".into(), self.opts.domain.to_uppercase()),
+            ("DC_DOMAIN".into(), self.opts.netbios_domain.clone()),
+            (
+                "DC_ADMIN_PASSWORD".into(),
+                self.secrets.admin.expose().into(),
+            ),
+        ]);
+        let dc = self.run(dc_h.0, dc_h.1, dc_h.2, dc_env, None).await?;
+        let dc_ip = self.address(dc_h.0, dc.id()).await?;
+
+        say(&format!(
+            "lab {}: starting {} and {}",
+            self.name, exch2_h.0, client_h.0
+        ));
+        let (exch2, client) = tokio::join!(
+            self.run(
+                exch2_h.0,
+                exch2_h.1,
+                exch2_h.2,
+                self.mail_env(None, true),
+                Some(dc_ip)
+            ),
+            self.run(
+                client_h.0,
+                client_h.1,
+                client_h.2,
+                self.common_env(true),
+                Some(dc_ip)
+            ),
+        );
+        let (exch2, client) = (exch2?, client?);
+        let exch2_ip = self.address(exch2_h.0, exch2.id()).await?;
+        self.wait_ready(exch2_h.0, exch2.id(), quick).await?;
+        say(&format!(
+            "lab {}: {} ready; starting {} (replicating to {exch2_ip})",
+            self.name, exch2_h.0, exch1_h.0
+        ));
+        let exch1 = self
+            .run(
+                exch1_h.0,
+                exch1_h.1,
+                exch1_h.2,
+                self.mail_env(Some(exch2_ip), false),
+                Some(dc_ip),
+            )
+            .await?;
+        let (r1, r2, r3) = tokio::join!(
+            self.wait_ready(exch1_h.0, exch1.id(), quick),
+            self.wait_ready(client_h.0, client.id(), quick),
+            self.wait_ready(dc_h.0, dc.id(), limit),
+        );
+        r1?;
+        r2?;
+        r3?;
+        say(&format!("lab {}: every container is ready", self.name));
+        let mut plans = Vec::new();
+        let mut containers = Vec::new();
+        for ((host, short, role), c) in [
+            (dc_h, dc),
+            (exch1_h, exch1),
+            (exch2_h, exch2),
+            (client_h, client),
+        ] {
+            let address = self.address(host, c.id()).await?;
+            plans.push(HostPlan {
+                host: host.into(),
+                short: short.into(),
+                role: role.into(),
+                address,
+                container: self.container_name(short),
+            });
+            containers.push((host.to_string(), c));
+        }
+        Ok((containers, plans))
+    }
+}

@@ -1,0 +1,73 @@
+//! `drlab lab up` / `drlab lab down`: the CI lab of real components in
+//! containers (see `lab/kit`), started with progress on stderr and left
+//! running for drills until `down`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use drlab_labkit::{Lab, LabOptions};
+
+use super::out;
+use crate::Outcome;
+use crate::cli::LabAction;
+
+pub fn lab(action: LabAction) -> Result<Outcome> {
+    match action {
+        LabAction::Up { out, name } => up(&out, name),
+        LabAction::Down { name, out } => down(name, &out),
+    }
+}
+
+/// Progress goes to stderr, so that stdout stays the result.
+fn progress(line: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{line}");
+}
+
+fn up(dir: &Path, name: Option<String>) -> Result<Outcome> {
+    if let Some(why) = drlab_labkit::docker_unreachable_reason() {
+        bail!("Docker is not reachable ({why}); the lab needs a running Docker daemon");
+    }
+    let mut opts = LabOptions::new(dir).with_progress(progress);
+    opts.keep = true;
+    opts.name = Some(name.unwrap_or_else(|| format!("lab-{}", std::process::id())));
+    let lab = Lab::start(opts).context("starting the lab")?;
+    let path = lab.inventory_path().display().to_string();
+    let started = lab.startup();
+    let name = lab.detach();
+    out(&format!(
+        "lab {name} is up ({:.1} s)\ninventory: {path}\nremove it with: drlab lab down --name {name}\n",
+        started.as_secs_f64()
+    ));
+    Ok(Outcome::Pass)
+}
+
+fn down(name: Option<String>, dir: &Path) -> Result<Outcome> {
+    let inventory = dir.join("inventory.toml");
+    let name = match name {
+        Some(n) => n,
+        None => {
+            let inv = drlab_real::inventory::Inventory::load(&inventory).with_context(|| {
+                format!(
+                    "no --name given and no lab inventory at {}",
+                    inventory.display()
+                )
+            })?;
+            inv.lab.name
+        }
+    };
+    let report =
+        drlab_labkit::down_by_name(&name).with_context(|| format!("removing lab {name}"))?;
+    // the lab's secrets are useless once it is gone; remove those `up` wrote here
+    let same_lab =
+        drlab_real::inventory::Inventory::load(&inventory).is_ok_and(|i| i.lab.name == name);
+    if same_lab {
+        let _ = std::fs::remove_dir_all(dir.join("secrets"));
+    }
+    out(&format!(
+        "lab {name}: removed {} containers and {} networks\n",
+        report.containers, report.networks
+    ));
+    Ok(Outcome::Pass)
+}
