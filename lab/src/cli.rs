@@ -25,7 +25,17 @@ pub enum Format {
     Md,
 }
 
+/// Where a drill runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// The deterministic simulator.
+    Sim,
+    /// Real infrastructure listed in an inventory.
+    Lab,
+}
+
 /// Subcommands.
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and print its RTO/RPO report.
@@ -41,7 +51,21 @@ pub enum Command {
         /// Also write report.json, report.md, junit.xml and events.jsonl here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Where the drill runs: the built-in simulator, or the real lab of an inventory.
+        #[arg(long, value_enum, default_value_t = BackendKind::Sim)]
+        backend: BackendKind,
+        /// The lab inventory (with --backend lab).
+        #[arg(long, value_name = "FILE")]
+        inventory: Option<PathBuf>,
+        /// Print the plan (every command the lab drill would issue, no secrets)
+        /// and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where lab drills write their journal.
+        #[arg(long, value_name = "DIR", default_value = "drlab-journal")]
+        journal_dir: PathBuf,
     },
+
     /// Check scenario files; print every problem with file:line:column.
     Validate {
         /// Scenario files.
@@ -103,6 +127,36 @@ pub enum Command {
         /// What to do with it.
         #[command(subcommand)]
         action: LabAction,
+    },
+    /// Drill journals: list what drills did, roll an interrupted one back.
+    Drill {
+        /// What to do.
+        #[command(subcommand)]
+        action: DrillAction,
+    },
+}
+
+/// `drlab drill` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DrillAction {
+    /// List drill journals: for a directory, one line per drill; for a
+    /// file, also every action with its step, outcome and undo.
+    Journal {
+        /// A journal file, or a directory of journals (`*.jsonl`).
+        #[arg(default_value = "drlab-journal")]
+        path: PathBuf,
+    },
+    /// Undo what a drill did, newest action first, as its journal says;
+    /// each undo is appended to the journal.
+    Rollback {
+        /// The drill's journal file.
+        journal: PathBuf,
+        /// Print the undos without performing them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Lab inventory (default: the one the journal names).
+        #[arg(long, value_name = "FILE")]
+        inventory: Option<PathBuf>,
     },
 }
 

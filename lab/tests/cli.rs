@@ -227,3 +227,187 @@ fn sweep_summarises_variants_and_answers_a_requirement() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no \"nope\""), "{}", stderr(&o));
 }
+
+/// A drill journal of the LAN failover, written by a simulated drill run
+/// through the journalling wrapper (as a lab drill writes one).
+fn sim_journal(dir: &Path) -> PathBuf {
+    use drlab_real::recorded::{DrillHeader, JournalSink, Known, Recorded};
+    let s = drlab_scenarios::load(&root().join(LAN)).unwrap();
+    let path = dir.join("lan-failover-7.jsonl");
+    let b = drlab_sim::SimBackend::new(drlab_sim::world::World::build(&s, 7));
+    let rec = drlab_drivers::Recorder::new();
+    let header = DrillHeader {
+        scenario: s.scenario.name.clone(),
+        scenario_file: LAN.into(),
+        inventory_file: String::new(),
+        lab: "sim".into(),
+    };
+    let sink = JournalSink::create(&path, &header, drlab_drivers::Timestamp::ZERO).unwrap();
+    {
+        let r = Recorded::new(&b, &sink, &rec, Known::from_scenario(&s));
+        let drill = drlab_scenarios::drill::run(&r, &s, 7, &rec);
+        drlab_sim::block_on(b.clock(), drill, drlab_sim::POLLS_MAX).unwrap();
+    }
+    let end = drlab_drivers::Clock::now(&b);
+    sink.finish(end, "restored").unwrap();
+    path
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn drill_journal_lists_a_directory_and_every_action_of_a_file() {
+    let d = tempfile::tempdir().unwrap();
+    let done = sim_journal(d.path());
+    // A second drill, interrupted while writing its last outcome.
+    let text = std::fs::read_to_string(&done).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let kept = &lines[..lines.len() - 2];
+    let torn = lines[lines.len() - 2];
+    let cut = d.path().join("lan-failover-8.jsonl");
+    std::fs::write(
+        &cut,
+        format!("{}\n{}", kept.join("\n"), &torn[..torn.len() / 2]),
+    )
+    .unwrap();
+
+    let o = drlab(&["drill", "journal", d.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list = stdout(&o);
+    let row = |name: &str| {
+        list.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{list}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let a = row("lan-failover-7.jsonl");
+    assert!(a.contains("lan-failover sim"), "{a}");
+    assert!(a.contains(" 22 0 0 0 ended (restored)"), "{a}");
+    let b = row("lan-failover-8.jsonl");
+    assert!(b.contains(" 21 0 1 0 interrupted, last line torn"), "{b}");
+
+    let o = drlab(&["drill", "journal", done.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let one = stdout(&o);
+    for want in [
+        "scenario  lan-failover (scenarios/library/lan-failover.toml)",
+        "end       ended (restored)",
+        "actions   22: 22 done, 0 failed, 0 unknown; 0 undone; 22 to undo by a rollback",
+        "step: (none)",
+        "inject crash-host on EXCH1",
+        "undo: repair: power-on EXCH1",
+        "step: fail over IP addresses and server name of EXCH1 to EXCH2",
+        "step: net start MSExchangeIS",
+        "start MSExchangeIS on EXCH2",
+        "undo: stop MSExchangeIS on EXCH2",
+        "home mailbox dave on EXCH2 Second Storage Group/Sales (on DC1)",
+        "undo: home mailbox dave on EXCH1 Second Storage Group/Sales (on DC1)",
+    ] {
+        assert!(one.contains(want), "missing {want:?} in:\n{one}");
+    }
+    let o = drlab(&["drill", "journal", cut.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let one = stdout(&o);
+    assert!(one.contains("last line is torn"), "{one}");
+    assert!(one.contains("unknown (no outcome recorded)"), "{one}");
+}
+
+#[test]
+fn drill_rollback_dry_run_prints_the_undos_newest_first_and_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let j = sim_journal(d.path());
+    let before = std::fs::read(&j).unwrap();
+    let o = drlab(&["drill", "rollback", j.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan = stdout(&o);
+    assert!(plan.starts_with("rollback plan of "), "{plan}");
+    let undos: Vec<&str> = plan.lines().filter(|l| l.contains("would")).collect();
+    assert_eq!(undos.len(), 22, "{plan}");
+    assert!(
+        undos[0].contains("would      home mailbox dave on EXCH1"),
+        "{}",
+        undos[0]
+    );
+    assert!(
+        undos[21].contains("would      repair: power-on EXCH1"),
+        "{}",
+        undos[21]
+    );
+    let stop_is = undos
+        .iter()
+        .position(|l| l.contains("stop MSExchangeIS on EXCH2"));
+    let stop_sa = undos
+        .iter()
+        .position(|l| l.contains("stop MSExchangeSA on EXCH2"));
+    assert!(stop_is < stop_sa, "services stop in reverse start order");
+    assert_eq!(
+        std::fs::read(&j).unwrap(),
+        before,
+        "a dry run writes nothing"
+    );
+
+    // Without --dry-run a simulator drill has no inventory to roll back on.
+    let o = drlab(&["drill", "rollback", j.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("names no inventory"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&j).unwrap(), before);
+}
+
+#[test]
+fn drill_commands_on_bad_paths_exit_2_with_a_clear_message() {
+    let d = tempfile::tempdir().unwrap();
+    let missing = d.path().join("nope.jsonl");
+    let o = drlab(&["drill", "journal", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no drill journal at"), "{}", stderr(&o));
+
+    let o = drlab(&["drill", "journal", d.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no drill journals"), "{}", stderr(&o));
+
+    let o = drlab(&["drill", "rollback", missing.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no drill journal at"), "{}", stderr(&o));
+
+    let o = drlab(&["drill", "rollback", d.path().to_str().unwrap(), "--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not a journal file"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Garbage in the middle is corruption, not a torn tail: located.
+    let bad = d.path().join("bad.jsonl");
+    std::fs::write(&bad, "garbage\n{}\n").unwrap();
+    let o = drlab(&["drill", "journal", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.jsonl:1"), "{}", stderr(&o));
+    let o = drlab(&["drill", "journal", d.path().to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unreadable journal is an error"
+    );
+    assert!(stdout(&o).contains("bad.jsonl"), "{}", stdout(&o));
+
+    // A real drill's journal names its inventory; a missing one is reported.
+    let j = sim_journal(d.path());
+    let o = drlab(&[
+        "drill",
+        "rollback",
+        j.to_str().unwrap(),
+        "--inventory",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("loading the lab inventory"),
+        "{}",
+        stderr(&o)
+    );
+}

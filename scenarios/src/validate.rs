@@ -273,6 +273,12 @@ fn estate(s: &Scenario, p: &mut Problems) {
                 "source and target must differ".into(),
             ));
         }
+        non_negative(
+            p,
+            path!("replication", i, "batch_delay_s"),
+            r.batch_delay_s,
+            "batch delay",
+        );
     }
 }
 

@@ -321,6 +321,15 @@ impl Recorder {
         events.push(Event { at, kind });
     }
 
+    /// Copies of the events recorded after the first `n` (for live progress).
+    pub fn events_since(&self, n: usize) -> Vec<Event> {
+        self.events
+            .borrow()
+            .get(n..)
+            .map(<[Event]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// Number of events so far.
     pub fn len(&self) -> usize {
         self.events.borrow().len()
@@ -329,6 +338,31 @@ impl Recorder {
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.events.borrow().is_empty()
+    }
+
+    /// The step in progress: the latest [`EventKind::StepStarted`] without a
+    /// matching [`EventKind::StepFinished`] (a drill journal files each
+    /// action under it). Scans backwards, so it costs nothing on the hot path
+    /// of `emit`; it is meant for the few state-changing calls of a drill.
+    pub fn open_step(&self) -> Option<Arc<str>> {
+        let events = self.events.borrow();
+        // Finished steps seen so far (walking back), each closing one start.
+        let mut finished: Vec<&Arc<str>> = Vec::new();
+        for e in events.iter().rev() {
+            match &e.kind {
+                EventKind::StepFinished { step, .. } => finished.push(step),
+                EventKind::StepStarted { step } => {
+                    match finished.iter().rposition(|f| *f == step) {
+                        Some(i) => {
+                            finished.swap_remove(i);
+                        }
+                        None => return Some(step.clone()),
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The recorded events.
@@ -595,6 +629,28 @@ mod tests {
             at: Timestamp(at),
             kind,
         }
+    }
+
+    #[test]
+    fn open_step_is_the_latest_unfinished_start() {
+        let r = Recorder::new();
+        let start = |s: &str| EventKind::StepStarted { step: s.into() };
+        let end = |s: &str| EventKind::StepFinished {
+            step: s.into(),
+            outcome: StepOutcome::Ok,
+        };
+        assert_eq!(r.open_step(), None);
+        r.emit(Timestamp(1), start("outer"));
+        r.emit(Timestamp(2), start("inner"));
+        r.emit(Timestamp(3), EventKind::ProbeOk);
+        assert_eq!(r.open_step().as_deref(), Some("inner"));
+        r.emit(Timestamp(4), end("inner"));
+        assert_eq!(r.open_step().as_deref(), Some("outer"));
+        r.emit(Timestamp(5), end("outer"));
+        assert_eq!(r.open_step(), None);
+        // A step started again after it finished is open again.
+        r.emit(Timestamp(6), start("outer"));
+        assert_eq!(r.open_step().as_deref(), Some("outer"));
     }
 
     #[test]

@@ -140,10 +140,12 @@ impl From<FaultError> for OpError {
                 reason: e.to_string().into(),
             },
             FaultError::Unsupported { what } => OpError::Unsupported { what: what.into() },
-            FaultError::Timeout { after_ms, .. } => OpError::Timeout {
-                op: e.to_string().into(),
+            // OpError::Timeout says "timed out after" itself.
+            FaultError::Timeout { what, after_ms } => OpError::Timeout {
+                op: what.into(),
                 after: Duration::from_millis(after_ms),
             },
+
             e => OpError::Io {
                 detail: e.to_string().into(),
             },
@@ -349,6 +351,22 @@ impl FaultInjector {
         loop {
             if self.exec_sh(&c, &what, &check).await.is_ok() {
                 break;
+            }
+            // A host whose boot failed is not coming up: say why at once
+            // instead of waiting out the limit.
+            let state = self
+                .docker(&what, &["inspect", "-f", "{{.State.Status}}", &c])
+                .await
+                .unwrap_or_default();
+            if state.trim() == "exited" || state.trim() == "dead" {
+                let tail = self
+                    .docker(&what, &["logs", "--tail", "3", &c])
+                    .await
+                    .unwrap_or_default();
+                return Err(FaultError::Docker {
+                    what,
+                    detail: format!("the host stopped while booting: {}", tail.trim()),
+                });
             }
             if t0.elapsed() >= Duration::from_millis(self.limits.power_on_ready_timeout_ms) {
                 return Err(FaultError::Timeout {

@@ -89,6 +89,9 @@ pub enum Action {
         host: String,
         /// New name.
         name: String,
+        /// The name before, when known (for undo).
+        #[serde(default)]
+        previous: Option<String>,
     },
     /// Join a domain.
     JoinDomain {
@@ -320,6 +323,11 @@ pub enum Action {
         /// Host.
         host: String,
     },
+    /// Flush a client's resolver cache (no undo: the cache refills itself).
+    FlushCache {
+        /// Client.
+        client: String,
+    },
 }
 
 impl Action {
@@ -493,10 +501,20 @@ impl Action {
                 vlans: prev.clone(),
                 previous: Some(vlans.clone()),
             },
+            Rename {
+                host,
+                name,
+                previous: Some(prev),
+            } => Rename {
+                host: s(host),
+                name: s(prev),
+                previous: Some(s(name)),
+            },
             SetMailboxHome { previous: None, .. }
             | SetStartup { previous: None, .. }
             | SetPortVlans { previous: None, .. }
-            | Rename { .. }
+            | Rename { previous: None, .. }
+            | FlushCache { .. }
             | Reboot { .. }
             | Restore { .. }
             | Repair { .. }
@@ -538,6 +556,13 @@ pub enum Phase {
     Undone {
         /// Record number undone.
         of: u64,
+    },
+    /// An undo of record `of` was tried by a rollback and failed.
+    UndoFailed {
+        /// Record number whose undo failed.
+        of: u64,
+        /// The error.
+        error: String,
     },
     /// The drill finished normally.
     End {
@@ -740,7 +765,7 @@ impl Contents {
                         p.undone = true;
                     }
                 }
-                Phase::Drill { .. } | Phase::End { .. } => {}
+                Phase::Drill { .. } | Phase::End { .. } | Phase::UndoFailed { .. } => {}
             }
         }
         out

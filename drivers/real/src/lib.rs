@@ -9,6 +9,8 @@
 
 pub mod inventory;
 pub mod journal;
+pub mod lab;
+pub mod recorded;
 
 pub mod dialect;
 pub mod dns;

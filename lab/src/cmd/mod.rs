@@ -2,6 +2,7 @@
 
 mod bench;
 mod catalogue;
+mod drill;
 mod lab;
 mod run;
 pub mod sweep;
@@ -25,7 +26,21 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             seed,
             format,
             out,
-        } => run::run(&scenario, seed, format, out.as_deref()),
+            backend,
+            inventory,
+            dry_run,
+            journal_dir,
+        } => run::run(&run::RunArgs {
+            scenario: &scenario,
+            seed,
+            format,
+            out: out.as_deref(),
+            backend,
+            inventory: inventory.as_deref(),
+            dry_run,
+            journal_dir: &journal_dir,
+        }),
+
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Sweep {
             scenario,
@@ -53,6 +68,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             seed,
         } => bench::bench(&scenario, runs, jobs, seed),
         Command::Lab { action } => lab::lab(action),
+        Command::Drill { action } => drill::drill(action),
     }
 }
 

@@ -318,6 +318,11 @@ pub struct ReplicationDef {
     /// Whether the mirror is already complete at the start (protected estate).
     #[serde(default = "yes")]
     pub mirrored_at_start: bool,
+    /// Changes are collected this long before they are sent (lsyncd's
+    /// `delay`; 0 streams each write at once, as Double-Take does).
+    #[serde(default)]
+    pub batch_delay_s: f64,
+
     /// Log shipping (Exchange 2007 CCR): writes fill a transaction log file
     /// of this size on the source, which is shipped only once closed (full).
     /// Absent: every write is replicated as it happens.

@@ -419,7 +419,9 @@ impl World {
                 host_ix(&r.source).expect("validated"),
                 host_ix(&r.target).expect("validated"),
             );
-            world.pairs.push(Pair::new(src, tgt, r.mirrored_at_start));
+            let mut pair = Pair::new(src, tgt, r.mirrored_at_start);
+            pair.batch_delay_us = (r.batch_delay_s * 1e6) as u64;
+            world.pairs.push(pair);
             if r.mirrored_at_start {
                 for st in &mut world.hosts[tgt].stores {
                     st.foreign = true;

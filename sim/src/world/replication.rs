@@ -27,8 +27,13 @@ pub struct Item {
 /// A replication connection source → target.
 #[derive(Debug, Clone)]
 pub struct Pair {
+    /// Changes wait this long in a batch before they are sent (0: stream).
+    pub batch_delay_us: Micros,
+    /// When the open batch is sent.
+    batch_closes_at: Micros,
     /// Source host index.
     pub source: usize,
+
     /// Target host index.
     pub target: usize,
     /// State.
@@ -51,6 +56,8 @@ impl Pair {
     /// A connection, replicating already if `connected`.
     pub fn new(source: usize, target: usize, connected: bool) -> Pair {
         Pair {
+            batch_delay_us: 0,
+            batch_closes_at: 0,
             source,
             target,
             state: if connected {
@@ -116,7 +123,16 @@ impl World {
             .expect("scheduled only while the path is up");
         let apply_mbps = self.timing.target_apply_mbps;
         let p = &mut self.pairs[i];
-        let start = now.max(p.link_busy_until);
+        let mut start = now.max(p.link_busy_until);
+        if p.batch_delay_us > 0 {
+            // lsyncd-style batching: the first change opens a batch that is
+            // sent when its delay has passed; later changes join it.
+            if now >= p.batch_closes_at {
+                p.batch_closes_at = now + p.batch_delay_us;
+            }
+            start = start.max(p.batch_closes_at);
+        }
+
         item.tx_done = start + us(World::transfer_time(&link, u64::from(item.bytes)));
         let arrive = item.tx_done + (link.latency_ms * 1000.0) as u64;
         let apply = us(super::secs_f(

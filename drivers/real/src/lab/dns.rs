@@ -1,0 +1,102 @@
+//! DNS in the lab: record changes as RFC 2136 dynamic updates to the named
+//! server (signed with TSIG when the inventory names a key), direct queries
+//! to a server, and resolution through each client population's own
+//! resolver, whose cache follows the scenario's policy: propagation is
+//! measured as users see it, not as the server answers.
+
+use std::net::SocketAddr;
+
+use drlab_drivers::caps::OpResult;
+use drlab_drivers::types::{DnsRecord, RecordType};
+use drlab_drivers::{Dns, OpError};
+
+use super::LabBackend;
+use crate::dns::client::{self, DnsLimits, Rfc2136Client};
+use crate::dns::update::TsigKey;
+
+impl LabBackend {
+    fn dns_server(&self, server: &str) -> OpResult<(SocketAddr, Option<TsigKey>)> {
+        let e = self.entry(server)?;
+        let def = e.dns.as_ref().ok_or_else(|| {
+            OpError::not_found(format!("DNS service on {server} in the inventory"))
+        })?;
+        let key = match &def.tsig {
+            None => None,
+            Some(name) => {
+                let secret = self
+                    .inv
+                    .credentials
+                    .get(name)
+                    .ok_or_else(|| OpError::not_found(format!("credential {name:?}")))?
+                    .load()
+                    .map_err(|e| OpError::Io {
+                        detail: format!("TSIG key of {server}: {e}").into(),
+                    })?;
+                Some(TsigKey::parse_spec(&secret).map_err(OpError::from)?)
+            }
+        };
+        Ok((SocketAddr::new(e.address, def.port), key))
+    }
+
+    async fn updater(&self, server: &str, name: &str) -> OpResult<Rfc2136Client> {
+        let (addr, key) = self.dns_server(server)?;
+        let limits = DnsLimits::default();
+        let zone = client::find_zone(addr, name, limits)
+            .await
+            .map_err(OpError::from)?;
+        Ok(Rfc2136Client {
+            server: addr,
+            zone,
+            key,
+            limits,
+        })
+    }
+
+    pub(super) fn resolver(&self, client: &str) -> OpResult<&crate::dns::resolver::Resolver> {
+        self.resolvers
+            .get(client)
+            .ok_or_else(|| OpError::not_found(format!("client {client} in the scenario")))
+    }
+}
+
+impl Dns for LabBackend {
+    async fn add_record(&self, server: &str, record: &DnsRecord) -> OpResult<()> {
+        let u = self.updater(server, &record.name).await?;
+        u.add(record).await.map_err(OpError::from)
+    }
+
+    async fn delete_record(&self, server: &str, record: &DnsRecord) -> OpResult<()> {
+        let u = self.updater(server, &record.name).await?;
+        u.delete(record).await.map_err(OpError::from)
+    }
+
+    async fn query_server(
+        &self,
+        server: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> OpResult<Vec<DnsRecord>> {
+        let (addr, _) = self.dns_server(server)?;
+        client::query_records(addr, name, rtype, DnsLimits::default())
+            .await
+            .map_err(OpError::from)
+    }
+
+    async fn resolve(
+        &self,
+        client: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> OpResult<Vec<DnsRecord>> {
+        self.resolver(client)?
+            .resolve(name, rtype)
+            .await
+            .map(|r| r.records)
+            .map_err(OpError::from)
+    }
+
+    async fn flush_cache(&self, client: &str) -> OpResult<()> {
+        self.resolver(client)?.flush();
+        Ok(())
+    }
+}

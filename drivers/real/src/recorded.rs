@@ -1,0 +1,1738 @@
+//! Journalled drills: [`Recorded`] wraps any [`Backend`] and turns every
+//! state-changing call into a journal [`Action`] written *before* the call is
+//! made (and its outcome after), so a drill that dies half-way leaves a
+//! journal saying what was done and how to undo it; [`rollback`] reads such a
+//! journal and performs the undos, newest first.
+//!
+//! Where the records go is an [`ActionSink`]: a [`JournalSink`] (a JSON-lines
+//! file on disk, see [`crate::journal`]) for drills, a [`PlanSink`] (plan
+//! lines with the concrete commands a backend would issue) for dry runs.
+//!
+//! Read-only calls (ping, status queries, listings, queue status, resolution,
+//! the workload's writes, read-back and probes, drain waits) pass straight
+//! through. Recording never changes behaviour: the wrapper does no I/O of its
+//! own besides the sink, never sleeps and emits no events, so a simulated run
+//! through it produces the same trace as one without it.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use drlab_drivers::caps::OpResult;
+use drlab_drivers::types::{
+    ArchiveInfo, DnsRecord, Fault, IdentityItems, MailboxInfo, MirrorMode, QueueStatus, RecordType,
+    RestoreOptions, ServiceState, StartupType, StoreInfo, StoreRef,
+};
+use drlab_drivers::{
+    Archives, Backend, Clock, Directory, Dns, Faults, Hosts, MailStores, OpError, Recorder,
+    Replication, San, SeqSet, Services, Switches, Timestamp, Workload,
+};
+use drlab_scenarios::Scenario;
+
+use crate::journal::{self, Action, Journal, JournalError, Performed, Phase, Record};
+
+/// Actions one drill may record: far above any runbook (the library's
+/// largest records a few dozen), low enough that a runaway loop stops
+/// instead of filling the disk.
+pub const ACTIONS_MAX: u64 = 100_000;
+
+/// Why a sink refused an action (the action is then not performed).
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The journal could not be written.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// An earlier journal write failed; the file may end in a torn line, so
+    /// nothing more is written to it and nothing more is performed.
+    #[error("an earlier journal write failed ({first}); nothing more is recorded")]
+    Broken {
+        /// The first failure.
+        first: String,
+    },
+    /// The drill recorded [`ACTIONS_MAX`] actions already.
+    #[error("more than {limit} actions in one drill")]
+    TooMany {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Where a [`Recorded`] backend files its actions. Object safe; methods take
+/// `&self` because a drill's activities share the backend.
+pub trait ActionSink {
+    /// Records that `action` is about to be performed (within runbook step
+    /// `step`, undone by `undo`). Returns the record number for [`ActionSink::end`].
+    /// An error means the action must not be performed.
+    fn begin(
+        &self,
+        at: Timestamp,
+        step: Option<&str>,
+        action: &Action,
+        undo: Option<&Action>,
+    ) -> Result<u64, SinkError>;
+
+    /// Records how action `n` ended. An error here cannot undo the action;
+    /// the record then stays without an outcome (which a rollback treats as
+    /// possibly done).
+    fn end(&self, at: Timestamp, n: u64, outcome: Result<(), &OpError>) -> Result<(), SinkError>;
+}
+
+/// What the drill's header says ran where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrillHeader {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub scenario_file: String,
+    /// Inventory file (empty for the simulator).
+    pub inventory_file: String,
+    /// Lab name (`sim` for the simulator).
+    pub lab: String,
+}
+
+impl DrillHeader {
+    fn phase(&self) -> Phase {
+        Phase::Drill {
+            scenario: self.scenario.clone(),
+            scenario_file: self.scenario_file.clone(),
+            inventory_file: self.inventory_file.clone(),
+            lab: self.lab.clone(),
+        }
+    }
+}
+
+/// A sink writing a drill journal: a `begin` record flushed to disk before
+/// each action, an `ok`/`failed` record after it.
+#[derive(Debug)]
+pub struct JournalSink {
+    path: PathBuf,
+    state: RefCell<JournalState>,
+}
+
+#[derive(Debug)]
+struct JournalState {
+    journal: Option<Journal>,
+    /// The header, until it is written with the journal's first record.
+    header: Option<DrillHeader>,
+    broken: Option<String>,
+    actions: u64,
+}
+
+impl JournalSink {
+    /// Creates the journal at `path` (never overwriting one) and writes the
+    /// drill's header now, so an unwritable journal stops a drill before it
+    /// starts.
+    pub fn create(
+        path: &Path,
+        header: &DrillHeader,
+        at: Timestamp,
+    ) -> Result<JournalSink, JournalError> {
+        let sink = JournalSink::deferred(path, header);
+        sink.state.borrow_mut().open(path, at)?;
+        Ok(sink)
+    }
+
+    /// A sink that creates its journal (and writes the header) with the
+    /// first record. Nothing touches the disk before; a path that cannot be
+    /// written is found by the first state-changing call, which is then not
+    /// performed.
+    pub fn deferred(path: &Path, header: &DrillHeader) -> JournalSink {
+        JournalSink {
+            path: path.to_path_buf(),
+            state: RefCell::new(JournalState {
+                journal: None,
+                header: Some(header.clone()),
+                broken: None,
+                actions: 0,
+            }),
+        }
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records the drill's normal end. Fails when any record of the drill
+    /// could not be written (the journal then lacks outcomes, or more).
+    pub fn finish(self, at: Timestamp, reason: &str) -> Result<PathBuf, SinkError> {
+        let mut st = self.state.into_inner();
+        if let Some(first) = st.broken.take() {
+            return Err(SinkError::Broken { first });
+        }
+        st.write(
+            &self.path,
+            at,
+            Phase::End {
+                reason: reason.to_string(),
+            },
+            None,
+            None,
+            None,
+            None,
+        )?;
+        Ok(self.path)
+    }
+}
+
+impl JournalState {
+    /// Creates the journal and writes the header, if not done yet.
+    fn open(&mut self, path: &Path, at: Timestamp) -> Result<&mut Journal, JournalError> {
+        if self.journal.is_none() {
+            let mut j = Journal::create(path)?;
+            if let Some(h) = self.header.take() {
+                let n = j.next_number();
+                j.write(&record(n, at, h.phase(), None, None, None))?;
+            }
+            self.journal = Some(j);
+        }
+        Ok(self.journal.as_mut().expect("opened above"))
+    }
+
+    /// Writes one record (a fresh number unless `n` is given); returns its number.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        path: &Path,
+        at: Timestamp,
+        phase: Phase,
+        n: Option<u64>,
+        step: Option<&str>,
+        action: Option<&Action>,
+        undo: Option<&Action>,
+    ) -> Result<u64, SinkError> {
+        if let Some(first) = &self.broken {
+            return Err(SinkError::Broken {
+                first: first.clone(),
+            });
+        }
+        let written = self.open(path, at).and_then(|j| {
+            let n = n.unwrap_or_else(|| j.next_number());
+            j.write(&record(n, at, phase, step, action, undo))
+                .map(|()| n)
+        });
+        // A failed write may have left half a line: never write after it.
+        written.map_err(|e| {
+            self.broken = Some(e.to_string());
+            SinkError::Journal(e)
+        })
+    }
+}
+
+fn record(
+    n: u64,
+    at: Timestamp,
+    phase: Phase,
+    step: Option<&str>,
+    action: Option<&Action>,
+    undo: Option<&Action>,
+) -> Record {
+    Record {
+        n,
+        at_s: at.as_secs_f64(),
+        utc: journal::utc_now(),
+        phase,
+        step: step.map(str::to_string),
+        action: action.cloned(),
+        undo: undo.cloned(),
+    }
+}
+
+impl ActionSink for JournalSink {
+    fn begin(
+        &self,
+        at: Timestamp,
+        step: Option<&str>,
+        action: &Action,
+        undo: Option<&Action>,
+    ) -> Result<u64, SinkError> {
+        let mut st = self.state.borrow_mut();
+        if st.actions >= ACTIONS_MAX {
+            return Err(SinkError::TooMany { limit: ACTIONS_MAX });
+        }
+        st.actions += 1;
+        st.write(&self.path, at, Phase::Begin, None, step, Some(action), undo)
+    }
+
+    fn end(&self, at: Timestamp, n: u64, outcome: Result<(), &OpError>) -> Result<(), SinkError> {
+        let phase = match outcome {
+            Ok(()) => Phase::Ok,
+            Err(e) => Phase::Failed {
+                error: e.to_string(),
+            },
+        };
+        self.state
+            .borrow_mut()
+            .write(&self.path, at, phase, Some(n), None, None, None)
+            .map(|_| ())
+    }
+}
+
+/// One action of a dry run's plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanLine {
+    /// Drill time it would be issued at.
+    pub at: Timestamp,
+    /// The runbook step.
+    pub step: Option<String>,
+    /// The action.
+    pub action: Action,
+    /// Its undo.
+    pub undo: Option<Action>,
+    /// The concrete commands a backend would issue (secrets never appear:
+    /// neither an action nor its rendering carries one).
+    pub commands: Vec<String>,
+    /// How the rehearsal of the action ended, once known.
+    pub outcome: Option<Result<(), String>>,
+}
+
+/// Renders an action as the concrete commands a backend would issue.
+pub type RenderFn<'r> = Box<dyn Fn(&Action) -> Vec<String> + 'r>;
+
+/// A sink collecting a plan: every action with the commands it stands for.
+pub struct PlanSink<'r> {
+    render: RenderFn<'r>,
+    lines: RefCell<Vec<PlanLine>>,
+}
+
+impl fmt::Debug for PlanSink<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlanSink")
+            .field("lines", &self.lines)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'r> PlanSink<'r> {
+    /// A plan whose commands come from `render` (a backend's command builder).
+    pub fn new(render: impl Fn(&Action) -> Vec<String> + 'r) -> PlanSink<'r> {
+        PlanSink {
+            render: Box::new(render),
+            lines: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The plan so far.
+    pub fn lines(&self) -> Vec<PlanLine> {
+        self.lines.borrow().clone()
+    }
+
+    /// The plan.
+    pub fn into_lines(self) -> Vec<PlanLine> {
+        self.lines.into_inner()
+    }
+
+    /// The plan as a person reads it: drill time, step, action, commands.
+    pub fn render_text(&self) -> String {
+        render_plan(&self.lines.borrow())
+    }
+}
+
+/// Renders plan lines as text, one block per action.
+pub fn render_plan(lines: &[PlanLine]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut step: Option<&str> = None;
+    for l in lines {
+        if l.step.as_deref() != step {
+            step = l.step.as_deref();
+            if let Some(s) = step {
+                let _ = writeln!(out, "{:>12.3}  step: {s}", l.at.as_secs_f64());
+            }
+        }
+        let _ = writeln!(out, "{:>12.3}    {}", l.at.as_secs_f64(), l.action);
+        for c in &l.commands {
+            let _ = writeln!(out, "{:>12}      $ {c}", "");
+        }
+        if let Some(Err(e)) = &l.outcome {
+            let _ = writeln!(out, "{:>12}      (rehearsal failed: {e})", "");
+        }
+    }
+    out
+}
+
+impl ActionSink for PlanSink<'_> {
+    fn begin(
+        &self,
+        at: Timestamp,
+        step: Option<&str>,
+        action: &Action,
+        undo: Option<&Action>,
+    ) -> Result<u64, SinkError> {
+        let mut lines = self.lines.borrow_mut();
+        if lines.len() as u64 >= ACTIONS_MAX {
+            return Err(SinkError::TooMany { limit: ACTIONS_MAX });
+        }
+        lines.push(PlanLine {
+            at,
+            step: step.map(str::to_string),
+            action: action.clone(),
+            undo: undo.cloned(),
+            commands: (self.render)(action),
+            outcome: None,
+        });
+        Ok(lines.len() as u64)
+    }
+
+    fn end(&self, _at: Timestamp, n: u64, outcome: Result<(), &OpError>) -> Result<(), SinkError> {
+        let mut lines = self.lines.borrow_mut();
+        let i = usize::try_from(n).map_or(usize::MAX, |n| n.wrapping_sub(1));
+        if let Some(l) = lines.get_mut(i) {
+            l.outcome = Some(outcome.map_err(ToString::to_string));
+        }
+        Ok(())
+    }
+}
+
+/// What the wrapper knows of the estate's state before a call, for undos
+/// that need the previous value. Starts from the scenario (or the caller's
+/// knowledge) and follows every successful call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Known {
+    /// Mailbox → its home `[server, group, store]`.
+    pub mailbox_homes: BTreeMap<String, [String; 3]>,
+    /// `(host, service)` → startup type.
+    pub startup: BTreeMap<(String, String), StartupType>,
+    /// Physical server → the VLANs its switch port carries.
+    pub vlans: BTreeMap<String, Vec<u16>>,
+    /// Host → its computer name (the pending one after a rename).
+    pub names: BTreeMap<String, String>,
+    /// Host → the domain it is joined to.
+    pub domains: BTreeMap<String, String>,
+}
+
+impl Known {
+    /// The state a scenario's estate starts in.
+    pub fn from_scenario(s: &Scenario) -> Known {
+        let mut k = Known::default();
+        for m in &s.mailboxes {
+            k.mailbox_homes.insert(
+                m.name.clone(),
+                [m.server.clone(), m.group.clone(), m.store.clone()],
+            );
+        }
+        for h in &s.hosts {
+            k.names.insert(h.name.clone(), h.name.clone());
+            if let Some(d) = &s.domain {
+                k.domains.insert(h.name.clone(), d.name.clone());
+            }
+            if let (Some(x), Some(ex)) = (&h.exchange, &s.exchange) {
+                for svc in &ex.services {
+                    k.startup
+                        .insert((h.name.clone(), svc.name.clone()), x.startup);
+                }
+            }
+        }
+        for srv in &s.servers {
+            k.vlans.insert(srv.name.clone(), srv.vlans.clone());
+        }
+        k
+    }
+}
+
+/// A backend whose state-changing calls are journalled through a sink
+/// before they are made. The step each action belongs to is the drill's
+/// open step ([`Recorder::open_step`]).
+pub struct Recorded<'a, B: Backend> {
+    inner: &'a B,
+    sink: &'a dyn ActionSink,
+    rec: &'a Recorder,
+    known: RefCell<Known>,
+}
+
+impl<'a, B: Backend> Recorded<'a, B> {
+    /// Wraps `inner`; actions go to `sink`, step names come from `rec` (the
+    /// recorder the drill runs with), previous values start from `known`.
+    pub fn new(
+        inner: &'a B,
+        sink: &'a dyn ActionSink,
+        rec: &'a Recorder,
+        known: Known,
+    ) -> Recorded<'a, B> {
+        Recorded {
+            inner,
+            sink,
+            rec,
+            known: RefCell::new(known),
+        }
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &'a B {
+        self.inner
+    }
+
+    /// What the wrapper knows now.
+    pub fn known(&self) -> Known {
+        self.known.borrow().clone()
+    }
+
+    /// Journals `action`, performs it when the journal took it, records the
+    /// outcome; `learn` updates the known state after a success.
+    async fn record<T, F: Future<Output = OpResult<T>>>(
+        &self,
+        action: Action,
+        undo: Option<Action>,
+        op: impl FnOnce() -> F,
+        learn: impl FnOnce(&mut Known),
+    ) -> OpResult<T> {
+        let step = self.rec.open_step();
+        let n = self
+            .sink
+            .begin(self.inner.now(), step.as_deref(), &action, undo.as_ref())
+            .map_err(|e| OpError::Io {
+                detail: format!(
+                    "the drill journal could not be written, so '{action}' was not performed: {e}"
+                )
+                .into(),
+            })?;
+        let r = op().await;
+        if r.is_ok() {
+            learn(&mut self.known.borrow_mut());
+        }
+        // The action happened (or failed) whatever the journal says now: its
+        // result must reach the runbook. A missing outcome reads as "maybe
+        // done", which a rollback undoes; a JournalSink reports the failed
+        // write when the drill finishes.
+        let _ = self.sink.end(self.inner.now(), n, r.as_ref().map(|_| ()));
+        r
+    }
+
+    /// [`Recorded::record`] with the action's own inverse as its undo.
+    async fn act<T, F: Future<Output = OpResult<T>>>(
+        &self,
+        action: Action,
+        op: impl FnOnce() -> F,
+    ) -> OpResult<T> {
+        let undo = action.inverse();
+        self.record(action, undo, op, |_| {}).await
+    }
+}
+
+fn st(store: &StoreRef) -> (String, String) {
+    (store.group.to_string(), store.store.to_string())
+}
+
+fn startup_name(t: StartupType) -> &'static str {
+    match t {
+        StartupType::Automatic => "automatic",
+        StartupType::Manual => "manual",
+        StartupType::Disabled => "disabled",
+    }
+}
+
+fn mirror_name(m: MirrorMode) -> &'static str {
+    match m {
+        MirrorMode::Full => "full",
+        MirrorMode::Difference => "difference",
+        MirrorMode::None => "none",
+    }
+}
+
+fn dns_fields(r: &DnsRecord) -> (String, String, String, u32) {
+    (
+        r.name.to_string(),
+        r.rtype.as_str().to_string(),
+        r.data.to_string(),
+        r.ttl_s,
+    )
+}
+
+impl<B: Backend> Clock for Recorded<'_, B> {
+    fn now(&self) -> Timestamp {
+        self.inner.now()
+    }
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> {
+        self.inner.sleep(d)
+    }
+}
+
+impl<B: Backend> Hosts for Recorded<'_, B> {
+    async fn ping(&self, from: &str, to: &str, limit: Duration) -> OpResult<Duration> {
+        self.inner.ping(from, to, limit).await
+    }
+
+    async fn reboot(&self, host: &str) -> OpResult<()> {
+        let a = Action::Reboot { host: host.into() };
+        self.act(a, || self.inner.reboot(host)).await
+    }
+
+    async fn rename(&self, host: &str, new_name: &str) -> OpResult<()> {
+        let previous = self.known.borrow().names.get(host).cloned();
+        let a = Action::Rename {
+            host: host.into(),
+            name: new_name.into(),
+            previous,
+        };
+        let undo = a.inverse();
+        self.record(
+            a,
+            undo,
+            || self.inner.rename(host, new_name),
+            |k| {
+                k.names.insert(host.into(), new_name.into());
+            },
+        )
+        .await
+    }
+
+    async fn join_domain(&self, host: &str, domain: &str) -> OpResult<()> {
+        let a = Action::JoinDomain {
+            host: host.into(),
+            domain: domain.into(),
+        };
+        let undo = a.inverse();
+        self.record(
+            a,
+            undo,
+            || self.inner.join_domain(host, domain),
+            |k| {
+                k.domains.insert(host.into(), domain.into());
+            },
+        )
+        .await
+    }
+
+    async fn leave_domain(&self, host: &str) -> OpResult<()> {
+        let domain = self.known.borrow().domains.get(host).cloned();
+        // Re-joining needs the domain's name: unknown means no undo.
+        let a = Action::LeaveDomain {
+            host: host.into(),
+            domain: domain.clone().unwrap_or_default(),
+        };
+        let undo = domain.and_then(|_| a.inverse());
+        self.record(
+            a,
+            undo,
+            || self.inner.leave_domain(host),
+            |k| {
+                k.domains.remove(host);
+            },
+        )
+        .await
+    }
+
+    async fn take_over_identity(&self, from: &str, to: &str, items: IdentityItems) -> OpResult<()> {
+        let a = Action::TakeOverIdentity {
+            from: from.into(),
+            to: to.into(),
+            ip: items.ip_addresses,
+            name: items.server_name,
+        };
+        self.act(a, || self.inner.take_over_identity(from, to, items))
+            .await
+    }
+
+    async fn release_identity(&self, from: &str, to: &str, items: IdentityItems) -> OpResult<()> {
+        let a = Action::ReleaseIdentity {
+            from: from.into(),
+            to: to.into(),
+            ip: items.ip_addresses,
+            name: items.server_name,
+        };
+        self.act(a, || self.inner.release_identity(from, to, items))
+            .await
+    }
+
+    async fn boot_on(&self, host: &str, server: &str) -> OpResult<()> {
+        let a = Action::BootOn {
+            host: host.into(),
+            server: server.into(),
+        };
+        self.act(a, || self.inner.boot_on(host, server)).await
+    }
+}
+
+impl<B: Backend> Services for Recorded<'_, B> {
+    async fn start_service(&self, host: &str, service: &str) -> OpResult<()> {
+        let a = Action::StartService {
+            host: host.into(),
+            service: service.into(),
+        };
+        self.act(a, || self.inner.start_service(host, service))
+            .await
+    }
+
+    async fn stop_service(&self, host: &str, service: &str) -> OpResult<()> {
+        let a = Action::StopService {
+            host: host.into(),
+            service: service.into(),
+        };
+        self.act(a, || self.inner.stop_service(host, service)).await
+    }
+
+    async fn service_status(&self, host: &str, service: &str) -> OpResult<ServiceState> {
+        self.inner.service_status(host, service).await
+    }
+
+    async fn set_startup_type(
+        &self,
+        host: &str,
+        service: &str,
+        startup: StartupType,
+    ) -> OpResult<()> {
+        let key = (host.to_string(), service.to_string());
+        let previous = self
+            .known
+            .borrow()
+            .startup
+            .get(&key)
+            .map(|t| startup_name(*t).to_string());
+        let a = Action::SetStartup {
+            host: host.into(),
+            service: service.into(),
+            startup: startup_name(startup).into(),
+            previous,
+        };
+        let undo = a.inverse();
+        self.record(
+            a,
+            undo,
+            || self.inner.set_startup_type(host, service, startup),
+            |k| {
+                k.startup.insert(key, startup);
+            },
+        )
+        .await
+    }
+}
+
+impl<B: Backend> MailStores for Recorded<'_, B> {
+    async fn list_stores(&self, host: &str) -> OpResult<Vec<StoreInfo>> {
+        self.inner.list_stores(host).await
+    }
+
+    async fn mount_store(&self, host: &str, store: &StoreRef) -> OpResult<()> {
+        let (group, s) = st(store);
+        let a = Action::MountStore {
+            host: host.into(),
+            group,
+            store: s,
+        };
+        self.act(a, || self.inner.mount_store(host, store)).await
+    }
+
+    async fn dismount_store(&self, host: &str, store: &StoreRef) -> OpResult<()> {
+        let (group, s) = st(store);
+        let a = Action::DismountStore {
+            host: host.into(),
+            group,
+            store: s,
+        };
+        self.act(a, || self.inner.dismount_store(host, store)).await
+    }
+
+    async fn store_mounted(&self, host: &str, store: &StoreRef) -> OpResult<bool> {
+        self.inner.store_mounted(host, store).await
+    }
+
+    async fn set_overwrite_on_restore(
+        &self,
+        host: &str,
+        store: &StoreRef,
+        on: bool,
+    ) -> OpResult<()> {
+        let (group, s) = st(store);
+        let a = Action::SetOverwrite {
+            host: host.into(),
+            group,
+            store: s,
+            on,
+        };
+        self.act(a, || self.inner.set_overwrite_on_restore(host, store, on))
+            .await
+    }
+
+    async fn soft_recovery(&self, host: &str, store: &StoreRef) -> OpResult<()> {
+        let (group, s) = st(store);
+        let a = Action::Recovery {
+            host: host.into(),
+            group,
+            store: s,
+            hard: false,
+        };
+        self.act(a, || self.inner.soft_recovery(host, store)).await
+    }
+
+    async fn hard_recovery(&self, host: &str, store: &StoreRef) -> OpResult<()> {
+        let (group, s) = st(store);
+        let a = Action::Recovery {
+            host: host.into(),
+            group,
+            store: s,
+            hard: true,
+        };
+        self.act(a, || self.inner.hard_recovery(host, store)).await
+    }
+}
+
+impl<B: Backend> Directory for Recorded<'_, B> {
+    async fn computer_exists(&self, dc: &str, name: &str) -> OpResult<bool> {
+        self.inner.computer_exists(dc, name).await
+    }
+
+    async fn create_computer(&self, dc: &str, name: &str) -> OpResult<()> {
+        let a = Action::CreateComputer {
+            dc: dc.into(),
+            name: name.into(),
+        };
+        self.act(a, || self.inner.create_computer(dc, name)).await
+    }
+
+    async fn rename_computer(&self, dc: &str, old: &str, new: &str) -> OpResult<()> {
+        let a = Action::RenameComputer {
+            dc: dc.into(),
+            old: old.into(),
+            new: new.into(),
+        };
+        self.act(a, || self.inner.rename_computer(dc, old, new))
+            .await
+    }
+
+    async fn remove_computer(&self, dc: &str, name: &str) -> OpResult<()> {
+        let a = Action::RemoveComputer {
+            dc: dc.into(),
+            name: name.into(),
+        };
+        self.act(a, || self.inner.remove_computer(dc, name)).await
+    }
+
+    async fn list_mailboxes(&self, dc: &str, server: &str) -> OpResult<Vec<MailboxInfo>> {
+        self.inner.list_mailboxes(dc, server).await
+    }
+
+    async fn set_mailbox_home(
+        &self,
+        dc: &str,
+        mailbox: &str,
+        server: &str,
+        store: &StoreRef,
+    ) -> OpResult<()> {
+        let previous = self.known.borrow().mailbox_homes.get(mailbox).cloned();
+        let (group, s) = st(store);
+        let home = [server.to_string(), group.clone(), s.clone()];
+        let a = Action::SetMailboxHome {
+            dc: dc.into(),
+            mailbox: mailbox.into(),
+            server: server.into(),
+            group,
+            store: s,
+            previous,
+        };
+        let undo = a.inverse();
+        self.record(
+            a,
+            undo,
+            || self.inner.set_mailbox_home(dc, mailbox, server, store),
+            |k| {
+                k.mailbox_homes.insert(mailbox.into(), home);
+            },
+        )
+        .await
+    }
+
+    async fn force_replication(&self, from: &str, to: &str) -> OpResult<()> {
+        let a = Action::ForceReplication {
+            from: from.into(),
+            to: to.into(),
+        };
+        self.act(a, || self.inner.force_replication(from, to)).await
+    }
+}
+
+impl<B: Backend> Dns for Recorded<'_, B> {
+    async fn add_record(&self, server: &str, record: &DnsRecord) -> OpResult<()> {
+        let (name, rtype, data, ttl_s) = dns_fields(record);
+        let a = Action::DnsAdd {
+            server: server.into(),
+            name,
+            rtype,
+            data,
+            ttl_s,
+        };
+        self.act(a, || self.inner.add_record(server, record)).await
+    }
+
+    async fn delete_record(&self, server: &str, record: &DnsRecord) -> OpResult<()> {
+        let (name, rtype, data, ttl_s) = dns_fields(record);
+        let a = Action::DnsDelete {
+            server: server.into(),
+            name,
+            rtype,
+            data,
+            ttl_s,
+        };
+        self.act(a, || self.inner.delete_record(server, record))
+            .await
+    }
+
+    async fn query_server(
+        &self,
+        server: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> OpResult<Vec<DnsRecord>> {
+        self.inner.query_server(server, name, rtype).await
+    }
+
+    async fn resolve(
+        &self,
+        client: &str,
+        name: &str,
+        rtype: RecordType,
+    ) -> OpResult<Vec<DnsRecord>> {
+        self.inner.resolve(client, name, rtype).await
+    }
+
+    async fn flush_cache(&self, client: &str) -> OpResult<()> {
+        let a = Action::FlushCache {
+            client: client.into(),
+        };
+        self.act(a, || self.inner.flush_cache(client)).await
+    }
+}
+
+impl<B: Backend> Replication for Recorded<'_, B> {
+    async fn connect(&self, source: &str, target: &str, mirror: MirrorMode) -> OpResult<()> {
+        let a = Action::ConnectReplication {
+            source: source.into(),
+            target: target.into(),
+            mirror: mirror_name(mirror).into(),
+        };
+        self.act(a, || self.inner.connect(source, target, mirror))
+            .await
+    }
+
+    async fn pause(&self, source: &str, target: &str) -> OpResult<()> {
+        let a = Action::PauseReplication {
+            source: source.into(),
+            target: target.into(),
+        };
+        self.act(a, || self.inner.pause(source, target)).await
+    }
+
+    async fn resume(&self, source: &str, target: &str) -> OpResult<()> {
+        let a = Action::ResumeReplication {
+            source: source.into(),
+            target: target.into(),
+        };
+        self.act(a, || self.inner.resume(source, target)).await
+    }
+
+    async fn wait_drained(
+        &self,
+        source: &str,
+        target: &str,
+        idle: Duration,
+        limit: Duration,
+    ) -> OpResult<QueueStatus> {
+        self.inner.wait_drained(source, target, idle, limit).await
+    }
+
+    async fn disconnect(&self, source: &str, target: &str) -> OpResult<()> {
+        let a = Action::DisconnectReplication {
+            source: source.into(),
+            target: target.into(),
+        };
+        self.act(a, || self.inner.disconnect(source, target)).await
+    }
+
+    async fn queue_status(&self, source: &str, target: &str) -> OpResult<QueueStatus> {
+        self.inner.queue_status(source, target).await
+    }
+
+    async fn restore(&self, from: &str, to: &str, options: RestoreOptions) -> OpResult<()> {
+        let a = Action::Restore {
+            from: from.into(),
+            to: to.into(),
+            only_if_newer: options.only_if_backup_newer,
+        };
+        self.act(a, || self.inner.restore(from, to, options)).await
+    }
+}
+
+impl<B: Backend> San for Recorded<'_, B> {
+    async fn grant(&self, volume: &str, initiator: &str) -> OpResult<()> {
+        let a = Action::Grant {
+            volume: volume.into(),
+            initiator: initiator.into(),
+        };
+        self.act(a, || self.inner.grant(volume, initiator)).await
+    }
+
+    async fn revoke(&self, volume: &str, initiator: &str) -> OpResult<()> {
+        let a = Action::Revoke {
+            volume: volume.into(),
+            initiator: initiator.into(),
+        };
+        self.act(a, || self.inner.revoke(volume, initiator)).await
+    }
+
+    async fn attach(&self, host: &str, volume: &str) -> OpResult<()> {
+        let a = Action::Attach {
+            host: host.into(),
+            volume: volume.into(),
+        };
+        self.act(a, || self.inner.attach(host, volume)).await
+    }
+
+    async fn detach(&self, host: &str, volume: &str) -> OpResult<()> {
+        let a = Action::Detach {
+            host: host.into(),
+            volume: volume.into(),
+        };
+        self.act(a, || self.inner.detach(host, volume)).await
+    }
+
+    async fn snapshot(&self, volume: &str, name: &str) -> OpResult<()> {
+        let a = Action::Snapshot {
+            volume: volume.into(),
+            name: name.into(),
+        };
+        self.act(a, || self.inner.snapshot(volume, name)).await
+    }
+}
+
+impl<B: Backend> Switches for Recorded<'_, B> {
+    async fn set_port_vlans(&self, server: &str, vlans: &[u16]) -> OpResult<()> {
+        let previous = self.known.borrow().vlans.get(server).cloned();
+        let a = Action::SetPortVlans {
+            server: server.into(),
+            vlans: vlans.to_vec(),
+            previous,
+        };
+        let undo = a.inverse();
+        self.record(
+            a,
+            undo,
+            || self.inner.set_port_vlans(server, vlans),
+            |k| {
+                k.vlans.insert(server.into(), vlans.to_vec());
+            },
+        )
+        .await
+    }
+}
+
+impl<B: Backend> Archives for Recorded<'_, B> {
+    async fn take_archive(&self, host: &str, level_h: u32) -> OpResult<ArchiveInfo> {
+        let a = Action::TakeArchive {
+            host: host.into(),
+            level_h,
+        };
+        self.act(a, || self.inner.take_archive(host, level_h)).await
+    }
+
+    async fn list_archives(&self, host: &str) -> OpResult<Vec<ArchiveInfo>> {
+        self.inner.list_archives(host).await
+    }
+
+    async fn restore_archive(&self, id: &str, host: &str) -> OpResult<()> {
+        let a = Action::RestoreArchive {
+            id: id.into(),
+            host: host.into(),
+        };
+        self.act(a, || self.inner.restore_archive(id, host)).await
+    }
+}
+
+impl<B: Backend> Faults for Recorded<'_, B> {
+    async fn inject(&self, fault: &Fault) -> OpResult<()> {
+        let (kind, target) = (fault.kind_name().to_string(), fault.target());
+        // Power-on and heal repair rather than break: journalled as repairs.
+        let a = if fault.is_repair() {
+            Action::Repair {
+                fault: kind,
+                target,
+            }
+        } else {
+            Action::Fault {
+                fault: kind,
+                target,
+            }
+        };
+        self.act(a, || self.inner.inject(fault)).await
+    }
+}
+
+impl<B: Backend> Workload for Recorded<'_, B> {
+    async fn write(
+        &self,
+        client: &str,
+        service_name: &str,
+        mailbox: &str,
+        seq: u64,
+        bytes: u32,
+    ) -> OpResult<()> {
+        self.inner
+            .write(client, service_name, mailbox, seq, bytes)
+            .await
+    }
+
+    async fn read_back(&self, host: &str) -> OpResult<SeqSet> {
+        self.inner.read_back(host).await
+    }
+
+    async fn probe(&self, client: &str, service_name: &str, mailbox: &str) -> OpResult<()> {
+        self.inner.probe(client, service_name, mailbox).await
+    }
+}
+
+impl<B: Backend> Backend for Recorded<'_, B> {
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+}
+
+fn malformed(what: &str, value: &str) -> OpError {
+    OpError::invalid_state(format!("journal action: {what} {value:?} is malformed"))
+}
+
+fn parse_startup(s: &str) -> OpResult<StartupType> {
+    match s {
+        "automatic" => Ok(StartupType::Automatic),
+        "manual" => Ok(StartupType::Manual),
+        "disabled" => Ok(StartupType::Disabled),
+        _ => Err(malformed("startup type", s)),
+    }
+}
+
+fn parse_mirror(s: &str) -> OpResult<MirrorMode> {
+    match s {
+        "full" => Ok(MirrorMode::Full),
+        "difference" => Ok(MirrorMode::Difference),
+        "none" => Ok(MirrorMode::None),
+        _ => Err(malformed("mirror mode", s)),
+    }
+}
+
+fn parse_rtype(s: &str) -> OpResult<RecordType> {
+    [
+        RecordType::A,
+        RecordType::PTR,
+        RecordType::MX,
+        RecordType::CNAME,
+    ]
+    .into_iter()
+    .find(|t| t.as_str() == s)
+    .ok_or_else(|| malformed("record type", s))
+}
+
+/// `host:service`.
+fn host_and(target: &str) -> OpResult<(&str, &str)> {
+    target
+        .split_once(':')
+        .filter(|(h, x)| !h.is_empty() && !x.is_empty())
+        .ok_or_else(|| malformed("target", target))
+}
+
+/// The fault a journal's `kind` and target (as [`Fault::target`] formats
+/// them: `host`, `host:service`, `host:group/store`, `a<->b`) stand for.
+pub fn parse_fault(kind: &str, target: &str) -> OpResult<Fault> {
+    let a = |x: &str| -> std::sync::Arc<str> { x.into() };
+    let pair = || {
+        target
+            .split_once("<->")
+            .filter(|(x, y)| !x.is_empty() && !y.is_empty())
+            .ok_or_else(|| malformed("target", target))
+    };
+    if target.is_empty() {
+        return Err(malformed("target", target));
+    }
+    Ok(match kind {
+        "crash-host" => Fault::CrashHost { host: a(target) },
+        "power-off" => Fault::PowerOff { host: a(target) },
+        "power-on" => Fault::PowerOn { host: a(target) },
+        "fail-server" => Fault::FailServer { server: a(target) },
+        "kill-service" => {
+            let (h, s) = host_and(target)?;
+            Fault::KillService {
+                host: a(h),
+                service: a(s),
+            }
+        }
+        "hang-service" => {
+            let (h, s) = host_and(target)?;
+            Fault::HangService {
+                host: a(h),
+                service: a(s),
+            }
+        }
+        "corrupt-store" => {
+            let (h, gs) = host_and(target)?;
+            // Display of a StoreRef is `group/store`; store names carry no `/`.
+            let (g, s) = gs
+                .rsplit_once('/')
+                .ok_or_else(|| malformed("target", target))?;
+            Fault::CorruptStore {
+                host: a(h),
+                store: StoreRef::new(g, s),
+            }
+        }
+        "partition" => {
+            let (x, y) = pair()?;
+            Fault::Partition { a: a(x), b: a(y) }
+        }
+        "heal" => {
+            let (x, y) = pair()?;
+            Fault::Heal { a: a(x), b: a(y) }
+        }
+        "degrade-link" => {
+            return Err(OpError::Unsupported {
+                what: "repeating a link degradation: the journal does not keep its parameters"
+                    .into(),
+            });
+        }
+        _ => return Err(malformed("fault kind", kind)),
+    })
+}
+
+/// Carries out one journal action through the interface (rollback performs
+/// undos with it).
+pub async fn perform<B: Backend>(b: &B, action: &Action) -> OpResult<()> {
+    use Action as A;
+    let store = |g: &str, s: &str| StoreRef::new(g, s);
+    let record = |name: &str, rtype: &str, data: &str, ttl_s: u32| -> OpResult<DnsRecord> {
+        Ok(DnsRecord {
+            name: name.into(),
+            rtype: parse_rtype(rtype)?,
+            data: data.into(),
+            ttl_s,
+        })
+    };
+    match action {
+        A::StartService { host, service } => b.start_service(host, service).await,
+        A::StopService { host, service } => b.stop_service(host, service).await,
+        A::MountStore {
+            host,
+            group,
+            store: s,
+        } => b.mount_store(host, &store(group, s)).await,
+        A::DismountStore {
+            host,
+            group,
+            store: s,
+        } => b.dismount_store(host, &store(group, s)).await,
+        A::SetOverwrite {
+            host,
+            group,
+            store: s,
+            on,
+        } => {
+            b.set_overwrite_on_restore(host, &store(group, s), *on)
+                .await
+        }
+        A::TakeOverIdentity { from, to, ip, name } => {
+            let items = IdentityItems {
+                ip_addresses: *ip,
+                server_name: *name,
+            };
+            b.take_over_identity(from, to, items).await
+        }
+        A::ReleaseIdentity { from, to, ip, name } => {
+            let items = IdentityItems {
+                ip_addresses: *ip,
+                server_name: *name,
+            };
+            b.release_identity(from, to, items).await
+        }
+        A::Rename { host, name, .. } => b.rename(host, name).await,
+        A::JoinDomain { host, domain } => b.join_domain(host, domain).await,
+        A::LeaveDomain { host, .. } => b.leave_domain(host).await,
+        A::Reboot { host } => b.reboot(host).await,
+        A::CreateComputer { dc, name } => b.create_computer(dc, name).await,
+        A::RemoveComputer { dc, name } => b.remove_computer(dc, name).await,
+        A::RenameComputer { dc, old, new } => b.rename_computer(dc, old, new).await,
+        A::SetMailboxHome {
+            dc,
+            mailbox,
+            server,
+            group,
+            store: s,
+            ..
+        } => {
+            b.set_mailbox_home(dc, mailbox, server, &store(group, s))
+                .await
+        }
+        A::DnsAdd {
+            server,
+            name,
+            rtype,
+            data,
+            ttl_s,
+        } => {
+            let r = record(name, rtype, data, *ttl_s)?;
+            b.add_record(server, &r).await
+        }
+        A::DnsDelete {
+            server,
+            name,
+            rtype,
+            data,
+            ttl_s,
+        } => {
+            let r = record(name, rtype, data, *ttl_s)?;
+            b.delete_record(server, &r).await
+        }
+        A::PauseReplication { source, target } => b.pause(source, target).await,
+        A::ResumeReplication { source, target } => b.resume(source, target).await,
+        A::ConnectReplication {
+            source,
+            target,
+            mirror,
+        } => b.connect(source, target, parse_mirror(mirror)?).await,
+        A::DisconnectReplication { source, target } => b.disconnect(source, target).await,
+        A::Restore {
+            from,
+            to,
+            only_if_newer,
+        } => {
+            let options = RestoreOptions {
+                only_if_backup_newer: *only_if_newer,
+            };
+            b.restore(from, to, options).await
+        }
+        A::Fault { fault, target } => b.inject(&parse_fault(fault, target)?).await,
+        A::Repair { fault, target } => match fault.as_str() {
+            // The undo of a killed service (`Action::inverse`).
+            "start-service" => {
+                let (h, s) = host_and(target)?;
+                b.start_service(h, s).await
+            }
+            _ => b.inject(&parse_fault(fault, target)?).await,
+        },
+        A::SetStartup {
+            host,
+            service,
+            startup,
+            ..
+        } => {
+            b.set_startup_type(host, service, parse_startup(startup)?)
+                .await
+        }
+        A::BootOn { host, server } => b.boot_on(host, server).await,
+        A::Recovery {
+            host,
+            group,
+            store: s,
+            hard,
+        } => {
+            if *hard {
+                b.hard_recovery(host, &store(group, s)).await
+            } else {
+                b.soft_recovery(host, &store(group, s)).await
+            }
+        }
+        A::ForceReplication { from, to } => b.force_replication(from, to).await,
+        A::Grant { volume, initiator } => b.grant(volume, initiator).await,
+        A::Revoke { volume, initiator } => b.revoke(volume, initiator).await,
+        A::Attach { host, volume } => b.attach(host, volume).await,
+        A::Detach { host, volume } => b.detach(host, volume).await,
+        A::Snapshot { volume, name } => b.snapshot(volume, name).await,
+        A::SetPortVlans { server, vlans, .. } => b.set_port_vlans(server, vlans).await,
+        A::TakeArchive { host, level_h } => b.take_archive(host, *level_h).await.map(|_| ()),
+        A::RestoreArchive { id, host } => b.restore_archive(id, host).await,
+        A::FlushCache { client } => b.flush_cache(client).await,
+    }
+}
+
+/// Why an action has no undo, as a journal listing says it.
+pub fn why_no_undo(action: &Action) -> &'static str {
+    match action {
+        Action::SetMailboxHome { previous: None, .. }
+        | Action::SetStartup { previous: None, .. }
+        | Action::SetPortVlans { previous: None, .. }
+        | Action::Rename { previous: None, .. } => "none: the previous value was not known",
+        Action::LeaveDomain { domain, .. } if domain.is_empty() => {
+            "none: the domain it left was not known"
+        }
+        _ => "none: it cannot be undone",
+    }
+}
+
+/// How one undo of a rollback went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UndoResult {
+    /// Listed only (dry run).
+    Planned,
+    /// Performed, and recorded as undone.
+    Done,
+    /// Performed and failed (recorded as such); the rollback went on.
+    Failed {
+        /// The error.
+        error: String,
+    },
+    /// Not tried: the journal could no longer be written, so the rollback
+    /// stopped (an undo it cannot record would be repeated by the next one).
+    NotTried,
+}
+
+/// One undo of a rollback.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UndoReport {
+    /// What was done, as the journal has it.
+    pub done: Performed,
+    /// The undo performed.
+    pub undo: Action,
+    /// How it went.
+    pub result: UndoResult,
+}
+
+/// What a rollback did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RollbackReport {
+    /// The journal.
+    pub journal: PathBuf,
+    /// Whether the journal's last line was torn (and, unless a dry run, cut off).
+    pub torn_tail: bool,
+    /// Whether the drill recorded its normal end.
+    pub drill_ended: bool,
+    /// Whether nothing was performed.
+    pub dry_run: bool,
+    /// The undos, newest action first (the order they were performed in).
+    pub undos: Vec<UndoReport>,
+    /// Actions done (or possibly done) that have no undo and stay as they are.
+    pub irreversible: Vec<Performed>,
+    /// Set when the journal could not be written during the rollback.
+    pub journal_error: Option<String>,
+}
+
+impl RollbackReport {
+    /// Undos that failed or were not tried.
+    pub fn failures(&self) -> usize {
+        self.undos
+            .iter()
+            .filter(|u| matches!(u.result, UndoResult::Failed { .. } | UndoResult::NotTried))
+            .count()
+    }
+}
+
+/// Why a rollback could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    /// The journal could not be read, or opened to record the undos.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// A rollback's plan without a backend (what a dry run prints): the undos
+/// of the journal at `path`, newest first, each [`UndoResult::Planned`].
+pub fn plan(path: &Path) -> Result<RollbackReport, RollbackError> {
+    let contents = journal::read(path)?;
+    let irreversible = contents
+        .performed()
+        .into_iter()
+        .filter(|p| p.succeeded != Some(false) && p.undo.is_none() && !p.undone)
+        .collect();
+    let undos = contents
+        .rollback_plan()
+        .into_iter()
+        .filter_map(|p| {
+            let undo = p.undo.clone()?;
+            Some(UndoReport {
+                done: p,
+                undo,
+                result: UndoResult::Planned,
+            })
+        })
+        .collect();
+    Ok(RollbackReport {
+        journal: path.to_path_buf(),
+        torn_tail: contents.torn_tail,
+        drill_ended: contents.ended(),
+        dry_run: true,
+        undos,
+        irreversible,
+        journal_error: None,
+    })
+}
+
+/// Rolls a drill back: reads the journal at `path`, takes its rollback plan
+/// (newest first: actions done or of unknown outcome, not undone yet) and
+/// performs each undo through `b`, appending an `undone` record after each
+/// success and an `undo-failed` record after each failure (and going on with
+/// the others). With `dry_run` nothing is performed or written.
+pub async fn rollback<B: Backend>(
+    b: &B,
+    path: &Path,
+    dry_run: bool,
+) -> Result<RollbackReport, RollbackError> {
+    let mut report = plan(path)?;
+    if dry_run {
+        return Ok(report);
+    }
+    report.dry_run = false;
+    // Opened before anything is performed: no undo happens unrecorded.
+    let mut j = Journal::append_to(path)?;
+    for UndoReport { done: p, undo, .. } in std::mem::take(&mut report.undos) {
+        if report.journal_error.is_some() {
+            report.undos.push(UndoReport {
+                done: p,
+                undo,
+                result: UndoResult::NotTried,
+            });
+            continue;
+        }
+        let r = perform(b, &undo).await;
+        let (phase, result) = match r {
+            Ok(()) => (Phase::Undone { of: p.n }, UndoResult::Done),
+            Err(e) => (
+                Phase::UndoFailed {
+                    of: p.n,
+                    error: e.to_string(),
+                },
+                UndoResult::Failed {
+                    error: e.to_string(),
+                },
+            ),
+        };
+        let n = j.next_number();
+        let rec = record(n, b.now(), phase, p.step.as_deref(), Some(&undo), None);
+        if let Err(e) = j.write(&rec) {
+            report.journal_error = Some(e.to_string());
+        }
+        report.undos.push(UndoReport {
+            done: p,
+            undo,
+            result,
+        });
+    }
+    Ok(report)
+}
+
+fn items(ip: bool, name: bool) -> &'static str {
+    match (ip, name) {
+        (true, true) => "IP addresses and server name",
+        (true, false) => "IP addresses",
+        (false, true) => "server name",
+        (false, false) => "nothing",
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Action as A;
+        match self {
+            A::StartService { host, service } => write!(f, "start {service} on {host}"),
+            A::StopService { host, service } => write!(f, "stop {service} on {host}"),
+            A::MountStore { host, group, store } => write!(f, "mount {group}/{store} on {host}"),
+            A::DismountStore { host, group, store } => {
+                write!(f, "dismount {group}/{store} on {host}")
+            }
+            A::SetOverwrite {
+                host,
+                group,
+                store,
+                on,
+            } => write!(
+                f,
+                "turn overwrite-on-restore {} for {group}/{store} on {host}",
+                if *on { "on" } else { "off" }
+            ),
+            A::TakeOverIdentity { from, to, ip, name } => {
+                write!(f, "bring up {} of {from} on {to}", items(*ip, *name))
+            }
+            A::ReleaseIdentity { from, to, ip, name } => {
+                write!(f, "give {} of {from} back from {to}", items(*ip, *name))
+            }
+            A::Rename {
+                host,
+                name,
+                previous,
+            } => match previous {
+                Some(p) => write!(f, "rename {host} from {p} to {name} (at next boot)"),
+                None => write!(f, "rename {host} to {name} (at next boot)"),
+            },
+            A::JoinDomain { host, domain } => write!(f, "join {host} to domain {domain}"),
+            A::LeaveDomain { host, domain } if domain.is_empty() => {
+                write!(f, "remove {host} from its domain")
+            }
+            A::LeaveDomain { host, domain } => write!(f, "remove {host} from domain {domain}"),
+            A::Reboot { host } => write!(f, "reboot {host}"),
+            A::CreateComputer { dc, name } => {
+                write!(f, "create computer account {name} (on {dc})")
+            }
+            A::RemoveComputer { dc, name } => {
+                write!(f, "remove computer account {name} (on {dc})")
+            }
+            A::RenameComputer { dc, old, new } => {
+                write!(f, "rename computer account {old} to {new} (on {dc})")
+            }
+            A::SetMailboxHome {
+                dc,
+                mailbox,
+                server,
+                group,
+                store,
+                ..
+            } => write!(
+                f,
+                "home mailbox {mailbox} on {server} {group}/{store} (on {dc})"
+            ),
+            A::DnsAdd {
+                server,
+                name,
+                rtype,
+                data,
+                ttl_s,
+            } => write!(f, "add DNS {name} {ttl_s} {rtype} {data} on {server}"),
+            A::DnsDelete {
+                server,
+                name,
+                rtype,
+                data,
+                ..
+            } => write!(f, "delete DNS {name} {rtype} {data} on {server}"),
+            A::PauseReplication { source, target } => {
+                write!(f, "pause replication {source} -> {target}")
+            }
+            A::ResumeReplication { source, target } => {
+                write!(f, "resume replication {source} -> {target}")
+            }
+            A::ConnectReplication {
+                source,
+                target,
+                mirror,
+            } => write!(
+                f,
+                "connect replication {source} -> {target} (mirror: {mirror})"
+            ),
+            A::DisconnectReplication { source, target } => {
+                write!(f, "disconnect replication {source} -> {target}")
+            }
+            A::Restore {
+                from,
+                to,
+                only_if_newer,
+            } => write!(
+                f,
+                "restore the replica on {from} over {to}{}",
+                if *only_if_newer {
+                    " (only if backup copy is more recent)"
+                } else {
+                    ""
+                }
+            ),
+            A::Fault { fault, target } => write!(f, "inject {fault} on {target}"),
+            A::Repair { fault, target } => write!(f, "repair: {fault} {target}"),
+            A::SetStartup {
+                host,
+                service,
+                startup,
+                ..
+            } => write!(f, "set startup of {service} on {host} to {startup}"),
+            A::BootOn { host, server } => write!(f, "boot {host} on server {server}"),
+            A::Recovery {
+                host,
+                group,
+                store,
+                hard,
+            } => write!(
+                f,
+                "{} recovery of {group}/{store} on {host}",
+                if *hard { "hard" } else { "soft" }
+            ),
+            A::ForceReplication { from, to } => {
+                write!(f, "force directory replication {from} -> {to}")
+            }
+            A::Grant { volume, initiator } => {
+                write!(f, "grant {initiator} access to volume {volume}")
+            }
+            A::Revoke { volume, initiator } => {
+                write!(f, "revoke {initiator}'s access to volume {volume}")
+            }
+            A::Attach { host, volume } => write!(f, "log {host} in to volume {volume}"),
+            A::Detach { host, volume } => write!(f, "log {host} out of volume {volume}"),
+            A::Snapshot { volume, name } => write!(f, "snapshot volume {volume} as {name}"),
+            A::SetPortVlans { server, vlans, .. } => {
+                write!(f, "set the VLANs of {server}'s switch port to {vlans:?}")
+            }
+            A::TakeArchive { host, level_h } => write!(f, "take a {level_h} h archive of {host}"),
+            A::RestoreArchive { id, host } => write!(f, "restore archive {id} over {host}"),
+            A::FlushCache { client } => write!(f, "flush the DNS cache of {client}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_targets_parse_back() {
+        let faults = [
+            Fault::CrashHost {
+                host: "EXCH1".into(),
+            },
+            Fault::KillService {
+                host: "EXCH1".into(),
+                service: "MSExchangeIS".into(),
+            },
+            Fault::CorruptStore {
+                host: "EXCH1".into(),
+                store: StoreRef::new("First Storage Group", "Mailbox Store"),
+            },
+            Fault::Partition {
+                a: "hq".into(),
+                b: "dr".into(),
+            },
+            Fault::Heal {
+                a: "hq".into(),
+                b: "dr".into(),
+            },
+            Fault::FailServer {
+                server: "S1".into(),
+            },
+        ];
+        for f in faults {
+            assert_eq!(parse_fault(f.kind_name(), &f.target()).unwrap(), f);
+        }
+        assert!(parse_fault("partition", "hq").is_err());
+        assert!(parse_fault("kill-service", "EXCH1").is_err());
+        assert!(parse_fault("nonsense", "x").is_err());
+    }
+
+    #[test]
+    fn unknown_previous_values_give_no_undo_and_say_why() {
+        let a = Action::SetStartup {
+            host: "EXCH2".into(),
+            service: "MSExchangeIS".into(),
+            startup: "automatic".into(),
+            previous: None,
+        };
+        assert_eq!(a.inverse(), None);
+        assert!(why_no_undo(&a).contains("not known"));
+        let r = Action::Rename {
+            host: "EXCH2".into(),
+            name: "EXCH1".into(),
+            previous: Some("EXCH2".into()),
+        };
+        assert_eq!(r.inverse().unwrap().inverse().unwrap(), r);
+    }
+
+    #[test]
+    fn plan_sink_collects_commands_and_outcomes() {
+        let plan = PlanSink::new(|a: &Action| vec![format!("echo {a}")]);
+        let a = Action::StartService {
+            host: "EXCH2".into(),
+            service: "MSExchangeSA".into(),
+        };
+        let n = plan
+            .begin(Timestamp(1_500_000), Some("net start"), &a, None)
+            .unwrap();
+        plan.end(Timestamp(2_000_000), n, Ok(())).unwrap();
+        let lines = plan.lines();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].commands, ["echo start MSExchangeSA on EXCH2"]);
+        assert_eq!(lines[0].outcome, Some(Ok(())));
+        let text = plan.render_text();
+        assert!(text.contains("step: net start"), "{text}");
+        assert!(
+            text.contains("$ echo start MSExchangeSA on EXCH2"),
+            "{text}"
+        );
+    }
+}
