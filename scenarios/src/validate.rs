@@ -786,3 +786,62 @@ fn faults(s: &Scenario, p: &mut Problems) {
 fn runbook(s: &Scenario, p: &mut Problems) {
     crate::runbooks::validate(s, p);
 }
+
+/// The checks every Storage Mirroring runbook makes of its pair: source and
+/// target are distinct Exchange hosts joined by a replication connection, a
+/// domain exists for the user moves, and `dc` (if given) is a controller.
+/// Returns the two hosts when both are Exchange hosts.
+pub(crate) fn mirroring_pair<'a>(
+    s: &'a Scenario,
+    runbook: &str,
+    source: &str,
+    target: &str,
+    dc: Option<&str>,
+    p: &mut Problems,
+) -> Option<(&'a HostDef, &'a HostDef)> {
+    let exch = |n: &str| host(s, n).filter(|h| h.exchange.is_some());
+    let (src, tgt) = (exch(source), exch(target));
+    if src.is_none() {
+        p.push((
+            path!("runbook", "source"),
+            format!("{source:?} is not an Exchange host"),
+        ));
+    }
+    if tgt.is_none() {
+        p.push((
+            path!("runbook", "target"),
+            format!("{target:?} is not an Exchange host"),
+        ));
+    }
+    if source == target {
+        p.push((
+            path!("runbook", "target"),
+            "source and target must differ".into(),
+        ));
+    }
+    if !s
+        .replication
+        .iter()
+        .any(|x| x.source == source && x.target == target)
+    {
+        p.push((
+            path!("runbook"),
+            format!("no [[replication]] connection from {source} to {target}"),
+        ));
+    }
+    if s.domain.is_none() {
+        p.push((
+            path!("runbook"),
+            format!("the {runbook} runbook moves users in Active Directory: add a [domain]"),
+        ));
+    }
+    if let Some(dc) = dc
+        && !is_role(s, dc, Role::DomainController)
+    {
+        p.push((
+            path!("runbook", "dc"),
+            format!("{dc:?} is not a domain controller"),
+        ));
+    }
+    src.zip(tgt)
+}

@@ -56,9 +56,9 @@ use super::steps::{describe_missing, net_stop, start_retried};
 use crate::context::{Ctx, StepFailed, fmt_secs};
 use crate::drill::{Detection, Drill};
 use crate::exchange::pairing::{self, Pair};
-use crate::format::{FailbackParams, LanFailoverParams, PublicFolders, Role, Scenario, StopSource};
+use crate::format::{FailbackParams, LanFailoverParams, PublicFolders, Scenario, StopSource};
 use crate::path;
-use crate::validate::{Problems, host, is_role, known, non_negative, positive};
+use crate::validate::{Problems, known, mirroring_pair, non_negative, positive};
 
 /// The failover half, as the LAN runbook runs it.
 fn failover_params(p: &FailbackParams) -> LanFailoverParams {
@@ -399,53 +399,7 @@ pub async fn recover<B: Backend>(
 
 /// Checks the parameters against the estate.
 pub(crate) fn validate(s: &Scenario, r: &FailbackParams, p: &mut Problems) {
-    let exch = |n: &str| host(s, n).filter(|h| h.exchange.is_some());
-    let (src, tgt) = (exch(&r.source), exch(&r.target));
-    if src.is_none() {
-        p.push((
-            path!("runbook", "source"),
-            format!("{:?} is not an Exchange host", r.source),
-        ));
-    }
-    if tgt.is_none() {
-        p.push((
-            path!("runbook", "target"),
-            format!("{:?} is not an Exchange host", r.target),
-        ));
-    }
-    if r.source == r.target {
-        p.push((
-            path!("runbook", "target"),
-            "source and target must differ".into(),
-        ));
-    }
-    if !s
-        .replication
-        .iter()
-        .any(|x| x.source == r.source && x.target == r.target)
-    {
-        p.push((
-            path!("runbook"),
-            format!(
-                "no [[replication]] connection from {} to {}",
-                r.source, r.target
-            ),
-        ));
-    }
-    if s.domain.is_none() {
-        p.push((
-            path!("runbook"),
-            "the failback runbook moves users in Active Directory: add a [domain]".into(),
-        ));
-    }
-    if let Some(dc) = &r.dc
-        && !is_role(s, dc, Role::DomainController)
-    {
-        p.push((
-            path!("runbook", "dc"),
-            format!("{dc:?} is not a domain controller"),
-        ));
-    }
+    let pair = mirroring_pair(s, "failback", &r.source, &r.target, r.dc.as_deref(), p);
     positive(
         p,
         path!("runbook", "failback_at_s"),
@@ -505,7 +459,7 @@ pub(crate) fn validate(s: &Scenario, r: &FailbackParams, p: &mut Problems) {
             ));
         }
     }
-    if let (Some(a), Some(b)) = (src, tgt) {
+    if let Some((a, b)) = pair {
         let sa = pairing::stores_of(crate::exchange::groups_of(s, a));
         let sb = pairing::stores_of(crate::exchange::groups_of(s, b));
         if let Err(e) = pairing::pair(&sa, &sb, &[], PublicFolders::Include) {

@@ -23,9 +23,9 @@ use super::Completed;
 use crate::context::{Ctx, StepFailed, fmt_secs};
 use crate::drill::{Detection, Drill};
 use crate::exchange::pairing::{self, Pair, Rule};
-use crate::format::{LanFailoverParams, Role, Scenario};
+use crate::format::{LanFailoverParams, Scenario};
 use crate::path;
-use crate::validate::{Problems, host, is_role, known, non_negative, positive};
+use crate::validate::{Problems, host, known, mirroring_pair, non_negative, positive};
 
 /// The drill's control loop: the target monitors the source (Time to Fail),
 /// the decision policy engages failover (patent 204, 208), the script runs,
@@ -52,53 +52,7 @@ pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &LanFailoverParams) -> &'s
 
 /// Checks the parameters against the estate (store pairing included).
 pub(crate) fn validate(s: &Scenario, r: &LanFailoverParams, p: &mut Problems) {
-    let exch = |n: &str| host(s, n).filter(|h| h.exchange.is_some());
-    let (src, tgt) = (exch(&r.source), exch(&r.target));
-    if src.is_none() {
-        p.push((
-            path!("runbook", "source"),
-            format!("{:?} is not an Exchange host", r.source),
-        ));
-    }
-    if tgt.is_none() {
-        p.push((
-            path!("runbook", "target"),
-            format!("{:?} is not an Exchange host", r.target),
-        ));
-    }
-    if r.source == r.target {
-        p.push((
-            path!("runbook", "target"),
-            "source and target must differ".into(),
-        ));
-    }
-    if !s
-        .replication
-        .iter()
-        .any(|x| x.source == r.source && x.target == r.target)
-    {
-        p.push((
-            path!("runbook"),
-            format!(
-                "no [[replication]] connection from {} to {}",
-                r.source, r.target
-            ),
-        ));
-    }
-    if s.domain.is_none() {
-        p.push((
-            path!("runbook"),
-            "the LAN failover runbook moves users in Active Directory: add a [domain]".into(),
-        ));
-    }
-    if let Some(dc) = &r.dc
-        && !is_role(s, dc, Role::DomainController)
-    {
-        p.push((
-            path!("runbook", "dc"),
-            format!("{dc:?} is not a domain controller"),
-        ));
-    }
+    let pair = mirroring_pair(s, "LAN failover", &r.source, &r.target, r.dc.as_deref(), p);
     non_negative(
         p,
         path!("runbook", "wait_on_target_idle_s"),
@@ -157,7 +111,7 @@ pub(crate) fn validate(s: &Scenario, r: &LanFailoverParams, p: &mut Problems) {
             Err(e) => p.push((path!("runbook", "pairing_rules", i), e)),
         }
     }
-    if let (Some(a), Some(b)) = (src, tgt)
+    if let Some((a, b)) = pair
         && rules.len() == r.pairing_rules.len()
     {
         let sa = pairing::stores_of(crate::exchange::groups_of(s, a));

@@ -39,7 +39,7 @@ use crate::context::{Ctx, StepFailed};
 use crate::drill::{Detection, Drill};
 use crate::format::{LanFailoverParams, ResolverPolicy, Role, Scenario, WanFailoverParams};
 use crate::path;
-use crate::validate::{Problems, host, is_role, non_negative, positive};
+use crate::validate::{Problems, is_role, mirroring_pair, non_negative, positive};
 
 /// The drill's control loop: the target monitors the source over the WAN,
 /// the decision policy engages failover (204, 208), the script runs with
@@ -317,21 +317,8 @@ pub async fn users<B: Backend>(
 
 /// Checks the parameters against the estate.
 pub(crate) fn validate(s: &Scenario, r: &WanFailoverParams, p: &mut Problems) {
-    let exch = |n: &str| host(s, n).filter(|h| h.exchange.is_some());
-    let (src, tgt) = (exch(&r.source), exch(&r.target));
-    if src.is_none() {
-        p.push((
-            path!("runbook", "source"),
-            format!("{:?} is not an Exchange host", r.source),
-        ));
-    }
-    if tgt.is_none() {
-        p.push((
-            path!("runbook", "target"),
-            format!("{:?} is not an Exchange host", r.target),
-        ));
-    }
-    if let (Some(a), Some(b)) = (src, tgt) {
+    let pair = mirroring_pair(s, "WAN failover", &r.source, &r.target, r.dc.as_deref(), p);
+    if let Some((a, b)) = pair {
         if a.site == b.site {
             p.push((
                 path!("runbook", "target"),
@@ -352,35 +339,8 @@ pub(crate) fn validate(s: &Scenario, r: &WanFailoverParams, p: &mut Problems) {
             ));
         }
     }
-    if !s
-        .replication
-        .iter()
-        .any(|x| x.source == r.source && x.target == r.target)
-    {
-        p.push((
-            path!("runbook"),
-            format!(
-                "no [[replication]] connection from {} to {}",
-                r.source, r.target
-            ),
-        ));
-    }
-    if s.domain.is_none() {
-        p.push((
-            path!("runbook"),
-            "the WAN failover runbook moves users in Active Directory: add a [domain]".into(),
-        ));
-    }
-    if let Some(dc) = &r.dc
-        && !is_role(s, dc, Role::DomainController)
-    {
-        p.push((
-            path!("runbook", "dc"),
-            format!("{dc:?} is not a domain controller"),
-        ));
-    }
     let name = source_name(s, r);
-    if let (Some(a), Some(b)) = (src, tgt) {
+    if let Some((a, b)) = pair {
         let has_a = s.dns.records.iter().any(|x| {
             crate::dns::normalise(&x.name) == name
                 && x.rtype.eq_ignore_ascii_case("A")
