@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use drlab_drivers::event::Decision;
 use drlab_drivers::types::{Fault, StoreRef};
-use drlab_drivers::{Backend, EventKind, Recorder, Timestamp};
+use drlab_drivers::{Backend, EventKind, Recorder, Timestamp, Transition};
 use futures::future::{Either, select};
 use futures::stream::{FuturesUnordered, StreamExt};
 
@@ -242,6 +242,34 @@ impl<'a, B: Backend> Drill<'a, B> {
                 false
             }
         }
+    }
+
+    /// The opening of a monitored failover: `from` watches `to` until Time
+    /// to Fail runs out, the state goes Degrading Primary (204), the
+    /// decision policy engages, and the state goes Engaging Secondary (208).
+    /// `Err` carries why the drill ends instead.
+    pub async fn engage_on_failure(&self, from: &str, to: &str) -> Result<(), &'static str> {
+        match self.detect(from, to).await {
+            Detection::Failed(_) => {}
+            Detection::NoOutage(why) => return Err(why),
+            Detection::Stopped => return Err("horizon reached"),
+        }
+        self.cx.fire(Transition::Degrade);
+        if !self.decide().await {
+            return Err("horizon reached");
+        }
+        self.cx.fire(Transition::EngageSecondary);
+        Ok(())
+    }
+
+    /// The close of a failover: records how the steps ended and, when they
+    /// completed, takes Secondary Engaged (212). True when they completed.
+    pub fn secondary_engaged(&self, r: &Result<runbooks::Completed, StepFailed>) -> bool {
+        if !self.runbook_finished(r) {
+            return false;
+        }
+        self.cx.fire(Transition::SecondaryEngagedSuccess);
+        true
     }
 
     /// Waits until users are served again (N consecutive probes), then lets

@@ -22,7 +22,7 @@
 //! 4. moves the clustered mailbox server's name to the DR site's address in
 //!    DNS (clients follow after the TTL) and the mailboxes with it.
 
-use drlab_drivers::{Backend, Transition};
+use drlab_drivers::Backend;
 
 use super::Completed;
 use super::exchange_ops::{
@@ -30,7 +30,7 @@ use super::exchange_ops::{
     start_services, stores_of,
 };
 use crate::context::{Ctx, StepFailed, fmt_secs};
-use crate::drill::{Detection, Drill};
+use crate::drill::Drill;
 use crate::format::{CcrParams, Scenario};
 use crate::path;
 use crate::validate::{Problems, host, non_negative};
@@ -38,22 +38,14 @@ use crate::validate::{Problems, host, non_negative};
 /// The drill's control loop: the passive node monitors the active one, a
 /// person invokes DR, the passive node is activated.
 pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &CcrParams) -> &'static str {
-    match d.detect(&p.passive, &p.active).await {
-        Detection::Failed(_) => {}
-        Detection::NoOutage(why) => return why,
-        Detection::Stopped => return "horizon reached",
+    if let Err(why) = d.engage_on_failure(&p.passive, &p.active).await {
+        return why;
     }
     let cx = d.cx();
-    cx.fire(Transition::Degrade);
-    if !d.decide().await {
-        return "horizon reached";
-    }
-    cx.fire(Transition::EngageSecondary);
     let r = activate(cx, p).await;
-    if !d.runbook_finished(&r) {
+    if !d.secondary_engaged(&r) {
         return "activation failed";
     }
-    cx.fire(Transition::SecondaryEngagedSuccess);
     d.await_restored().await
 }
 

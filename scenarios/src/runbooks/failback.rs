@@ -54,7 +54,7 @@ use drlab_drivers::{Backend, EventKind, OpError, SeqSet, Transition};
 use super::Completed;
 use super::steps::{describe_missing, net_stop, start_retried};
 use crate::context::{Ctx, StepFailed, fmt_secs};
-use crate::drill::{Detection, Drill};
+use crate::drill::Drill;
 use crate::exchange::pairing::{self, Pair};
 use crate::format::{FailbackParams, LanFailoverParams, PublicFolders, Scenario, StopSource};
 use crate::path;
@@ -72,22 +72,14 @@ fn failover_params(p: &FailbackParams) -> LanFailoverParams {
 /// (216 → 218 → 220 → 222 → 224 → 226 → 228) and users served by the
 /// source again.
 pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &FailbackParams) -> &'static str {
-    match d.detect(&p.target, &p.source).await {
-        Detection::Failed(_) => {}
-        Detection::NoOutage(why) => return why,
-        Detection::Stopped => return "horizon reached",
+    if let Err(why) = d.engage_on_failure(&p.target, &p.source).await {
+        return why;
     }
     let cx = d.cx();
-    cx.fire(Transition::Degrade);
-    if !d.decide().await {
-        return "horizon reached";
-    }
-    cx.fire(Transition::EngageSecondary);
     let r = super::lan_failover::run(cx, &failover_params(p)).await;
-    if !d.runbook_finished(&r) {
+    if !d.secondary_engaged(&r) {
         return "runbook failed";
     }
-    cx.fire(Transition::SecondaryEngagedSuccess);
     let why = d.await_restored().await;
     if why != "restored" {
         return why;

@@ -16,12 +16,12 @@
 
 use std::collections::BTreeSet;
 
+use drlab_drivers::Backend;
 use drlab_drivers::types::{IdentityItems, StoreRef};
-use drlab_drivers::{Backend, Transition};
 
 use super::Completed;
 use crate::context::{Ctx, StepFailed, fmt_secs};
-use crate::drill::{Detection, Drill};
+use crate::drill::Drill;
 use crate::exchange::pairing::{self, Pair, Rule};
 use crate::format::{LanFailoverParams, Scenario};
 use crate::path;
@@ -31,22 +31,14 @@ use crate::validate::{Problems, host, known, mirroring_pair, non_negative, posit
 /// the decision policy engages failover (patent 204, 208), the script runs,
 /// and the secondary is engaged (212) once it completes.
 pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &LanFailoverParams) -> &'static str {
-    match d.detect(&p.target, &p.source).await {
-        Detection::Failed(_) => {}
-        Detection::NoOutage(why) => return why,
-        Detection::Stopped => return "horizon reached",
+    if let Err(why) = d.engage_on_failure(&p.target, &p.source).await {
+        return why;
     }
     let cx = d.cx();
-    cx.fire(Transition::Degrade);
-    if !d.decide().await {
-        return "horizon reached";
-    }
-    cx.fire(Transition::EngageSecondary);
     let r = run(cx, p).await;
-    if !d.runbook_finished(&r) {
+    if !d.secondary_engaged(&r) {
         return "runbook failed";
     }
-    cx.fire(Transition::SecondaryEngagedSuccess);
     d.await_restored().await
 }
 

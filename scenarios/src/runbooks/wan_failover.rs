@@ -31,12 +31,12 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use drlab_drivers::types::{DnsRecord, RecordType};
-use drlab_drivers::{Backend, EventKind, Timestamp, Transition};
+use drlab_drivers::{Backend, EventKind, Timestamp};
 
 use super::Completed;
 use super::steps::{ip_of, reverse_name};
 use crate::context::{Ctx, StepFailed};
-use crate::drill::{Detection, Drill};
+use crate::drill::Drill;
 use crate::format::{LanFailoverParams, ResolverPolicy, Role, Scenario, WanFailoverParams};
 use crate::path;
 use crate::validate::{Problems, is_role, mirroring_pair, non_negative, positive};
@@ -62,17 +62,10 @@ async fn failover<B: Backend>(
     p: &WanFailoverParams,
     changed: &Cell<Option<Timestamp>>,
 ) -> &'static str {
-    match d.detect(&p.target, &p.source).await {
-        Detection::Failed(_) => {}
-        Detection::NoOutage(why) => return why,
-        Detection::Stopped => return "horizon reached",
+    if let Err(why) = d.engage_on_failure(&p.target, &p.source).await {
+        return why;
     }
     let cx = d.cx();
-    cx.fire(Transition::Degrade);
-    if !d.decide().await {
-        return "horizon reached";
-    }
-    cx.fire(Transition::EngageSecondary);
     let r = run(cx, p).await;
     if r.is_ok() {
         // The script's DNS step is over (done or refused): from now on every
@@ -87,10 +80,9 @@ async fn failover<B: Backend>(
             });
         }
     }
-    if !d.runbook_finished(&r) {
+    if !d.secondary_engaged(&r) {
         return "runbook failed";
     }
-    cx.fire(Transition::SecondaryEngagedSuccess);
     d.await_restored().await
 }
 
