@@ -376,7 +376,8 @@ async fn rename_branch<B: Backend>(
 }
 
 /// Steps 346-356 for one store: two (or more) mount attempts, soft
-/// recovery, more attempts, hard recovery, more attempts.
+/// recovery (352), more attempts if it worked, hard recovery (356, at once
+/// when the soft recovery failed: 354), more attempts.
 async fn mount_with_recovery<B: Backend>(
     cx: &Ctx<'_, B>,
     tag: &str,
@@ -386,12 +387,55 @@ async fn mount_with_recovery<B: Backend>(
     wait_s: f64,
 ) -> Result<(), StepFailed> {
     let b = cx.b;
-    let mut n = 0;
-    let mut last = None;
-    for stage in 0..3 {
+    let mut tries = MountTries { n: 0, last: None };
+    if tries.round(cx, tag, host, st, attempts, wait_s).await {
+        return Ok(());
+    }
+    let soft = cx
+        .step(
+            format!("{tag}352 soft recovery of {st} on {host}"),
+            b.soft_recovery(host, st),
+        )
+        .await;
+    if soft.is_ok() && tries.round(cx, tag, host, st, attempts, wait_s).await {
+        return Ok(());
+    }
+    cx.step(
+        format!("{tag}356 hard recovery of {st} on {host}"),
+        b.hard_recovery(host, st),
+    )
+    .await?;
+    if tries.round(cx, tag, host, st, attempts, wait_s).await {
+        return Ok(());
+    }
+    Err(tries.last.unwrap_or_else(|| StepFailed {
+        step: format!("{tag}348 mount {st} on {host}").into(),
+        error: OpError::invalid_state("no mount attempt was made"),
+    }))
+}
+
+/// Mount attempts across the rounds of [`mount_with_recovery`]: attempts
+/// are numbered through, and the last failure is kept for the report.
+struct MountTries {
+    n: u32,
+    last: Option<StepFailed>,
+}
+
+impl MountTries {
+    /// One round of step 348: up to `attempts` mounts, waiting between them
+    /// (the store service may report running before it can mount). True
+    /// when the store mounted.
+    async fn round<B: Backend>(
+        &mut self,
+        cx: &Ctx<'_, B>,
+        tag: &str,
+        host: &str,
+        st: &StoreRef,
+        attempts: u32,
+        wait_s: f64,
+    ) -> bool {
         for i in 0..attempts {
             if i > 0 {
-                // The store service may report running before it can mount.
                 super::steps::wait_named(
                     cx,
                     format!("{tag}348 wait {}s", fmt_secs(wait_s)),
@@ -399,72 +443,20 @@ async fn mount_with_recovery<B: Backend>(
                 )
                 .await;
             }
-            n += 1;
+            self.n += 1;
             match cx
                 .step(
-                    format!("{tag}348 mount {st} on {host} (attempt {n})"),
-                    b.mount_store(host, st),
+                    format!("{tag}348 mount {st} on {host} (attempt {})", self.n),
+                    cx.b.mount_store(host, st),
                 )
                 .await
             {
-                Ok(()) => return Ok(()),
-                Err(e) => last = Some(e),
+                Ok(()) => return true,
+                Err(e) => self.last = Some(e),
             }
         }
-        match stage {
-            0 => {
-                let soft = cx
-                    .step(
-                        format!("{tag}352 soft recovery of {st} on {host}"),
-                        b.soft_recovery(host, st),
-                    )
-                    .await;
-                if soft.is_err() {
-                    // 354: the soft recovery failed; go straight to 356.
-                    cx.step(
-                        format!("{tag}356 hard recovery of {st} on {host}"),
-                        b.hard_recovery(host, st),
-                    )
-                    .await?;
-                    // Skip the next stage's recovery: hard was just done.
-                    for i in 0..attempts {
-                        if i > 0 {
-                            super::steps::wait_named(
-                                cx,
-                                format!("{tag}348 wait {}s", fmt_secs(wait_s)),
-                                drlab_drivers::time::secs(wait_s),
-                            )
-                            .await;
-                        }
-                        n += 1;
-                        match cx
-                            .step(
-                                format!("{tag}348 mount {st} on {host} (attempt {n})"),
-                                b.mount_store(host, st),
-                            )
-                            .await
-                        {
-                            Ok(()) => return Ok(()),
-                            Err(e) => last = Some(e),
-                        }
-                    }
-                    break;
-                }
-            }
-            1 => {
-                cx.step(
-                    format!("{tag}356 hard recovery of {st} on {host}"),
-                    b.hard_recovery(host, st),
-                )
-                .await?;
-            }
-            _ => {}
-        }
+        false
     }
-    Err(last.unwrap_or_else(|| StepFailed {
-        step: format!("{tag}348 mount {st} on {host}").into(),
-        error: OpError::invalid_state("no mount attempt was made"),
-    }))
 }
 
 /// Step 318: puts the leaving server back in service after an abort.
