@@ -316,7 +316,8 @@ fn agents_report_every_thirty_seconds_and_detect_within_one_cycle() {
         assert!((w[1] - w[0] - 30.0).abs() < 0.1, "{w:?}");
     }
     let r = Report::from_events(&run.events);
-    // Crash at 120.001: the 150 s report is missing (5 s report timeout).
+    // Crash at 120.1, after the 120 s round: the 150 s report is missing
+    // (5 s report timeout).
     let d = r.rto_breakdown.unwrap().detection_s;
     assert!(d > 29.0 && d <= 35.1, "{d}");
 }

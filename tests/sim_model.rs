@@ -342,3 +342,159 @@ fn paused_replication_queues_and_drain_waits_for_the_idle_time() {
     )
     .unwrap();
 }
+
+/// The LAN failover's estate with a fixed server-side write time, so the
+/// legs of one write are known: DNS (cached), 0.25 ms there, 2 ms of work,
+/// 0.25 ms back.
+fn fixed_write_backend() -> SimBackend {
+    let s = variant("lan-failover", |t| {
+        table(t, &["timing"]).insert("server_write_s".into(), toml::Value::Float(0.002));
+    })
+    .unwrap();
+    SimBackend::new(World::build(&s, 1))
+}
+
+/// Writes seq 0 to warm the client's resolver cache, then returns how long
+/// seq 1 took (request, work and reply).
+async fn one_write_takes(b: &SimBackend) -> Duration {
+    let w = |seq| b.write("hq-users", "exch1.corp.example.com", "alice", seq, 1000);
+    w(0).await.unwrap();
+    let start = b.now();
+    w(1).await.unwrap();
+    b.now().since(start)
+}
+
+/// Runs `op` with `fault` injected `after` it began; returns its result
+/// and how long the client waited for it.
+async fn faulted<T>(
+    b: &SimBackend,
+    op: impl std::future::Future<Output = drlab_drivers::caps::OpResult<T>>,
+    after: Duration,
+    fault: drlab_drivers::types::Fault,
+) -> (drlab_drivers::caps::OpResult<T>, Duration) {
+    use drlab_drivers::Faults as _;
+    let start = b.now();
+    let inject = async {
+        b.sleep(after).await;
+        b.inject(&fault).await.unwrap();
+    };
+    let (r, ()) = futures::future::join(async { (op.await, b.now()) }, inject).await;
+    (r.0, r.1.since(start))
+}
+
+/// The partition between the users and EXCH1, or its heal.
+fn cut(heal: bool) -> drlab_drivers::types::Fault {
+    let (a, b) = ("hq-users".into(), "EXCH1".into());
+    if heal {
+        drlab_drivers::types::Fault::Heal { a, b }
+    } else {
+        drlab_drivers::types::Fault::Partition { a, b }
+    }
+}
+
+/// Issue 12: an acknowledgement is a reply that arrived. A server that dies
+/// after committing a write but before its reply reaches the client has
+/// not acknowledged it: the client waits out its 5 s limit and gives up.
+#[test]
+fn a_reply_lost_to_a_crash_is_not_an_acknowledgement() {
+    let b = fixed_write_backend();
+    block_on(
+        b.clock(),
+        async {
+            let took = one_write_takes(&b).await;
+            let write = b.write("hq-users", "exch1.corp.example.com", "alice", 2, 1000);
+            // 0.1 ms before the reply arrives: the write is committed.
+            let crash = drlab_drivers::types::Fault::CrashHost {
+                host: "EXCH1".into(),
+            };
+            let (acked, waited) =
+                faulted(&b, write, took - Duration::from_micros(100), crash).await;
+            assert!(acked.is_err(), "a reply from a crashed server arrived");
+            assert_eq!(waited, Duration::from_secs(5), "the client's time limit");
+        },
+        1_000_000,
+    )
+    .unwrap();
+}
+
+/// The same for a partition: the write is committed on the server (it
+/// reads back after the heal) but the client never saw the reply, so it is
+/// neither acknowledged nor, later, counted as lost. (The old model routed
+/// a write once, when it started, and acknowledged it across the cut.)
+#[test]
+fn a_reply_cut_off_by_a_partition_is_not_an_acknowledgement_but_was_committed() {
+    use drlab_drivers::Faults as _;
+    let b = fixed_write_backend();
+    block_on(
+        b.clock(),
+        async {
+            let took = one_write_takes(&b).await;
+            let write = b.write("hq-users", "exch1.corp.example.com", "alice", 2, 1000);
+            let (acked, _) =
+                faulted(&b, write, took - Duration::from_micros(100), cut(false)).await;
+            assert!(acked.is_err(), "a reply crossed a partition");
+            b.inject(&cut(true)).await.unwrap();
+            assert!(b.read_back("EXCH1").await.unwrap().contains(2), "committed");
+            // A probe whose reply is cut (0.25 ms there, 0.25 ms back) is
+            // no success either.
+            let probe = b.probe("hq-users", "exch1.corp.example.com", "alice");
+            let (probed, _) = faulted(&b, probe, Duration::from_micros(400), cut(false)).await;
+            assert!(probed.is_err(), "a probe's reply crossed a partition");
+        },
+        1_000_000,
+    )
+    .unwrap();
+}
+
+/// Issue 12: replication follows the pairing, not list positions. EXCH2
+/// lists its storage groups in the other order; alice's writes (First
+/// Storage Group/Mailbox Store, `priv1.edb`) must land in EXCH2's
+/// `priv1.edb` store, whatever its position, and nothing in Sales.
+#[test]
+fn replication_lands_in_the_store_of_the_same_database_file() {
+    let s = variant("lan-failover", |t| {
+        let groups = t["exchange"]["storage_groups"].as_array().unwrap().clone();
+        let reversed: Vec<toml::Value> = groups.into_iter().rev().collect();
+        let hosts = t.get_mut("hosts").unwrap().as_array_mut().unwrap();
+        let exch2 = hosts
+            .iter_mut()
+            .find(|h| h["name"].as_str() == Some("EXCH2"))
+            .unwrap();
+        let x = exch2["exchange"].as_table_mut().unwrap();
+        x.insert("storage_groups".into(), toml::Value::Array(reversed));
+    })
+    .unwrap();
+    let b = SimBackend::new(World::build(&s, 1));
+    block_on(
+        b.clock(),
+        async {
+            for seq in 0..5 {
+                b.write("hq-users", "exch1.corp.example.com", "alice", seq, 1000)
+                    .await
+                    .unwrap();
+            }
+            b.sleep(Duration::from_secs(5)).await;
+            // Any interface call settles the flows.
+            assert_eq!(b.read_back("EXCH2").await.unwrap().len(), 5);
+        },
+        1_000_000,
+    )
+    .unwrap();
+    let w = b.world();
+    let exch2 = w.hosts.iter().find(|h| &*h.name == "EXCH2").unwrap();
+    let held = |file: &str| {
+        let st = exch2.stores.iter().find(|st| &*st.file == file).unwrap();
+        st.records.len()
+    };
+    assert_eq!(
+        exch2.stores[0].file.as_ref(),
+        "sales.edb",
+        "the order is reversed"
+    );
+    assert_eq!(held("priv1.edb"), 5, "alice's store on the target");
+    assert_eq!(
+        held("sales.edb"),
+        0,
+        "nothing in the store at alice's list position"
+    );
+}

@@ -819,17 +819,30 @@ impl Workload for SimBackend {
         seq: u64,
         bytes: u32,
     ) -> OpResult<()> {
-        let now = self.micros();
+        let start = self.micros();
         let routed = {
             let mut w = self.w();
-            w.serve(client, service_name, mailbox, now)
+            w.serve(client, service_name, mailbox, start)
                 .map(|s| (s, w.draw(|t| t.server_write_s)))
         };
         match routed {
             Ok((served, work)) => {
-                self.wait(served.network + work).await;
+                self.wait(served.request + work).await;
+                // A request that no longer reaches the server gets no reply.
+                let reached = self.w().path_stands(&served);
+                if let Err(e) = reached {
+                    return self.no_reply(start, e).await;
+                }
                 let now = self.micros();
-                self.w().commit_write(served, seq, bytes, now)
+                let committed = self.w().commit_write(served, seq, bytes, now);
+                // The acknowledgement is the reply that arrives: committed
+                // or refused, the client learns it one reply leg later.
+                self.wait(served.reply).await;
+                let arrived = self.w().reply_arrives(&served);
+                match arrived {
+                    Ok(()) => committed,
+                    Err(e) => self.no_reply(start, e).await,
+                }
             }
             Err((e, d)) => {
                 self.wait(d).await;
@@ -853,14 +866,32 @@ impl Workload for SimBackend {
         let routed = self.w().serve(client, service_name, mailbox, now);
         match routed {
             Ok(served) => {
-                self.wait(served.network).await;
-                Ok(())
+                self.wait(served.request + served.reply).await;
+                let arrived = self.w().reply_arrives(&served);
+                match arrived {
+                    Ok(()) => Ok(()),
+                    Err(e) => self.no_reply(now, e).await,
+                }
             }
             Err((e, d)) => {
                 self.wait(d).await;
                 Err(e)
             }
         }
+    }
+}
+
+impl SimBackend {
+    /// A user operation begun at `start` whose reply never reached the
+    /// client: the client waits out its time limit, then gives up.
+    async fn no_reply(&self, start: u64, why: OpError) -> OpResult<()> {
+        let limit = crate::world::secs_f(self.w().timing.client_timeout_s);
+        let deadline = Timestamp(start).after(limit);
+        self.clock.sleep_until(deadline).await;
+        Err(OpError::Timeout {
+            op: format!("waiting for a reply ({why})").into(),
+            after: limit,
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use drlab_drivers::OpError;
 use drlab_drivers::types::StoreRef;
 use drlab_scenarios::format::{Dist, Scenario};
 
-use super::{Consistency, End, Micros, Pair, Served, World};
+use super::{Consistency, End, Micros, World};
 
 /// A physical server.
 #[derive(Debug, Clone)]
@@ -191,7 +191,8 @@ pub fn build(w: &mut World, s: &Scenario) {
         for &a in &f.dag_members {
             for &b in &f.dag_members {
                 if a != b && w.pair_ix(a, b).is_err() {
-                    w.pairs.push(Pair::new(a, b, true));
+                    let pair = w.new_pair(a, b, true);
+                    w.pairs.push(pair);
                 }
             }
         }
@@ -341,13 +342,14 @@ impl World {
     /// The user path through a DAG member's Client Access role: the request
     /// goes to the member where the mailbox's database is mounted (Active
     /// Manager knows where), wherever the directory homed the mailbox.
+    /// Returns the member, its store and the network time in all.
     pub(super) fn serve_via_dag(
         &mut self,
         h: usize,
         store: &StoreRef,
         network: Duration,
         now: Micros,
-    ) -> Result<Served, (OpError, Duration)> {
+    ) -> Result<(usize, usize, Duration), (OpError, Duration)> {
         let timeout = super::secs_f(self.timing.client_timeout_s);
         let Some((m, i)) = self.dag_active(store) else {
             return Err((
@@ -374,12 +376,7 @@ impl World {
                 ));
             }
         }
-        Ok(Served {
-            host: m,
-            store: i,
-            epoch: self.hosts[m].epoch,
-            network: total,
-        })
+        Ok((m, i, total))
     }
 
     /// Whether `h` is logged in to the volume its store `i` lives on (true

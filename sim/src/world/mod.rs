@@ -419,7 +419,7 @@ impl World {
                 host_ix(&r.source).expect("validated"),
                 host_ix(&r.target).expect("validated"),
             );
-            let mut pair = Pair::new(src, tgt, r.mirrored_at_start);
+            let mut pair = world.new_pair(src, tgt, r.mirrored_at_start);
             pair.batch_delay_us = (r.batch_delay_s * 1e6) as u64;
             world.pairs.push(pair);
             if r.mirrored_at_start {

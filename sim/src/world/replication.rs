@@ -50,6 +50,9 @@ pub struct Pair {
     open: Vec<Item>,
     open_bytes: u64,
     logs_closed: u64,
+    /// For each source store (by index), the target store its files land
+    /// in ([`World::counterpart`]); `None` when the target has none.
+    store_map: Vec<Option<usize>>,
 }
 
 impl Pair {
@@ -74,6 +77,7 @@ impl Pair {
             open: Vec::new(),
             open_bytes: 0,
             logs_closed: 0,
+            store_map: Vec::new(),
         }
     }
 
@@ -147,6 +151,14 @@ impl World {
                 earlier.applied_at = item.applied_at;
             }
         }
+        // `settle_pair` stops at the first item not applied yet: the queue
+        // must be in application order, and the wire in send order.
+        assert!(
+            p.sent.back().is_none_or(
+                |last| last.applied_at <= item.applied_at && last.tx_done <= item.tx_done
+            ),
+            "replication queue out of order"
+        );
         p.sent.push_back(item);
     }
 
@@ -194,6 +206,30 @@ impl World {
         }
     }
 
+    /// The store of host `to` that holds the replica of store `k` of host
+    /// `from`: the one with the same database file name (Storage Mirroring
+    /// replicates files; the guide pairs stores "by database file name"),
+    /// else, when file names do not decide, the one with the same group and
+    /// name. One rule for replication, mirrors and restores alike.
+    pub fn counterpart(&self, from: usize, k: usize, to: usize) -> Option<usize> {
+        let s = &self.hosts[from].stores[k];
+        let stores = &self.hosts[to].stores;
+        let mut by_file = stores.iter().enumerate().filter(|(_, t)| t.file == s.file);
+        match (by_file.next(), by_file.next()) {
+            (Some((j, _)), None) => Some(j),
+            _ => stores.iter().position(|t| t.id == s.id),
+        }
+    }
+
+    /// A replication connection `source` → `target` with its store map.
+    pub fn new_pair(&self, source: usize, target: usize, connected: bool) -> Pair {
+        let mut p = Pair::new(source, target, connected);
+        p.store_map = (0..self.hosts[source].stores.len())
+            .map(|k| self.counterpart(source, k, target))
+            .collect();
+        p
+    }
+
     /// Applies writes that reached the target by `now`.
     pub fn settle_pair(&mut self, i: usize, now: Micros) {
         while let Some(item) = self.pairs[i].sent.front().copied() {
@@ -201,8 +237,15 @@ impl World {
                 break;
             }
             self.pairs[i].sent.pop_front();
+            assert!(
+                item.applied_at >= self.pairs[i].last_applied,
+                "replication applied out of order"
+            );
             let t = self.pairs[i].target;
-            if let Some(st) = self.hosts[t].stores.get_mut(item.store) {
+            // A write to a store with no counterpart lands in no store: the
+            // target cannot serve it, and a read-back shows it missing.
+            let counterpart = self.pairs[i].store_map.get(item.store).copied().flatten();
+            if let Some(st) = counterpart.map(|k| &mut self.hosts[t].stores[k]) {
                 if st.records.insert(item.seq) {
                     st.record_bytes += u64::from(item.bytes);
                 }
@@ -360,7 +403,8 @@ impl World {
         let i = match self.pair_ix(source, target) {
             Ok(i) => i,
             Err(_) => {
-                self.pairs.push(Pair::new(source, target, false));
+                let pair = self.new_pair(source, target, false);
+                self.pairs.push(pair);
                 self.pairs.len() - 1
             }
         };
@@ -386,8 +430,9 @@ impl World {
                 let differing: u64 = src
                     .stores
                     .iter()
-                    .map(|s| {
-                        let other = tgt.stores.iter().find(|t| t.id == s.id);
+                    .enumerate()
+                    .map(|(k, s)| {
+                        let other = self.counterpart(source, k, target).map(|j| &tgt.stores[j]);
                         let missing = s
                             .records
                             .iter()
@@ -421,19 +466,20 @@ impl World {
             ));
         }
         if mode != MirrorMode::None {
-            let copies: Vec<_> = self.hosts[source]
-                .stores
-                .iter()
-                .map(|s| (s.id.clone(), s.records.clone(), s.record_bytes))
-                .collect();
-            for st in &mut self.hosts[target].stores {
-                if let Some((_, rec, b)) = copies.iter().find(|(id, _, _)| *id == st.id) {
-                    st.records = rec.clone();
-                    st.record_bytes = *b;
-                    st.modified_at = now;
-                    st.foreign = true;
-                    st.consistency = Consistency::Clean;
-                }
+            for k in 0..self.hosts[source].stores.len() {
+                let Some(j) = self.counterpart(source, k, target) else {
+                    continue;
+                };
+                let (rec, b) = {
+                    let s = &self.hosts[source].stores[k];
+                    (s.records.clone(), s.record_bytes)
+                };
+                let st = &mut self.hosts[target].stores[j];
+                st.records = rec;
+                st.record_bytes = b;
+                st.modified_at = now;
+                st.foreign = true;
+                st.consistency = Consistency::Clean;
             }
         }
         self.pairs[i].state = ReplicationState::Replicating;
@@ -475,29 +521,22 @@ impl World {
         options: RestoreOptions,
         now: Micros,
     ) -> Result<Vec<String>, OpError> {
-        let copies: Vec<_> = self.hosts[from]
-            .stores
-            .iter()
-            .map(|s| {
-                (
-                    s.id.clone(),
-                    s.records.clone(),
-                    s.record_bytes,
-                    s.modified_at,
-                )
-            })
-            .collect();
         let mut skipped = Vec::new();
-        for st in &mut self.hosts[to].stores {
-            let Some((_, rec, b, modified)) = copies.iter().find(|(id, ..)| *id == st.id) else {
+        for k in 0..self.hosts[from].stores.len() {
+            let Some(j) = self.counterpart(from, k, to) else {
                 continue;
             };
-            if options.only_if_backup_newer && st.modified_at > *modified {
+            let (rec, b, modified) = {
+                let s = &self.hosts[from].stores[k];
+                (s.records.clone(), s.record_bytes, s.modified_at)
+            };
+            let st = &mut self.hosts[to].stores[j];
+            if options.only_if_backup_newer && st.modified_at > modified {
                 skipped.push(st.id.to_string());
                 continue;
             }
-            st.records = rec.clone();
-            st.record_bytes = *b;
+            st.records = rec;
+            st.record_bytes = b;
             st.modified_at = now;
             st.consistency = Consistency::Clean;
             st.foreign = true;

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use super::{End, Micros, Msg, World};
 
-/// Where a user operation landed.
+/// Where a user operation landed, and its two legs over the network: the
+/// request (DNS, then the way to the server) and the reply (the way back).
+/// An operation succeeds for the user only when its reply arrives.
 #[derive(Debug, Clone, Copy)]
 pub struct Served {
     /// Serving host.
@@ -19,8 +21,14 @@ pub struct Served {
     pub store: usize,
     /// Host epoch, to detect a crash before the acknowledgement.
     pub epoch: u32,
-    /// Network time spent (DNS and round trip).
-    pub network: Duration,
+    /// The host the client talks to (a DAG member relays to `host`).
+    pub entry: usize,
+    /// The client.
+    pub client: usize,
+    /// DNS resolution and the request's way to the server.
+    pub request: Duration,
+    /// The reply's way back to the client.
+    pub reply: Duration,
 }
 
 impl World {
@@ -67,11 +75,25 @@ impl World {
         let Some((server, store)) = self.directory.view(d).mailbox(mailbox) else {
             return Err((OpError::not_found(format!("mailbox {mailbox}")), network));
         };
+        // Half of each round trip is the reply's.
+        let legs = |total: Duration, (host, store, epoch): (usize, usize, u32)| {
+            let reply = total.saturating_sub(dns_time) / 2;
+            Served {
+                host,
+                store,
+                epoch,
+                entry: h,
+                client: c,
+                request: total - reply,
+                reply,
+            }
+        };
         if self.fabric.is_dag_member(h) {
             // Exchange 2010: the Client Access role forwards to the member
             // where the mailbox's database is mounted.
             let store = store.clone();
-            return self.serve_via_dag(h, &store, network, now);
+            let (m, i, total) = self.serve_via_dag(h, &store, network, now)?;
+            return Ok(legs(total, (m, i, self.hosts[m].epoch)));
         }
         if !server.eq_ignore_ascii_case(&host.computer_name) {
             // Rare (only while mailboxes move): formatted each time.
@@ -93,12 +115,33 @@ impl World {
             });
             return Err((OpError::InvalidState { reason: msg }, network));
         }
-        Ok(Served {
-            host: h,
-            store: i,
-            epoch: host.epoch,
-            network,
-        })
+        Ok(legs(network, (h, i, host.epoch)))
+    }
+
+    /// Whether the operation's path still stands: its hosts up (the server
+    /// in the epoch it was reached in) and no partition or cut between the
+    /// client, the entry host and the server. Draws nothing: loss was drawn
+    /// for both legs when the operation was routed.
+    pub fn path_stands(&self, s: &Served) -> Result<(), OpError> {
+        let server = &self.hosts[s.host];
+        let entry = &self.hosts[s.entry];
+        let up = server.up && server.epoch == s.epoch && entry.up;
+        let linked = self
+            .path(End::Client(s.client), End::Host(s.entry))
+            .is_some()
+            && (s.entry == s.host || self.path(End::Host(s.entry), End::Host(s.host)).is_some());
+        if up && linked {
+            Ok(())
+        } else {
+            Err(OpError::unreachable(server.name.clone()))
+        }
+    }
+
+    /// Whether the reply of a served operation reaches its client now (the
+    /// end of its reply leg). A server that crashed, or a path cut, while
+    /// the reply was on its way loses it: the user saw no acknowledgement.
+    pub fn reply_arrives(&self, s: &Served) -> Result<(), OpError> {
+        self.path_stands(s)
     }
 
     fn message(
@@ -116,7 +159,9 @@ impl World {
         m
     }
 
-    /// Commits a write that was served; fails if the host died meanwhile.
+    /// Commits a write whose request reached the server (the end of its
+    /// request leg and the server's work); fails if the host died or the
+    /// path was cut meanwhile, or the store was dismounted.
     pub fn commit_write(
         &mut self,
         s: Served,
@@ -124,8 +169,9 @@ impl World {
         bytes: u32,
         now: Micros,
     ) -> Result<(), OpError> {
+        self.path_stands(&s)?;
         let host = &mut self.hosts[s.host];
-        if !host.up || host.epoch != s.epoch || !host.stores[s.store].mounted {
+        if !host.stores[s.store].mounted {
             return Err(OpError::unreachable(host.name.clone()));
         }
         let st = &mut host.stores[s.store];
