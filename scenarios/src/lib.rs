@@ -2,6 +2,7 @@
 //! documents (written once against the interface), and the drill engine that
 //! runs a scenario's workload, faults, monitoring and runbook on any backend.
 
+pub mod bounds;
 pub mod dns;
 pub mod exchange;
 pub mod format;

@@ -165,12 +165,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         Ok(s) => s,
         Err(e) => {
             let at = e.span().map_or(0, |s| s.start);
-            let field = path_at(doc.get_ref(), at).to_string();
-            return Err(invalid(vec![problem_at(text, at, field, e.message())]));
+            let mut field = path_at(doc.get_ref(), at);
+            let (field, at) = match value_named_by(doc.get_ref(), &field, e.message()) {
+                Some((key, offset)) => (field.key(&key), offset),
+                None => (std::mem::take(&mut field), at),
+            };
+            return Err(invalid(vec![problem_at(
+                text,
+                at,
+                field.to_string(),
+                e.message(),
+            )]));
         }
     };
-    let mut problems: Vec<Problem> = validate::check(&scenario)
+    let budget = crate::bounds::Budget {
+        horizon_s: scenario.scenario.horizon_s,
+        events_max: scenario.scenario.events_max,
+    };
+    let out_of_range = crate::bounds::check(doc.get_ref(), budget);
+    // A value out of range is reported once, by its bound.
+    let semantic = validate::check(&scenario)
         .into_iter()
+        .filter(|(f, _)| !out_of_range.iter().any(|(g, _)| g == f))
+        .collect::<Vec<_>>();
+    let mut problems: Vec<Problem> = out_of_range
+        .into_iter()
+        .chain(semantic)
         .map(|(field, message)| {
             let at = span_of(doc.get_ref(), &field);
             problem_at(text, at, field.to_string(), &message)
@@ -196,6 +216,67 @@ fn problem_at(text: &str, offset: usize, field: String, message: &str) -> Proble
         field,
         message: message.trim().to_string(),
     }
+}
+
+/// Inside a table serde reads through a buffer (`[runbook]` and
+/// `[[faults]]`, whose variant a tag chooses) its errors carry the table's
+/// span, not the value's. Such a message names the value (serde's
+/// "invalid type: integer `5`, expected a string", "unknown field `x`");
+/// this finds the one key of the table at `path` that it names or whose
+/// value matches it, and its offset.
+fn value_named_by(doc: &DeTable<'_>, path: &FieldPath, message: &str) -> Option<(String, usize)> {
+    let table = match lookup(doc, path)? {
+        DeValue::Table(t) => t,
+        _ => return None,
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split_once('`')?.0;
+        let (k, _) = table.iter().find(|(k, _)| k.get_ref() == name)?;
+        return Some((name.to_string(), k.span().start));
+    }
+    let rest = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    let (kind, rest) = rest.split_once(' ')?;
+    // serde quotes numbers and booleans in backticks, strings in quotes.
+    let literal = rest
+        .strip_prefix('`')
+        .and_then(|r| r.split_once('`'))
+        .or_else(|| rest.strip_prefix('"').and_then(|r| r.split_once('"')))
+        .map(|(l, _)| l);
+    let matches = |v: &DeValue<'_>| match (kind, v) {
+        ("integer", DeValue::Integer(i)) => literal.is_none_or(|l| {
+            i128::from_str_radix(i.as_str(), i.radix()).is_ok_and(|x| x.to_string() == l)
+        }),
+        ("floating", DeValue::Float(f)) => {
+            literal.is_none_or(|l| f.as_str().parse::<f64>().ok() == l.parse::<f64>().ok())
+        }
+        ("string", DeValue::String(s)) => literal.is_none_or(|l| s.as_ref() == l),
+        ("boolean", DeValue::Boolean(b)) => literal.is_none_or(|l| b.to_string() == l),
+        ("sequence", DeValue::Array(_)) | ("map", DeValue::Table(_)) => true,
+        _ => false,
+    };
+    let mut hits = table.iter().filter(|(_, v)| matches(v.get_ref()));
+    let (k, v) = hits.next()?;
+    // Two candidates: no guess; the table's own position stays.
+    if hits.next().is_some() {
+        return None;
+    }
+    Some((k.get_ref().to_string(), v.span().start))
+}
+
+/// The node at `path`, if it exists.
+fn lookup<'d, 'i>(doc: &'d DeTable<'i>, path: &FieldPath) -> Option<&'d DeValue<'i>> {
+    let mut node: Option<&DeValue<'_>> = None;
+    for (i, seg) in path.0.iter().enumerate() {
+        node = Some(match (i, seg, node) {
+            (0, Seg::Key(k), _) => doc.get(k.as_str())?.get_ref(),
+            (_, Seg::Key(k), Some(DeValue::Table(t))) => t.get(k.as_str())?.get_ref(),
+            (_, Seg::Index(n), Some(DeValue::Array(a))) => a.get(*n)?.get_ref(),
+            _ => return None,
+        });
+    }
+    node
 }
 
 /// The byte offset of the deepest existing node along `path` (so a missing

@@ -164,6 +164,18 @@ pub enum ExecError {
         /// Drill time of the stall.
         at: Timestamp,
     },
+    /// The run recorded as many events as its budget allows
+    /// (`scenario.events_max`): its trace would be incomplete.
+    #[error(
+        "the run exceeded its event budget of {events_max} events at {at} \
+         (scenario.events_max; see the format's Bounds)"
+    )]
+    EventBudget {
+        /// The budget.
+        events_max: u64,
+        /// Drill time when it was reached.
+        at: Timestamp,
+    },
     /// The poll budget ran out (a runaway loop that never lets time pass).
     #[error("simulation exceeded {polls_max} polls at {at}")]
     PollBudget {

@@ -30,17 +30,61 @@ pub struct SimRun {
     pub timer_fires: u64,
 }
 
-/// Runs a (validated) scenario in the simulator with `seed`.
+/// Runs a (validated) scenario in the simulator with `seed`. A run that
+/// would record more than `scenario.events_max` events stops as soon as it
+/// does, with [`ExecError::EventBudget`].
 pub fn run(s: &Scenario, seed: u64) -> Result<SimRun, ExecError> {
     let backend = SimBackend::new(world::World::build(s, seed));
-    let rec = Recorder::with_capacity(4096);
-    block_on(
-        backend.clock(),
-        drlab_scenarios::drill::run(&backend, s, seed, &rec),
-        POLLS_MAX,
-    )?;
+    let events_max = usize::try_from(s.scenario.events_max).unwrap_or(usize::MAX);
+    let rec = Recorder::with_budget(4096, events_max);
+    let drill = drlab_scenarios::drill::run(&backend, s, seed, &rec);
+    block_on(backend.clock(), within_budget(&rec, drill), POLLS_MAX)?.map_err(|()| {
+        ExecError::EventBudget {
+            events_max: s.scenario.events_max,
+            at: backend.clock().now(),
+        }
+    })?;
     Ok(SimRun {
         events: rec.into_events(),
         timer_fires: backend.clock().timer_fires(),
     })
+}
+
+/// `fut`, ended with `Err(())` by the first poll after which `rec` is over
+/// its budget.
+async fn within_budget<F: std::future::Future>(rec: &Recorder, fut: F) -> Result<F::Output, ()> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        _ if rec.over_budget() => std::task::Poll::Ready(Err(())),
+        std::task::Poll::Ready(out) => std::task::Poll::Ready(Ok(out)),
+        std::task::Poll::Pending => std::task::Poll::Pending,
+    })
+    .await
+}
+
+/// The event budget of a fuzzed run: enough for every library scenario's
+/// first minutes, small enough that one input costs milliseconds.
+pub const FUZZ_EVENTS_MAX: u64 = 20_000;
+
+/// One fuzz input, as `cargo fuzz` and the property tests feed it: the text
+/// is parsed as a scenario; when it loads, it runs in the simulator within
+/// [`FUZZ_EVENTS_MAX`] events. Refusals and run errors are fine; a panic, or
+/// a refusal that is not located, is a bug.
+pub fn fuzz_scenario(text: &str) {
+    let path = std::path::Path::new("fuzz.toml");
+    let mut s = match drlab_scenarios::parse(path, text) {
+        Ok(s) => s,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                let mut parts = line.splitn(4, ':');
+                let located = parts.next() == Some("fuzz.toml")
+                    && parts.next().is_some_and(|l| l.parse::<usize>().is_ok())
+                    && parts.next().is_some_and(|c| c.parse::<usize>().is_ok());
+                assert!(located, "refusal without file:line:column: {line}");
+            }
+            return;
+        }
+    };
+    s.scenario.events_max = s.scenario.events_max.min(FUZZ_EVENTS_MAX);
+    let _ = run(&s, s.scenario.seed);
 }

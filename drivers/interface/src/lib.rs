@@ -20,5 +20,5 @@ pub use caps::{
 pub use dr::{DrState, IllegalTransition, Transition};
 pub use error::{ErrorKind, OpError};
 pub use event::{Event, EventKind, Recorder, StepOutcome};
-pub use seqset::SeqSet;
+pub use seqset::{SEQ_MAX, SeqSet};
 pub use time::{Timestamp, timeout};

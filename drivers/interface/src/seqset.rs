@@ -1,7 +1,14 @@
 //! A set of workload sequence numbers: a growable bitset, because writes are
 //! dense and numbered from 0, so membership and union are word operations.
+//! Numbers are below [`SEQ_MAX`] (a bitset of them is at most 512 MiB), and
+//! the last word is never zero, so equal sets compare equal.
 
 use serde::{Serialize, Serializer};
+
+/// The bound on sequence numbers: a drill writes at most
+/// `scenario.events_max` (≤ 5·10^7) records, far below it. A number read
+/// from a real server at or above it is not drlab's (readers ignore it).
+pub const SEQ_MAX: u64 = 1 << 32;
 
 /// A set of sequence numbers.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -22,8 +29,9 @@ impl SeqSet {
         SeqSet::default()
     }
 
-    /// Inserts `seq`; returns whether it was new.
+    /// Inserts `seq` (below [`SEQ_MAX`]); returns whether it was new.
     pub fn insert(&mut self, seq: u64) -> bool {
+        assert!(seq < SEQ_MAX, "sequence number {seq} is not below SEQ_MAX");
         let (w, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
         if w >= self.words.len() {
             self.words.resize(w + 1, 0);
@@ -41,6 +49,9 @@ impl SeqSet {
         if present {
             self.words[w] &= !bit;
             self.len -= 1;
+            while self.words.last() == Some(&0) {
+                self.words.pop();
+            }
         }
         present
     }

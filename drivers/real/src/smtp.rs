@@ -413,11 +413,14 @@ pub fn header_values(header_block: &[u8], name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The workload sequence number of a message, from its header block.
+/// The workload sequence number of a message, from its header block (one
+/// at or above [`drlab_drivers::SEQ_MAX`] is not drlab's: ignored, never
+/// a set of 2^58 words).
 pub fn parse_seq(header_block: &[u8]) -> Option<u64> {
     header_values(header_block, SEQ_HEADER)
         .first()
         .and_then(|v| v.parse().ok())
+        .filter(|&seq| seq < drlab_drivers::SEQ_MAX)
 }
 
 /// `date-time` of RFC 5322 §3.3 in UTC, e.g. `Thu, 01 Jan 1970 00:00:00 +0000`.

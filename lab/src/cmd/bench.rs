@@ -9,6 +9,7 @@ use drlab_reports::Report;
 
 use super::{load, out};
 use crate::Outcome;
+use crate::seeds::Seeds;
 
 #[derive(Default, Clone, Copy)]
 struct Totals {
@@ -18,14 +19,9 @@ struct Totals {
     timer_fires: u64,
 }
 
-fn job(
-    s: &drlab_scenarios::Scenario,
-    first_seed: u64,
-    runs: u64,
-    with_report: bool,
-) -> Result<Totals> {
+fn job(s: &drlab_scenarios::Scenario, seeds: Seeds, with_report: bool) -> Result<Totals> {
     let mut t = Totals::default();
-    for seed in first_seed..first_seed + runs {
+    for seed in seeds.iter() {
         let r = drlab_sim::run(s, seed).with_context(|| format!("seed {seed}"))?;
         t.runs += 1;
         t.sim_us += r.events.last().map_or(0, |e| e.at.as_micros());
@@ -40,15 +36,16 @@ fn job(
 
 fn measure(
     s: &drlab_scenarios::Scenario,
-    seed: u64,
-    runs: u64,
+    seeds: Seeds,
     jobs: u64,
     with_report: bool,
 ) -> Result<(Totals, f64)> {
     let start = Instant::now();
     let totals = std::thread::scope(|scope| -> Result<Vec<Totals>> {
-        let handles: Vec<_> = (0..jobs)
-            .map(|j| scope.spawn(move || job(s, seed + j * runs, runs, with_report)))
+        let handles: Vec<_> = seeds
+            .split(jobs)
+            .into_iter()
+            .map(|chunk| scope.spawn(move || job(s, chunk, with_report)))
             .collect();
         handles
             .into_iter()
@@ -70,14 +67,19 @@ fn measure(
 }
 
 pub fn bench(path: &Path, runs: u64, jobs: u64, seed: Option<u64>) -> Result<Outcome> {
-    anyhow::ensure!(runs > 0 && jobs > 0, "--runs and --jobs must be at least 1");
-    anyhow::ensure!(jobs <= 64, "--jobs is limited to 64");
+    anyhow::ensure!(
+        (1..=10_000_000).contains(&runs),
+        "--runs must be between 1 and 10000000"
+    );
+    anyhow::ensure!((1..=64).contains(&jobs), "--jobs must be between 1 and 64");
     let s = load(path)?;
     let seed = seed.unwrap_or(s.scenario.seed);
+    // `--runs` per job: runs x jobs consecutive seeds in all.
+    let seeds = Seeds::new(seed, runs * jobs).context("--seed with --runs and --jobs")?;
     // Warm up caches and the allocator; not measured.
-    job(&s, seed, runs.min(50), true)?;
-    let (sim, wall_sim) = measure(&s, seed, runs, jobs, false)?;
-    let (_, wall_full) = measure(&s, seed, runs, jobs, true)?;
+    job(&s, Seeds::new(seed, runs.min(50))?, true)?;
+    let (sim, wall_sim) = measure(&s, seeds, jobs, false)?;
+    let (_, wall_full) = measure(&s, seeds, jobs, true)?;
     let sim_s = sim.sim_us as f64 / 1e6;
     out(&format!(
         "drlab bench {} ({} runs x {} job(s), seeds from {seed})\n\

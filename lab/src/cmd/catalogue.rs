@@ -11,13 +11,23 @@ use super::{load, out};
 use crate::Outcome;
 use crate::cli::Format;
 
-/// The scenario files of a directory, in name order.
+/// The scenario files of a directory, in name order; at least one (a
+/// catalogue of nothing proves nothing, so it is an error, not a pass).
 pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            files.push(path);
+        }
+    }
+    anyhow::ensure!(
+        !files.is_empty(),
+        "{} holds no scenario file (*.toml)",
+        dir.display()
+    );
     files.sort();
     Ok(files)
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::out;
 use crate::Outcome;
 use crate::cli::Format;
+use crate::seeds::Seeds;
 
 /// One `--vary KEY=V1,V2,...`.
 #[derive(Debug, Clone)]
@@ -75,8 +76,8 @@ pub fn parse_require(s: &str) -> Result<Require, String> {
     Ok(Require { metric, bound })
 }
 
-/// Sets `key` (dotted, with `[i]` indexes: `links[0].bandwidth_mbps`) in a table.
-fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+/// The segments of a `--vary` key: names, each with an optional index.
+fn segments(key: &str) -> Result<Vec<(String, Option<usize>)>, String> {
     let mut segs: Vec<(String, Option<usize>)> = Vec::new();
     for part in key.split('.') {
         match part.split_once('[') {
@@ -90,6 +91,58 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), Str
             None => segs.push((part.to_string(), None)),
         }
     }
+    Ok(segs)
+}
+
+/// `text` with the value at `key` replaced in place by `value`, so every
+/// other line keeps its number and a problem with the new value is
+/// reported on the line that holds it. `None` when the key is not an
+/// inline value of the file (absent, or a `[table]`): the caller then
+/// rewrites the whole document.
+fn splice(text: &str, key: &str, value: &toml::Value) -> Option<String> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let segs = segments(key).ok()?;
+    let mut node: Option<&toml::Spanned<DeValue<'_>>> = None;
+    for (name, idx) in &segs {
+        let table = match node.map(|n| n.get_ref()) {
+            None => doc.get_ref(),
+            Some(DeValue::Table(t)) => t,
+            Some(_) => return None,
+        };
+        let mut v = table.get(name.as_str())?;
+        if let Some(i) = idx {
+            match v.get_ref() {
+                DeValue::Array(a) => v = a.get(*i)?,
+                _ => return None,
+            }
+        }
+        node = Some(v);
+    }
+    let node = node?;
+    let span = node.span();
+    let inline_at = |at: std::ops::Range<usize>| text.get(at).is_some_and(|t| t.starts_with('{'));
+    // A `[table]` header's span covers the header only: not a value to splice.
+    let inline = match node.get_ref() {
+        DeValue::Table(_) => inline_at(span.clone()),
+        DeValue::Array(a) => a
+            .iter()
+            .all(|x| !matches!(x.get_ref(), DeValue::Table(_)) || inline_at(x.span())),
+        _ => true,
+    };
+    if !inline {
+        return None;
+    }
+    Some(format!(
+        "{}{value}{}",
+        &text[..span.start],
+        &text[span.end..]
+    ))
+}
+
+/// Sets `key` (dotted, with `[i]` indexes: `links[0].bandwidth_mbps`) in a table.
+fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let segs = segments(key)?;
     let (last, path) = segs
         .split_last()
         .ok_or_else(|| format!("{key}: empty key"))?;
@@ -182,19 +235,16 @@ impl Row {
     }
 }
 
-fn runs(s: &drlab_scenarios::Scenario, seeds: u64, first: u64, jobs: u64) -> Result<Vec<Report>> {
-    let per = seeds.div_ceil(jobs);
-    let chunks: Vec<Vec<u64>> = (0..jobs)
-        .map(|j| (first + j * per..(first + (j + 1) * per).min(first + seeds)).collect())
-        .collect();
+fn runs(s: &drlab_scenarios::Scenario, seeds: Seeds, jobs: u64) -> Result<Vec<Report>> {
     let results = std::thread::scope(|scope| -> Result<Vec<Vec<Report>>> {
-        let handles: Vec<_> = chunks
-            .iter()
-            .map(|seeds| {
+        let handles: Vec<_> = seeds
+            .split(jobs)
+            .into_iter()
+            .map(|chunk| {
                 scope.spawn(move || -> Result<Vec<Report>> {
-                    seeds
+                    chunk
                         .iter()
-                        .map(|&seed| {
+                        .map(|seed| {
                             let r = drlab_sim::run(s, seed)
                                 .with_context(|| format!("simulation with seed {seed} failed"))?;
                             Ok(Report::from_events(&r.events))
@@ -237,6 +287,7 @@ pub fn sweep(
     let table: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not TOML", path.display()))?;
     let first = first_seed.unwrap_or(base.scenario.seed);
+    let seed_range = Seeds::new(first, seeds).context("--seed with --seeds")?;
 
     // The cartesian product of the varied values.
     let mut variants: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
@@ -264,7 +315,21 @@ pub fn sweep(
         for (k, v) in settings {
             set(&mut t, k, v.clone()).map_err(|e| anyhow::anyhow!("--vary {e}"))?;
         }
-        let edited = toml::to_string(&t)?;
+        // In place where the file holds the values, so problems point into
+        // the file itself; else a rewritten copy, named as such.
+        let spliced = settings
+            .iter()
+            .try_fold(text.clone(), |acc, (k, v)| splice(&acc, k, v));
+        let (edited, shown) = match spliced {
+            Some(x) => (x, path.to_path_buf()),
+            None => {
+                let shown = format!(
+                    "{} (rewritten with --vary; lines refer to the copy)",
+                    path.display()
+                );
+                (toml::to_string(&t)?, std::path::PathBuf::from(shown))
+            }
+        };
         let name = if settings.is_empty() {
             "(as written)".to_string()
         } else {
@@ -274,7 +339,7 @@ pub fn sweep(
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let s = drlab_scenarios::parse(path, &edited)
+        let s = drlab_scenarios::parse(&shown, &edited)
             .map_err(|e| anyhow::anyhow!("with {name}:\n{e}"))?;
         #[allow(clippy::print_stderr)]
         {
@@ -284,7 +349,7 @@ pub fn sweep(
                 variants.len()
             );
         }
-        let reports = runs(&s, seeds, first, jobs)?;
+        let reports = runs(&s, seed_range, jobs)?;
         let passed = reports
             .iter()
             .filter(|r| r.verdict == Verdict::Pass)

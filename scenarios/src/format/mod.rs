@@ -116,6 +116,10 @@ pub struct Meta {
     /// After restoration, keep the workload running this long before reading back.
     #[serde(default = "default_settle_s")]
     pub settle_s: f64,
+    /// The most events a run may record (its memory bound); a run that
+    /// would record more stops with an error. See [`crate::bounds`].
+    #[serde(default = "default_events_max")]
+    pub events_max: u64,
     /// The verdict this scenario must produce: `pass`, or `fail` for scenarios
     /// that demonstrate a pitfall a drill has to catch.
     #[serde(default)]
@@ -139,6 +143,10 @@ fn default_seed() -> u64 {
 fn default_horizon_s() -> f64 {
     3600.0
 }
+fn default_events_max() -> u64 {
+    crate::bounds::EVENTS_MAX_DEFAULT
+}
+
 fn default_settle_s() -> f64 {
     30.0
 }
