@@ -845,3 +845,167 @@ pub(crate) fn mirroring_pair<'a>(
     }
     src.zip(tgt)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Scenarios in which a runbook's scenario reference would not resolve
+    //! (see `runbooks::refs`) are refused when they load.
+
+    use std::path::Path;
+
+    use crate::load::ScenarioError;
+
+    /// Library scenario `stem`, which loads, edited as a TOML table: the
+    /// problems loading it now reports, as `field: message`.
+    fn problems(stem: &str, edit: impl FnOnce(&mut toml::Table)) -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("library")
+            .join(format!("{stem}.toml"));
+        let text = std::fs::read_to_string(&path).expect("library file");
+        if let Err(e) = crate::load::parse(&path, &text) {
+            panic!("{stem} does not load as it is: {e}");
+        }
+        let mut t: toml::Table = toml::from_str(&text).expect("library file parses");
+        edit(&mut t);
+        let edited = toml::to_string(&t).expect("serialises");
+        match crate::load::parse(Path::new("variant.toml"), &edited) {
+            Ok(_) => panic!("{stem}: the edited scenario loads"),
+            Err(ScenarioError::Invalid { problems, .. }) => problems
+                .into_iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Asserts one of `problems` starts with `field: ` and contains `text`.
+    fn refused(problems: &[String], field: &str, text: &str) {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with(&format!("{field}: ")) && p.contains(text)),
+            "no problem at {field} saying {text:?} in {problems:#?}"
+        );
+    }
+
+    /// The table of host `name` in `[[hosts]]`.
+    fn host<'a>(t: &'a mut toml::Table, name: &str) -> &'a mut toml::Table {
+        t["hosts"]
+            .as_array_mut()
+            .expect("hosts")
+            .iter_mut()
+            .filter_map(toml::Value::as_table_mut)
+            .find(|h| h["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("no host {name}"))
+    }
+
+    /// Gives host `name` storage groups of its own: none.
+    fn without_stores(t: &mut toml::Table, name: &str) {
+        let x = host(t, name)["exchange"]
+            .as_table_mut()
+            .expect("an Exchange host");
+        x.insert("storage_groups".into(), toml::Value::Array(Vec::new()));
+    }
+
+    fn table<'a>(t: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
+        t[key].as_table_mut().expect("a table")
+    }
+
+    #[test]
+    fn two_site_needs_a_zone_for_the_host_records_it_moves() {
+        let p = problems("two-site-dr", |t| {
+            table(t, "domain").insert("name".into(), "elsewhere.example".into());
+        });
+        refused(
+            &p,
+            "runbook.primary",
+            "steps 334/336 move the host records of exch1.elsewhere.example",
+        );
+    }
+
+    #[test]
+    fn two_site_needs_stores_to_mount_on_the_secondary() {
+        let p = problems("two-site-dr", |t| without_stores(t, "EXCH2"));
+        refused(&p, "runbook.secondary", "EXCH2 has no stores");
+    }
+
+    #[test]
+    fn a_lan_failover_whose_source_has_no_store_to_pair_is_refused() {
+        let p = problems("lan-failover", |t| without_stores(t, "EXCH1"));
+        refused(
+            &p,
+            "runbook.pairing_rules",
+            "no store of EXCH1 pairs with a store of EXCH2: the failover would move nothing",
+        );
+    }
+
+    #[test]
+    fn a_lan_failover_of_only_public_folders_needs_a_public_folder_store() {
+        // Every store is a mailbox store: `-onlypublicfolders` pairs none.
+        let p = problems("lan-failover", |t| {
+            for g in t["exchange"]["storage_groups"]
+                .as_array_mut()
+                .expect("groups")
+            {
+                for st in g["stores"].as_array_mut().expect("stores") {
+                    st.as_table_mut().expect("store").remove("public");
+                }
+            }
+            table(t, "runbook").insert("public_folders".into(), "only".into());
+        });
+        refused(
+            &p,
+            "runbook.pairing_rules",
+            "no store of EXCH1 pairs with a store of EXCH2: the failover would move nothing",
+        );
+    }
+
+    #[test]
+    fn a_failback_whose_source_has_no_store_to_pair_is_refused() {
+        let p = problems("failback-original-source", |t| without_stores(t, "EXCH1"));
+        refused(
+            &p,
+            "runbook",
+            "no store of EXCH1 pairs with a store of EXCH2",
+        );
+    }
+
+    #[test]
+    fn a_ccr_activation_needs_a_passive_copy() {
+        let p = problems("ccr-geo-cluster", |t| without_stores(t, "NODEB"));
+        refused(&p, "runbook.passive", "NODEB has no stores");
+    }
+
+    #[test]
+    fn a_ccr_activation_needs_a_domain_controller_for_the_mailbox_moves() {
+        let p = problems("ccr-geo-cluster", |t| {
+            t.remove("domain");
+        });
+        refused(&p, "runbook.dc", "mailbox moves need a domain controller");
+    }
+
+    #[test]
+    fn a_restore_needs_stores_on_the_secondary() {
+        let p = problems("restore-from-archive", |t| without_stores(t, "EXCH2"));
+        refused(&p, "runbook.secondary", "EXCH2 has no stores");
+    }
+
+    #[test]
+    fn a_restore_needs_a_zone_for_the_service_name_it_moves() {
+        let p = problems("restore-from-archive", |t| {
+            let w = table(t, "workload");
+            w.insert("service_name".into(), "mail.nowhere.example".into());
+        });
+        refused(&p, "workload.service_name", "it needs a zone");
+    }
+
+    #[test]
+    fn without_an_exchange_section_there_is_no_store_service_to_start() {
+        // The Information Store (`runbooks::refs::store_service`) comes from
+        // [exchange]; the mailboxes every workload needs require it too.
+        let p = problems("two-site-dr", |t| {
+            t.remove("exchange");
+        });
+        refused(&p, "mailboxes", "mailboxes need an [exchange] section");
+    }
+}

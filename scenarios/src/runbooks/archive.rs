@@ -214,8 +214,14 @@ pub fn parse_utc(s: &str) -> Result<i64, String> {
 
 /// The UTC stamp of drill time `at` for a drill that began at `start`
 /// (a valid `start_utc`), to the millisecond.
+///
+/// # Panics
+///
+/// When `start` is not a valid stamp: `start_utc` is checked when the
+/// scenario loads (`validate_schedule`), so that is a bug, not an input
+/// problem; a stamp counted from 1970 instead would be a wrong answer.
 pub fn utc(start: &str, at: Timestamp) -> String {
-    let base = parse_utc(start).unwrap_or(0);
+    let base = parse_utc(start).expect("start_utc is validated when the scenario loads");
     let ms = (at.as_micros() + 500) / 1000;
     let secs = base + (ms / 1000) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));

@@ -26,9 +26,9 @@ use drlab_drivers::Backend;
 
 use super::Completed;
 use super::exchange_ops::{
-    allow_overwrite, dc_for, has_dc, mount_stores, move_mailboxes, point_name, service_order,
-    start_services, stores_of,
+    allow_overwrite, mount_stores, move_mailboxes, point_name, service_order, start_services,
 };
+use super::refs::{dc_for, resolved, stores_of, zone};
 use crate::context::{Ctx, StepFailed, fmt_secs};
 use crate::drill::Drill;
 use crate::format::{CcrParams, Scenario};
@@ -102,16 +102,27 @@ pub(crate) fn validate(s: &Scenario, r: &CcrParams, p: &mut Problems) {
             format!("must be between 1 and 10, got {}", r.start_attempts_max),
         ));
     }
-    if !has_dc(s, r.dc.as_ref()) {
+    if dc_for(s, &r.passive, r.dc.as_deref()).is_err() {
         p.push((
             path!("runbook", "dc"),
             "mailbox moves need a domain controller".into(),
         ));
     }
-    if crate::dns::zone_of(s, &s.workload.service_name).is_none() {
+    if zone(s, &s.workload.service_name).is_err() {
         p.push((
             path!("workload", "service_name"),
             "the activation moves the service name in DNS: it needs a zone".into(),
+        ));
+    }
+    if host(s, &r.passive).is_some_and(|h| h.exchange.is_some())
+        && stores_of(s, &r.passive).is_err()
+    {
+        p.push((
+            path!("runbook", "passive"),
+            format!(
+                "{} has no stores: there is no passive copy to activate",
+                r.passive
+            ),
         ));
     }
 }
@@ -131,7 +142,12 @@ async fn activate<B: Backend>(cx: &Ctx<'_, B>, p: &CcrParams) -> Result<Complete
         },
     )
     .await?;
-    let stores = stores_of(cx.s, pas);
+    let stores = resolved(
+        cx,
+        format!("lossy activation of the passive copies: the stores of {pas}"),
+        stores_of(cx.s, pas),
+    )
+    .await?;
     allow_overwrite(cx, pas, &stores, "lossy activation of the passive copies").await?;
     start_services(
         cx,
@@ -142,12 +158,8 @@ async fn activate<B: Backend>(cx: &Ctx<'_, B>, p: &CcrParams) -> Result<Complete
     )
     .await?;
     mount_stores(cx, pas, &stores, p.service_wait_s).await?;
-    let ip = host(cx.s, pas)
-        .map(|h| h.ip.to_string())
-        .unwrap_or_default();
-    point_name(cx, &cx.s.workload.service_name, &ip, p.dns_ttl_s).await?;
-    let dc = dc_for(cx.s, pas, p.dc.as_ref());
-    move_mailboxes(cx, &dc, act, pas).await?;
+    point_name(cx, &cx.s.workload.service_name, pas, p.dns_ttl_s).await?;
+    move_mailboxes(cx, act, pas, p.dc.as_deref()).await?;
     Ok(Completed {
         serving: pas.to_string(),
         failed_steps: Vec::new(),

@@ -9,23 +9,9 @@ use std::time::Duration;
 use drlab_drivers::types::{DnsRecord, RecordType, StoreRef};
 use drlab_drivers::{Backend, OpError};
 
+use super::refs::{dc_for, ip_of, resolved, zone_servers};
 use crate::context::{Ctx, StepFailed, fmt_secs};
-use crate::format::{Role, Scenario};
-use crate::validate::{host, is_role};
-
-/// The stores of a host, from the scenario's layout.
-pub fn stores_of(s: &Scenario, h: &str) -> Vec<StoreRef> {
-    host(s, h)
-        .map(|hd| crate::exchange::groups_of(s, hd))
-        .unwrap_or(&[])
-        .iter()
-        .flat_map(|g| {
-            g.stores
-                .iter()
-                .map(move |st| StoreRef::new(g.name.as_str(), st.name.as_str()))
-        })
-        .collect()
-}
+use crate::format::Scenario;
 
 /// The organisation's services in `[exchange]` order (dependencies first).
 pub fn service_order(s: &Scenario) -> Vec<String> {
@@ -33,32 +19,6 @@ pub fn service_order(s: &Scenario) -> Vec<String> {
         .iter()
         .flat_map(|x| x.services.iter().map(|v| v.name.clone()))
         .collect()
-}
-
-/// The DC a runbook writes to for `h`: the override, the host's own, one
-/// on its site, else the first controller.
-pub fn dc_for(s: &Scenario, h: &str, over: Option<&String>) -> String {
-    if let Some(dc) = over {
-        return dc.clone();
-    }
-    let hd = host(s, h);
-    if let Some(dc) = hd.and_then(|x| x.dc.clone()) {
-        return dc;
-    }
-    let dcs: Vec<&String> = s.domain.iter().flat_map(|d| d.controllers.iter()).collect();
-    dcs.iter()
-        .find(|c| host(s, c).map(|x| &x.site) == hd.map(|x| &x.site))
-        .or(dcs.first())
-        .map(|c| (*c).clone())
-        .unwrap_or_default()
-}
-
-/// Whether the scenario has a DC to write mailbox moves to.
-pub fn has_dc(s: &Scenario, over: Option<&String>) -> bool {
-    match over {
-        Some(dc) => is_role(s, dc, Role::DomainController),
-        None => s.domain.as_ref().is_some_and(|d| !d.controllers.is_empty()),
-    }
 }
 
 /// `net start` every service of `order` on `h`. A start that fails (a
@@ -174,35 +134,45 @@ pub async fn allow_overwrite<B: Backend>(
     .await
 }
 
-/// Re-homes every mailbox of `from` on `to` (same store names).
+/// Re-homes every mailbox of `from` on `to` (same store names), written to
+/// the DC `to` talks to (`over`, the runbook's `dc`, first).
 pub async fn move_mailboxes<B: Backend>(
     cx: &Ctx<'_, B>,
-    dc: &str,
     from: &str,
     to: &str,
+    over: Option<&str>,
 ) -> Result<(), StepFailed> {
+    let dc = resolved(
+        cx,
+        format!("move mailboxes {from} -> {to}"),
+        dc_for(cx.s, to, over),
+    )
+    .await?;
     cx.step(format!("move mailboxes {from} -> {to} on {dc}"), async {
-        for m in cx.b.list_mailboxes(dc, from).await? {
-            cx.b.set_mailbox_home(dc, &m.name, to, &m.store).await?;
+        for m in cx.b.list_mailboxes(&dc, from).await? {
+            cx.b.set_mailbox_home(&dc, &m.name, to, &m.store).await?;
         }
         Ok(())
     })
     .await
 }
 
-/// Points `name`'s A record at `ip` with `ttl_s` on every server of its
-/// zone: other addresses are deleted, the new one added. A server that
-/// cannot be reached (a lost site) is skipped; at least one must take it.
+/// Points `name`'s A record at `to`'s address with `ttl_s` on every server
+/// of its zone: other addresses are deleted, the new one added. A server
+/// that cannot be reached (a lost site) is skipped; at least one must take it.
 pub async fn point_name<B: Backend>(
     cx: &Ctx<'_, B>,
     name: &str,
-    ip: &str,
+    to: &str,
     ttl_s: u32,
 ) -> Result<(), StepFailed> {
-    let servers: Vec<String> = crate::dns::zone_of(cx.s, name)
-        .map(|z| z.servers.clone())
-        .unwrap_or_default();
     let fqdn = crate::dns::normalise(name);
+    let what = format!("DNS: {fqdn} A -> the address of {to}");
+    let ip = resolved(cx, what.as_str(), ip_of(cx.s, to))
+        .await?
+        .to_string();
+    let servers = resolved(cx, what, zone_servers(cx.s, name)).await?;
+    let ip = ip.as_str();
     let mut last = None;
     let mut done = 0;
     for server in servers {
@@ -230,6 +200,7 @@ pub async fn point_name<B: Backend>(
             Err(e) => last = Some(e),
         }
     }
+    // The zone has servers, so when none took the change one failed.
     match last {
         Some(e) if done == 0 => Err(e),
         _ => Ok(()),

@@ -52,11 +52,12 @@ use drlab_drivers::types::{IdentityItems, RestoreOptions, StoreRef};
 use drlab_drivers::{Backend, EventKind, OpError, SeqSet, Transition};
 
 use super::Completed;
+use super::refs::{dc_for, resolved, store_service};
 use super::steps::{describe_missing, net_stop, start_retried};
 use crate::context::{Ctx, StepFailed, fmt_secs};
 use crate::drill::Drill;
 use crate::exchange::pairing::{self, Pair};
-use crate::format::{FailbackParams, LanFailoverParams, PublicFolders, Scenario, StopSource};
+use crate::format::{FailbackParams, LanFailoverParams, Scenario, StopSource};
 use crate::path;
 use crate::validate::{Problems, known, mirroring_pair, non_negative, positive};
 
@@ -96,10 +97,19 @@ pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &FailbackParams) -> &'stat
     d.await_restored().await
 }
 
-fn pairs(s: &Scenario, p: &FailbackParams, pf: PublicFolders) -> Vec<Pair> {
-    let mut lp = failover_params(p);
-    lp.public_folders = pf;
-    super::lan_failover::pairs(s, &lp)
+/// The failover's store pairs, public folder stores included (the
+/// failback moves them separately: `-nopublicfolders`, `-onlypublicfolders`).
+fn pairs(s: &Scenario, p: &FailbackParams) -> Result<Vec<Pair>, OpError> {
+    super::lan_failover::pairs(s, &failover_params(p))
+}
+
+/// The pairs of mailbox stores (`public` false) or of public folder stores.
+fn only_public(pairs: &[Pair], public: bool) -> Vec<Pair> {
+    pairs
+        .iter()
+        .filter(|x| x.from.public == public)
+        .cloned()
+        .collect()
 }
 
 fn store(k: &pairing::StoreKey) -> StoreRef {
@@ -107,13 +117,14 @@ fn store(k: &pairing::StoreKey) -> StoreRef {
 }
 
 /// `exchfailover -failback`: mailboxes homed on the target's paired stores
-/// go back to the source's.
+/// go back to the source's, written to the DC the failover used.
 async fn move_back<B: Backend>(
     cx: &Ctx<'_, B>,
-    dc: &str,
     p: &FailbackParams,
     pairs: &[Pair],
 ) -> Result<usize, OpError> {
+    let dc = dc_for(cx.s, &p.target, p.dc.as_deref())?;
+    let dc = dc.as_str();
     let boxes = cx.b.list_mailboxes(dc, &p.target).await?;
     let mut moved = 0;
     for m in boxes {
@@ -148,7 +159,6 @@ async fn stop_source<B: Backend>(cx: &Ctx<'_, B>, p: &FailbackParams) -> Result<
 async fn failback_on_target<B: Backend>(
     cx: &Ctx<'_, B>,
     p: &FailbackParams,
-    dc: &str,
 ) -> Result<(), StepFailed> {
     for svc in &p.stop_order {
         net_stop(cx, "[5] preback.bat: ", &p.target, svc).await?;
@@ -165,13 +175,12 @@ async fn failback_on_target<B: Backend>(
         cx.b.release_identity(&p.source, &p.target, items),
     )
     .await?;
-    let mailbox_pairs = pairs(cx.s, p, PublicFolders::Exclude);
     cx.step(
         format!(
             "[5] preback.bat: exchfailover -failback -nopublicfolders: move mailboxes {} -> {}",
             p.target, p.source
         ),
-        move_back(cx, dc, p, &mailbox_pairs),
+        async { move_back(cx, p, &only_public(&pairs(cx.s, p)?, false)).await },
     )
     .await?;
     Ok(())
@@ -209,7 +218,6 @@ pub async fn recover<B: Backend>(
 ) -> Result<Completed, StepFailed> {
     let b = cx.b;
     let (src, tgt) = (p.source.as_str(), p.target.as_str());
-    let dc = super::lan_failover::dc_for(cx.s, &failover_params(p));
     let mut failed = Vec::new();
 
     cx.step(
@@ -220,10 +228,10 @@ pub async fn recover<B: Backend>(
     match p.stop_source_services {
         StopSource::BeforeFailback => {
             stop_source(cx, p).await?;
-            failback_on_target(cx, p, &dc).await?;
+            failback_on_target(cx, p).await?;
         }
         StopSource::AfterFailback => {
-            failback_on_target(cx, p, &dc).await?;
+            failback_on_target(cx, p).await?;
             stop_source(cx, p).await?;
         }
     }
@@ -238,48 +246,58 @@ pub async fn recover<B: Backend>(
     })
     .await?;
 
-    // Steps 8-16: Restoration Manager, target -> source.
-    let held_target = b.read_back(tgt).await.unwrap_or_default();
+    // Steps 8-16: Restoration Manager, target -> source. What the target
+    // holds is read first: the restore must bring all of it back.
     let option = if p.only_if_backup_newer {
         "enabled"
     } else {
         "disabled"
     };
-    cx.step(
-        format!(
-            "[8-16] Restoration Manager: restore {tgt} -> {src} (only if backup copy is more recent: {option})"
-        ),
-        b.restore(
-            tgt,
-            src,
-            RestoreOptions {
-                only_if_backup_newer: p.only_if_backup_newer,
+    let held_target = cx
+        .step(
+            format!(
+                "[8-16] Restoration Manager: restore {tgt} -> {src} (only if backup copy is more recent: {option})"
+            ),
+            async {
+                let held = b.read_back(tgt).await?;
+                let options = RestoreOptions {
+                    only_if_backup_newer: p.only_if_backup_newer,
+                };
+                b.restore(tgt, src, options).await?;
+                Ok(held)
             },
-        ),
-    )
-    .await?;
-    let held_source = b.read_back(src).await.unwrap_or_default();
-    let missing: SeqSet = held_target
-        .iter()
-        .filter(|q| !held_source.contains(*q))
-        .collect();
-    let diverged = !missing.is_empty();
+        )
+        .await?;
+    let mut missing = SeqSet::new();
     let verify = cx
         .step(
             format!("verify the restore: {src} holds everything {tgt} held"),
             async {
-                if diverged {
+                let held_source = b.read_back(src).await?;
+                missing = held_target
+                    .iter()
+                    .filter(|q| !held_source.contains(*q))
+                    .collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
                     Err(OpError::invalid_state(format!(
                         "{src} lacks {} that {tgt} held",
                         describe_missing(&missing)
                     )))
-                } else {
-                    Ok(())
                 }
             },
         )
         .await;
-    if verify.is_err() {
+    // A source that could not be read back fails the recovery: what it
+    // holds is unknown, which is not "everything".
+    if let Err(e) = &verify
+        && missing.is_empty()
+    {
+        return Err(e.clone());
+    }
+    let diverged = verify.is_err();
+    if diverged {
         let why = if p.only_if_backup_newer {
             format!(
                 "after the restore {tgt} -> {src}, {src} lacks {} that {tgt} held: \
@@ -302,7 +320,18 @@ pub async fn recover<B: Backend>(
     }
 
     // Running the Exchange Failover utility (post_restore.bat).
-    let all = pairs(cx.s, p, PublicFolders::Include);
+    let all = resolved(
+        cx,
+        format!("exchfailover -setup -failback: overwrite flag on the stores of {src}"),
+        pairs(cx.s, p),
+    )
+    .await?;
+    let is = resolved(
+        cx,
+        format!("start the Exchange services on {src}"),
+        store_service(cx.s),
+    )
+    .await?;
     cx.step(
         format!(
             "exchfailover -setup -failback: overwrite flag on {} stores of {src}",
@@ -322,7 +351,7 @@ pub async fn recover<B: Backend>(
         match r {
             Ok(()) => {}
             // Everything after the store service depends on it.
-            Err(e) if *svc == cx.s.exchange.as_ref().map_or("", |x| &x.store_service) => {
+            Err(e) if svc == is => {
                 return Err(e);
             }
             Err(e) => failed.push(e),
@@ -340,13 +369,13 @@ pub async fn recover<B: Backend>(
             failed.push(e);
         }
     }
-    let public = pairs(cx.s, p, PublicFolders::Only);
+    let public = only_public(&all, true);
     cx.step(
         format!(
             "exchfailover -failback -onlypublicfolders: {} public folder stores {tgt} -> {src}",
             public.len()
         ),
-        async { move_back(cx, &dc, p, &public).await.map(|_| ()) },
+        async { move_back(cx, p, &public).await.map(|_| ()) },
     )
     .await?;
     if !diverged {
@@ -451,11 +480,9 @@ pub(crate) fn validate(s: &Scenario, r: &FailbackParams, p: &mut Problems) {
             ));
         }
     }
-    if let Some((a, b)) = pair {
-        let sa = pairing::stores_of(crate::exchange::groups_of(s, a));
-        let sb = pairing::stores_of(crate::exchange::groups_of(s, b));
-        if let Err(e) = pairing::pair(&sa, &sb, &[], PublicFolders::Include) {
-            p.push((path!("runbook"), e.to_string()));
-        }
+    if pair.is_some()
+        && let Err(e) = super::lan_failover::store_pairs(s, &failover_params(r))
+    {
+        p.push((path!("runbook"), e));
     }
 }

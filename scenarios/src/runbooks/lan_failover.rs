@@ -16,10 +16,11 @@
 
 use std::collections::BTreeSet;
 
-use drlab_drivers::Backend;
 use drlab_drivers::types::{IdentityItems, StoreRef};
+use drlab_drivers::{Backend, OpError};
 
 use super::Completed;
+use super::refs::{dc_for, resolved, unresolved};
 use crate::context::{Ctx, StepFailed, fmt_secs};
 use crate::drill::Drill;
 use crate::exchange::pairing::{self, Pair, Rule};
@@ -103,51 +104,48 @@ pub(crate) fn validate(s: &Scenario, r: &LanFailoverParams, p: &mut Problems) {
             Err(e) => p.push((path!("runbook", "pairing_rules", i), e)),
         }
     }
-    if let Some((a, b)) = pair
+    if pair.is_some()
         && rules.len() == r.pairing_rules.len()
+        && let Err(e) = store_pairs(s, r)
     {
-        let sa = pairing::stores_of(crate::exchange::groups_of(s, a));
-        let sb = pairing::stores_of(crate::exchange::groups_of(s, b));
-        if let Err(e) = pairing::pair(&sa, &sb, &rules, r.public_folders) {
-            p.push((path!("runbook", "pairing_rules"), e.to_string()));
-        }
+        p.push((path!("runbook", "pairing_rules"), e));
     }
 }
 
-/// The store pairs of a scenario's LAN failover (validated scenarios pair).
-pub fn pairs(s: &Scenario, p: &LanFailoverParams) -> Vec<Pair> {
-    let groups = |n: &str| {
+/// The store pairs of a scenario's LAN failover, as the failover utility
+/// pairs them (by database file name, or by `pairing_rules`); at least one.
+/// Validation refuses a scenario where this fails.
+pub fn store_pairs(s: &Scenario, p: &LanFailoverParams) -> Result<Vec<Pair>, String> {
+    let stores = |n: &str| {
         host(s, n)
-            .map(|h| crate::exchange::groups_of(s, h))
-            .unwrap_or(&[])
+            .map(|h| pairing::stores_of(crate::exchange::groups_of(s, h)))
+            .ok_or_else(|| format!("unknown host {n:?}"))
     };
-    let rules: Vec<Rule> = p
+    let rules = p
         .pairing_rules
         .iter()
-        .filter_map(|r| Rule::parse(r).ok())
-        .collect();
-    pairing::pair(
-        &pairing::stores_of(groups(&p.source)),
-        &pairing::stores_of(groups(&p.target)),
+        .map(|r| Rule::parse(r))
+        .collect::<Result<Vec<Rule>, String>>()?;
+    let pairs = pairing::pair(
+        &stores(&p.source)?,
+        &stores(&p.target)?,
         &rules,
         p.public_folders,
     )
-    .unwrap_or_default()
+    .map_err(|e| e.to_string())?;
+    if pairs.is_empty() {
+        return Err(format!(
+            "no store of {} pairs with a store of {}: the failover would move nothing",
+            p.source, p.target
+        ));
+    }
+    Ok(pairs)
 }
 
-/// The DC the runbook uses.
-pub fn dc_for(s: &Scenario, p: &LanFailoverParams) -> String {
-    p.dc.clone()
-        .or_else(|| host(s, &p.target).and_then(|h| h.dc.clone()))
-        .or_else(|| {
-            let site = host(s, &p.target).map(|h| h.site.as_str());
-            let dcs = s.domain.iter().flat_map(|d| d.controllers.iter());
-            dcs.clone()
-                .find(|c| host(s, c).map(|h| h.site.as_str()) == site)
-                .or_else(|| s.domain.iter().flat_map(|d| d.controllers.iter()).next())
-                .cloned()
-        })
-        .unwrap_or_default()
+/// [`store_pairs`] as a scenario reference a step resolves.
+pub fn pairs(s: &Scenario, p: &LanFailoverParams) -> Result<Vec<Pair>, OpError> {
+    store_pairs(s, p)
+        .map_err(|why| unresolved(format!("store pairs {} -> {} ({why})", p.source, p.target)))
 }
 
 /// Runs the failover; returns the serving host.
@@ -186,7 +184,12 @@ pub async fn run<B: Backend>(
     )
     .await?;
 
-    let pairs = pairs(cx.s, p);
+    let pairs = resolved(
+        cx,
+        "exchfailover -setup: overwrite flag on the paired stores",
+        pairs(cx.s, p),
+    )
+    .await?;
     cx.step(
         format!(
             "exchfailover -setup: overwrite flag on {} stores",
@@ -240,10 +243,10 @@ pub async fn run<B: Backend>(
         }
     }
 
-    let dc = dc_for(cx.s, p);
     cx.step(
         format!("exchfailover -failover: move mailboxes {src} -> {tgt}"),
         async {
+            let dc = dc_for(cx.s, tgt, p.dc.as_deref())?;
             let boxes = b.list_mailboxes(&dc, src).await?;
             for m in boxes {
                 let Some(pair) = pairs

@@ -19,6 +19,7 @@ pub mod exchange_ops;
 pub mod failback;
 pub mod lan_failover;
 pub mod lockstep;
+pub mod refs;
 pub mod restore;
 pub mod steps;
 pub mod two_site;

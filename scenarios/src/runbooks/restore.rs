@@ -37,9 +37,10 @@ use futures::future::{Either, select};
 use super::Completed;
 use super::archive;
 use super::exchange_ops::{
-    allow_overwrite, dc_for, dismount_stores, has_dc, mount_stores, move_mailboxes, point_name,
-    service_order, start_services, stop_services, stores_of,
+    allow_overwrite, dismount_stores, mount_stores, move_mailboxes, point_name, service_order,
+    start_services, stop_services,
 };
+use super::refs::{dc_for, resolved, stores_of, zone};
 use crate::context::{Ctx, StepFailed};
 use crate::drill::{Detection, Drill};
 use crate::format::{RestoreParams, Scenario};
@@ -133,33 +134,59 @@ pub(crate) fn validate(s: &Scenario, r: &RestoreParams, p: &mut Problems) {
             ));
         }
     }
-    if !has_dc(s, r.dc.as_ref()) {
+    if [&r.primary, &r.secondary]
+        .into_iter()
+        .any(|h| dc_for(s, h, r.dc.as_deref()).is_err())
+    {
         p.push((
             path!("runbook", "dc"),
             "mailbox moves need a domain controller".into(),
         ));
     }
-    if crate::dns::zone_of(s, &s.workload.service_name).is_none() {
+    if zone(s, &s.workload.service_name).is_err() {
         p.push((
             path!("workload", "service_name"),
             "the failover moves the service name in DNS: it needs a zone".into(),
         ));
     }
+    for (field, h) in [("primary", &r.primary), ("secondary", &r.secondary)] {
+        if host(s, h).is_some_and(|x| x.exchange.is_some()) && stores_of(s, h).is_err() {
+            p.push((
+                path!("runbook", field),
+                format!("{h} has no stores: there is nothing to watch, restore or switch over"),
+            ));
+        }
+    }
 }
 
-/// Agents watch the primary's stores; the first one found dismounted (or
-/// the agent unreachable) is the failure.
-async fn watch_stores<B: Backend>(d: &Drill<'_, B>, h: &str, interval_s: f64) -> Option<Timestamp> {
+/// Agents watch the primary's stores (`watched`); the first one found
+/// dismounted (or the agent unreachable) is the failure.
+async fn watch_stores<B: Backend>(
+    d: &Drill<'_, B>,
+    h: &str,
+    watched: &[StoreRef],
+    interval_s: f64,
+) -> Option<Timestamp> {
     let cx = d.cx();
     let interval = drlab_drivers::time::secs(interval_s);
-    let watched = stores_of(cx.s, h);
-    let mounted_at_start: Vec<bool> = {
-        let mut v = Vec::new();
-        for st in &watched {
-            v.push(cx.b.store_mounted(h, st).await.unwrap_or(false));
+    // The agent's first report is the baseline: a store mounted then and
+    // dismounted later is the failure. An agent that does not answer the
+    // first time is the failure at once, as it is on any later round: its
+    // stores' state is unknown, not "dismounted at the start" (which would
+    // keep the watch quiet about them for the whole drill).
+    let mut mounted_at_start = Vec::new();
+    for st in watched {
+        match cx.b.store_mounted(h, st).await {
+            Ok(mounted) => mounted_at_start.push(mounted),
+            Err(e) => {
+                return Some(agent_report(
+                    d,
+                    h,
+                    &format!("the agent on {h} does not answer: {e}"),
+                ));
+            }
         }
-        v
-    };
+    }
     // Bounded by the drill: each turn waits one interval.
     loop {
         if d.sleep_until(cx.b.now().after(interval)).await {
@@ -171,16 +198,22 @@ async fn watch_stores<B: Backend>(d: &Drill<'_, B>, h: &str, interval_s: f64) ->
                 Err(e) => format!("the agent on {h} does not answer: {e}"),
                 _ => continue,
             };
-            cx.emit(EventKind::Alert {
-                message: format!("agent report: {found}").into(),
-            });
-            cx.emit(EventKind::FailureDetected {
-                host: h.into(),
-                missed: 0,
-            });
-            return Some(cx.b.now());
+            return Some(agent_report(d, h, &found));
         }
     }
+}
+
+/// Records what an agent of `h` found as the failure; returns when.
+fn agent_report<B: Backend>(d: &Drill<'_, B>, h: &str, found: &str) -> Timestamp {
+    let cx = d.cx();
+    cx.emit(EventKind::Alert {
+        message: format!("agent report: {found}").into(),
+    });
+    cx.emit(EventKind::FailureDetected {
+        host: h.into(),
+        missed: 0,
+    });
+    cx.b.now()
 }
 
 async fn restore_flow<B: Backend>(
@@ -189,8 +222,21 @@ async fn restore_flow<B: Backend>(
     locks: &Interlocks,
 ) -> &'static str {
     let cx = d.cx();
+    let watched = match resolved(
+        cx,
+        format!("agents watch the stores of {}", p.primary),
+        stores_of(cx.s, &p.primary),
+    )
+    .await
+    {
+        Ok(stores) => stores,
+        Err(e) => {
+            d.runbook_finished(&Err(e));
+            return "runbook failed";
+        }
+    };
     match d
-        .watch(watch_stores(d, &p.primary, p.agent_interval_s))
+        .watch(watch_stores(d, &p.primary, &watched, p.agent_interval_s))
         .await
     {
         Ok(_) => {}
@@ -209,17 +255,18 @@ async fn restore_flow<B: Backend>(
     let mut attempt = 0;
     let held = loop {
         attempt += 1;
-        let active = match cx.b.list_stores(&p.secondary).await {
-            Ok(stores) => stores.iter().any(|s| s.mounted),
-            Err(_) => false,
-        };
-        let r = if active {
-            Err(format!(
+        // A secondary that cannot be asked may be the active server: the
+        // check fails rather than assuming it is not.
+        let r = match cx.b.list_stores(&p.secondary).await {
+            Ok(stores) if stores.iter().any(|s| s.mounted) => Err(format!(
                 "the secondary {} is currently the active server",
                 p.secondary
-            ))
-        } else {
-            locks.begin(Operation::Restore, &what)
+            )),
+            Ok(_) => locks.begin(Operation::Restore, &what),
+            Err(e) => Err(format!(
+                "cannot tell whether the secondary {} is the active server: {e}",
+                p.secondary
+            )),
         };
         match r {
             Ok(held) => break held,
@@ -271,7 +318,12 @@ async fn process_700<B: Backend>(
 ) -> Result<Completed, StepFailed> {
     let b = cx.b;
     let (pri, sec) = (p.primary.as_str(), p.secondary.as_str());
-    let stores = stores_of(cx.s, sec);
+    let stores = resolved(
+        cx,
+        format!("the stores of {sec} to restore"),
+        stores_of(cx.s, sec),
+    )
+    .await?;
     let drain = drlab_drivers::time::secs(p.drain_limit_s);
 
     cx.step(
@@ -402,9 +454,7 @@ async fn switch<B: Backend>(
     allow_overwrite(cx, to, stores, "exchfailover -setup").await?;
     start_services(cx, to, &order, p.service_wait_s, p.start_attempts_max).await?;
     mount_stores(cx, to, stores, p.service_wait_s).await?;
-    let dc = dc_for(cx.s, to, p.dc.as_ref());
-    move_mailboxes(cx, &dc, from, to).await?;
-    let ip = host(cx.s, to).map(|h| h.ip.to_string()).unwrap_or_default();
+    move_mailboxes(cx, from, to, p.dc.as_deref()).await?;
     // The patent sets the moved records' TTL to 0.
-    point_name(cx, &cx.s.workload.service_name, &ip, 0).await
+    point_name(cx, &cx.s.workload.service_name, to, 0).await
 }

@@ -1,7 +1,8 @@
 //! Step helpers shared by the catalogue's runbooks: steps that are skipped
 //! with a reason, `net stop X /y` (a stop that takes X's running dependents
-//! down first, as Windows does), service starts retried after a wait, the
-//! DC a host talks to, and scenario look-ups of addresses and names.
+//! down first, as Windows does), service starts and mounts retried after a
+//! wait, and the names of hosts (FQDN, reverse lookup). Scenario references
+//! (the DC a host talks to, addresses, stores, zones) are in [`super::refs`].
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -13,7 +14,6 @@ use drlab_drivers::{Backend, EventKind};
 
 use crate::context::{Ctx, StepFailed, fmt_secs};
 use crate::format::Scenario;
-use crate::validate::host;
 
 /// Records a step that was not run, with the reason (e.g. the primary site
 /// is gone).
@@ -131,25 +131,6 @@ pub async fn mount_retried<B: Backend>(
     }
 }
 
-/// The DC `host` talks to: its own setting, else a DC on its site, else the
-/// first controller.
-pub fn dc_of(s: &Scenario, name: &str) -> Option<String> {
-    let h = host(s, name)?;
-    let dcs = s.domain.iter().flat_map(|d| d.controllers.iter());
-    h.dc.clone()
-        .or_else(|| {
-            dcs.clone()
-                .find(|c| host(s, c).is_some_and(|x| x.site == h.site))
-                .cloned()
-        })
-        .or_else(|| dcs.clone().next().cloned())
-}
-
-/// A host's scenario address.
-pub fn ip_of(s: &Scenario, name: &str) -> Option<Ipv4Addr> {
-    host(s, name).map(|h| h.ip)
-}
-
 /// `host.domain`, lower case.
 pub fn fqdn(s: &Scenario, name: &str) -> String {
     let domain = s.domain.as_ref().map_or("", |d| d.name.as_str());
@@ -160,22 +141,6 @@ pub fn fqdn(s: &Scenario, name: &str) -> String {
 pub fn reverse_name(ip: Ipv4Addr) -> String {
     let o = ip.octets();
     format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
-}
-
-/// The stores of `host` as the scenario lays them out.
-pub fn stores_of(s: &Scenario, name: &str) -> Vec<(StoreRef, bool)> {
-    host(s, name)
-        .map(|h| {
-            crate::exchange::groups_of(s, h)
-                .iter()
-                .flat_map(|g| {
-                    g.stores
-                        .iter()
-                        .map(|st| (StoreRef::new(g.name.as_str(), st.name.as_str()), st.public))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A fixed wait recorded as a step with a name of its own.

@@ -68,17 +68,23 @@
 //! does); a failed service start is retried after a wait, since a service
 //! cannot start before its dependencies are ready.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use drlab_drivers::event::Decision;
-use drlab_drivers::types::{DnsRecord, RecordType, ReplicationState, StartupType, StoreRef};
+use drlab_drivers::types::{
+    DnsRecord, RecordType, ReplicationState, ServiceState, StartupType, StoreRef,
+};
 use drlab_drivers::{Backend, EventKind, OpError, Timestamp, Transition};
 use futures::future::join;
 
 use super::Completed;
 use super::agents::{self, Finding, Watch};
-use super::steps::{dc_of, fqdn, ip_of, net_stop, skip, start_retried};
+use super::refs::{
+    dc_for, domain_name, ip_of, resolved, store_service, stores_of, unresolved, zone,
+};
+use super::steps::{fqdn, net_stop, skip, start_retried};
 use crate::context::{Ctx, StepFailed, fmt_secs};
 use crate::drill::{Detection, Drill};
 use crate::format::{Confirmation, DecisionPolicy, Role, Scenario, TwoSiteParams};
@@ -137,13 +143,13 @@ fn roles(p: &TwoSiteParams, way: Way, primary_renamed: bool) -> Roles {
 }
 
 /// The mailbox the probes use (the drill's choice).
-fn probe_mailbox(s: &Scenario) -> String {
+fn probe_mailbox(s: &Scenario) -> Result<&str, OpError> {
     s.workload
         .mailboxes
         .first()
         .or(s.mailboxes.first().map(|m| &m.name))
-        .cloned()
-        .unwrap_or_default()
+        .map(String::as_str)
+        .ok_or_else(|| unresolved("a mailbox for the user-access probes (no [[mailboxes]])"))
 }
 
 /// The services the agents watch on the active server.
@@ -156,18 +162,31 @@ fn monitored(s: &Scenario, p: &TwoSiteParams) -> Vec<String> {
     })
 }
 
-/// The DNS servers of the Active Directory zone (116a-b).
-fn ad_dns(s: &Scenario, p: &TwoSiteParams) -> Vec<String> {
-    crate::dns::zone_of(s, &fqdn(s, &p.primary))
-        .map(|z| z.servers.clone())
-        .unwrap_or_default()
+/// The DNS servers of the Active Directory zone (116a-b): the zone of the
+/// primary's host name.
+fn ad_dns(s: &Scenario, p: &TwoSiteParams) -> Result<Vec<String>, OpError> {
+    super::refs::zone_servers(s, &fqdn(s, &p.primary))
 }
 
 /// The drill's control loop (see the module documentation).
 pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &TwoSiteParams) -> &'static str {
     let cx = d.cx();
     let s = cx.s;
-    let mailbox = probe_mailbox(s);
+    let user_access = if p.watch_user_access {
+        match resolved(cx, "agents watch user access", probe_mailbox(s)).await {
+            Ok(mailbox) => Some((
+                s.workload.client.as_str(),
+                s.workload.service_name.as_str(),
+                mailbox,
+            )),
+            Err(e) => {
+                d.runbook_finished(&Err(e));
+                return "runbook failed";
+            }
+        }
+    } else {
+        None
+    };
     let w = Watch {
         management: &p.management,
         active: &p.primary,
@@ -175,11 +194,7 @@ pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &TwoSiteParams) -> &'stati
         services: monitored(s, p),
         interval: drlab_drivers::time::secs(p.agent_interval_s),
         timeout: drlab_drivers::time::secs(p.agent_timeout_s),
-        user_access: p.watch_user_access.then_some((
-            s.workload.client.as_str(),
-            s.workload.service_name.as_str(),
-            mailbox.as_str(),
-        )),
+        user_access,
     };
     if let Some(at) = p.planned_at_s {
         if d.sleep_until(Timestamp::from_secs_f64(at)).await {
@@ -479,7 +494,12 @@ async fn revert<B: Backend>(
         .await?;
     }
     set_startup(cx, "318 revert: ", from, StartupType::Automatic, "active").await?;
-    let stores = b.list_stores(from).await.unwrap_or_default();
+    let stores = cx
+        .step(
+            format!("318 revert: list the stores of {from}"),
+            b.list_stores(from),
+        )
+        .await?;
     for st in stores.iter().filter(|x| !x.mounted) {
         cx.step(
             format!("318 revert: mount {} on {from}", st.id),
@@ -520,213 +540,415 @@ async fn set_startup<B: Backend>(
     .await
 }
 
-/// Process 300 (or its reverse); returns with the incoming server serving.
+/// A host record that follows a rename (334/336): the host's address, its
+/// name before and after.
+struct Renamed {
+    ip: Ipv4Addr,
+    old: String,
+    new: String,
+}
+
+/// The DNS servers of the Active Directory zone and the host records of
+/// `hosts` (host, name now, name after) that steps 334/336 change.
+fn host_records(
+    s: &Scenario,
+    p: &TwoSiteParams,
+    hosts: &[(&str, &str, &str)],
+) -> Result<(Vec<String>, Vec<Renamed>), OpError> {
+    let servers = ad_dns(s, p)?;
+    let renamed = hosts
+        .iter()
+        .map(|(h, old, new)| {
+            Ok(Renamed {
+                ip: ip_of(s, h)?,
+                old: fqdn(s, old),
+                new: fqdn(s, new),
+            })
+        })
+        .collect::<Result<Vec<Renamed>, OpError>>()?;
+    Ok((servers, renamed))
+}
+
+/// Steps 334/336 on every DNS server of the Active Directory zone: the old
+/// host records deleted, the new ones added. An unavailable server is
+/// skipped; when none is available the records did not move, a failure.
+/// Failures are kept in `run` (the process goes on).
+async fn move_host_records<B: Backend>(run: &Run<'_, B>, servers: &[String], renamed: &[Renamed]) {
+    let (cx, b, tag) = (run.cx, run.cx.b, run.r.tag);
+    let list = |new: bool| {
+        renamed
+            .iter()
+            .map(|x| format!("{} -> {}", if new { &x.new } else { &x.old }, x.ip))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut reached = 0;
+    for server in servers {
+        if !answers(cx, run.p, server).await {
+            skip(
+                cx,
+                format!("{tag}334/336 host records on {server}"),
+                &format!("{server} is unavailable"),
+            );
+            continue;
+        }
+        reached += 1;
+        let deleted = cx
+            .step(
+                format!("{tag}334 on {server} delete {}", list(false)),
+                async {
+                    for x in renamed {
+                        for rec in b.query_server(server, &x.old, RecordType::A).await? {
+                            if *rec.data == *x.ip.to_string() {
+                                b.delete_record(server, &rec).await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        run.note(deleted);
+        let added = cx
+            .step(format!("{tag}336 on {server} add {}", list(true)), async {
+                for x in renamed {
+                    let rec = DnsRecord {
+                        name: x.new.as_str().into(),
+                        rtype: RecordType::A,
+                        data: x.ip.to_string().into(),
+                        ttl_s: 1200,
+                    };
+                    b.add_record(server, &rec).await?;
+                }
+                Ok(())
+            })
+            .await;
+        run.note(added);
+    }
+    if reached == 0 {
+        let none = cx
+            .step(format!("{tag}334/336 host records"), async {
+                Err::<(), _>(OpError::unreachable(servers.join(", ")))
+            })
+            .await;
+        run.note(none);
+    }
+}
+
+/// What the stages of process 300 share: the drill's context and
+/// parameters, the way the process runs and who leaves and who takes over,
+/// whether the leaving server is available (304, again at 320), and the
+/// failed steps the process went on after.
+struct Run<'r, B> {
+    /// The drill's context.
+    cx: &'r Ctx<'r, B>,
+    /// The scenario's parameters.
+    p: &'r TwoSiteParams,
+    /// Which way the process runs.
+    way: Way,
+    /// Who leaves, who takes over, and their names.
+    r: Roles,
+    /// Whether the leaving server is available (304, repeated at 320).
+    available: bool,
+    /// Why the leaving server's steps are bypassed when it is unavailable.
+    gone: String,
+    /// Whether the failover renamed the primary (set by 324a-330a).
+    renamed: &'r Cell<bool>,
+    /// The failed steps the process went on after.
+    failed: RefCell<Vec<StepFailed>>,
+}
+
+impl<'r, B: Backend> Run<'r, B> {
+    /// The process as step 302 engages it.
+    fn new(cx: &'r Ctx<'r, B>, p: &'r TwoSiteParams, way: Way, renamed: &'r Cell<bool>) -> Self {
+        let r = roles(p, way, renamed.get());
+        let gone = format!(
+            "{} is unavailable (step 304): its environment's steps are bypassed",
+            r.from
+        );
+        Run {
+            cx,
+            p,
+            way,
+            r,
+            available: false,
+            gone,
+            renamed,
+            failed: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The step names' tag, the leaving server and the incoming one.
+    fn who(&self) -> (&'static str, &str, &str) {
+        (self.r.tag, &self.r.from, &self.r.to)
+    }
+
+    /// Keeps a failure for the report (the process goes on); the step's
+    /// value when it succeeded.
+    fn note<T>(&self, r: Result<T, StepFailed>) -> Option<T> {
+        r.map_err(|e| self.failed.borrow_mut().push(e)).ok()
+    }
+
+    /// Records a step of the leaving server's environment as bypassed (it
+    /// is unavailable).
+    fn bypass(&self, name: String) {
+        skip(self.cx, name, &self.gone);
+    }
+
+    /// The outcome: the incoming server serves.
+    fn completed(self) -> Completed {
+        Completed {
+            serving: self.r.to,
+            failed_steps: self.failed.into_inner(),
+        }
+    }
+}
+
+/// Process 300 (or its reverse, the switch-back) as Figures 3A-3C draw it;
+/// returns with the incoming server serving. Step 302, the single action
+/// (or Auto Pilot, or the planned time), is the caller's.
 async fn process_300<B: Backend>(
     d: &Drill<'_, B>,
     p: &TwoSiteParams,
     way: Way,
     primary_renamed: &Cell<bool>,
 ) -> Result<Completed, StepFailed> {
-    let cx = d.cx();
-    let (b, s) = (cx.b, cx.s);
-    let r = roles(p, way, primary_renamed.get());
-    let (from, to, tag) = (r.from.as_str(), r.to.as_str(), r.tag);
-    let mut failed: Vec<StepFailed> = Vec::new();
-    let gone = format!("{from} is unavailable (step 304): its environment's steps are bypassed");
+    let mut run = Run::new(d.cx(), p, way, primary_renamed);
+    run.available = is_available(&run, "304", "available").await;
+    quiesce_primary(&run).await; // 306-310
+    disconnect_and_confirm(&run).await?; // 312-318
+    run.available = is_available(&run, "320", "still available").await;
+    let ad = remove_primary_from_ad(&run).await?; // 322
+    swap_names_and_reboot(&run, &ad).await?; // 324-330
+    force_ad_replication(&run, &ad).await; // 332
+    dns_host_records(&run).await; // 334/336
+    reverse_replication(&run).await; // 338/340
+    start_the_secondary(&run).await?; // 342-356
+    redirect_users(&run).await?; // 358-362
+    unpause_reverse_replication(&run).await; // 364-368
+    Ok(run.completed())
+}
 
-    // 304
-    let mut available = cx
-        .step(format!("{tag}304 is {from} available?"), async {
-            if answers(cx, p, from).await {
+/// Steps 304 and 320 (`n`): is the leaving server available (does it answer
+/// the management server)?
+async fn is_available<B: Backend>(run: &Run<'_, B>, n: &str, what: &str) -> bool {
+    let (tag, from, _) = run.who();
+    run.cx
+        .step(format!("{tag}{n} is {from} {what}?"), async {
+            if answers(run.cx, run.p, from).await {
                 Ok(())
             } else {
                 Err(OpError::unreachable(from))
             }
         })
         .await
-        .is_ok();
-    if available {
-        // 306
-        match b.list_stores(from).await {
-            Ok(stores) => {
-                for st in stores.iter().filter(|x| x.mounted) {
-                    if let Err(e) = cx
-                        .step(
-                            format!("{tag}306 dismount {} on {from}", st.id),
-                            b.dismount_store(from, &st.id),
-                        )
-                        .await
-                    {
-                        failed.push(e);
-                    }
-                }
-            }
-            Err(error) => failed.push(StepFailed {
-                step: format!("{tag}306 list the stores of {from}").into(),
-                error,
-            }),
-        }
-        // 308
-        for svc in &p.stop_order {
-            if let Err(e) = net_stop(cx, &format!("{tag}308 "), from, svc).await {
-                failed.push(e);
-            }
-        }
-        if let Err(e) = set_startup(
-            cx,
-            &format!("{tag}308 "),
-            from,
-            StartupType::Manual,
-            "standby",
-        )
-        .await
-        {
-            failed.push(e);
-        }
-        // 310
-        let flushed = cx
-            .step(
-                format!(
-                    "{tag}310 send the replication queue {from} -> {to} (target idle {} s)",
-                    fmt_secs(p.flush_idle_s)
-                ),
-                b.wait_drained(
-                    from,
-                    to,
-                    drlab_drivers::time::secs(p.flush_idle_s),
-                    drlab_drivers::time::secs(p.flush_limit_s),
-                ),
-            )
-            .await;
-        if let Err(e) = flushed {
-            failed.push(e);
-        }
-        if let Err(e) = cx
-            .step(
-                format!("{tag}310 pause replication {from} -> {to}"),
-                b.pause(from, to),
-            )
-            .await
-        {
-            failed.push(e);
-        }
-        // 312
-        if let Err(e) = cx
-            .step(
-                format!("{tag}312 disconnect replication {from} -> {to} (RS complete)"),
-                b.disconnect(from, to),
-            )
-            .await
-        {
-            failed.push(e);
-        }
+        .is_ok()
+}
+
+/// Steps 306-310 on the leaving server when it is available (304): its
+/// stores dismounted (306), its services stopped and placed in standby
+/// (308), the replication queue sent and the session paused (310). All
+/// bypassed when it is unavailable.
+async fn quiesce_primary<B: Backend>(run: &Run<'_, B>) {
+    let (tag, from, _) = run.who();
+    if run.available {
+        dismount_stores(run).await;
+        stop_services(run).await;
+        send_the_queue_and_pause(run).await;
     } else {
         for st in [
             "306 dismount the stores",
             "308 stop the Exchange services",
             "310 send the replication queue and pause",
-            "312 disconnect replication",
         ] {
-            skip(cx, format!("{tag}{st} on {from}"), &gone);
+            run.bypass(format!("{tag}{st} on {from}"));
         }
     }
+}
 
-    // 314-318
-    let answer = if s.policy.decision == DecisionPolicy::Autopilot && way == Way::Failover {
-        // Zero-action failover: nobody is at the console to answer.
+/// Step 306: "all configured Exchange database stores ... are dismounted".
+async fn dismount_stores<B: Backend>(run: &Run<'_, B>) {
+    let (tag, from, _) = run.who();
+    let (cx, b) = (run.cx, run.cx.b);
+    let listed = b.list_stores(from).await.map_err(|error| StepFailed {
+        step: format!("{tag}306 list the stores of {from}").into(),
+        error,
+    });
+    let Some(stores) = run.note(listed) else {
+        return;
+    };
+    for st in stores.iter().filter(|x| x.mounted) {
+        let name = format!("{tag}306 dismount {} on {from}", st.id);
+        run.note(cx.step(name, b.dismount_store(from, &st.id)).await);
+    }
+}
+
+/// Step 308: the services stopped in order (each with its dependents), then
+/// set to manual ("placed in a standby state").
+async fn stop_services<B: Backend>(run: &Run<'_, B>) {
+    let (tag, from, _) = run.who();
+    let prefix = format!("{tag}308 ");
+    for svc in &run.p.stop_order {
+        run.note(net_stop(run.cx, &prefix, from, svc).await);
+    }
+    let standby = set_startup(run.cx, &prefix, from, StartupType::Manual, "standby");
+    run.note(standby.await);
+}
+
+/// Step 310: the replication queue sent until the target is idle, then the
+/// session paused.
+async fn send_the_queue_and_pause<B: Backend>(run: &Run<'_, B>) {
+    let (tag, from, to) = run.who();
+    let (cx, b, p) = (run.cx, run.cx.b, run.p);
+    let name = format!(
+        "{tag}310 send the replication queue {from} -> {to} (target idle {} s)",
+        fmt_secs(p.flush_idle_s)
+    );
+    let flushed = b.wait_drained(
+        from,
+        to,
+        drlab_drivers::time::secs(p.flush_idle_s),
+        drlab_drivers::time::secs(p.flush_limit_s),
+    );
+    run.note(cx.step(name, flushed).await);
+    let name = format!("{tag}310 pause replication {from} -> {to}");
+    run.note(cx.step(name, b.pause(from, to)).await);
+}
+
+/// Steps 312-318: the replication session disconnected (312, "RS
+/// complete"; bypassed when the leaving server is unavailable), then the
+/// operator's confirmation (314-318).
+async fn disconnect_and_confirm<B: Backend>(run: &Run<'_, B>) -> Result<(), StepFailed> {
+    let (tag, from, to) = run.who();
+    if run.available {
+        let name = format!("{tag}312 disconnect replication {from} -> {to} (RS complete)");
+        run.note(run.cx.step(name, run.cx.b.disconnect(from, to)).await);
+    } else {
+        run.bypass(format!("{tag}312 disconnect replication on {from}"));
+    }
+    await_confirmation(run).await
+}
+
+/// Steps 314/316: the operator confirms, or the confirmation interval times
+/// out (always, for Auto Pilot's zero-action failover: nobody is at the
+/// console to answer); an abort is 318.
+async fn await_confirmation<B: Backend>(run: &Run<'_, B>) -> Result<(), StepFailed> {
+    let (cx, p, tag) = (run.cx, run.p, run.r.tag);
+    let answer = if cx.s.policy.decision == DecisionPolicy::Autopilot && run.way == Way::Failover {
         Confirmation::Timeout
     } else {
         p.confirmation
     };
     let timeout = drlab_drivers::time::secs(p.confirmation_timeout_s);
-    match answer {
-        Confirmation::Confirm => {
-            let after = drlab_drivers::time::secs(p.confirm_after_s).min(timeout);
-            cx.step(
-                format!("{tag}314 wait for the operator's confirmation"),
-                async {
-                    b.sleep(after).await;
-                    Ok(())
-                },
-            )
-            .await?;
-        }
-        Confirmation::Timeout => {
-            cx.step(
-                format!(
-                    "{tag}314 wait for confirmation: none within {} s, continuing (316)",
-                    fmt_secs(p.confirmation_timeout_s)
-                ),
-                async {
-                    b.sleep(timeout).await;
-                    Ok(())
-                },
-            )
-            .await?;
-        }
-        Confirmation::Abort => {
-            let _ = cx
-                .step(format!("{tag}316 the operator aborts"), async { Ok(()) })
-                .await;
-            let outcome = if available {
-                match revert(cx, p, &r).await {
-                    Ok(()) => format!("services reverted to {from}"),
-                    Err(e) => format!("reverting to {from} failed ({e})"),
-                }
-            } else {
-                let msg = format!(
-                    "failover aborted at the confirmation prompt while {from} is unavailable: \
-                     nobody serves users; contact the site and the service provider"
-                );
-                cx.emit(EventKind::Alert {
-                    message: msg.as_str().into(),
-                });
-                format!("{from} is unavailable: alert sent")
-            };
-            return Err(StepFailed {
-                step: format!("{tag}318 abort").into(),
-                error: OpError::invalid_state(format!(
-                    "the operator aborted the switch-over at the confirmation prompt (316); {outcome}"
-                )),
-            });
-        }
-    }
-
-    // 320
-    available = cx
-        .step(format!("{tag}320 is {from} still available?"), async {
-            if answers(cx, p, from).await {
-                Ok(())
-            } else {
-                Err(OpError::unreachable(from))
-            }
-        })
-        .await
-        .is_ok();
-
-    // 322
-    let domain = s.domain.as_ref().map_or("", |x| x.name.as_str());
-    let to_dc = dc_of(s, to).unwrap_or_default();
-    let from_dc = dc_of(s, from).unwrap_or_default();
-    if let Err(e) = cx
-        .step(
+    let (name, wait) = match answer {
+        Confirmation::Confirm => (
+            format!("{tag}314 wait for the operator's confirmation"),
+            drlab_drivers::time::secs(p.confirm_after_s).min(timeout),
+        ),
+        Confirmation::Timeout => (
             format!(
-                "{tag}322 remove computer {} from Active Directory on {to_dc}",
-                p.primary
+                "{tag}314 wait for confirmation: none within {} s, continuing (316)",
+                fmt_secs(p.confirmation_timeout_s)
             ),
-            b.remove_computer(&to_dc, &p.primary),
-        )
-        .await
-    {
-        failed.push(e);
-    }
+            timeout,
+        ),
+        Confirmation::Abort => return Err(abort(run).await),
+    };
+    cx.step(name, async {
+        cx.b.sleep(wait).await;
+        Ok(())
+    })
+    .await
+}
 
-    // 324-330, a and b side by side.
+/// Step 318: the operator aborted (316); the services are reverted to the
+/// leaving server if it is available, otherwise an alert is sent. Returns
+/// the failure that ends the process.
+async fn abort<B: Backend>(run: &Run<'_, B>) -> StepFailed {
+    let (tag, from, _) = run.who();
+    let cx = run.cx;
+    let _ = cx
+        .step(format!("{tag}316 the operator aborts"), async { Ok(()) })
+        .await;
+    let outcome = if run.available {
+        match revert(cx, run.p, &run.r).await {
+            Ok(()) => format!("services reverted to {from}"),
+            Err(e) => format!("reverting to {from} failed ({e})"),
+        }
+    } else {
+        let msg = format!(
+            "failover aborted at the confirmation prompt while {from} is unavailable: \
+             nobody serves users; contact the site and the service provider"
+        );
+        cx.emit(EventKind::Alert {
+            message: msg.as_str().into(),
+        });
+        format!("{from} is unavailable: alert sent")
+    };
+    StepFailed {
+        step: format!("{tag}318 abort").into(),
+        error: OpError::invalid_state(format!(
+            "the operator aborted the switch-over at the confirmation prompt (316); {outcome}"
+        )),
+    }
+}
+
+/// The Active Directory of the switch-over, resolved at step 322: the DCs
+/// of the incoming and of the leaving server, and the domain.
+struct Directory<'s> {
+    /// The incoming server's DC.
+    to_dc: String,
+    /// The leaving server's DC.
+    from_dc: String,
+    /// The domain both hosts leave and join again.
+    domain: &'s str,
+}
+
+/// Step 322: the primary's hostname removed from Active Directory (on the
+/// incoming server's DC).
+async fn remove_primary_from_ad<'r, B: Backend>(
+    run: &Run<'r, B>,
+) -> Result<Directory<'r>, StepFailed> {
+    let (tag, from, to) = run.who();
+    let (cx, s, p) = (run.cx, run.cx.s, run.p);
+    let step_322 = format!(
+        "{tag}322 remove computer {} from Active Directory",
+        p.primary
+    );
+    let to_dc = resolved(cx, step_322.as_str(), dc_for(s, to, None)).await?;
+    let from_dc = resolved(cx, step_322.as_str(), dc_for(s, from, None)).await?;
+    let domain = resolved(cx, step_322, domain_name(s)).await?;
+    let name = format!(
+        "{tag}322 remove computer {} from Active Directory on {to_dc}",
+        p.primary
+    );
+    run.note(
+        cx.step(name, cx.b.remove_computer(&to_dc, &p.primary))
+            .await,
+    );
+    Ok(Directory {
+        to_dc,
+        from_dc,
+        domain,
+    })
+}
+
+/// Steps 324-330, a (the leaving server) and b (the incoming one) side by
+/// side: leave the domain, take the new name, reboot, join again. Branch a
+/// is bypassed when the leaving server is unavailable; the failover records
+/// whether it renamed the primary.
+async fn swap_names_and_reboot<B: Backend>(
+    run: &Run<'_, B>,
+    ad: &Directory<'_>,
+) -> Result<(), StepFailed> {
+    let (tag, from, to) = run.who();
+    let (cx, r) = (run.cx, &run.r);
     let branch_a = async {
-        if available {
-            let done = rename_branch(cx, tag, "a", from, &r.from_now, &r.from_name, domain).await;
-            if way == Way::Failover {
-                primary_renamed.set(done.is_ok());
+        if run.available {
+            let done =
+                rename_branch(cx, tag, "a", from, &r.from_now, &r.from_name, ad.domain).await;
+            if run.way == Way::Failover {
+                run.renamed.set(done.is_ok());
             }
             done
         } else {
@@ -736,154 +958,103 @@ async fn process_300<B: Backend>(
                 "328a reboot",
                 "330a join the domain",
             ] {
-                skip(cx, format!("{tag}{st}: {from}"), &gone);
+                run.bypass(format!("{tag}{st}: {from}"));
             }
             Ok(())
         }
     };
-    let branch_b = rename_branch(cx, tag, "b", to, &r.to_now, &r.to_name, domain);
+    let branch_b = rename_branch(cx, tag, "b", to, &r.to_now, &r.to_name, ad.domain);
     let (ra, rb) = join(branch_a, branch_b).await;
-    if let Err(e) = ra {
-        failed.push(e);
-    }
-    rb?;
+    run.note(ra);
+    rb
+}
 
-    // 332
-    if from_dc != to_dc {
-        if answers(cx, p, &from_dc).await {
-            let forced = cx
-                .step(
-                    format!("{tag}332 force Active Directory replication {to_dc} <-> {from_dc}"),
-                    async {
-                        b.force_replication(&to_dc, &from_dc).await?;
-                        b.force_replication(&from_dc, &to_dc).await
-                    },
-                )
-                .await;
-            if let Err(e) = forced {
-                failed.push(e);
-            }
-        } else {
-            skip(
-                cx,
-                format!("{tag}332 force Active Directory replication {to_dc} <-> {from_dc}"),
-                &format!("{from_dc} is unavailable"),
-            );
-        }
+/// Step 332: Active Directory replication forced both ways between the two
+/// DCs (when they differ; skipped when the leaving one does not answer).
+async fn force_ad_replication<B: Backend>(run: &Run<'_, B>, ad: &Directory<'_>) {
+    let (cx, b, tag) = (run.cx, run.cx.b, run.r.tag);
+    let (to_dc, from_dc) = (ad.to_dc.as_str(), ad.from_dc.as_str());
+    if from_dc == to_dc {
+        return;
     }
+    let name = format!("{tag}332 force Active Directory replication {to_dc} <-> {from_dc}");
+    if !answers(cx, run.p, from_dc).await {
+        skip(cx, name, &format!("{from_dc} is unavailable"));
+        return;
+    }
+    let forced = async {
+        b.force_replication(to_dc, from_dc).await?;
+        b.force_replication(from_dc, to_dc).await
+    };
+    run.note(cx.step(name, forced).await);
+}
 
-    // 334/336: host records follow the names.
-    let mut renamed: Vec<(String, String, String)> = Vec::new();
-    if available {
-        renamed.push((from.to_string(), r.from_now.clone(), r.from_name.clone()));
+/// Steps 334/336: the DNS host records follow the names (the leaving
+/// server's only when it is available).
+async fn dns_host_records<B: Backend>(run: &Run<'_, B>) {
+    let (tag, from, to) = run.who();
+    let r = &run.r;
+    let mut moving = Vec::new();
+    if run.available {
+        moving.push((from, r.from_now.as_str(), r.from_name.as_str()));
     }
-    renamed.push((to.to_string(), r.to_now.clone(), r.to_name.clone()));
-    for server in ad_dns(s, p) {
-        if !answers(cx, p, &server).await {
-            skip(
-                cx,
-                format!("{tag}334/336 host records on {server}"),
-                &format!("{server} is unavailable"),
-            );
-            continue;
-        }
-        let records = |new: bool| {
-            renamed
-                .iter()
-                .filter_map(|(h, old, fresh)| {
-                    let n = if new { fresh } else { old };
-                    ip_of(s, h).map(|ip| format!("{} -> {ip}", fqdn(s, n)))
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let deleted = cx
-            .step(
-                format!("{tag}334 on {server} delete {}", records(false)),
-                async {
-                    for (h, old, _) in &renamed {
-                        let Some(ip) = ip_of(s, h) else { continue };
-                        let name = fqdn(s, old);
-                        for rec in b.query_server(&server, &name, RecordType::A).await? {
-                            if *rec.data == *ip.to_string() {
-                                b.delete_record(&server, &rec).await?;
-                            }
-                        }
-                    }
-                    Ok(())
-                },
-            )
-            .await;
-        if let Err(e) = deleted {
-            failed.push(e);
-        }
-        let added = cx
-            .step(
-                format!("{tag}336 on {server} add {}", records(true)),
-                async {
-                    for (h, _, new) in &renamed {
-                        let Some(ip) = ip_of(s, h) else { continue };
-                        let rec = DnsRecord {
-                            name: fqdn(s, new).into(),
-                            rtype: RecordType::A,
-                            data: ip.to_string().into(),
-                            ttl_s: 1200,
-                        };
-                        b.add_record(&server, &rec).await?;
-                    }
-                    Ok(())
-                },
-            )
-            .await;
-        if let Err(e) = added {
-            failed.push(e);
-        }
+    moving.push((to, r.to_now.as_str(), r.to_name.as_str()));
+    let records = host_records(run.cx.s, run.p, &moving);
+    let records = resolved(run.cx, format!("{tag}334/336 host records"), records).await;
+    if let Some((servers, renamed)) = run.note(records) {
+        move_host_records(run, &servers, &renamed).await;
     }
+}
 
-    // 338/340
-    if available {
-        let started = cx
-            .step(
-                format!("{tag}338 start replication {to} -> {from}"),
-                b.connect(to, from, drlab_drivers::types::MirrorMode::None),
-            )
-            .await;
-        match started {
-            Ok(()) => {
-                if let Err(e) = cx
-                    .step(
-                        format!("{tag}340 pause replication {to} -> {from}"),
-                        b.pause(to, from),
-                    )
-                    .await
-                {
-                    failed.push(e);
-                }
-            }
-            Err(e) => failed.push(e),
-        }
-    } else {
-        skip(
-            cx,
-            format!("{tag}338 start replication {to} -> {from}"),
-            &gone,
-        );
-        skip(
-            cx,
-            format!("{tag}340 pause replication {to} -> {from}"),
-            &gone,
-        );
+/// Steps 338/340: a replication session from the incoming server back to
+/// the leaving one (RS2) started (338) and paused (340); bypassed when the
+/// leaving server is unavailable.
+async fn reverse_replication<B: Backend>(run: &Run<'_, B>) {
+    let (tag, from, to) = run.who();
+    let (cx, b) = (run.cx, run.cx.b);
+    let start = format!("{tag}338 start replication {to} -> {from}");
+    let pause = format!("{tag}340 pause replication {to} -> {from}");
+    if !run.available {
+        run.bypass(start);
+        run.bypass(pause);
+        return;
     }
+    let started = cx
+        .step(
+            start,
+            b.connect(to, from, drlab_drivers::types::MirrorMode::None),
+        )
+        .await;
+    if run.note(started).is_some() {
+        run.note(cx.step(pause, b.pause(to, from)).await);
+    }
+}
 
-    // 342
-    let is = s
-        .exchange
-        .as_ref()
-        .map_or("MSExchangeIS", |x| x.store_service.as_str());
+/// Steps 342-356 on the incoming server: its services started (342), the
+/// Information Store running (344), its stores mounted (346-356).
+async fn start_the_secondary<B: Backend>(run: &Run<'_, B>) -> Result<(), StepFailed> {
+    let is = start_services(run).await?;
+    ensure_store_service(run, is).await?;
+    mount_the_stores(run).await
+}
+
+/// Step 342: the services started in order (a failed start retried), then
+/// set to automatic. Returns the Information Store's service, whose start
+/// 344 checks.
+async fn start_services<'r, B: Backend>(run: &Run<'r, B>) -> Result<&'r str, StepFailed> {
+    let (tag, _, to) = run.who();
+    let (cx, p) = (run.cx, run.p);
+    let prefix = format!("{tag}342 ");
+    let is = resolved(
+        cx,
+        format!("{tag}342 start the Exchange services on {to}"),
+        store_service(cx.s),
+    )
+    .await?;
     for svc in &p.start_order {
         let started = start_retried(
             cx,
-            &format!("{tag}342 "),
+            &prefix,
             to,
             svc,
             p.start_attempts_max,
@@ -891,93 +1062,107 @@ async fn process_300<B: Backend>(
         )
         .await;
         // The Information Store is checked by 344.
-        if let Err(e) = started
-            && svc != is
-        {
-            failed.push(e);
+        if svc != is {
+            run.note(started);
         }
     }
-    if let Err(e) = set_startup(
-        cx,
-        &format!("{tag}342 "),
-        to,
-        StartupType::Automatic,
-        "active",
-    )
-    .await
-    {
-        failed.push(e);
-    }
-    // 344
-    let running = matches!(
-        b.service_status(to, is).await,
-        Ok(drlab_drivers::types::ServiceState::Running)
-    );
+    run.note(set_startup(cx, &prefix, to, StartupType::Automatic, "active").await);
+    Ok(is)
+}
+
+/// Step 344: is the Information Store (`is`) running on the incoming
+/// server? If not, it is started (retried).
+async fn ensure_store_service<B: Backend>(run: &Run<'_, B>, is: &str) -> Result<(), StepFailed> {
+    let (tag, _, to) = run.who();
+    let (cx, p) = (run.cx, run.p);
     let checked = cx
         .step(format!("{tag}344 is {is} running on {to}?"), async {
-            if running {
-                Ok(())
-            } else {
-                Err(OpError::invalid_state(format!(
+            match cx.b.service_status(to, is).await? {
+                ServiceState::Running => Ok(()),
+                _ => Err(OpError::invalid_state(format!(
                     "{is} is not running on {to}"
-                )))
+                ))),
             }
         })
         .await;
-    if checked.is_err() {
-        start_retried(
-            cx,
-            &format!("{tag}344 "),
-            to,
-            is,
-            p.start_attempts_max,
-            p.service_retry_wait_s,
-        )
-        .await?;
+    if checked.is_ok() {
+        return Ok(());
     }
-    // 346-356
-    let stores = b.list_stores(to).await.unwrap_or_default();
-    cx.step(
-        format!(
-            "{tag}346 set 'overwrite on restore' on the {} replicated stores of {to}",
-            stores.len()
-        ),
-        async {
+    let prefix = format!("{tag}344 ");
+    start_retried(
+        cx,
+        &prefix,
+        to,
+        is,
+        p.start_attempts_max,
+        p.service_retry_wait_s,
+    )
+    .await
+}
+
+/// Steps 346-356: the stores the incoming server reports (which include
+/// those the scenario lays out: the step's name counts these) get
+/// "overwrite on restore"; each one not mounted goes through
+/// [`mount_with_recovery`].
+async fn mount_the_stores<B: Backend>(run: &Run<'_, B>) -> Result<(), StepFailed> {
+    let (tag, _, to) = run.who();
+    let (cx, b, p) = (run.cx, run.cx.b, run.p);
+    let laid_out = resolved(
+        cx,
+        format!("{tag}346 set 'overwrite on restore' on the replicated stores of {to}"),
+        stores_of(cx.s, to),
+    )
+    .await?;
+    let name = format!(
+        "{tag}346 set 'overwrite on restore' on the {} replicated stores of {to}",
+        laid_out.len()
+    );
+    let stores = cx
+        .step(name, async {
+            let stores = b.list_stores(to).await?;
+            if let Some(st) = laid_out
+                .iter()
+                .find(|st| !stores.iter().any(|x| x.id == **st))
+            {
+                return Err(OpError::not_found(format!("store {st} on {to}")));
+            }
             for st in &stores {
                 b.set_overwrite_on_restore(to, &st.id, true).await?;
             }
-            Ok(())
-        },
-    )
-    .await?;
+            Ok(stores)
+        })
+        .await?;
     for st in stores.iter().filter(|x| !x.mounted) {
-        if let Err(e) = mount_with_recovery(
-            cx,
-            tag,
-            to,
-            &st.id,
-            p.mount_attempts,
-            p.service_retry_wait_s,
-        )
-        .await
-        {
-            failed.push(e);
-        }
+        let (attempts, wait_s) = (p.mount_attempts, p.service_retry_wait_s);
+        run.note(mount_with_recovery(cx, tag, to, &st.id, attempts, wait_s).await);
     }
+    Ok(())
+}
 
-    // 358
+/// Steps 358-362: users are sent to the incoming server, through the DNS
+/// servers for the mail records that answer.
+async fn redirect_users<B: Backend>(run: &Run<'_, B>) -> Result<(), StepFailed> {
+    let reachable = dns_servers_available(run).await?;
+    move_mail_records(run, reachable).await
+}
+
+/// Step 358: are the DNS servers for the mail records (136a-b) available?
+/// Those that answer; when none does, 360: "the failure switch-over process
+/// has failed".
+async fn dns_servers_available<'r, B: Backend>(
+    run: &Run<'r, B>,
+) -> Result<Vec<&'r str>, StepFailed> {
+    let (cx, p, tag) = (run.cx, run.p, run.r.tag);
     let mut reachable: Vec<&str> = Vec::new();
     let probe = p.redirect_records.first().map_or("", String::as_str);
     for ns in &p.public_dns {
-        if b.query_server(ns, probe, RecordType::A).await.is_ok() {
+        if cx.b.query_server(ns, probe, RecordType::A).await.is_ok() {
             reachable.push(ns);
         }
     }
+    let servers = p.public_dns.join(", ");
     cx.step(
-        format!(
-            "{tag}358 are the DNS servers {} available?",
-            p.public_dns.join(", ")
-        ),
+        format!("{tag}358 are the DNS servers {servers} available?"),
         async {
             if reachable.is_empty() {
                 Err(OpError::unreachable(p.public_dns.join(", ")))
@@ -990,81 +1175,86 @@ async fn process_300<B: Backend>(
     .map_err(|e| StepFailed {
         step: format!("{tag}360 failure switch-over failed").into(),
         error: OpError::invalid_state(format!(
-            "no DNS server for the mail records answers ({}): {}",
-            p.public_dns.join(", "),
+            "no DNS server for the mail records answers ({servers}): {}",
             e.error
         )),
     })?;
-    // 362
-    let Some(to_ip) = ip_of(s, to) else {
-        return Err(StepFailed {
-            step: format!("{tag}362").into(),
-            error: OpError::not_found(format!("address of {to}")),
-        });
-    };
+    Ok(reachable)
+}
+
+/// Step 362: on each DNS server that answered (358), the MX host's and the
+/// webmail records (`redirect_records`) point at the incoming server, with
+/// the configured TTL (zero).
+async fn move_mail_records<B: Backend>(
+    run: &Run<'_, B>,
+    reachable: Vec<&str>,
+) -> Result<(), StepFailed> {
+    let (tag, _, to) = run.who();
+    let (cx, b, p) = (run.cx, run.cx.b, run.p);
+    let records = p.redirect_records.join(", ");
+    let to_ip = resolved(
+        cx,
+        format!("{tag}362 move {records} to {to}"),
+        ip_of(cx.s, to),
+    )
+    .await?;
     for ns in reachable {
+        let name = format!(
+            "{tag}362 {ns}: {records} -> {to_ip} (TTL {} s)",
+            p.redirect_ttl_s
+        );
         let moved = cx
-            .step(
-                format!(
-                    "{tag}362 {ns}: {} -> {to_ip} (TTL {} s)",
-                    p.redirect_records.join(", "),
-                    p.redirect_ttl_s
-                ),
-                async {
-                    for name in &p.redirect_records {
-                        for rec in b.query_server(ns, name, RecordType::A).await? {
-                            b.delete_record(ns, &rec).await?;
-                        }
-                        let rec = DnsRecord {
-                            name: name.as_str().into(),
-                            rtype: RecordType::A,
-                            data: to_ip.to_string().into(),
-                            ttl_s: p.redirect_ttl_s,
-                        };
-                        b.add_record(ns, &rec).await?;
+            .step(name, async {
+                for name in &p.redirect_records {
+                    for rec in b.query_server(ns, name, RecordType::A).await? {
+                        b.delete_record(ns, &rec).await?;
                     }
-                    Ok(())
-                },
-            )
+                    let rec = DnsRecord {
+                        name: name.as_str().into(),
+                        rtype: RecordType::A,
+                        data: to_ip.to_string().into(),
+                        ttl_s: p.redirect_ttl_s,
+                    };
+                    b.add_record(ns, &rec).await?;
+                }
+                Ok(())
+            })
             .await;
-        if let Err(e) = moved {
-            failed.push(e);
-        }
+        run.note(moved);
     }
-    // 364-368
-    if way == Way::SwitchBack {
+    Ok(())
+}
+
+/// Steps 364-368: is RS2 unpaused? The switch-back leaves that to ReSync
+/// Secondary (226); there is no session when the leaving server was
+/// unavailable; otherwise `unpause_reverse` decides (366 unpause, 368 keep
+/// it paused).
+async fn unpause_reverse_replication<B: Backend>(run: &Run<'_, B>) {
+    let (tag, from, to) = run.who();
+    let cx = run.cx;
+    let ask = format!("{tag}364 unpause replication {to} -> {from}?");
+    let unpause = format!("{tag}366 unpause replication {to} -> {from}");
+    if run.way == Way::SwitchBack {
         skip(
             cx,
-            format!("{tag}364 unpause replication {to} -> {from}?"),
+            ask,
             "ReSync Secondary (226) unpauses it once users are back",
         );
-    } else if !available {
+    } else if !run.available {
         skip(
             cx,
-            format!("{tag}364 unpause replication {to} -> {from}?"),
+            ask,
             &format!("no replication session: {from} is unavailable"),
         );
-    } else if p.unpause_reverse {
-        if let Err(e) = cx
-            .step(
-                format!("{tag}366 unpause replication {to} -> {from}"),
-                b.resume(to, from),
-            )
-            .await
-        {
-            failed.push(e);
-        }
+    } else if run.p.unpause_reverse {
+        run.note(cx.step(unpause, cx.b.resume(to, from)).await);
     } else {
         skip(
             cx,
-            format!("{tag}366 unpause replication {to} -> {from}"),
+            unpause,
             &format!("368: kept paused, changes are cached on {to} (maintenance on {from} first)"),
         );
     }
-    Ok(Completed {
-        serving: to.to_string(),
-        failed_steps: failed,
-    })
 }
 
 /// Checks the parameters against the estate.
@@ -1121,12 +1311,29 @@ pub(crate) fn validate(s: &Scenario, r: &TwoSiteParams, p: &mut Problems) {
         ));
     }
     for (field, h) in [("primary", &r.primary), ("secondary", &r.secondary)] {
-        if s.domain.is_some()
-            && !dc_of(s, h).is_some_and(|dc| is_role(s, &dc, Role::DomainController))
-        {
+        if s.domain.is_some() && dc_for(s, h, None).is_err() {
             p.push((
                 path!("runbook", field),
                 format!("{h} has no domain controller to talk to"),
+            ));
+        }
+    }
+    if s.domain.is_some() && zone(s, &fqdn(s, &r.primary)).is_err() {
+        p.push((
+            path!("runbook", "primary"),
+            format!(
+                "steps 334/336 move the host records of {} on the DNS servers of its zone: \
+                 no [[dns.zones]] entry with servers holds it",
+                fqdn(s, &r.primary)
+            ),
+        ));
+    }
+    let exchange_hosts = pri.is_some() && sec.is_some();
+    for (field, h) in [("primary", &r.primary), ("secondary", &r.secondary)] {
+        if exchange_hosts && stores_of(s, h).is_err() {
+            p.push((
+                path!("runbook", field),
+                format!("{h} has no stores: step 346 prepares the replicated stores to mount"),
             ));
         }
     }

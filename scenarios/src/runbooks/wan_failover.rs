@@ -28,13 +28,15 @@
 //!   the scenario names flush their cache a set time after the change.
 
 use std::cell::Cell;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use drlab_drivers::types::{DnsRecord, RecordType};
-use drlab_drivers::{Backend, EventKind, Timestamp};
+use drlab_drivers::{Backend, EventKind, OpError, Timestamp};
 
 use super::Completed;
-use super::steps::{ip_of, reverse_name};
+use super::refs::{ip_of, resolved, unresolved, zone, zone_servers};
+use super::steps::reverse_name;
 use crate::context::{Ctx, StepFailed};
 use crate::drill::Drill;
 use crate::format::{LanFailoverParams, ResolverPolicy, Role, Scenario, WanFailoverParams};
@@ -94,22 +96,19 @@ pub fn source_name(s: &Scenario, p: &WanFailoverParams) -> String {
         .unwrap_or_else(|| super::steps::fqdn(s, &p.source))
 }
 
-/// The DNS servers the script updates.
-pub fn dns_servers(s: &Scenario, p: &WanFailoverParams) -> Vec<String> {
+/// The DNS servers the script updates: the runbook's list, else every
+/// server of the name's zone (at least one).
+pub fn dns_servers(s: &Scenario, p: &WanFailoverParams) -> Result<Vec<String>, OpError> {
     if !p.dns_servers.is_empty() {
-        return p.dns_servers.clone();
+        return Ok(p.dns_servers.clone());
     }
-    crate::dns::zone_of(s, &source_name(s, p))
-        .map(|z| z.servers.clone())
-        .unwrap_or_default()
+    zone_servers(s, &source_name(s, p))
 }
 
 /// The TTL of the source's A record as the scenario defines it.
-fn old_ttl_s(s: &Scenario, p: &WanFailoverParams) -> u32 {
+fn old_ttl_s(s: &Scenario, p: &WanFailoverParams) -> Result<u32, OpError> {
     let name = source_name(s, p);
-    let ip = ip_of(s, &p.source)
-        .map(|x| x.to_string())
-        .unwrap_or_default();
+    let ip = ip_of(s, &p.source)?.to_string();
     s.dns
         .records
         .iter()
@@ -118,80 +117,124 @@ fn old_ttl_s(s: &Scenario, p: &WanFailoverParams) -> u32 {
                 && r.rtype.eq_ignore_ascii_case("A")
                 && r.data == ip
         })
-        .map_or(3600, |r| r.ttl_s)
+        .map(|r| r.ttl_s)
+        .ok_or_else(|| unresolved(format!("the A record {name} -> {ip} in [[dns.records]]")))
+}
+
+/// What the script's DNSCMD lines change, resolved from the scenario.
+struct DnsChange {
+    /// The name that fails over, and its first label.
+    name: String,
+    short: String,
+    src_ip: Ipv4Addr,
+    tgt_ip: Ipv4Addr,
+    /// The TTL of the records deleted, and of those added.
+    old_ttl: u32,
+    new_ttl: u32,
+    /// The zones of the name and of the two reverse names.
+    forward_zone: String,
+    source_reverse_zone: String,
+    target_reverse_zone: String,
+    servers: Vec<String>,
+}
+
+fn dns_change(s: &Scenario, p: &WanFailoverParams) -> Result<DnsChange, OpError> {
+    let name = source_name(s, p);
+    let (src_ip, tgt_ip) = (ip_of(s, &p.source)?, ip_of(s, &p.target)?);
+    let old_ttl = old_ttl_s(s, p)?;
+    let zone_name = |n: &str| zone(s, n).map(|z| z.name.clone());
+    Ok(DnsChange {
+        short: name.split('.').next().unwrap_or(&name).to_string(),
+        src_ip,
+        tgt_ip,
+        old_ttl,
+        new_ttl: p.record_ttl_s.unwrap_or(old_ttl),
+        forward_zone: zone_name(&name)?,
+        source_reverse_zone: zone_name(&reverse_name(src_ip))?,
+        target_reverse_zone: zone_name(&reverse_name(tgt_ip))?,
+        servers: dns_servers(s, p)?,
+        name,
+    })
 }
 
 /// Runs the failover script: postover.bat (server name only), then DNSCMD.
+/// The DNS lines are resolved first: a script that cannot name its
+/// records is not started.
 pub async fn run<B: Backend>(
     cx: &Ctx<'_, B>,
     p: &WanFailoverParams,
 ) -> Result<Completed, StepFailed> {
+    let s = cx.s;
+    let c = resolved(
+        cx,
+        format!("dnscmd: the records of {}", source_name(s, p)),
+        dns_change(s, p),
+    )
+    .await?;
     let mut lp = LanFailoverParams::new(&p.source, &p.target);
     lp.fail_over_ip_addresses = false;
     lp.dc = p.dc.clone();
     let mut done = super::lan_failover::run(cx, &lp).await?;
 
-    let s = cx.s;
-    let name = source_name(s, p);
-    let (Some(src_ip), Some(tgt_ip)) = (ip_of(s, &p.source), ip_of(s, &p.target)) else {
-        return Ok(done);
-    };
-    let ttl_s = p.record_ttl_s.unwrap_or_else(|| old_ttl_s(s, p));
-    let old_ttl = old_ttl_s(s, p);
     let record = |n: String, rtype: RecordType, data: String, ttl_s: u32| DnsRecord {
         name: n.into(),
         rtype,
         data: data.into(),
         ttl_s,
     };
-    let zone = |n: &str| {
-        crate::dns::zone_of(s, n)
-            .map(|z| z.name.clone())
-            .unwrap_or_default()
-    };
-    let short = name.split('.').next().unwrap_or(&name).to_string();
-    for server in dns_servers(s, p) {
+    let (name, short, src_ip, tgt_ip) = (&c.name, &c.short, c.src_ip, c.tgt_ip);
+    for server in &c.servers {
         let updates = [
             (
                 false,
                 format!(
                     "dnscmd {server} /RecordDelete {} {short} A {src_ip} /f",
-                    zone(&name)
+                    c.forward_zone
                 ),
-                record(name.clone(), RecordType::A, src_ip.to_string(), old_ttl),
+                record(name.clone(), RecordType::A, src_ip.to_string(), c.old_ttl),
             ),
             (
                 false,
                 format!(
                     "dnscmd {server} /RecordDelete {} {} PTR {name} /f",
-                    zone(&reverse_name(src_ip)),
+                    c.source_reverse_zone,
                     reverse_name(src_ip)
                 ),
-                record(reverse_name(src_ip), RecordType::PTR, name.clone(), old_ttl),
+                record(
+                    reverse_name(src_ip),
+                    RecordType::PTR,
+                    name.clone(),
+                    c.old_ttl,
+                ),
             ),
             (
                 true,
                 format!(
                     "dnscmd {server} /RecordAdd {} {short} A {tgt_ip}",
-                    zone(&name)
+                    c.forward_zone
                 ),
-                record(name.clone(), RecordType::A, tgt_ip.to_string(), ttl_s),
+                record(name.clone(), RecordType::A, tgt_ip.to_string(), c.new_ttl),
             ),
             (
                 true,
                 format!(
                     "dnscmd {server} /RecordAdd {} {} PTR {name}",
-                    zone(&reverse_name(tgt_ip)),
+                    c.target_reverse_zone,
                     reverse_name(tgt_ip)
                 ),
-                record(reverse_name(tgt_ip), RecordType::PTR, name.clone(), ttl_s),
+                record(
+                    reverse_name(tgt_ip),
+                    RecordType::PTR,
+                    name.clone(),
+                    c.new_ttl,
+                ),
             ),
         ];
         for (add, step, rec) in updates {
             let r = if add {
-                cx.step(step, cx.b.add_record(&server, &rec)).await
+                cx.step(step, cx.b.add_record(server, &rec)).await
             } else {
-                cx.step(step, cx.b.delete_record(&server, &rec)).await
+                cx.step(step, cx.b.delete_record(server, &rec)).await
             };
             // A batch file goes on after a failed dnscmd; the report names it.
             if let Err(e) = r {
@@ -214,11 +257,14 @@ fn resolver_label(s: &Scenario, p: &WanFailoverParams, client: &str) -> String {
     let Some(c) = s.clients.iter().find(|c| c.name == client) else {
         return "unknown".into();
     };
-    let ttl = old_ttl_s(s, p);
+    let ttl = match old_ttl_s(s, p) {
+        Ok(t) => format!("{t} s"),
+        Err(e) => format!("unknown ({e})"),
+    };
     let base = match c.resolver {
-        ResolverPolicy::HonourTtl => format!("honour-ttl, record TTL {ttl} s"),
+        ResolverPolicy::HonourTtl => format!("honour-ttl, record TTL {ttl}"),
         ResolverPolicy::MinTtl => {
-            format!("min-ttl, floor {} s over record TTL {ttl} s", c.min_ttl_s)
+            format!("min-ttl, floor {} s over record TTL {ttl}", c.min_ttl_s)
         }
         ResolverPolicy::NeverExpire => "never-expire".to_string(),
     };
@@ -245,7 +291,10 @@ pub async fn users<B: Backend>(
     let cx = d.cx();
     let s = cx.s;
     let name = source_name(s, p);
-    let Some(new_addr) = ip_of(s, &p.target).map(|x| x.to_string()) else {
+    // Without the target's address nobody can be seen redirected: the
+    // watched populations stay waiting and the report fails them (the
+    // script's own first step fails on the same reference).
+    let Ok(new_addr) = ip_of(s, &p.target).map(|x| x.to_string()) else {
         return;
     };
     let clients = watched(s, p);
@@ -347,13 +396,16 @@ pub(crate) fn validate(s: &Scenario, r: &WanFailoverParams, p: &mut Problems) {
                 ),
             ));
         }
-        let servers = dns_servers(s, r);
-        if servers.is_empty() {
-            p.push((
-                path!("runbook", "dns_servers"),
-                format!("no DNS server holds a zone for {name}"),
-            ));
-        }
+        let servers = match dns_servers(s, r) {
+            Ok(servers) => servers,
+            Err(_) => {
+                p.push((
+                    path!("runbook", "dns_servers"),
+                    format!("no DNS server holds a zone for {name}"),
+                ));
+                Vec::new()
+            }
+        };
         // The guide: "DNS Forward and Reverse lookup zones must be properly configured".
         let needed = [name.clone(), reverse_name(a.ip), reverse_name(b.ip)];
         for (i, srv) in servers.iter().enumerate() {
