@@ -11,11 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
+use drlab_drill::lab::{LabDrill, LabDrillOptions};
 use drlab_drivers::types::{ServiceState, StoreRef};
 use drlab_drivers::{Directory, EventKind, MailStores, Services};
 use drlab_labkit::{Lab, LabOptions, LabTest, LabTestResult, run_lab_tests};
-use drlab_real::lab::LabBackend;
-use drlab_real::lab::drill::{LabDrill, LabDrillOptions};
 use drlab_reports::{Report, Verdict};
 use drlab_scenarios::Scenario;
 
@@ -92,7 +91,7 @@ fn check_lan_failover(arm: &str, r: &Report) -> LabTestResult {
 
 fn plan_names_every_step_and_no_secret(lab: &Lab) -> LabTestResult {
     let s = scenario();
-    let plan = drlab_real::lab::drill::plan(
+    let plan = drlab_drill::lab::plan(
         lab.inventory(),
         lab.inventory_path(),
         &s,
@@ -128,7 +127,7 @@ fn lan_failover_drill_on_real_components(lab: &Lab) -> LabTestResult {
         journal_dir: &journal_dir,
     };
     let progress = Mutex::new(Vec::new());
-    let drill = drlab_real::lab::drill::run(lab.inventory().clone(), &s, &opts, &|line| {
+    let drill = drlab_drill::lab::run(lab.inventory().clone(), &s, &opts, &|line| {
         eprintln!("[drill] {line}");
         progress
             .lock()
@@ -271,11 +270,11 @@ fn rollback_restores_the_estate(lab: &Lab) -> LabTestResult {
         .map(|d| d.drill.journal.clone())
         .ok_or_else(|| fail("the lab drill did not run"))?;
     let s = scenario();
-    let backend = LabBackend::connect(lab.inventory().clone(), &s)?;
+    let backend = drlab_drill::lab::connect(lab.inventory().clone(), &s)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = rt.block_on(drlab_real::recorded::rollback(&backend, &journal, false))?;
+    let report = rt.block_on(drlab_drill::recorded::rollback(&backend, &journal, false))?;
     if report.failures() != 0 {
         return Err(fail(format!(
             "{} undos failed: {report:?}",

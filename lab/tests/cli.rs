@@ -231,7 +231,7 @@ fn sweep_summarises_variants_and_answers_a_requirement() {
 /// A drill journal of the LAN failover, written by a simulated drill run
 /// through the journalling wrapper (as a lab drill writes one).
 fn sim_journal(dir: &Path) -> PathBuf {
-    use drlab_real::recorded::{DrillHeader, JournalSink, Known, Recorded};
+    use drlab_drill::recorded::{DrillHeader, JournalSink, Known, Recorded};
     let s = drlab_scenarios::load(&root().join(LAN)).unwrap();
     let path = dir.join("lan-failover-7.jsonl");
     let b = drlab_sim::SimBackend::new(drlab_sim::world::World::build(&s, 7));

@@ -1,5 +1,7 @@
 //! What a runbook works with: the backend, the recorder, the scenario, and
-//! the two-site state machine. Steps are recorded as they start and end.
+//! the two-site state machine. Steps are recorded as they start and end, and
+//! a step's operation runs as that step ([`Recorder::in_step`]), so the calls
+//! it makes, and only those, are known to be the step's.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -67,7 +69,10 @@ impl<'a, B: Backend> Ctx<'a, B> {
         });
     }
 
-    /// Runs one step, recording its start, end and outcome.
+    /// Runs one step, recording its start, end and outcome. `op` runs as the
+    /// step: while it is polled [`Recorder::current_step`] names it (a
+    /// journalled backend files `op`'s actions under it), while the drill's
+    /// other activities, polled in between, are not inside it.
     pub async fn step<T>(
         &self,
         name: impl Into<Arc<str>>,
@@ -75,7 +80,7 @@ impl<'a, B: Backend> Ctx<'a, B> {
     ) -> Result<T, StepFailed> {
         let step: Arc<str> = name.into();
         self.emit(EventKind::StepStarted { step: step.clone() });
-        let r = op.await;
+        let r = self.rec.in_step(step.clone(), op).await;
         let outcome = match &r {
             Ok(_) => StepOutcome::Ok,
             Err(e) => StepOutcome::Failed {

@@ -2,7 +2,9 @@
 //! kinds of events; reports are computed from them alone, and the trace hash
 //! is a hash of their stable binary encoding.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -293,22 +295,52 @@ pub enum EventKind {
     },
 }
 
-/// Collects a drill's events in time order.
-#[derive(Debug, Default)]
+/// Collects a drill's events in time order, at most `events_max` of them.
+///
+/// The budget bounds a run's memory: once it is reached further events are
+/// dropped and [`Recorder::over_budget`] turns true, and whoever drives the
+/// drill stops it with an error (a run whose trace is incomplete has no
+/// verdict).
+///
+/// It also knows which runbook step is running *here*: a drill's activities
+/// share one thread, so "the step started last" is not the step of a call
+/// made by the fault schedule or the workload in the meantime.
+/// [`Recorder::in_step`] sets the step for each poll of the step's own
+/// operation only, and [`Recorder::current_step`] reads it.
+#[derive(Debug)]
 pub struct Recorder {
     events: RefCell<Vec<Event>>,
+    events_max: usize,
+    over_budget: Cell<bool>,
+    /// The step whose operation is being polled now.
+    step: RefCell<Option<Arc<str>>>,
+}
+
+impl Default for Recorder {
+    fn default() -> Recorder {
+        Recorder::with_budget(0, usize::MAX)
+    }
 }
 
 impl Recorder {
-    /// An empty recorder.
+    /// An empty recorder without a budget.
     pub fn new() -> Recorder {
         Recorder::default()
     }
 
-    /// An empty recorder with room for `n` events.
+    /// An empty recorder with room for `n` events, without a budget.
     pub fn with_capacity(n: usize) -> Recorder {
+        Recorder::with_budget(n, usize::MAX)
+    }
+
+    /// An empty recorder with room for `n` events that keeps at most
+    /// `events_max`.
+    pub fn with_budget(n: usize, events_max: usize) -> Recorder {
         Recorder {
-            events: RefCell::new(Vec::with_capacity(n)),
+            events: RefCell::new(Vec::with_capacity(n.min(events_max))),
+            events_max,
+            over_budget: Cell::new(false),
+            step: RefCell::new(None),
         }
     }
 
@@ -318,7 +350,21 @@ impl Recorder {
         if let Some(last) = events.last() {
             assert!(at >= last.at, "event at {at} recorded after {}", last.at);
         }
+        if events.len() >= self.events_max {
+            self.over_budget.set(true);
+            return;
+        }
         events.push(Event { at, kind });
+    }
+
+    /// Whether an event was dropped because the budget was reached.
+    pub fn over_budget(&self) -> bool {
+        self.over_budget.get()
+    }
+
+    /// The budget: the most events this recorder keeps.
+    pub fn events_max(&self) -> usize {
+        self.events_max
     }
 
     /// Copies of the events recorded after the first `n` (for live progress).
@@ -340,34 +386,51 @@ impl Recorder {
         self.events.borrow().is_empty()
     }
 
-    /// The step in progress: the latest [`EventKind::StepStarted`] without a
-    /// matching [`EventKind::StepFinished`] (a drill journal files each
-    /// action under it). Scans backwards, so it costs nothing on the hot path
-    /// of `emit`; it is meant for the few state-changing calls of a drill.
-    pub fn open_step(&self) -> Option<Arc<str>> {
-        let events = self.events.borrow();
-        // Finished steps seen so far (walking back), each closing one start.
-        let mut finished: Vec<&Arc<str>> = Vec::new();
-        for e in events.iter().rev() {
-            match &e.kind {
-                EventKind::StepFinished { step, .. } => finished.push(step),
-                EventKind::StepStarted { step } => {
-                    match finished.iter().rposition(|f| *f == step) {
-                        Some(i) => {
-                            finished.swap_remove(i);
-                        }
-                        None => return Some(step.clone()),
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
+    /// Runs `op` as runbook step `step`: while `op` is being polled (and only
+    /// then) [`Recorder::current_step`] is `step`, and the step it replaced
+    /// is back after each poll returns, as with a task-local value scoped to
+    /// one future. Whatever runs inside `op` sees its step; activities polled
+    /// between its polls see theirs (or none); a step inside `op` is the
+    /// current step while it runs. Records no event.
+    pub async fn in_step<T>(&self, step: Arc<str>, op: impl Future<Output = T>) -> T {
+        let mut op = pin!(op);
+        std::future::poll_fn(|cx| {
+            let _scope = StepScope::enter(&self.step, step.clone());
+            op.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// The runbook step of the code running now (a drill journal files each
+    /// action under it): the step whose [`Recorder::in_step`] operation is
+    /// being polled, `None` outside every step.
+    pub fn current_step(&self) -> Option<Arc<str>> {
+        self.step.borrow().clone()
     }
 
     /// The recorded events.
     pub fn into_events(self) -> Vec<Event> {
         self.events.into_inner()
+    }
+}
+
+/// The current step for the span of one poll: entering sets it, dropping
+/// (also on unwinding) puts back the one it replaced.
+struct StepScope<'r> {
+    slot: &'r RefCell<Option<Arc<str>>>,
+    outer: Option<Arc<str>>,
+}
+
+impl<'r> StepScope<'r> {
+    fn enter(slot: &'r RefCell<Option<Arc<str>>>, step: Arc<str>) -> StepScope<'r> {
+        let outer = slot.replace(Some(step));
+        StepScope { slot, outer }
+    }
+}
+
+impl Drop for StepScope<'_> {
+    fn drop(&mut self) {
+        *self.slot.borrow_mut() = self.outer.take();
     }
 }
 
@@ -631,26 +694,65 @@ mod tests {
         }
     }
 
+    /// Pending once (waking itself), then ready: lets a joined future run.
+    fn yield_once() -> impl Future<Output = ()> {
+        let mut yielded = false;
+        std::future::poll_fn(move |cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+    }
+
     #[test]
-    fn open_step_is_the_latest_unfinished_start() {
+    fn the_current_step_is_the_one_being_polled() {
         let r = Recorder::new();
-        let start = |s: &str| EventKind::StepStarted { step: s.into() };
-        let end = |s: &str| EventKind::StepFinished {
-            step: s.into(),
-            outcome: StepOutcome::Ok,
+        // who looked, and the step it saw
+        type Seen<'w> = Vec<(&'w str, Option<Arc<str>>)>;
+        let seen: RefCell<Seen> = RefCell::new(Vec::new());
+        let see = |who| seen.borrow_mut().push((who, r.current_step()));
+        let stepped = r.in_step("outer".into(), async {
+            see("outer");
+            yield_once().await;
+            see("outer");
+            r.in_step("inner".into(), async {
+                see("inner");
+                yield_once().await;
+                see("inner");
+            })
+            .await;
+            see("outer");
+            yield_once().await;
+            see("outer");
+        });
+        // An activity beside the step (the fault schedule, the workload),
+        // polled between the step's polls while the step is open.
+        let beside = async {
+            for _ in 0..6 {
+                see("beside");
+                yield_once().await;
+            }
         };
-        assert_eq!(r.open_step(), None);
-        r.emit(Timestamp(1), start("outer"));
-        r.emit(Timestamp(2), start("inner"));
-        r.emit(Timestamp(3), EventKind::ProbeOk);
-        assert_eq!(r.open_step().as_deref(), Some("inner"));
-        r.emit(Timestamp(4), end("inner"));
-        assert_eq!(r.open_step().as_deref(), Some("outer"));
-        r.emit(Timestamp(5), end("outer"));
-        assert_eq!(r.open_step(), None);
-        // A step started again after it finished is open again.
-        r.emit(Timestamp(6), start("outer"));
-        assert_eq!(r.open_step().as_deref(), Some("outer"));
+        let mut both = pin!(futures::future::join(stepped, beside));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut polls = 0;
+        while both.as_mut().poll(&mut cx).is_pending() {
+            polls += 1;
+            assert!(polls < 100, "the join never finished");
+        }
+        let seen = seen.take();
+        assert_eq!(seen.iter().filter(|(w, _)| *w == "beside").count(), 6);
+        assert_eq!(seen.len(), 6 + 6);
+        for (who, step) in &seen {
+            let want = (*who != "beside").then_some(*who);
+            assert_eq!(step.as_deref(), want, "{seen:?}");
+        }
+        assert_eq!(r.current_step(), None);
+        assert!(r.is_empty(), "in_step records no event");
     }
 
     #[test]

@@ -3,6 +3,13 @@
 //! credentials come from (never the credentials themselves). Only hosts
 //! listed here are ever contacted.
 //!
+//! A field that refers to a credential is called `*_credential` and holds
+//! the *name* of a `[credentials]` entry, never the secret. The old spelling
+//! `password` is refused with a located error that does not repeat its value,
+//! and an unresolved reference is reported without its value either (it may
+//! be a password typed in the wrong place), listing the names that are
+//! defined.
+//!
 //! ```toml
 //! [lab]
 //! name = "ci"
@@ -18,9 +25,9 @@
 //! name = "DC1"                            # the scenario's host name
 //! address = "172.28.0.10"
 //! roles = ["domain-controller", "dns"]
-//! ssh = { user = "root", password = "ssh" }
+//! ssh = { user = "root", password_credential = "ssh" }
 //! container = "drlab-ci-1234-dc1"         # optional: for crash/pause/partition faults
-//! ldap = { url = "ldap://172.28.0.10", bind = "Administrator@CORP.EXAMPLE.COM", password = "admin", base = "DC=corp,DC=example,DC=com" }
+//! ldap = { url = "ldap://172.28.0.10", bind = "Administrator@CORP.EXAMPLE.COM", password_credential = "admin", base = "DC=corp,DC=example,DC=com" }
 //! dns = { port = 53 }
 //!
 //! [[hosts]]
@@ -28,7 +35,7 @@
 //! address = "172.28.0.11"
 //! roles = ["mail"]
 //! dialect = "linux"                       # or "windows" (OpenSSH + PowerShell)
-//! ssh = { user = "root", password = "ssh", key_file = "/run/drlab/id_ed25519", known_hosts = "/run/drlab/known_hosts" }
+//! ssh = { user = "root", password_credential = "ssh", key_file = "/run/drlab/id_ed25519", known_hosts = "/run/drlab/known_hosts" }
 //! container = "drlab-ci-1234-exch1"
 //! mail_root = "/srv/mail"
 //!
@@ -43,7 +50,7 @@
 //! [mail]
 //! smtp_port = 25
 //! imap_port = 143
-//! password = "mail"                       # credential used for every mailbox
+//! password_credential = "mail"            # credential used for every mailbox
 //! ```
 
 use std::collections::BTreeMap;
@@ -118,23 +125,67 @@ pub enum Dialect {
 
 /// SSH access to a host.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "SshToml")]
 pub struct SshDef {
     /// Port.
-    #[serde(default = "default_ssh_port")]
     pub port: u16,
     /// Login user.
     pub user: String,
-    /// Credential name for password authentication.
-    #[serde(default)]
-    pub password: Option<String>,
+    /// For password authentication: the name of the `[credentials]` entry
+    /// holding the password, never the password (TOML
+    /// `password_credential`).
+    pub password_credential: Option<String>,
     /// Private key file for key authentication.
-    #[serde(default)]
     pub key_file: Option<PathBuf>,
     /// known_hosts file holding the host's keys (by address); without it
     /// the first key seen is pinned for the rest of the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<PathBuf>,
+}
+
+/// [`SshDef`] as written, with the old spelling refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename = "SshDef")]
+struct SshToml {
+    #[serde(default = "default_ssh_port")]
+    port: u16,
+    user: String,
+    #[serde(default)]
+    password_credential: Option<String>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "deserializing it is an error")]
+    password: Option<RenamedPassword>,
+    #[serde(default)]
+    key_file: Option<PathBuf>,
+    #[serde(default)]
+    known_hosts: Option<PathBuf>,
+}
+
+impl From<SshToml> for SshDef {
+    fn from(t: SshToml) -> SshDef {
+        SshDef {
+            port: t.port,
+            user: t.user,
+            password_credential: t.password_credential,
+            key_file: t.key_file,
+            known_hosts: t.known_hosts,
+        }
+    }
+}
+
+/// What the old key `password` says: it was renamed for what it holds.
+const RENAMED_PASSWORD: &str = "`password` was renamed `password_credential`: \
+     it names an entry of [credentials], not the password itself";
+
+/// The old key `password`: present at all, it is an error that names the
+/// key and never its value (which may be the password itself), so it has
+/// no value.
+enum RenamedPassword {}
+
+impl<'de> Deserialize<'de> for RenamedPassword {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<RenamedPassword, D::Error> {
+        Err(serde::de::Error::custom(RENAMED_PASSWORD))
+    }
 }
 
 fn default_ssh_port() -> u16 {
@@ -143,16 +194,41 @@ fn default_ssh_port() -> u16 {
 
 /// LDAP access to a domain controller.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "LdapToml")]
 pub struct LdapDef {
     /// `ldap://host` or `ldaps://host`.
     pub url: String,
     /// Bind name (UPN or DN).
     pub bind: String,
-    /// Credential name of the bind password.
-    pub password: String,
+    /// The name of the `[credentials]` entry holding the bind password,
+    /// never the password.
+    pub password_credential: String,
     /// Base DN of the domain.
     pub base: String,
+}
+
+/// [`LdapDef`] as written, with the old spelling refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename = "LdapDef")]
+struct LdapToml {
+    url: String,
+    bind: String,
+    password_credential: String,
+    #[serde(default)]
+    #[expect(dead_code, reason = "deserializing it is an error")]
+    password: Option<RenamedPassword>,
+    base: String,
+}
+
+impl From<LdapToml> for LdapDef {
+    fn from(t: LdapToml) -> LdapDef {
+        LdapDef {
+            url: t.url,
+            bind: t.bind,
+            password_credential: t.password_credential,
+            base: t.base,
+        }
+    }
 }
 
 /// DNS service on a host.
@@ -216,17 +292,40 @@ pub struct ClientEntry {
 
 /// `[mail]`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "MailToml")]
 pub struct MailDef {
     /// SMTP port.
-    #[serde(default = "default_smtp")]
     pub smtp_port: u16,
     /// IMAP port.
-    #[serde(default = "default_imap")]
     pub imap_port: u16,
-    /// Credential name of the mailbox password.
+    /// The name of the `[credentials]` entry holding the mailbox password,
+    /// never the password.
+    pub password_credential: Option<String>,
+}
+
+/// [`MailDef`] as written, with the old spelling refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename = "MailDef")]
+struct MailToml {
+    #[serde(default = "default_smtp")]
+    smtp_port: u16,
+    #[serde(default = "default_imap")]
+    imap_port: u16,
     #[serde(default)]
-    pub password: Option<String>,
+    password_credential: Option<String>,
+    #[serde(default)]
+    #[expect(dead_code, reason = "deserializing it is an error")]
+    password: Option<RenamedPassword>,
+}
+
+impl From<MailToml> for MailDef {
+    fn from(t: MailToml) -> MailDef {
+        MailDef {
+            smtp_port: t.smtp_port,
+            imap_port: t.imap_port,
+            password_credential: t.password_credential,
+        }
+    }
 }
 
 impl Default for MailDef {
@@ -234,7 +333,7 @@ impl Default for MailDef {
         MailDef {
             smtp_port: default_smtp(),
             imap_port: default_imap(),
-            password: None,
+            password_credential: None,
         }
     }
 }
@@ -295,6 +394,34 @@ impl Inventory {
         let inv: Inventory = toml::from_str(text)
             .map_err(|e| at(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
         let find = |needle: &str| text.find(needle).unwrap_or(0);
+        // where a reference is written: its first quoted occurrence
+        let find_quoted = |value: &str| {
+            [format!("\"{value}\""), format!("'{value}'")]
+                .iter()
+                .filter_map(|q| text.find(q.as_str()))
+                .min()
+                .map_or_else(|| find(value), |o| o + 1)
+        };
+        // an unresolved reference may be a secret typed where its name
+        // belongs: say where it is and what is defined, never what it says
+        let undefined = |offset: usize, who: String| {
+            let defined = if inv.credentials.is_empty() {
+                "none".to_string()
+            } else {
+                inv.credentials
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            at(
+                offset,
+                format!(
+                    "{who} refers to a credential that [credentials] does not define; \
+                     defined: {defined}"
+                ),
+            )
+        };
         let mut seen = std::collections::BTreeSet::new();
         for h in &inv.hosts {
             if !seen.insert(h.name.as_str()) {
@@ -306,27 +433,34 @@ impl Inventory {
             let creds = h
                 .ssh
                 .iter()
-                .filter_map(|s| s.password.as_deref())
-                .chain(h.ldap.iter().map(|l| l.password.as_str()))
-                .chain(h.dns.iter().filter_map(|d| d.tsig.as_deref()));
-            for c in creds {
+                .filter_map(|s| {
+                    Some(("ssh.password_credential", s.password_credential.as_deref()?))
+                })
+                .chain(
+                    h.ldap
+                        .iter()
+                        .map(|l| ("ldap.password_credential", l.password_credential.as_str())),
+                )
+                .chain(
+                    h.dns
+                        .iter()
+                        .filter_map(|d| Some(("dns.tsig", d.tsig.as_deref()?))),
+                );
+            for (field, c) in creds {
                 if !inv.credentials.contains_key(c) {
-                    return Err(at(
-                        find(c),
-                        format!(
-                            "host {} refers to credential {c:?}, which [credentials] does not define",
-                            h.name
-                        ),
+                    return Err(undefined(
+                        find_quoted(c),
+                        format!("host {} ({field})", h.name),
                     ));
                 }
             }
         }
-        if let Some(c) = inv.mail.password.as_deref()
+        if let Some(c) = inv.mail.password_credential.as_deref()
             && !inv.credentials.contains_key(c)
         {
-            return Err(at(
-                find(c),
-                format!("[mail] refers to undefined credential {c:?}"),
+            return Err(undefined(
+                find_quoted(c),
+                "[mail] password_credential".to_string(),
             ));
         }
         for c in &inv.clients {
@@ -348,6 +482,13 @@ impl Inventory {
     }
 }
 
+/// One fuzz input (`cargo fuzz run inventory`, and the corpus replay in the
+/// tests): any text parses to an inventory or a located error, never a
+/// panic.
+pub fn fuzz_inventory(text: &str) {
+    let _ = Inventory::parse(Path::new("fuzz.toml"), text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +505,7 @@ admin = { env = "DRLAB_ADMIN_PASSWORD" }
 name = "DC1"
 address = "172.28.0.10"
 roles = ["domain-controller", "dns"]
-ldap = { url = "ldap://172.28.0.10", bind = "Administrator@CORP.EXAMPLE.COM", password = "admin", base = "DC=corp,DC=example,DC=com" }
+ldap = { url = "ldap://172.28.0.10", bind = "Administrator@CORP.EXAMPLE.COM", password_credential = "admin", base = "DC=corp,DC=example,DC=com" }
 "#;
 
     #[test]
@@ -375,13 +516,105 @@ ldap = { url = "ldap://172.28.0.10", bind = "Administrator@CORP.EXAMPLE.COM", pa
     }
 
     #[test]
-    fn undefined_credential_is_located() {
-        let bad = GOOD.replace("password = \"admin\"", "password = \"root\"");
+    fn undefined_credential_is_located_and_never_echoed() {
+        // a password typed where the credential's name belongs
+        let bad = GOOD
+            .replace(
+                "[credentials]\n",
+                "[credentials]\nmail = { env = \"DRLAB_MAIL_PASSWORD\" }\n",
+            )
+            .replace(
+                "password_credential = \"admin\"",
+                "password_credential = \"Hunter2-MySecret\"",
+            );
+        let e = Inventory::parse(Path::new("inv.toml"), &bad).unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("Hunter2"), "the value is echoed: {shown}");
+        let e = e.to_string();
+        let column = bad.lines().nth(13).unwrap().find("\"Hunter2").unwrap() + 2;
+        assert_eq!(
+            e,
+            format!(
+                "inv.toml:14:{column}: host DC1 (ldap.password_credential) refers to a \
+                 credential that [credentials] does not define; defined: admin, mail"
+            )
+        );
+
+        for (what, edit) in [
+            (
+                "host DC1 (ssh.password_credential)",
+                "roles = [\"dns\"]\nssh = { user = \"root\", password_credential = \"Hunter2-MySecret\" }",
+            ),
+            (
+                "host DC1 (dns.tsig)",
+                "roles = [\"dns\"]\ndns = { tsig = \"Hunter2-MySecret\" }",
+            ),
+        ] {
+            let bad = GOOD.replace("roles = [\"domain-controller\", \"dns\"]", edit);
+            let e = Inventory::parse(Path::new("inv.toml"), &bad)
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("Hunter2"), "{e}");
+            assert!(
+                e.starts_with("inv.toml:13:")
+                    && e.ends_with(&format!(
+                        "{what} refers to a credential that [credentials] does not define; \
+                         defined: admin"
+                    )),
+                "{e}"
+            );
+        }
+
+        let bad = format!("{GOOD}\n[mail]\npassword_credential = \"Hunter2-MySecret\"\n");
         let e = Inventory::parse(Path::new("inv.toml"), &bad)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("inv.toml:13:"), "{e}");
-        assert!(e.contains("credential \"root\""), "{e}");
+        assert_eq!(
+            e,
+            "inv.toml:16:24: [mail] password_credential refers to a credential that \
+             [credentials] does not define; defined: admin"
+        );
+
+        let bad = GOOD.replace("admin = { env = \"DRLAB_ADMIN_PASSWORD\" }\n", "");
+        let e = Inventory::parse(Path::new("inv.toml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("defined: none"), "{e}");
+    }
+
+    #[test]
+    fn the_old_spelling_is_a_located_error_without_its_value() {
+        let renamed = "`password` was renamed `password_credential`: it names an entry of \
+                       [credentials], not the password itself";
+        let ldap = GOOD.replace(
+            "password_credential = \"admin\"",
+            "password = \"Hunter2-MySecret\"",
+        );
+        let ssh = GOOD.replace(
+            "roles = [\"domain-controller\", \"dns\"]",
+            "ssh = { user = \"root\", password = \"Hunter2-MySecret\" }",
+        );
+        let mail = format!("{GOOD}\n[mail]\npassword = \"Hunter2-MySecret\"\n");
+        for (bad, line) in [(ldap, 13), (ssh, 12), (mail, 16)] {
+            let e = Inventory::parse(Path::new("inv.toml"), &bad).unwrap_err();
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("Hunter2"), "the value is echoed: {shown}");
+            let e = e.to_string();
+            let column = bad
+                .lines()
+                .nth(line - 1)
+                .unwrap()
+                .find("\"Hunter2")
+                .unwrap()
+                + 1;
+            assert_eq!(e, format!("inv.toml:{line}:{column}: {renamed}"), "{bad}");
+        }
+        // a value of another type is refused the same way, unseen
+        let odd = GOOD.replace("password_credential = \"admin\"", "password = 4711");
+        let e = Inventory::parse(Path::new("inv.toml"), &odd)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with(renamed) && !e.contains("4711"), "{e}");
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //!
 //! Architecture Invariant: every real-I/O dependency of drlab lives in this
 //! crate or the `drlab` binary. Nothing here is used by the simulator.
+//!
+//! Architecture Invariant: this crate (the protocol drivers and the lab
+//! backend) depends on the interface (`drlab-drivers`) only, never on the
+//! simulator, the scenarios or the reports. Drill orchestration (journal,
+//! rollback, the lab drill, the plan) lives above it, in `drlab-drill`.
 
 pub mod inventory;
-pub mod journal;
 pub mod lab;
-pub mod recorded;
 
 pub mod dialect;
 pub mod dns;

@@ -102,7 +102,7 @@ impl SshTarget {
             .ssh
             .as_ref()
             .ok_or_else(|| SshError::NotInInventory { host: host.clone() })?;
-        let password = match &ssh.password {
+        let password = match &ssh.password_credential {
             Some(name) => {
                 let source = inventory
                     .credentials

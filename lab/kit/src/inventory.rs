@@ -77,7 +77,7 @@ pub fn build(
     let ssh = SshDef {
         port: 22,
         user: "root".into(),
-        password: Some("root".into()),
+        password_credential: Some("root".into()),
         key_file: Some(files.ssh_key.clone()),
         known_hosts: Some(known_hosts.to_path_buf()),
     };
@@ -101,7 +101,7 @@ pub fn build(
                     h.ldap = Some(LdapDef {
                         url: format!("ldap://{}", p.address),
                         bind: format!("Administrator@{realm}"),
-                        password: "admin".into(),
+                        password_credential: "admin".into(),
                         base: base.clone(),
                     });
                     h.dns = Some(DnsDef {
@@ -144,7 +144,7 @@ pub fn build(
         mail: MailDef {
             smtp_port: 25,
             imap_port: 143,
-            password: Some("mail".into()),
+            password_credential: Some("mail".into()),
         },
     }
 }
@@ -222,5 +222,20 @@ mod tests {
             "{text}"
         );
         assert_eq!(back.clients[0].host.as_deref(), Some("CLIENT1"));
+        // credential references are spelled for what they hold: names
+        assert_eq!(ldap.password_credential, "admin");
+        assert_eq!(
+            dc.ssh.as_ref().unwrap().password_credential.as_deref(),
+            Some("root")
+        );
+        assert_eq!(back.mail.password_credential.as_deref(), Some("mail"));
+        for line in text.lines() {
+            assert!(!line.starts_with("password ="), "{line}");
+        }
+        assert_eq!(
+            text.matches("password_credential = ").count(),
+            4 + 1 + 1,
+            "{text}"
+        );
     }
 }

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use drlab_real::journal::{self, Contents, Phase};
-use drlab_real::recorded::{self, RollbackReport, UndoResult};
+use drlab_drill::journal::{self, Contents, Phase};
+use drlab_drill::recorded::{self, RollbackReport, UndoResult};
 
 use super::out;
 use crate::Outcome;
@@ -272,8 +272,7 @@ fn rollback(path: &Path, dry_run: bool, inventory: Option<&Path>) -> Result<Outc
         .with_context(|| format!("loading the lab inventory {}", inventory.display()))?;
     let scenario = super::load(Path::new(&scenario_file))
         .with_context(|| format!("loading the drill's scenario {scenario_file}"))?;
-    let backend =
-        drlab_real::lab::LabBackend::connect(inv, &scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let backend = drlab_drill::lab::connect(inv, &scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -14,7 +14,7 @@ use drlab_reports::{Report, Verdict};
 use super::{load, out};
 use crate::Outcome;
 use crate::cli::{BackendKind, Format};
-use crate::output::write_atomic;
+use crate::output::{RUN_ARTEFACTS, write_set};
 
 /// What `drlab run` was asked.
 pub struct RunArgs<'a> {
@@ -45,7 +45,7 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
             let inv = Inventory::load(inv_path).map_err(|e| anyhow::anyhow!("{e}"))?;
             if a.dry_run {
                 out(
-                    &drlab_real::lab::drill::plan(&inv, inv_path, &s, a.scenario, seed)
+                    &drlab_drill::lab::plan(&inv, inv_path, &s, a.scenario, seed)
                         .map_err(|e| anyhow::anyhow!("{e}"))?,
                 );
                 return Ok(Outcome::Pass);
@@ -56,14 +56,14 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
                     eprintln!("drlab: {m}");
                 }
             };
-            let opts = drlab_real::lab::drill::LabDrillOptions {
+            let opts = drlab_drill::lab::LabDrillOptions {
                 scenario_file: a.scenario,
                 inventory_file: inv_path,
                 seed,
                 journal_dir: a.journal_dir,
             };
-            let drill = drlab_real::lab::drill::run(inv, &s, &opts, &say)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let drill =
+                drlab_drill::lab::run(inv, &s, &opts, &say).map_err(|e| anyhow::anyhow!("{e}"))?;
             match &drill.journal_complete {
                 Ok(()) => say(&format!("journal complete: {}", drill.journal.display())),
                 Err(e) => say(&format!(
@@ -97,22 +97,23 @@ fn report(events: &[Event], format: Format, dir: Option<&Path>) -> Result<Outcom
         Format::Md => drlab_reports::markdown(&report),
     });
     if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut lines = String::new();
         for e in events {
             let _ = writeln!(lines, "{}", serde_json::to_string(e)?);
         }
-        write_atomic(&dir.join("events.jsonl"), lines.as_bytes())?;
-        write_atomic(
-            &dir.join("report.md"),
-            drlab_reports::markdown(&report).as_bytes(),
+        let md = drlab_reports::markdown(&report);
+        let junit = drlab_reports::junit(std::slice::from_ref(&report));
+        // One set, swapped in whole: the files always belong to one run.
+        write_set(
+            dir,
+            &[
+                ("events.jsonl", lines.as_bytes()),
+                ("report.md", md.as_bytes()),
+                ("junit.xml", junit.as_bytes()),
+                ("report.json", json.as_bytes()),
+            ],
+            RUN_ARTEFACTS,
         )?;
-        write_atomic(
-            &dir.join("junit.xml"),
-            drlab_reports::junit(std::slice::from_ref(&report)).as_bytes(),
-        )?;
-        // The JSON report last: its presence means the others are complete.
-        write_atomic(&dir.join("report.json"), json.as_bytes())?;
     }
     Ok(match report.verdict {
         Verdict::Pass => Outcome::Pass,

@@ -26,8 +26,12 @@ impl LabBackend {
         let secret = self
             .inv
             .credentials
-            .get(&ldap.password)
-            .ok_or_else(|| OpError::not_found(format!("credential {:?}", ldap.password)))?
+            .get(&ldap.password_credential)
+            .ok_or_else(|| {
+                OpError::not_found(format!(
+                    "the LDAP bind credential of {dc} in the inventory's [credentials]"
+                ))
+            })?
             .load()
             .map_err(|e| OpError::Io {
                 detail: format!("credential of {dc}: {e}").into(),
@@ -43,7 +47,7 @@ impl LabBackend {
         let mut guard = self.ad.lock().await;
         if !guard.contains_key(dc) {
             let (ldap, secret) = self.ldap_secret(dc)?;
-            let mut cfg = AdConfig::lab(&ldap.url, &ldap.bind, secret, &self.model.domain);
+            let mut cfg = AdConfig::lab(&ldap.url, &ldap.bind, secret, &self.estate.domain);
             cfg.base_dn = ldap.base.clone();
             cfg.mailbox_home = crate::ldap::MailboxHomeSchema::lab(&ldap.base);
             let client = AdClient::connect(cfg).await.map_err(OpError::from)?;

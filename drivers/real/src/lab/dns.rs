@@ -27,7 +27,11 @@ impl LabBackend {
                     .inv
                     .credentials
                     .get(name)
-                    .ok_or_else(|| OpError::not_found(format!("credential {name:?}")))?
+                    .ok_or_else(|| {
+                        OpError::not_found(format!(
+                            "the TSIG credential of {server} in the inventory's [credentials]"
+                        ))
+                    })?
                     .load()
                     .map_err(|e| OpError::Io {
                         detail: format!("TSIG key of {server}: {e}").into(),

@@ -22,7 +22,7 @@ fn prefix_script() -> &'static str {
 
 /// Brings `addr/prefix` up on `dev` and announces it (gratuitous ARP,
 /// RFC 5227 §3): peers' ARP caches still point at the dead source.
-pub(super) fn take_ip_script(addr: &str, prefix: &str, dev: &str) -> String {
+pub fn take_ip_script(addr: &str, prefix: &str, dev: &str) -> String {
     format!(
         "ip addr add {a}/{p} dev {d} 2>/dev/null || ip -o addr show dev {d} | grep -q ' {a}/' ; \
          (command -v arping >/dev/null && arping -c 2 -U -I {d} {a} >/dev/null 2>&1; true)",
@@ -33,7 +33,7 @@ pub(super) fn take_ip_script(addr: &str, prefix: &str, dev: &str) -> String {
 }
 
 /// Removes `addr` from `dev`.
-pub(super) fn release_ip_script(addr: &str, dev: &str) -> String {
+pub fn release_ip_script(addr: &str, dev: &str) -> String {
     format!(
         "ip -o addr show dev {d} | awk '{{print $4}}' | grep \"^{a}/\" | while read x; do ip addr del \"$x\" dev {d}; done",
         a = addr.replace('.', "\\."),
@@ -43,7 +43,7 @@ pub(super) fn release_ip_script(addr: &str, dev: &str) -> String {
 
 /// Adds (or removes) `name` as an alias of `addr` in the target's hosts
 /// file: the lab's stand-in for answering to the source's server name.
-pub(super) fn alias_script(addr: &str, name: &str, fqdn: &str, on: bool) -> String {
+pub fn alias_script(addr: &str, name: &str, fqdn: &str, on: bool) -> String {
     let line = format!("{addr} {name} {fqdn} # drlab-takeover");
     if on {
         format!(
@@ -164,10 +164,10 @@ impl Hosts for LabBackend {
     }
 
     async fn join_domain(&self, host: &str, domain: &str) -> OpResult<()> {
-        if !domain.eq_ignore_ascii_case(&self.model.domain) {
+        if !domain.eq_ignore_ascii_case(&self.estate.domain) {
             return Err(OpError::refused(format!(
                 "{host} can only join the lab's domain {}, not {domain}",
-                self.model.domain
+                self.estate.domain
             )));
         }
         let dc = self
@@ -213,7 +213,7 @@ impl Hosts for LabBackend {
                 .insert(from.to_string(), to.to_string());
         }
         if items.server_name {
-            let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.model.domain);
+            let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.estate.domain);
             self.sh_ok(to, &alias_script(&addr, from, &fqdn, true), "name alias")
                 .await?;
         }
@@ -229,7 +229,7 @@ impl Hosts for LabBackend {
             self.taken_over.borrow_mut().remove(from);
         }
         if items.server_name {
-            let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.model.domain);
+            let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.estate.domain);
             self.sh_ok(to, &alias_script(&addr, from, &fqdn, false), "name alias")
                 .await?;
         }

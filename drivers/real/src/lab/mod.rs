@@ -15,30 +15,29 @@
 
 mod directory;
 mod dns;
-pub mod drill;
+pub mod estate;
 mod hosts;
-mod render;
+pub mod scripts;
 mod stores;
 mod workload;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use drlab_drivers::caps::OpResult;
 use drlab_drivers::types::{
     ArchiveInfo, Fault, MirrorMode, QueueStatus, ReplicationState, RestoreOptions, ServiceState,
-    StartupType, StoreInfo, StoreRef,
+    StartupType,
 };
 use drlab_drivers::{
     Archives, Backend, Clock, Faults, Hosts, MailStores, OpError, Replication, San, Services,
     Switches, Timestamp,
 };
-use drlab_scenarios::Scenario;
 
 use crate::dialect::linux;
-use crate::dns::resolver::{CachePolicy, Resolver};
+use crate::dns::resolver::Resolver;
 use crate::faults::{FaultInjector, FaultLimits};
 use crate::inventory::{Dialect, HostEntry, Inventory, LabRole};
 use crate::ldap::AdClient;
@@ -46,7 +45,7 @@ use crate::replication::{ReplicationLimits, Replicator};
 use crate::secret::Secret;
 use crate::ssh::{Output, SshLimits, SshPool, SshTarget};
 
-pub use render::{Renderer, render};
+pub use estate::Estate;
 
 /// Why a lab backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -98,91 +97,10 @@ impl Default for LabLimits {
     }
 }
 
-/// A mailbox as the scenario places it at the start.
-#[derive(Clone, Debug)]
-struct MailboxModel {
-    name: String,
-    server: String,
-    store: StoreRef,
-}
-
-/// What the backend needs to know of the scenario's estate.
-#[derive(Clone, Debug, Default)]
-struct Model {
-    domain: String,
-    mailboxes: Vec<MailboxModel>,
-    /// Stores of each Exchange host, as `StoreInfo` without state.
-    stores: BTreeMap<String, Vec<StoreInfo>>,
-    /// Hosts whose stores arrive by replication (mounting needs the overwrite flag).
-    replica_targets: BTreeSet<String>,
-    /// Hosts whose Exchange starts in standby.
-    standby: BTreeSet<String>,
-    /// The scenario service that hosts the stores.
-    store_service: String,
-}
-
-impl Model {
-    fn of(s: &Scenario) -> Model {
-        let mut m = Model {
-            domain: s
-                .domain
-                .as_ref()
-                .map(|d| d.name.clone())
-                .unwrap_or_default(),
-            store_service: s
-                .exchange
-                .as_ref()
-                .map_or_else(|| "MSExchangeIS".to_string(), |x| x.store_service.clone()),
-            ..Model::default()
-        };
-        for mb in &s.mailboxes {
-            m.mailboxes.push(MailboxModel {
-                name: mb.name.clone(),
-                server: mb.server.clone(),
-                store: StoreRef::new(mb.group.as_str(), mb.store.as_str()),
-            });
-        }
-        for h in &s.hosts {
-            let Some(x) = &h.exchange else { continue };
-            if x.state == drlab_scenarios::format::ExchangeRole::Standby {
-                m.standby.insert(h.name.clone());
-            }
-            let stores = drlab_scenarios::exchange::groups_of(s, h)
-                .iter()
-                .flat_map(|g| {
-                    g.stores.iter().map(move |st| StoreInfo {
-                        id: StoreRef::new(g.name.as_str(), st.name.as_str()),
-                        file: st.file.as_str().into(),
-                        log_prefix: g.prefix.as_str().into(),
-                        public: st.public,
-                        mounted: false,
-                        overwrite_on_restore: false,
-                    })
-                })
-                .collect();
-            m.stores.insert(h.name.clone(), stores);
-        }
-        for r in &s.replication {
-            m.replica_targets.insert(r.target.clone());
-        }
-        m
-    }
-
-    /// The mailboxes (users) that live in `store` (by the scenario's layout;
-    /// a failover pairs stores of the same group and name).
-    fn users_of(&self, store: &StoreRef) -> Vec<&str> {
-        self.mailboxes
-            .iter()
-            .filter(|m| m.store == *store)
-            .map(|m| m.name.as_str())
-            .collect()
-    }
-}
-
 /// The lab as one backend.
 pub struct LabBackend {
     inv: Inventory,
-    model: Model,
+    estate: Estate,
     start: Instant,
     limits: LabLimits,
     ssh: SshPool,
@@ -209,74 +127,65 @@ impl std::fmt::Debug for LabBackend {
 }
 
 impl LabBackend {
-    /// A backend for `scenario` on the lab of `inv`. Checks that every host
-    /// and client the scenario names is in the inventory and that every
+    /// A backend for `estate` on the lab of `inv`. Checks that every host
+    /// and client the estate names is in the inventory and that every
     /// Exchange service has a lab mapping; opens no connection yet.
-    pub fn connect(inv: Inventory, scenario: &Scenario) -> Result<LabBackend, LabError> {
-        LabBackend::with_limits(inv, scenario, LabLimits::default())
+    pub fn connect(inv: Inventory, estate: Estate) -> Result<LabBackend, LabError> {
+        LabBackend::with_limits(inv, estate, LabLimits::default())
     }
 
     /// As [`LabBackend::connect`] with explicit limits.
     pub fn with_limits(
         inv: Inventory,
-        scenario: &Scenario,
+        estate: Estate,
         limits: LabLimits,
     ) -> Result<LabBackend, LabError> {
-        for h in &scenario.hosts {
-            if inv.host(&h.name).is_none() {
+        for h in &estate.hosts {
+            if inv.host(h).is_none() {
                 return Err(LabError::Missing {
                     kind: "host",
-                    name: h.name.clone(),
+                    name: h.clone(),
                 });
             }
         }
-        for svc in scenario.exchange.iter().flat_map(|x| x.services.iter()) {
-            if !inv.services.contains_key(&svc.name)
-                && scenario
-                    .hosts
-                    .iter()
-                    .filter(|h| h.exchange.is_some())
-                    .any(|h| {
-                        inv.host(&h.name)
-                            .is_some_and(|e| e.dialect == Dialect::Linux)
-                    })
+        for svc in &estate.exchange_services {
+            if !inv.services.contains_key(svc)
+                && estate
+                    .stores
+                    .keys()
+                    .any(|h| inv.host(h).is_some_and(|e| e.dialect == Dialect::Linux))
             {
                 return Err(LabError::Missing {
                     kind: "service",
-                    name: svc.name.clone(),
+                    name: svc.clone(),
                 });
             }
         }
         let mut resolvers = BTreeMap::new();
-        for c in &scenario.clients {
+        for c in &estate.clients {
             let server = inv.host(&c.dns_server).ok_or_else(|| LabError::Missing {
                 kind: "host",
                 name: c.dns_server.clone(),
             })?;
             let port = server.dns.as_ref().map_or(53, |d| d.port);
-            let policy = CachePolicy::from_scenario(
-                match c.resolver {
-                    drlab_scenarios::format::ResolverPolicy::HonourTtl => "honour-ttl",
-                    drlab_scenarios::format::ResolverPolicy::MinTtl => "min-ttl",
-                    drlab_scenarios::format::ResolverPolicy::NeverExpire => "never-expire",
-                },
-                c.min_ttl_s,
-            )
-            .ok_or_else(|| LabError::Inventory(format!("client {}: resolver policy", c.name)))?;
             resolvers.insert(
                 c.name.clone(),
                 Resolver::new(
                     SocketAddr::new(server.address, port),
-                    policy,
+                    c.cache,
                     crate::dns::client::DnsLimits::default(),
                 ),
             );
         }
-        let mail_password = match &inv.mail.password {
+        let mail_password = match &inv.mail.password_credential {
             Some(name) => Some(
                 inv.credentials
                     .get(name)
-                    .ok_or_else(|| LabError::Inventory(format!("credential {name:?} undefined")))?
+                    .ok_or_else(|| {
+                        LabError::Inventory(
+                            "[mail] password_credential names no entry of [credentials]".into(),
+                        )
+                    })?
                     .load()
                     .map_err(|source| LabError::Credential {
                         name: name.clone(),
@@ -287,7 +196,7 @@ impl LabBackend {
         };
         let faults = FaultInjector::new(inv.clone(), FaultLimits::default());
         Ok(LabBackend {
-            model: Model::of(scenario),
+            estate,
             inv,
             start: Instant::now(),
             limits,
@@ -413,14 +322,14 @@ impl LabBackend {
     /// not part of the drill. Returns what it did, one line per action.
     pub async fn prepare(&self) -> OpResult<Vec<String>> {
         let mut did = Vec::new();
-        let hosts: Vec<String> = self.model.stores.keys().cloned().collect();
+        let hosts: Vec<String> = self.estate.stores.keys().cloned().collect();
         for h in &hosts {
             if self.dialect(h)? != Dialect::Linux {
                 continue;
             }
-            let standby = self.model.standby.contains(h);
-            for st in self.model.stores.get(h).into_iter().flatten() {
-                let users = self.model.users_of(&st.id);
+            let standby = self.estate.standby.contains(h);
+            for st in self.estate.stores.get(h).into_iter().flatten() {
+                let users = self.estate.users_of(&st.id);
                 let cmd = if standby {
                     stores::deny_script(&users, true)
                 } else {
@@ -439,7 +348,7 @@ impl LabBackend {
             let dc = dc.to_string();
             let mut ad = self.ad_for(&dc).await?;
             let client = ad.get_mut(&dc).expect("just connected");
-            for m in &self.model.mailboxes {
+            for m in &self.estate.mailboxes {
                 client.create_mailbox_user(&m.name).await.ok();
                 client
                     .set_mailbox_home(&m.name, &m.server, &m.store)
@@ -448,7 +357,7 @@ impl LabBackend {
             }
             did.push(format!(
                 "{dc}: {} mailboxes homed as the scenario starts",
-                self.model.mailboxes.len()
+                self.estate.mailboxes.len()
             ));
         }
         Ok(did)
@@ -648,7 +557,7 @@ impl Replication for LabBackend {
 
     async fn restore(&self, from: &str, to: &str, options: RestoreOptions) -> OpResult<()> {
         // As on Exchange: files in use cannot be overwritten.
-        for st in self.model.stores.get(to).into_iter().flatten() {
+        for st in self.estate.stores.get(to).into_iter().flatten() {
             if self.store_mounted(to, &st.id).await? {
                 return Err(OpError::invalid_state(format!(
                     "cannot restore over {} on {to}: the store is mounted; stop the Exchange services first",
@@ -735,7 +644,7 @@ impl Archives for LabBackend {
     }
 
     async fn restore_archive(&self, id: &str, host: &str) -> OpResult<()> {
-        for st in self.model.stores.get(host).into_iter().flatten() {
+        for st in self.estate.stores.get(host).into_iter().flatten() {
             if self.store_mounted(host, &st.id).await? {
                 return Err(OpError::invalid_state(format!(
                     "cannot restore over {} on {host}: dismount it first",

@@ -31,7 +31,7 @@ const ARCHIVE_DIR: &str = "/srv/archive";
 
 /// Adds (`deny = true`) or removes `users` from the deny list; a dismount
 /// also ends the users' open sessions.
-pub(super) fn deny_script(users: &[&str], deny: bool) -> String {
+pub fn deny_script(users: &[&str], deny: bool) -> String {
     let list = users
         .iter()
         .map(|u| sh_quote(u))
@@ -65,7 +65,7 @@ fn flag_file(store: &StoreRef) -> String {
 }
 
 /// Sets or clears a store's overwrite-on-restore flag.
-pub(super) fn overwrite_script(store: &StoreRef, on: bool) -> String {
+pub fn overwrite_script(store: &StoreRef, on: bool) -> String {
     let f = flag_file(store);
     if on {
         format!("mkdir -p {FLAG_DIR} && touch {}", sh_quote(&f))
@@ -91,7 +91,7 @@ pub(super) fn mounted_script(store_unit: &str, users: &[&str]) -> String {
 
 /// Soft recovery: Dovecot rebuilds its view of each user's Maildir from
 /// the files (the lab's log replay); hard recovery first drops its indexes.
-pub(super) fn recovery_script(users: &[&str], hard: bool) -> String {
+pub fn recovery_script(users: &[&str], hard: bool) -> String {
     let list = users
         .iter()
         .map(|u| sh_quote(u))
@@ -158,19 +158,19 @@ pub(super) fn parse_archive_list(stdout: &str) -> Vec<ArchiveInfo> {
 impl LabBackend {
     /// The lab unit that hosts the stores (the scenario's store service).
     fn store_unit(&self) -> OpResult<&str> {
-        self.lab_service(&self.model.store_service)
+        self.lab_service(&self.estate.store_service)
     }
 
     fn check_store(&self, host: &str, store: &StoreRef) -> OpResult<Vec<&str>> {
         let known = self
-            .model
+            .estate
             .stores
             .get(host)
             .is_some_and(|v| v.iter().any(|s| s.id == *store));
         if !known {
             return Err(OpError::not_found(format!("store {store} on {host}")));
         }
-        Ok(self.model.users_of(store))
+        Ok(self.estate.users_of(store))
     }
 
     fn shell() -> ExchangeShell {
@@ -181,7 +181,7 @@ impl LabBackend {
 impl MailStores for LabBackend {
     async fn list_stores(&self, host: &str) -> OpResult<Vec<StoreInfo>> {
         let mut out = Vec::new();
-        for st in self.model.stores.get(host).into_iter().flatten() {
+        for st in self.estate.stores.get(host).into_iter().flatten() {
             let mounted = self.store_mounted(host, &st.id).await?;
             let overwrite = match self.dialect(host)? {
                 Dialect::Linux => self
@@ -229,7 +229,7 @@ impl MailStores for LabBackend {
             }
             _ => {}
         }
-        if self.model.replica_targets.contains(host) {
+        if self.estate.replica_targets.contains(host) {
             let flagged = self
                 .sh(
                     host,

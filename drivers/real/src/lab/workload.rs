@@ -19,16 +19,16 @@ use crate::smtp::{self, SmtpLimits, WorkloadMessage};
 impl LabBackend {
     fn mail_secret(&self) -> OpResult<&Secret> {
         self.mail_password.as_ref().ok_or_else(|| {
-            OpError::not_found("the mailbox password ([mail] password) in the inventory")
+            OpError::not_found("the mailbox password ([mail] password_credential) in the inventory")
         })
     }
 
     fn address_of_mailbox(&self, mailbox: &str) -> String {
-        format!("{mailbox}@{}", self.model.domain)
+        format!("{mailbox}@{}", self.estate.domain)
     }
 
     fn sender(&self) -> String {
-        format!("drlab@{}", self.model.domain)
+        format!("drlab@{}", self.estate.domain)
     }
 }
 
@@ -47,7 +47,7 @@ impl Workload for LabBackend {
             from: self.sender(),
             to: self.address_of_mailbox(mailbox),
             date_unix_s: smtp::unix_now_s(),
-            id_domain: self.model.domain.clone(),
+            id_domain: self.estate.domain.clone(),
         };
         imap::write_through_name(
             self.resolver(client)?,
@@ -66,7 +66,7 @@ impl Workload for LabBackend {
         let addr = SocketAddr::new(self.address(host)?, self.inv.mail.imap_port);
         let password = self.mail_secret()?;
         let mut all = SeqSet::new();
-        for m in &self.model.mailboxes {
+        for m in &self.estate.mailboxes {
             let held = imap::read_back(addr, &m.name, password, ImapLimits::default())
                 .await
                 .map_err(OpError::from)?;

@@ -338,9 +338,18 @@ pub fn render_plan(lines: &[PlanLine]) -> String {
     let mut step: Option<&str> = None;
     for l in lines {
         if l.step.as_deref() != step {
+            // an action outside every step (the fault schedule's) after a
+            // step's actions is not shown under that step
+            let after_a_step = step.is_some();
             step = l.step.as_deref();
-            if let Some(s) = step {
-                let _ = writeln!(out, "{:>12.3}  step: {s}", l.at.as_secs_f64());
+            match step {
+                Some(s) => {
+                    let _ = writeln!(out, "{:>12.3}  step: {s}", l.at.as_secs_f64());
+                }
+                None if after_a_step => {
+                    let _ = writeln!(out, "{:>12.3}  step: (none)", l.at.as_secs_f64());
+                }
+                None => {}
             }
         }
         let _ = writeln!(out, "{:>12.3}    {}", l.at.as_secs_f64(), l.action);
@@ -434,8 +443,10 @@ impl Known {
 }
 
 /// A backend whose state-changing calls are journalled through a sink
-/// before they are made. The step each action belongs to is the drill's
-/// open step ([`Recorder::open_step`]).
+/// before they are made. The step each action belongs to is the step whose
+/// operation made the call ([`Recorder::current_step`], set by the runbook
+/// context for each poll of a step): a call of the fault schedule or the
+/// workload made while a runbook step is open belongs to no step.
 pub struct Recorded<'a, B: Backend> {
     inner: &'a B,
     sink: &'a dyn ActionSink,
@@ -479,7 +490,7 @@ impl<'a, B: Backend> Recorded<'a, B> {
         op: impl FnOnce() -> F,
         learn: impl FnOnce(&mut Known),
     ) -> OpResult<T> {
-        let step = self.rec.open_step();
+        let step = self.rec.current_step();
         let n = self
             .sink
             .begin(self.inner.now(), step.as_deref(), &action, undo.as_ref())
@@ -1732,6 +1743,49 @@ mod tests {
         assert!(text.contains("step: net start"), "{text}");
         assert!(
             text.contains("$ echo start MSExchangeSA on EXCH2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_plan_shows_no_step_over_an_action_outside_every_step() {
+        let plan = PlanSink::new(|_: &Action| Vec::new());
+        let fault = |f: &str| Action::Repair {
+            fault: f.into(),
+            target: "EXCH1".into(),
+        };
+        let start = Action::StartService {
+            host: "EXCH2".into(),
+            service: "MSExchangeSA".into(),
+        };
+        for (at, step, a) in [
+            (1, None, fault("power-on")),
+            (2, Some("net start"), start.clone()),
+            (3, None, fault("heal")),
+            (4, Some("net start"), start),
+        ] {
+            let n = plan
+                .begin(Timestamp(at * 1_000_000), step, &a, None)
+                .unwrap();
+            plan.end(Timestamp(at * 1_000_000), n, Ok(())).unwrap();
+        }
+        let text = plan.render_text();
+        // each line without its time
+        let heads: Vec<&str> = text
+            .lines()
+            .filter_map(|l| Some(l.trim().split_once(' ')?.1.trim()))
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                "repair: power-on EXCH1",
+                "step: net start",
+                "start MSExchangeSA on EXCH2",
+                "step: (none)",
+                "repair: heal EXCH1",
+                "step: net start",
+                "start MSExchangeSA on EXCH2"
+            ],
             "{text}"
         );
     }

@@ -7,15 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
+use drlab_drill::journal::{self, Action, Performed, Phase};
+use drlab_drill::recorded::{
+    DrillHeader, JournalSink, Known, PlanSink, Recorded, RollbackReport, UndoResult, rollback,
+};
 use drlab_drivers::event::trace_hash;
 use drlab_drivers::types::{ServiceState, StoreRef};
 use drlab_drivers::{
     Clock, Directory, Event, EventKind, Faults, Hosts, MailStores, OpError, Recorder, Services,
     StepOutcome, Timestamp,
-};
-use drlab_real::journal::{self, Action, Performed, Phase};
-use drlab_real::recorded::{
-    DrillHeader, JournalSink, Known, PlanSink, Recorded, RollbackReport, UndoResult, rollback,
 };
 use drlab_scenarios::Scenario;
 use drlab_scenarios::format::RunbookDef;
@@ -514,4 +514,119 @@ fn a_plan_sink_rehearses_the_drill_with_rendered_commands() {
         "{text}"
     );
     assert!(text.contains("step: net start MSExchangeIS"), "{text}");
+}
+
+/// Each step of the trace with the times it started and finished.
+fn step_spans(events: &[Event]) -> Vec<(String, Timestamp, Timestamp)> {
+    let mut open: Vec<(String, Timestamp)> = Vec::new();
+    let mut spans = Vec::new();
+    for e in events {
+        match &e.kind {
+            EventKind::StepStarted { step } => open.push((step.to_string(), e.at)),
+            EventKind::StepFinished { step, .. } => {
+                let i = open.iter().rposition(|(s, _)| **s == **step).unwrap();
+                let (name, from) = open.remove(i);
+                spans.push((name, from, e.at));
+            }
+            _ => {}
+        }
+    }
+    spans.sort_by_key(|(_, from, _)| *from);
+    spans
+}
+
+/// The fault schedule runs beside the runbook: a heal that lands while a
+/// runbook step is open belongs to the schedule, not to that step, and the
+/// runbook's own actions keep their steps.
+#[test]
+fn a_heal_during_a_runbook_step_is_filed_under_no_step() {
+    let plain = scenario();
+    let seed = plain.scenario.seed;
+    let d = tempfile::tempdir().unwrap();
+    let base_path = d.path().join("plain.jsonl");
+    let base = journalled(&sim(&plain, seed), &plain, seed, &base_path);
+
+    // A step of the runbook that takes a while: the heal lands in its middle.
+    let (step, from, to) = step_spans(&base)
+        .into_iter()
+        .find(|(_, from, to)| to.0 - from.0 >= 2_000_000)
+        .expect("the LAN failover has a step of 2 s or more");
+    let heal_at = Timestamp(from.0 + (to.0 - from.0) / 2);
+    let text = std::fs::read_to_string(root().join(LAN)).unwrap().replace(
+        "\n[runbook]\n",
+        &format!(
+            "\n[[faults]]\nat_s = {}\nkind = \"heal\"\na = \"EXCH1\"\nb = \"DC1\"\n\n[runbook]\n",
+            heal_at.0 as f64 / 1e6
+        ),
+    );
+    let s = drlab_scenarios::parse(&root().join(LAN), &text).unwrap();
+    assert_eq!(s.faults.len(), 2);
+
+    let path = d.path().join("drill.jsonl");
+    let events = journalled(&sim(&s, seed), &s, seed, &path);
+    let healed = events
+        .iter()
+        .find(|e| matches!(&e.kind, EventKind::FaultInjected { fault, .. } if &**fault == "heal"))
+        .expect("the heal was injected");
+    assert!(
+        step_spans(&events)
+            .iter()
+            .any(|(st, a, b)| *st == step && *a < healed.at && healed.at < *b),
+        "the heal at {} lands inside step {step:?} ({from}..{to})",
+        healed.at
+    );
+
+    let is_heal = |a: &Action| matches!(a, Action::Repair { fault, .. } if fault == "heal");
+    let done = journal::read(&path).unwrap().performed();
+    let heals: Vec<&Performed> = done.iter().filter(|p| is_heal(&p.action)).collect();
+    assert_eq!(heals.len(), 1);
+    assert_eq!(
+        heals[0].step, None,
+        "the fault schedule's heal is journalled under runbook step {:?}",
+        heals[0].step
+    );
+    // Everything else is filed as it was without the heal.
+    let filed = |done: &[Performed]| -> Vec<(Option<String>, Action)> {
+        done.iter()
+            .filter(|p| !is_heal(&p.action))
+            .map(|p| (p.step.clone(), p.action.clone()))
+            .collect()
+    };
+    assert_eq!(
+        filed(&done),
+        filed(&journal::read(&base_path).unwrap().performed())
+    );
+    assert!(
+        done.iter()
+            .filter(|p| !matches!(p.action, Action::Fault { .. } | Action::Repair { .. }))
+            .all(|p| p.step.is_some()),
+        "every runbook action has its step"
+    );
+
+    // The plan says the same.
+    let b = sim(&s, seed);
+    let rec = Recorder::new();
+    let plan = PlanSink::new(|_: &Action| Vec::new());
+    {
+        let r = Recorded::new(&b, &plan, &rec, Known::from_scenario(&s));
+        run(&b, drlab_scenarios::drill::run(&r, &s, seed, &rec));
+    }
+    let lines = plan.lines();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| (l.step.clone(), l.action.clone()))
+            .collect::<Vec<_>>(),
+        done.iter()
+            .map(|p| (p.step.clone(), p.action.clone()))
+            .collect::<Vec<_>>()
+    );
+    // and does not show the heal under the step it interrupted
+    let text = plan.render_text();
+    let lines: Vec<&str> = text.lines().collect();
+    let heal = lines
+        .iter()
+        .position(|l| l.contains("heal"))
+        .expect("the plan lists the heal");
+    assert!(lines[heal - 1].ends_with("step: (none)"), "{text}");
 }

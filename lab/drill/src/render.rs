@@ -1,28 +1,30 @@
 //! What the lab backend would do for each journal action, as concrete
 //! commands a person can read and check before a drill (`--dry-run`). Built
 //! from the inventory and the scenario only: no connection, no credential.
-//! Commands never carry secrets (passwords travel on standard input).
+//! Commands never carry secrets (passwords travel on standard input). The
+//! scripts are the lab backend's own ([`drlab_real::lab::scripts`]).
 
 use drlab_drivers::types::StoreRef;
+use drlab_real::dialect::linux;
+use drlab_real::inventory::{Dialect, Inventory};
+use drlab_real::lab::Estate;
+use drlab_real::lab::scripts;
 use drlab_scenarios::Scenario;
 
-use super::{Model, hosts, stores};
-use crate::dialect::linux;
-use crate::inventory::{Dialect, Inventory};
 use crate::journal::Action;
 
 /// Renders actions as the lab's commands.
 #[derive(Debug, Clone)]
 pub struct Renderer {
     inv: Inventory,
-    model: Model,
+    estate: Estate,
 }
 
 /// A renderer for `scenario` on the lab of `inv`.
 pub fn render(inv: &Inventory, scenario: &Scenario) -> Renderer {
     Renderer {
         inv: inv.clone(),
-        model: Model::of(scenario),
+        estate: crate::estate::of(scenario),
     }
 }
 
@@ -53,7 +55,7 @@ impl Renderer {
     }
 
     fn users(&self, group: &str, store: &str) -> Vec<&str> {
-        self.model.users_of(&StoreRef::new(group, store))
+        self.estate.users_of(&StoreRef::new(group, store))
     }
 
     fn windows(&self, host: &str) -> bool {
@@ -64,7 +66,7 @@ impl Renderer {
 
     /// The commands behind `a`.
     pub fn render(&self, a: &Action) -> Vec<String> {
-        let or = |r: Result<String, crate::dialect::DialectError>| {
+        let or = |r: Result<String, drlab_real::dialect::DialectError>| {
             r.unwrap_or_else(|e| format!("<{e}>"))
         };
         match a {
@@ -85,30 +87,30 @@ impl Renderer {
             }
             Action::MountStore { host, group, store } => vec![self.ssh(
                 host,
-                &stores::deny_script(&self.users(group, store), false),
+                &scripts::deny_script(&self.users(group, store), false),
             )],
             Action::DismountStore { host, group, store } => vec![self.ssh(
                 host,
-                &stores::deny_script(&self.users(group, store), true),
+                &scripts::deny_script(&self.users(group, store), true),
             )],
             Action::SetOverwrite { host, group, store, on } => vec![self.ssh(
                 host,
-                &stores::overwrite_script(&StoreRef::new(group.as_str(), store.as_str()), *on),
+                &scripts::overwrite_script(&StoreRef::new(group.as_str(), store.as_str()), *on),
             )],
             Action::Recovery { host, group, store, hard } => vec![self.ssh(
                 host,
-                &stores::recovery_script(&self.users(group, store), *hard),
+                &scripts::recovery_script(&self.users(group, store), *hard),
             )],
             Action::TakeOverIdentity { from, to, ip, name } => {
                 let addr = self.inv.host(from).map_or("?".into(), |e| e.address.to_string());
                 let mut v = Vec::new();
                 if *ip {
                     v.push(format!("tcp connect {addr}:22 (must fail: no address conflict)"));
-                    v.push(self.ssh(to, &hosts::take_ip_script(&addr, "<prefix>", "<dev>")));
+                    v.push(self.ssh(to, &scripts::take_ip_script(&addr, "<prefix>", "<dev>")));
                 }
                 if *name {
-                    let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.model.domain);
-                    v.push(self.ssh(to, &hosts::alias_script(&addr, from, &fqdn, true)));
+                    let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.estate.domain);
+                    v.push(self.ssh(to, &scripts::alias_script(&addr, from, &fqdn, true)));
                 }
                 v
             }
@@ -116,11 +118,11 @@ impl Renderer {
                 let addr = self.inv.host(from).map_or("?".into(), |e| e.address.to_string());
                 let mut v = Vec::new();
                 if *ip {
-                    v.push(self.ssh(to, &hosts::release_ip_script(&addr, "<dev>")));
+                    v.push(self.ssh(to, &scripts::release_ip_script(&addr, "<dev>")));
                 }
                 if *name {
-                    let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.model.domain);
-                    v.push(self.ssh(to, &hosts::alias_script(&addr, from, &fqdn, false)));
+                    let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.estate.domain);
+                    v.push(self.ssh(to, &scripts::alias_script(&addr, from, &fqdn, false)));
                 }
                 v
             }
@@ -147,13 +149,13 @@ impl Renderer {
                 vec![self.dns(server, &format!("RFC 2136 UPDATE delete {name} {rtype} {data}"))]
             }
             Action::PauseReplication { source, .. } => {
-                vec![self.ssh(source, &crate::replication::pause_script())]
+                vec![self.ssh(source, &drlab_real::replication::pause_script())]
             }
             Action::ResumeReplication { source, .. } => {
-                vec![self.ssh(source, &crate::replication::resume_script())]
+                vec![self.ssh(source, &drlab_real::replication::resume_script())]
             }
             Action::DisconnectReplication { source, .. } => {
-                vec![self.ssh(source, &crate::replication::disconnect_script())]
+                vec![self.ssh(source, &drlab_real::replication::disconnect_script())]
             }
             Action::ConnectReplication { source, target, mirror } => vec![self.ssh(
                 source,
@@ -232,13 +234,13 @@ mod tests {
         let inv = Inventory::parse(
             std::path::Path::new("i.toml"),
             "[lab]\nname='x'\ndomain='corp.example.com'\n[credentials]\nroot={env='X'}\n\
-             [[hosts]]\nname='EXCH2'\naddress='10.0.0.12'\nssh={user='root',password='root'}\n\
+             [[hosts]]\nname='EXCH2'\naddress='10.0.0.12'\nssh={user='root',password_credential='root'}\n\
              [services]\nMSExchangeSA='exchange-sa'\n",
         )
         .unwrap();
         Renderer {
             inv,
-            model: Model::default(),
+            estate: Estate::default(),
         }
     }
 

@@ -8,7 +8,7 @@
 //! reported, not fatal.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -787,42 +787,61 @@ impl Contents {
 
 /// Reads a journal; a torn last line is tolerated and reported.
 pub fn read(path: &Path) -> Result<Contents, JournalError> {
-    let io = |source| JournalError::Io {
+    let text = std::fs::read(path).map_err(|source| JournalError::Io {
         path: path.to_path_buf(),
         source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parses journal bytes (`path` is only named in errors). Lines are JSON
+/// records; a last line without its newline that does not parse is a torn
+/// tail (the writer died mid-line), any other bad line is corruption.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Contents, JournalError> {
+    let corrupt = |line: usize, message: String| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        line,
+        message,
     };
-    let f = File::open(path).map_err(io)?;
-    let lines: Vec<String> = BufReader::new(f)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    let text_ends_with_newline = std::fs::read(path)
-        .map_err(io)?
-        .last()
-        .is_none_or(|b| *b == b'\n');
+    let ends_with_newline = bytes.last().is_none_or(|b| *b == b'\n');
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // `split` yields an empty piece after a final newline: not a line.
+    let count = if ends_with_newline {
+        lines.len().saturating_sub(1)
+    } else {
+        lines.len()
+    };
     let mut records = Vec::new();
     let mut torn_tail = false;
-    for (i, line) in lines.iter().enumerate() {
+    for (i, line) in lines.iter().take(count).enumerate() {
+        let last = i + 1 == count;
+        let Ok(line) = std::str::from_utf8(line) else {
+            if last && !ends_with_newline {
+                torn_tail = true;
+                continue;
+            }
+            return Err(corrupt(i + 1, "not UTF-8".into()));
+        };
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<Record>(line) {
             Ok(r) => records.push(r),
-            Err(e) => {
-                let last = i + 1 == lines.len();
-                if last && !text_ends_with_newline {
-                    torn_tail = true;
-                } else {
-                    return Err(JournalError::Corrupt {
-                        path: path.to_path_buf(),
-                        line: i + 1,
-                        message: e.to_string(),
-                    });
-                }
-            }
+            Err(_) if last && !ends_with_newline => torn_tail = true,
+            Err(e) => return Err(corrupt(i + 1, e.to_string())),
         }
     }
     Ok(Contents { records, torn_tail })
+}
+
+/// One fuzz input (`cargo fuzz run journal`, and the corpus replay in the
+/// tests): any bytes parse to records or an error, and the records' history
+/// and rollback plan follow without a panic.
+pub fn fuzz_journal(bytes: &[u8]) {
+    if let Ok(c) = parse(Path::new("fuzz.jsonl"), bytes) {
+        let _ = c.performed();
+        let _ = c.rollback_plan();
+    }
 }
 
 /// The current UTC time as RFC 3339 (seconds), from the system clock.

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use drlab_drivers::{Clock, Event, EventKind, Recorder, Timestamp};
+use drlab_real::inventory::Inventory;
+use drlab_real::lab::{LabBackend, LabError};
 use drlab_scenarios::Scenario;
 
-use super::{LabBackend, LabError};
-use crate::inventory::Inventory;
 use crate::recorded::{DrillHeader, JournalSink, Known, PlanSink, Recorded, render_plan};
 
 /// A finished lab drill.
@@ -60,6 +60,13 @@ pub struct LabDrillOptions<'a> {
     pub journal_dir: &'a Path,
 }
 
+/// The lab backend for `s` on the lab of `inv` (see
+/// [`LabBackend::connect`]): every host and client the scenario names must
+/// be in the inventory. Opens no connection yet.
+pub fn connect(inv: Inventory, s: &Scenario) -> Result<LabBackend, LabError> {
+    LabBackend::connect(inv, crate::estate::of(s))
+}
+
 /// A one-line description of a milestone event, for progress output.
 pub fn milestone(e: &Event) -> Option<String> {
     Some(match &e.kind {
@@ -97,7 +104,7 @@ pub fn run(
     progress: &dyn Fn(&str),
 ) -> Result<LabDrill, LabDrillError> {
     let lab_name = inv.lab.name.clone();
-    let mut backend = LabBackend::connect(inv, s)?;
+    let mut backend = connect(inv, s)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -187,7 +194,7 @@ pub fn plan(
             .into());
         }
     }
-    let renderer = super::render(inv, s);
+    let renderer = crate::render::render(inv, s);
     let sink = PlanSink::new(|a| renderer.render(a));
     let sim = drlab_sim::SimBackend::new(drlab_sim::world::World::build(s, seed));
     let rec = Recorder::new();

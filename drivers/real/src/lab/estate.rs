@@ -1,0 +1,73 @@
+//! What the lab backend knows of the estate a drill runs on: the names it
+//! must find in the inventory, where mailboxes and stores live, which hosts
+//! start in standby and which clients resolve through which DNS server.
+//!
+//! The backend takes this description, not a scenario: the layer above
+//! (`drlab-drill`) builds it from one, so this crate needs nothing but the
+//! interface. Every field is plain data in the interface's types.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use drlab_drivers::types::{StoreInfo, StoreRef};
+
+use crate::dns::resolver::CachePolicy;
+
+/// The estate as the lab backend sees it at the start of a drill.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Estate {
+    /// The Active Directory domain (mail addresses, FQDNs, the directory).
+    pub domain: String,
+    /// Every host a drill may address; each must be in the inventory.
+    pub hosts: Vec<String>,
+    /// The Exchange services; on a Linux lab each needs an inventory
+    /// `[services]` mapping.
+    pub exchange_services: Vec<String>,
+    /// The service that hosts the stores.
+    pub store_service: String,
+    /// The client populations, each with its own resolver.
+    pub clients: Vec<Client>,
+    /// The mailboxes, where they start.
+    pub mailboxes: Vec<Mailbox>,
+    /// The stores of each Exchange host (every Exchange host has an entry),
+    /// as `StoreInfo` without state.
+    pub stores: BTreeMap<String, Vec<StoreInfo>>,
+    /// Hosts whose stores arrive by replication (mounting needs the
+    /// overwrite flag).
+    pub replica_targets: BTreeSet<String>,
+    /// Hosts whose Exchange starts in standby.
+    pub standby: BTreeSet<String>,
+}
+
+/// A client population: users behind one resolver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// Its name (the workload and probes name it).
+    pub name: String,
+    /// The host whose DNS service it asks; must be in the inventory.
+    pub dns_server: String,
+    /// How long it keeps answers.
+    pub cache: CachePolicy,
+}
+
+/// A mailbox as the estate places it at the start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The mailbox (and its directory user).
+    pub name: String,
+    /// The Exchange server holding it.
+    pub server: String,
+    /// The store holding it.
+    pub store: StoreRef,
+}
+
+impl Estate {
+    /// The mailboxes (users) that live in `store` (by the estate's layout;
+    /// a failover pairs stores of the same group and name).
+    pub fn users_of(&self, store: &StoreRef) -> Vec<&str> {
+        self.mailboxes
+            .iter()
+            .filter(|m| m.store == *store)
+            .map(|m| m.name.as_str())
+            .collect()
+    }
+}

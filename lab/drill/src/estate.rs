@@ -1,0 +1,79 @@
+//! A scenario's estate as the lab backend sees it: the names the backend
+//! must find in the inventory, where mailboxes and stores start, which hosts
+//! start in standby, and each client's resolver.
+
+use drlab_drivers::types::{StoreInfo, StoreRef};
+use drlab_real::dns::CachePolicy;
+use drlab_real::lab::Estate;
+use drlab_real::lab::estate::{Client, Mailbox};
+use drlab_scenarios::Scenario;
+use drlab_scenarios::format::{ExchangeRole, ResolverPolicy};
+
+/// The estate of `s` at the start of a drill, for
+/// [`drlab_real::lab::LabBackend::connect`] and the plan's renderer.
+pub fn of(s: &Scenario) -> Estate {
+    let mut e = Estate {
+        domain: s
+            .domain
+            .as_ref()
+            .map(|d| d.name.clone())
+            .unwrap_or_default(),
+        hosts: s.hosts.iter().map(|h| h.name.clone()).collect(),
+        exchange_services: s
+            .exchange
+            .iter()
+            .flat_map(|x| x.services.iter().map(|svc| svc.name.clone()))
+            .collect(),
+        store_service: s
+            .exchange
+            .as_ref()
+            .map_or_else(|| "MSExchangeIS".to_string(), |x| x.store_service.clone()),
+        clients: s
+            .clients
+            .iter()
+            .map(|c| Client {
+                name: c.name.clone(),
+                dns_server: c.dns_server.clone(),
+                cache: match c.resolver {
+                    ResolverPolicy::HonourTtl => CachePolicy::HonourTtl,
+                    ResolverPolicy::MinTtl => CachePolicy::MinTtl {
+                        floor_s: c.min_ttl_s,
+                    },
+                    ResolverPolicy::NeverExpire => CachePolicy::NeverExpire,
+                },
+            })
+            .collect(),
+        ..Estate::default()
+    };
+    for mb in &s.mailboxes {
+        e.mailboxes.push(Mailbox {
+            name: mb.name.clone(),
+            server: mb.server.clone(),
+            store: StoreRef::new(mb.group.as_str(), mb.store.as_str()),
+        });
+    }
+    for h in &s.hosts {
+        let Some(x) = &h.exchange else { continue };
+        if x.state == ExchangeRole::Standby {
+            e.standby.insert(h.name.clone());
+        }
+        let stores = drlab_scenarios::exchange::groups_of(s, h)
+            .iter()
+            .flat_map(|g| {
+                g.stores.iter().map(move |st| StoreInfo {
+                    id: StoreRef::new(g.name.as_str(), st.name.as_str()),
+                    file: st.file.as_str().into(),
+                    log_prefix: g.prefix.as_str().into(),
+                    public: st.public,
+                    mounted: false,
+                    overwrite_on_restore: false,
+                })
+            })
+            .collect();
+        e.stores.insert(h.name.clone(), stores);
+    }
+    for r in &s.replication {
+        e.replica_targets.insert(r.target.clone());
+    }
+    e
+}

@@ -1,0 +1,21 @@
+//! Drill orchestration above the backends: what turns a scenario and a
+//! backend into a journalled, undoable drill.
+//!
+//! - [`recorded`]: the journalling wrapper ([`recorded::Recorded`]) around
+//!   any backend, its sinks (a journal file for drills, plan lines for dry
+//!   runs), undo values known from the scenario, and rollback;
+//! - [`journal`]: the journal file format the wrapper writes;
+//! - [`lab`]: a drill on the lab backend (set-up, journal, progress) and the
+//!   dry-run plan, rehearsed in the simulator;
+//! - [`render`]: journal actions as the lab commands they stand for;
+//! - [`estate`]: the scenario's estate as the lab backend sees it.
+//!
+//! The backends (`drlab-sim`, `drlab-real`) know nothing of this crate: the
+//! lab backend takes an [`drlab_real::lab::Estate`], built here by
+//! [`estate::of`].
+
+pub mod estate;
+pub mod journal;
+pub mod lab;
+pub mod recorded;
+pub mod render;
