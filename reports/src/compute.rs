@@ -240,9 +240,18 @@ fn span(a: Timestamp, b: Timestamp) -> f64 {
 }
 
 impl Report {
-    /// Computes the report of a trace.
+    /// Computes the report of a trace: a fold over its events, in order.
     pub fn from_events(events: &[Event]) -> Report {
-        let mut r = Report {
+        let mut fold = Fold::new(events.len(), trace_hash(events));
+        for e in events {
+            fold.observe(e);
+        }
+        fold.finish()
+    }
+
+    /// The report before any event: nothing known, nothing judged.
+    fn empty(events: usize, trace_hash: String) -> Report {
+        Report {
             scenario: String::new(),
             backend: String::new(),
             seed: 0,
@@ -267,8 +276,8 @@ impl Report {
             steps: Vec::new(),
             states: vec![StateLine {
                 at_s: 0.0,
-                state: drlab_drivers::DrState::Normal.label(),
-                code: drlab_drivers::DrState::Normal.code(),
+                state: DrState::Normal.label(),
+                code: DrState::Normal.code(),
                 via: None,
             }],
             failover_s: None,
@@ -276,239 +285,318 @@ impl Report {
             clients: Vec::new(),
             recovery: crate::recovery::Recovery::default(),
             alerts: Vec::new(),
-            end_reason: "drill did not end".into(),
-            events: events.len(),
-            trace_hash: trace_hash(events),
-        };
-        let mut needed = 1u32;
-        let (mut t0, mut detected, mut engaged, mut finished) = (None, None, None, None);
-        let mut runbook_failure: Option<String> = None;
-        let mut acked: BTreeMap<u64, (Timestamp, u32)> = BTreeMap::new();
-        let mut held: Option<SeqSet> = None;
-        let mut probes: Vec<(Timestamp, bool)> = Vec::new();
-        let mut open_steps: Vec<(String, Timestamp)> = Vec::new();
-        let mut broken = Vec::new();
-        let end = events.last().map_or(Timestamp::ZERO, |e| e.at);
-        let mut recovery = crate::recovery::Collector::default();
-        let mut failover_limit: Option<u64> = None;
-        let (mut engaging_from, mut engaged_at) = (None, None);
-        let (mut back_from, mut back_at) = (None, None);
-        let mut watched: Vec<Watched> = Vec::new();
-
-        for e in events {
-            match &e.kind {
-                EventKind::DrillStarted {
-                    scenario,
-                    backend,
-                    seed,
-                    runbook,
-                    probe_successes_required,
-                    rto_objective_us,
-                    rpo_objective_us,
-                } => {
-                    r.scenario = scenario.to_string();
-                    r.backend = backend.to_string();
-                    r.seed = *seed;
-                    r.runbook = runbook.to_string();
-                    needed = (*probe_successes_required).max(1);
-                    r.objectives = Objectives {
-                        rto_s: secs(*rto_objective_us),
-                        rpo_s: secs(*rpo_objective_us),
-                        failover_s: None,
-                    };
-                }
-                EventKind::FaultInjected { fault, target } => {
-                    let repair = matches!(&**fault, "power-on" | "heal");
-                    if !repair && t0.is_none() {
-                        t0 = Some(e.at);
-                    }
-                    r.faults.push(FaultLine {
-                        at_s: at(e),
-                        fault: fault.to_string(),
-                        target: target.to_string(),
-                        error: None,
-                    });
-                }
-                EventKind::FaultFailed {
-                    fault,
-                    target,
-                    error,
-                } => {
-                    r.faults.push(FaultLine {
-                        at_s: at(e),
-                        fault: fault.to_string(),
-                        target: target.to_string(),
-                        error: Some(error.to_string()),
-                    });
-                    r.reasons.push(format!(
-                        "fault {fault} on {target} could not be injected ({error}); the drill did not test what it claims"
-                    ));
-                }
-                EventKind::FailureDetected { .. } => {
-                    detected.get_or_insert(e.at);
-                }
-                EventKind::FailoverEngaged { by } => {
-                    engaged.get_or_insert(e.at);
-                    r.decision.get_or_insert(*by);
-                }
-                EventKind::StepStarted { step } => open_steps.push((step.to_string(), e.at)),
-                EventKind::StepFinished { step, outcome } => {
-                    let i = open_steps.iter().position(|(n, _)| **n == **step);
-                    let start = i.map_or(e.at, |i| open_steps.remove(i).1);
-                    let (outcome, detail) = match outcome {
-                        StepOutcome::Ok => ("ok", None),
-                        StepOutcome::Failed { error } => ("failed", Some(error.to_string())),
-                        StepOutcome::Skipped { reason } => ("skipped", Some(reason.to_string())),
-                    };
-                    r.steps.push(StepLine {
-                        name: step.to_string(),
-                        start_s: start.secs_ms(),
-                        duration_s: span(start, e.at),
-                        outcome,
-                        detail,
-                    });
-                }
-                EventKind::StateChanged { to, transition, .. } => {
-                    if *to == DrState::EngagingSecondary && engaging_from.is_none() {
-                        engaging_from = Some(e.at);
-                    }
-                    if *to == DrState::SecondaryEngaged
-                        && engaging_from.is_some()
-                        && engaged_at.is_none()
-                    {
-                        engaged_at = Some(e.at);
-                    }
-                    if *to == DrState::EngagingPrimary && back_from.is_none() {
-                        back_from = Some(e.at);
-                    }
-                    if *to == DrState::ReSyncSecondary && back_from.is_some() && back_at.is_none() {
-                        back_at = Some(e.at);
-                    }
-                    r.states.push(StateLine {
-                        at_s: at(e),
-                        state: to.label(),
-                        code: to.code(),
-                        via: Some(transition.code()),
-                    });
-                }
-                EventKind::WriteAcked { seq, bytes } => {
-                    r.workload.acked += 1;
-                    acked.insert(*seq, (e.at, *bytes));
-                }
-                EventKind::WriteFailed { .. } => r.workload.failed += 1,
-                EventKind::ProbeOk => {
-                    r.workload.probes_ok += 1;
-                    probes.push((e.at, true));
-                }
-                EventKind::ProbeFailed { .. } => {
-                    r.workload.probes_failed += 1;
-                    probes.push((e.at, false));
-                }
-                // Several read-backs (a DAG's members): held by any is held.
-                EventKind::ReadBack { held: h, .. } => match &mut held {
-                    Some(all) => all.union_with(h),
-                    None => held = Some(h.clone()),
-                },
-                EventKind::Alert { message } => r.alerts.push(Alert {
-                    at_s: at(e),
-                    message: message.to_string(),
-                }),
-                EventKind::InvariantBroken { what } => {
-                    r.alerts.push(Alert {
-                        at_s: at(e),
-                        message: format!("invariant broken: {what}"),
-                    });
-                    broken.push(what.to_string());
-                }
-                EventKind::RunbookFinished { ok, reason, .. } => {
-                    finished.get_or_insert(e.at);
-                    if !ok {
-                        runbook_failure =
-                            Some(reason.as_deref().unwrap_or("no reason given").to_string());
-                    }
-                }
-                EventKind::DrillEnded { reason } => r.end_reason = reason.to_string(),
-                EventKind::PlannedOutage { what } => {
-                    // A planned outage has nothing to detect: it is T0 and
-                    // its own detection.
-                    if t0.is_none() {
-                        t0 = Some(e.at);
-                        detected.get_or_insert(e.at);
-                    }
-                    r.faults.push(FaultLine {
-                        at_s: at(e),
-                        fault: "planned-outage".into(),
-                        target: what.to_string(),
-                        error: None,
-                    });
-                }
-                EventKind::FailoverObjective { limit_us } => {
-                    failover_limit = Some(*limit_us);
-                    r.objectives.failover_s = Some(secs(*limit_us));
-                }
-                EventKind::ClientWatched {
-                    client,
-                    name,
-                    resolver,
-                } => watched.push(Watched {
-                    client: client.to_string(),
-                    resolver: resolver.to_string(),
-                    name: name.to_string(),
-                    from: e.at,
-                    redirected: None,
-                }),
-                EventKind::ClientRedirected { client, .. } => {
-                    if let Some(w) = watched
-                        .iter_mut()
-                        .find(|w| w.client == **client && w.redirected.is_none())
-                    {
-                        w.redirected = Some(e.at);
-                    }
-                }
-                EventKind::HeartbeatOk { .. }
-                | EventKind::HeartbeatMissed { .. }
-                | EventKind::AgentReport { .. } => {}
-                EventKind::ArchiveTaken { .. }
-                | EventKind::ArchiveFailed { .. }
-                | EventKind::OperationRefused { .. }
-                | EventKind::ImageRestored { .. }
-                | EventKind::DegradedStarted { .. }
-                | EventKind::DegradedEnded { .. }
-                | EventKind::DegradedObjective { .. } => recovery.observe(e),
-            }
+            end_reason: NOT_ENDED.into(),
+            events,
+            trace_hash,
         }
-        for (name, start) in open_steps {
-            r.steps.push(StepLine {
+    }
+}
+
+/// `end_reason` until a drill-ended event says otherwise.
+const NOT_ENDED: &str = "drill did not end";
+
+/// What the report gathers while it reads the events; [`Fold::finish`]
+/// then judges. The milestones are those of the module documentation.
+struct Fold {
+    r: Report,
+    started: bool,
+    needed: u32,
+    t0: Option<Timestamp>,
+    detected: Option<Timestamp>,
+    engaged: Option<Timestamp>,
+    finished: Option<Timestamp>,
+    end: Timestamp,
+    runbook_failure: Option<String>,
+    broken: Vec<String>,
+    acked: BTreeMap<u64, (Timestamp, u32)>,
+    held: Option<SeqSet>,
+    probes: Vec<(Timestamp, bool)>,
+    open_steps: Vec<(String, Timestamp)>,
+    recovery: crate::recovery::Collector,
+    failover_limit: Option<u64>,
+    engaging_from: Option<Timestamp>,
+    engaged_at: Option<Timestamp>,
+    back_from: Option<Timestamp>,
+    back_at: Option<Timestamp>,
+    watched: Vec<Watched>,
+}
+
+impl Fold {
+    fn new(events: usize, trace_hash: String) -> Fold {
+        Fold {
+            r: Report::empty(events, trace_hash),
+            started: false,
+            needed: 1,
+            t0: None,
+            detected: None,
+            engaged: None,
+            finished: None,
+            end: Timestamp::ZERO,
+            runbook_failure: None,
+            broken: Vec::new(),
+            acked: BTreeMap::new(),
+            held: None,
+            probes: Vec::new(),
+            open_steps: Vec::new(),
+            recovery: crate::recovery::Collector::default(),
+            failover_limit: None,
+            engaging_from: None,
+            engaged_at: None,
+            back_from: None,
+            back_at: None,
+            watched: Vec::new(),
+        }
+    }
+
+    /// Takes in one event.
+    fn observe(&mut self, e: &Event) {
+        self.end = e.at;
+        match &e.kind {
+            EventKind::DrillStarted {
+                scenario,
+                backend,
+                seed,
+                runbook,
+                probe_successes_required,
+                rto_objective_us,
+                rpo_objective_us,
+            } => {
+                self.started = true;
+                let r = &mut self.r;
+                r.scenario = scenario.to_string();
+                r.backend = backend.to_string();
+                r.seed = *seed;
+                r.runbook = runbook.to_string();
+                self.needed = (*probe_successes_required).max(1);
+                r.objectives = Objectives {
+                    rto_s: secs(*rto_objective_us),
+                    rpo_s: secs(*rpo_objective_us),
+                    failover_s: None,
+                };
+            }
+            EventKind::FaultInjected { fault, target } => {
+                let repair = matches!(&**fault, "power-on" | "heal");
+                if !repair {
+                    self.t0.get_or_insert(e.at);
+                }
+                self.fault_line(e, fault, target, None);
+            }
+            EventKind::FaultFailed {
+                fault,
+                target,
+                error,
+            } => {
+                self.fault_line(e, fault, target, Some(error.to_string()));
+                self.r.reasons.push(format!(
+                    "fault {fault} on {target} could not be injected ({error}); the drill did not test what it claims"
+                ));
+            }
+            EventKind::PlannedOutage { what } => {
+                // A planned outage has nothing to detect: it is T0 and its
+                // own detection.
+                if self.t0.is_none() {
+                    self.t0 = Some(e.at);
+                    self.detected.get_or_insert(e.at);
+                }
+                self.fault_line(e, "planned-outage", what, None);
+            }
+            EventKind::FailureDetected { .. } => {
+                self.detected.get_or_insert(e.at);
+            }
+            EventKind::FailoverEngaged { by } => {
+                self.engaged.get_or_insert(e.at);
+                self.r.decision.get_or_insert(*by);
+            }
+            EventKind::StepStarted { step } => self.open_steps.push((step.to_string(), e.at)),
+            EventKind::StepFinished { step, outcome } => self.step_finished(e.at, step, outcome),
+            EventKind::StateChanged { to, transition, .. } => {
+                self.state_changed(e, *to, *transition)
+            }
+            EventKind::WriteAcked { seq, bytes } => {
+                self.r.workload.acked += 1;
+                self.acked.insert(*seq, (e.at, *bytes));
+            }
+            EventKind::WriteFailed { .. } => self.r.workload.failed += 1,
+            EventKind::ProbeOk => {
+                self.r.workload.probes_ok += 1;
+                self.probes.push((e.at, true));
+            }
+            EventKind::ProbeFailed { .. } => {
+                self.r.workload.probes_failed += 1;
+                self.probes.push((e.at, false));
+            }
+            // Several read-backs (a DAG's members): held by any is held.
+            EventKind::ReadBack { held, .. } => match &mut self.held {
+                Some(all) => all.union_with(held),
+                None => self.held = Some(held.clone()),
+            },
+            EventKind::Alert { message } => self.r.alerts.push(Alert {
+                at_s: at(e),
+                message: message.to_string(),
+            }),
+            EventKind::InvariantBroken { what } => {
+                self.r.alerts.push(Alert {
+                    at_s: at(e),
+                    message: format!("invariant broken: {what}"),
+                });
+                self.broken.push(what.to_string());
+            }
+            EventKind::RunbookFinished { ok, reason, .. } => {
+                self.finished.get_or_insert(e.at);
+                if !ok {
+                    self.runbook_failure =
+                        Some(reason.as_deref().unwrap_or("no reason given").to_string());
+                }
+            }
+            EventKind::DrillEnded { reason } => self.r.end_reason = reason.to_string(),
+            EventKind::FailoverObjective { limit_us } => {
+                self.failover_limit = Some(*limit_us);
+                self.r.objectives.failover_s = Some(secs(*limit_us));
+            }
+            EventKind::ClientWatched {
+                client,
+                name,
+                resolver,
+            } => self.watched.push(Watched {
+                client: client.to_string(),
+                resolver: resolver.to_string(),
+                name: name.to_string(),
+                from: e.at,
+                redirected: None,
+            }),
+            EventKind::ClientRedirected { client, .. } => {
+                if let Some(w) = self
+                    .watched
+                    .iter_mut()
+                    .find(|w| w.client == **client && w.redirected.is_none())
+                {
+                    w.redirected = Some(e.at);
+                }
+            }
+            EventKind::HeartbeatOk { .. }
+            | EventKind::HeartbeatMissed { .. }
+            | EventKind::AgentReport { .. } => {}
+            EventKind::ArchiveTaken { .. }
+            | EventKind::ArchiveFailed { .. }
+            | EventKind::OperationRefused { .. }
+            | EventKind::ImageRestored { .. }
+            | EventKind::DegradedStarted { .. }
+            | EventKind::DegradedEnded { .. }
+            | EventKind::DegradedObjective { .. } => self.recovery.observe(e),
+        }
+    }
+
+    fn fault_line(&mut self, e: &Event, fault: &str, target: &str, error: Option<String>) {
+        self.r.faults.push(FaultLine {
+            at_s: at(e),
+            fault: fault.to_string(),
+            target: target.to_string(),
+            error,
+        });
+    }
+
+    fn step_finished(&mut self, at: Timestamp, step: &str, outcome: &StepOutcome) {
+        let i = self.open_steps.iter().position(|(n, _)| n == step);
+        let start = i.map_or(at, |i| self.open_steps.remove(i).1);
+        let (outcome, detail) = match outcome {
+            StepOutcome::Ok => ("ok", None),
+            StepOutcome::Failed { error } => ("failed", Some(error.to_string())),
+            StepOutcome::Skipped { reason } => ("skipped", Some(reason.to_string())),
+        };
+        self.r.steps.push(StepLine {
+            name: step.to_string(),
+            start_s: start.secs_ms(),
+            duration_s: span(start, at),
+            outcome,
+            detail,
+        });
+    }
+
+    /// Records the state and the edges that time the failover (210 → 214)
+    /// and the switch-back (222 → 226).
+    fn state_changed(&mut self, e: &Event, to: DrState, transition: drlab_drivers::Transition) {
+        if to == DrState::EngagingSecondary && self.engaging_from.is_none() {
+            self.engaging_from = Some(e.at);
+        }
+        if to == DrState::SecondaryEngaged
+            && self.engaging_from.is_some()
+            && self.engaged_at.is_none()
+        {
+            self.engaged_at = Some(e.at);
+        }
+        if to == DrState::EngagingPrimary && self.back_from.is_none() {
+            self.back_from = Some(e.at);
+        }
+        if to == DrState::ReSyncSecondary && self.back_from.is_some() && self.back_at.is_none() {
+            self.back_at = Some(e.at);
+        }
+        self.r.states.push(StateLine {
+            at_s: at(e),
+            state: to.label(),
+            code: to.code(),
+            via: Some(transition.code()),
+        });
+    }
+
+    /// Judges what was gathered. Reasons go most actionable first: what
+    /// broke, then missed objectives, then what could not be measured.
+    fn finish(mut self) -> Report {
+        self.close_unfinished_steps();
+        let restored = restored_at(&self.probes, self.t0, self.needed);
+        self.timeline(restored);
+        self.rto(restored);
+        self.what_broke();
+        let loss_known = self.data_loss();
+        self.rto_rpo_objectives();
+        self.failover_objective();
+        self.client_propagation();
+        let recovery = std::mem::take(&mut self.recovery);
+        self.r.recovery = recovery.finish(self.t0, self.end, &mut self.r.reasons);
+        self.what_could_not_be_measured(loss_known);
+        if !self.r.reasons.is_empty() {
+            self.r.verdict = Verdict::Fail;
+        }
+        self.r
+    }
+
+    fn close_unfinished_steps(&mut self) {
+        for (name, start) in std::mem::take(&mut self.open_steps) {
+            self.r.steps.push(StepLine {
                 name,
                 start_s: start.secs_ms(),
-                duration_s: span(start, end),
+                duration_s: span(start, self.end),
                 outcome: "unfinished",
                 detail: None,
             });
         }
-        r.steps.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        self.r.steps.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    }
 
-        let restored = restored_at(&probes, t0, needed);
+    fn timeline(&mut self, restored: Option<Timestamp>) {
         let sec = |t: Option<Timestamp>| t.map(Timestamp::secs_ms);
-        r.timeline = Timeline {
-            t0_s: sec(t0),
-            detected_s: sec(detected),
-            engaged_s: sec(engaged),
-            runbook_finished_s: sec(finished),
+        self.r.timeline = Timeline {
+            t0_s: sec(self.t0),
+            detected_s: sec(self.detected),
+            engaged_s: sec(self.engaged),
+            runbook_finished_s: sec(self.finished),
             restored_s: sec(restored),
-            ended_s: end.secs_ms(),
+            ended_s: self.end.secs_ms(),
         };
-        match (t0, restored) {
-            (None, _) => r.rto_s = Some(0.0),
+    }
+
+    /// RTO = Restored − T0, with each milestone clipped into [T0,
+    /// Restored] (missing ones collapse onto Restored), so the parts sum
+    /// to the RTO.
+    fn rto(&mut self, restored: Option<Timestamp>) {
+        match (self.t0, restored) {
+            (None, _) => self.r.rto_s = Some(0.0),
             (Some(t0), Some(rest)) => {
-                r.rto_s = Some(span(t0, rest));
-                // Each milestone clipped into [T0, Restored]; missing ones
-                // collapse onto Restored, so the parts sum to the RTO.
+                self.r.rto_s = Some(span(t0, rest));
                 let clip = |m: Option<Timestamp>| m.map_or(rest, |m| m.clamp(t0, rest));
-                let (d, g, x) = (clip(detected), clip(engaged), clip(finished));
+                let (d, g, x) = (clip(self.detected), clip(self.engaged), clip(self.finished));
                 let g = g.max(d);
                 let x = x.max(g);
-                r.rto_breakdown = Some(Breakdown {
+                self.r.rto_breakdown = Some(Breakdown {
                     detection_s: span(t0, d),
                     decision_s: span(d, g),
                     execution_s: span(g, x),
@@ -517,44 +605,49 @@ impl Report {
             }
             (Some(_), None) => {}
         }
+    }
 
-        // Reasons go most actionable first: what broke, then missed
-        // objectives, then what could not be measured.
-        if let Some(why) = runbook_failure {
-            r.reasons
-                .push(format!("runbook {} failed: {why}", r.runbook));
+    fn what_broke(&mut self) {
+        if let Some(why) = self.runbook_failure.take() {
+            let line = format!("runbook {} failed: {why}", self.r.runbook);
+            self.r.reasons.push(line);
         }
-        for what in broken {
-            r.reasons.push(format!("invariant broken: {what}"));
+        for what in std::mem::take(&mut self.broken) {
+            self.r.reasons.push(format!("invariant broken: {what}"));
         }
-        let loss_unknown = held.is_none();
-        match &held {
-            None => {}
-            Some(held) => {
-                r.workload.held = held.len();
-                let lost: Vec<(u64, Timestamp, u32)> = acked
-                    .iter()
-                    .filter(|(s, _)| !held.contains(**s))
-                    .map(|(s, (t, b))| (*s, *t, *b))
-                    .collect();
-                r.lost_writes = lost.len() as u64;
-                r.lost_bytes = lost.iter().map(|x| u64::from(x.2)).sum();
-                r.lost_seqs = lost.iter().map(|x| x.0).collect();
-                r.rpo_s = Some(
-                    match (
-                        lost.iter().map(|x| x.1).min(),
-                        lost.iter().map(|x| x.1).max(),
-                    ) {
-                        (Some(oldest), Some(newest)) => {
-                            let window_end = t0.map_or(newest, |t| t.max(newest));
-                            span(oldest, window_end)
-                        }
-                        _ => 0.0,
-                    },
-                );
+    }
+
+    /// Lost = acknowledged but absent from the read-back; RPO from the loss
+    /// window. False when nothing was read back (loss unknown).
+    fn data_loss(&mut self) -> bool {
+        let Some(held) = &self.held else {
+            return false;
+        };
+        let r = &mut self.r;
+        r.workload.held = held.len();
+        let lost: Vec<(u64, Timestamp, u32)> = self
+            .acked
+            .iter()
+            .filter(|(s, _)| !held.contains(**s))
+            .map(|(s, (t, b))| (*s, *t, *b))
+            .collect();
+        r.lost_writes = lost.len() as u64;
+        r.lost_bytes = lost.iter().map(|x| u64::from(x.2)).sum();
+        r.lost_seqs = lost.iter().map(|x| x.0).collect();
+        let oldest = lost.iter().map(|x| x.1).min();
+        let newest = lost.iter().map(|x| x.1).max();
+        r.rpo_s = Some(match (oldest, newest) {
+            (Some(oldest), Some(newest)) => {
+                let window_end = self.t0.map_or(newest, |t| t.max(newest));
+                span(oldest, window_end)
             }
-        }
+            _ => 0.0,
+        });
+        true
+    }
 
+    fn rto_rpo_objectives(&mut self) {
+        let r = &mut self.r;
         match r.rto_s {
             None => r.reasons.push(format!(
                 "users were not served again before the drill ended ({})",
@@ -574,38 +667,51 @@ impl Report {
                 rpo, r.objectives.rpo_s, r.lost_writes
             ));
         }
-        if let Some(limit) = failover_limit {
-            match (engaging_from, engaged_at) {
-                (Some(a), Some(b)) => {
-                    let took = span(a, b);
-                    r.failover_s = Some(took);
-                    if took > secs(limit) {
-                        r.reasons.push(format!(
-                            "the failover took {took} s from Engaging Secondary (210) to Secondary \
-                             Engaged (214), beyond its objective of {} s",
-                            secs(limit)
-                        ));
-                    }
-                }
-                _ => r.reasons.push(
-                    "the failover never reached Secondary Engaged (214), so its objective could \
-                     not be met"
-                        .to_string(),
-                ),
-            }
-            if let (Some(a), Some(b)) = (back_from, back_at) {
+    }
+
+    /// The patent's "under 15 minutes": 210 → 214, and 222 → 226 for a
+    /// switch-back, when the scenario sets the objective.
+    fn failover_objective(&mut self) {
+        let Some(limit) = self.failover_limit else {
+            return;
+        };
+        let r = &mut self.r;
+        match (self.engaging_from, self.engaged_at) {
+            (Some(a), Some(b)) => {
                 let took = span(a, b);
-                r.switch_back_s = Some(took);
+                r.failover_s = Some(took);
                 if took > secs(limit) {
                     r.reasons.push(format!(
-                        "the switch-back took {took} s from Engaging Primary (222) to ReSync \
-                         Secondary (226), beyond the failover objective of {} s",
+                        "the failover took {took} s from Engaging Secondary (210) to Secondary \
+                         Engaged (214), beyond its objective of {} s",
                         secs(limit)
                     ));
                 }
             }
+            _ => r.reasons.push(
+                "the failover never reached Secondary Engaged (214), so its objective could \
+                 not be met"
+                    .to_string(),
+            ),
         }
-        for w in watched {
+        if let (Some(a), Some(b)) = (self.back_from, self.back_at) {
+            let took = span(a, b);
+            r.switch_back_s = Some(took);
+            if took > secs(limit) {
+                r.reasons.push(format!(
+                    "the switch-back took {took} s from Engaging Primary (222) to ReSync \
+                     Secondary (226), beyond the failover objective of {} s",
+                    secs(limit)
+                ));
+            }
+        }
+    }
+
+    /// Each watched client population: when its resolver moved to the new
+    /// address, judged against the RTO objective.
+    fn client_propagation(&mut self) {
+        let (t0, end) = (self.t0, self.end);
+        for w in std::mem::take(&mut self.watched) {
             let (from, redirected) = (w.from, w.redirected);
             let line = ClientLine {
                 client: w.client,
@@ -619,6 +725,7 @@ impl Report {
                     _ => None,
                 },
             };
+            let r = &mut self.r;
             match line.after_t0_s {
                 None if redirected.is_none() => r.reasons.push(format!(
                     "users of {} (resolver {}) still resolved {} to its old address when the \
@@ -640,16 +747,37 @@ impl Report {
             }
             r.clients.push(line);
         }
-        r.recovery = recovery.finish(t0, end, &mut r.reasons);
-        if loss_unknown {
+    }
+
+    /// A drill whose trace cannot show what it claims fails: no read-back
+    /// (loss unknown), no start or end (an interrupted trace), or no
+    /// successful probe at all (users were never shown to be served).
+    fn what_could_not_be_measured(&mut self, loss_known: bool) {
+        let r = &mut self.r;
+        if !loss_known {
             r.reasons.push(
                 "the serving site could not be read back, so data loss is unknown".to_string(),
             );
         }
-        if !r.reasons.is_empty() {
-            r.verdict = Verdict::Fail;
+        if !self.started {
+            r.reasons.push(
+                "the trace has no drill-started event, so its objectives are unknown".to_string(),
+            );
         }
-        r
+        if r.end_reason == NOT_ENDED {
+            r.reasons.push(
+                "the trace has no drill-ended event: the drill was interrupted and its figures \
+                 are incomplete"
+                    .to_string(),
+            );
+        }
+        if r.workload.probes_ok == 0 {
+            r.reasons.push(
+                "no end-user probe succeeded during the drill: users were never shown to be \
+                 served"
+                    .to_string(),
+            );
+        }
     }
 }
 
