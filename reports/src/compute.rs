@@ -839,4 +839,83 @@ mod tests {
         assert_eq!(restored_at(&p, Some(t(4.5)), 3), Some(t(4.5)));
         assert_eq!(restored_at(&p, None, 3), None);
     }
+
+    fn started() -> EventKind {
+        EventKind::DrillStarted {
+            scenario: "s".into(),
+            backend: "lab".into(),
+            seed: 1,
+            runbook: "r".into(),
+            probe_successes_required: 1,
+            rto_objective_us: 60_000_000,
+            rpo_objective_us: 5_000_000,
+        }
+    }
+
+    fn trace(kinds: Vec<EventKind>) -> Report {
+        let events: Vec<Event> = kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| Event {
+                at: t(i as f64),
+                kind,
+            })
+            .collect();
+        Report::from_events(&events)
+    }
+
+    fn read_back() -> EventKind {
+        EventKind::ReadBack {
+            host: "h".into(),
+            held: SeqSet::new(),
+        }
+    }
+
+    fn ended() -> EventKind {
+        EventKind::DrillEnded {
+            reason: "no outage observed".into(),
+        }
+    }
+
+    /// Issue 12: a trace that cannot show what it claims is no pass.
+    #[test]
+    fn an_incomplete_trace_fails() {
+        let whole = trace(vec![started(), EventKind::ProbeOk, read_back(), ended()]);
+        assert_eq!(whole.verdict, Verdict::Pass, "{:?}", whole.reasons);
+
+        let interrupted = trace(vec![started(), EventKind::ProbeOk, read_back()]);
+        assert_eq!(interrupted.verdict, Verdict::Fail);
+        assert!(
+            interrupted
+                .reasons
+                .iter()
+                .any(|r| r.contains("no drill-ended event"))
+        );
+
+        let unstarted = trace(vec![EventKind::ProbeOk, read_back(), ended()]);
+        assert!(
+            unstarted
+                .reasons
+                .iter()
+                .any(|r| r.contains("no drill-started event"))
+        );
+
+        // No fault and no successful probe: RTO 0 used to pass.
+        let never_served = trace(vec![
+            started(),
+            EventKind::ProbeFailed {
+                error: drlab_drivers::ErrorKind::Unreachable,
+            },
+            read_back(),
+            ended(),
+        ]);
+        assert_eq!(never_served.rto_s, Some(0.0));
+        assert_eq!(never_served.verdict, Verdict::Fail);
+        assert!(
+            never_served
+                .reasons
+                .iter()
+                .any(|r| r.contains("no end-user probe succeeded"))
+        );
+    }
 }
