@@ -3,29 +3,8 @@
 //! event budget stops with exit 2; an empty catalogue is an error, not a
 //! pass; `--out` holds one run's set and no temporaries.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn drlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drlab"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("drlab runs")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-const LAN: &str = "scenarios/library/lan-failover.toml";
+mod support;
+use support::{LAN, drlab, root, stderr};
 
 #[test]
 fn seeds_near_the_top_are_refused_or_run_exactly() {

@@ -2,28 +2,9 @@
 //! byte-identical reports, files written whole.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn drlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drlab"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("drlab runs")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-const LAN: &str = "scenarios/library/lan-failover.toml";
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod support;
+use support::{LAN, drlab, root, stderr, stdout};
 
 /// A copy of the LAN failover scenario with `from` replaced by `to`.
 fn edited(dir: &Path, from: &str, to: &str) -> PathBuf {
@@ -251,10 +232,6 @@ fn sim_journal(dir: &Path) -> PathBuf {
     let end = drlab_drivers::Clock::now(&b);
     sink.finish(end, "restored").unwrap();
     path
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]
