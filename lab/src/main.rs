@@ -4,6 +4,7 @@
 mod cli;
 mod cmd;
 mod output;
+mod quantile;
 mod seeds;
 
 use std::process::ExitCode;

@@ -180,11 +180,15 @@ fn validate_accepts_the_whole_library() {
 
 #[test]
 fn sweep_summarises_variants_and_answers_a_requirement() {
+    // 299 runs: the fewest whose largest value bounds p99 with 95 %
+    // confidence (0.99^299 < 0.05).
     let o = drlab(&[
         "sweep",
         LAN,
         "--seeds",
-        "20",
+        "299",
+        "--jobs",
+        "2",
         "--format",
         "json",
         "--vary",
@@ -200,6 +204,27 @@ fn sweep_summarises_variants_and_answers_a_requirement() {
     );
     assert_eq!(rows[1]["meets_requirement"], true);
     assert!(rows[0]["rpo_s"]["p99"].as_f64().unwrap() > 5.0);
+    assert_eq!(rows[1]["rpo_s"]["p99_upper95"], 0.0);
+    // 298 runs cannot show a p99: the requirement is not met, and the
+    // summary says how many runs would be needed.
+    let o = drlab(&[
+        "sweep",
+        LAN,
+        "--seeds",
+        "298",
+        "--jobs",
+        "2",
+        "--vary",
+        "sites[0].lan.bandwidth_mbps=100",
+        "--require",
+        "rpo_p99<=5",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("cannot show rpo_p99 with 95 % confidence: run at least 299"),
+        "{}",
+        stdout(&o)
+    );
     // No variant meets an impossible requirement: exit 1.
     let o = drlab(&["sweep", LAN, "--seeds", "5", "--require", "rto_p50<=1"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

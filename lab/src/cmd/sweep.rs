@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::out;
 use crate::Outcome;
 use crate::cli::Format;
+use crate::quantile;
 use crate::seeds::Seeds;
 
 /// One `--vary KEY=V1,V2,...`.
@@ -178,13 +179,18 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), Str
     Ok(())
 }
 
-/// Distribution of one metric (seconds); `None` runs (never restored) count as +∞.
+/// Distribution of one metric (seconds); `None` runs (never restored) count
+/// as +∞. Each quantile comes with its 95 % upper confidence bound
+/// (`None`: too few runs to bound it, or the bounding run never recovered).
 #[derive(Debug, Clone, Copy, Serialize)]
 struct Dist {
     p50: Option<f64>,
     p95: Option<f64>,
     p99: Option<f64>,
     max: Option<f64>,
+    p50_upper95: Option<f64>,
+    p95_upper95: Option<f64>,
+    p99_upper95: Option<f64>,
 }
 
 fn dist(mut xs: Vec<Option<f64>>) -> Dist {
@@ -195,16 +201,14 @@ fn dist(mut xs: Vec<Option<f64>>) -> Dist {
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
     });
-    // Nearest-rank percentile.
-    let pick = |p: f64| {
-        let rank = ((p * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
-        xs[rank - 1]
-    };
     Dist {
-        p50: pick(0.50),
-        p95: pick(0.95),
-        p99: pick(0.99),
-        max: pick(1.0),
+        p50: quantile::nearest_rank(&xs, 0.50),
+        p95: quantile::nearest_rank(&xs, 0.95),
+        p99: quantile::nearest_rank(&xs, 0.99),
+        max: quantile::nearest_rank(&xs, 1.0),
+        p50_upper95: quantile::upper_bound(&xs, 0.50),
+        p95_upper95: quantile::upper_bound(&xs, 0.95),
+        p99_upper95: quantile::upper_bound(&xs, 0.99),
     }
 }
 
@@ -220,18 +224,31 @@ struct Row {
 }
 
 impl Row {
-    fn metric(&self, name: &str) -> Option<f64> {
+    /// The value a requirement is judged on: a quantile's 95 % upper
+    /// confidence bound (a requirement is met only when the runs show it
+    /// with that confidence), or the largest value observed for `max`.
+    fn judged(&self, name: &str) -> Option<f64> {
         let d = if name.starts_with("rto") {
             self.rto_s
         } else {
             self.rpo_s
         };
         match &name[4..] {
-            "p50" => d.p50,
-            "p95" => d.p95,
-            "p99" => d.p99,
+            "p50" => d.p50_upper95,
+            "p95" => d.p95_upper95,
+            "p99" => d.p99_upper95,
             _ => d.max,
         }
+    }
+}
+
+/// The quantile a metric name speaks of (`rpo_p99`: 0.99), or `None` for `max`.
+fn quantile_of(metric: &str) -> Option<f64> {
+    match &metric[4..] {
+        "p50" => Some(0.50),
+        "p95" => Some(0.95),
+        "p99" => Some(0.99),
+        _ => None,
     }
 }
 
@@ -365,7 +382,7 @@ pub fn sweep(
             meets_requirement: None,
         };
         if let Some(req) = require {
-            row.meets_requirement = Some(row.metric(&req.metric).is_some_and(|x| x <= req.bound));
+            row.meets_requirement = Some(row.judged(&req.metric).is_some_and(|x| x <= req.bound));
         }
         rows.push(row);
     }
@@ -374,11 +391,14 @@ pub fn sweep(
     }
 
     let f = |x: Option<f64>| x.map_or_else(|| "∞".to_string(), |v| format!("{v:.1}"));
+    // A quantile with its 95 % upper bound: `216.0 (≤218.0)`.
+    let fq = |x: Option<f64>, up: Option<f64>| format!("{} (≤{})", f(x), f(up));
     out(&match format {
         Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
         Format::Text | Format::Md => {
             let mut t = format!(
-                "sweep of {} over {seeds} seeds from {first}\n\n\
+                "sweep of {} over {seeds} seeds from {first}; quantiles with their 95 % upper \
+                 confidence bound (≤∞: too few runs to bound it)\n\n\
                  | variant | runs | pass | RTO p50 | p95 | p99 | max | RPO p50 | p95 | p99 | max | lost writes (mean) |{}\n\
                  |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}\n",
                 path.display(),
@@ -391,13 +411,13 @@ pub fn sweep(
                     r.variant,
                     r.runs,
                     r.pass_ratio * 100.0,
-                    f(r.rto_s.p50),
-                    f(r.rto_s.p95),
-                    f(r.rto_s.p99),
+                    fq(r.rto_s.p50, r.rto_s.p50_upper95),
+                    fq(r.rto_s.p95, r.rto_s.p95_upper95),
+                    fq(r.rto_s.p99, r.rto_s.p99_upper95),
                     f(r.rto_s.max),
-                    f(r.rpo_s.p50),
-                    f(r.rpo_s.p95),
-                    f(r.rpo_s.p99),
+                    fq(r.rpo_s.p50, r.rpo_s.p50_upper95),
+                    fq(r.rpo_s.p95, r.rpo_s.p95_upper95),
+                    fq(r.rpo_s.p99, r.rpo_s.p99_upper95),
                     f(r.rpo_s.max),
                     r.lost_writes_mean,
                     match r.meets_requirement {
@@ -408,14 +428,29 @@ pub fn sweep(
                 );
             }
             if let Some(req) = require {
+                if let Some(p) = quantile_of(&req.metric)
+                    && seeds < quantile::runs_needed(p)
+                {
+                    t += &format!(
+                        "\n{seeds} runs per variant cannot show {} with 95 % confidence: \
+                         run at least {} (--seeds {})\n",
+                        req.metric,
+                        quantile::runs_needed(p),
+                        quantile::runs_needed(p)
+                    );
+                }
                 let ok: Vec<&Row> = rows
                     .iter()
                     .filter(|r| r.meets_requirement == Some(true))
                     .collect();
                 t += &match ok.first() {
-                    None => format!("\nno variant meets {}<={}\n", req.metric, req.bound),
+                    None => format!(
+                        "\nno variant meets {}<={} with 95 % confidence\n",
+                        req.metric, req.bound
+                    ),
                     Some(first) => format!(
-                        "\n{} of {} variants meet {}<={}; the first in the order given: {}\n",
+                        "\n{} of {} variants meet {}<={} with 95 % confidence; the first in \
+                         the order given: {}\n",
                         ok.len(),
                         rows.len(),
                         req.metric,
