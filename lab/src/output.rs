@@ -23,6 +23,24 @@ pub const RUN_ARTEFACTS: &[&str] = &["events.jsonl", "report.md", "junit.xml", "
 /// is the user's, and the write is refused rather than deleting it. Readers
 /// see the old set, then (for an instant) no directory, then the new set.
 pub fn write_set(dir: &Path, files: &[(&str, &[u8])], allowed: &[&str]) -> Result<()> {
+    // `.` or `..` name no directory to swap: use the one they stand for.
+    let canonical;
+    let dir = if dir.exists() {
+        canonical =
+            fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+        canonical.as_path()
+    } else {
+        dir
+    };
+    // The set replaces the directory: never the one a shell stands in.
+    if let Ok(cwd) = std::env::current_dir().and_then(fs::canonicalize) {
+        ensure!(
+            !cwd.starts_with(dir),
+            "{} is (or holds) the current directory, which the results would replace: \
+             name a directory of its own, e.g. --out report",
+            dir.display()
+        );
+    }
     let (parent, name) = parent_and_name(dir)?;
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
     if dir.exists() {

@@ -121,3 +121,16 @@ fn out_holds_one_runs_set_and_refuses_a_directory_of_other_files() {
         "mine"
     );
 }
+
+#[test]
+fn out_never_replaces_the_current_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_drlab"))
+        .args(["run", root().join(LAN).to_str().unwrap(), "--out", "."])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("holds) the current directory"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+}
