@@ -2,8 +2,10 @@
 //! from the locally built image, the library's lab-sized LAN failover runs on
 //! it through the same runbook as in the simulator, and the tests check the
 //! measured report, the agreement of the two backends (one battery, two
-//! arms), that no credential reaches any output, and that the journal rolls
-//! the estate back. The trials run in order on one lab.
+//! arms), that the dry-run plan is what the drill sent (action by action,
+//! command for command, and the journal too), that no credential reaches
+//! any output, and that the journal rolls the estate back. The trials run
+//! in order on one lab.
 
 #![allow(clippy::print_stderr)]
 
@@ -11,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
+use drlab_drill::journal::{Phase, Record};
 use drlab_drill::lab::{LabDrill, LabDrillOptions};
 use drlab_drivers::types::{ServiceState, StoreRef};
 use drlab_drivers::{Directory, EventKind, MailStores, Services};
@@ -167,12 +170,111 @@ fn lan_failover_drill_on_real_components(lab: &Lab) -> LabTestResult {
             report.rpo_s
         )));
     }
+    journal_is_what_the_backend_sent(&drill)?;
     let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
     *DONE.lock().unwrap_or_else(|p| p.into_inner()) = Some(Done {
         drill,
         report,
         progress,
     });
+    Ok(())
+}
+
+/// The journal's `begin` records, in order.
+fn begins(drill: &LabDrill) -> Result<Vec<Record>, Box<dyn std::error::Error>> {
+    Ok(drlab_drill::journal::read(&drill.journal)?
+        .records
+        .into_iter()
+        .filter(|r| r.phase == Phase::Begin)
+        .collect())
+}
+
+/// Each journalled action's commands are what the backend sent for its
+/// call, and a call that succeeded sent all it planned.
+fn journal_is_what_the_backend_sent(drill: &LabDrill) -> LabTestResult {
+    let begins = begins(drill)?;
+    if begins.len() != drill.issued.len() {
+        return Err(fail(format!(
+            "{} journalled actions, {} backend calls",
+            begins.len(),
+            drill.issued.len()
+        )));
+    }
+    let outcomes = drlab_drill::journal::read(&drill.journal)?.performed();
+    for ((r, call), done) in begins.iter().zip(&drill.issued).zip(&outcomes) {
+        let what = r.action.as_ref().map_or(String::new(), ToString::to_string);
+        if r.commands.is_empty() || r.commands != call.lines() {
+            return Err(fail(format!(
+                "{what}: the journal has\n{:#?}\nthe backend ({}) sent\n{:#?}",
+                r.commands,
+                call.method,
+                call.lines()
+            )));
+        }
+        if done.succeeded == Some(true) && call.planned.as_ref().ok() != Some(&call.sent) {
+            return Err(fail(format!(
+                "{what} succeeded but sent {:?} of the plan {:?}",
+                call.sent, call.planned
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The dry-run plan of the drill, made before and without the lab, is what
+/// the live drill sent: the same actions, and for each the same commands
+/// as the backend sent for it (matched action by action; the order may
+/// differ only where activities run side by side).
+fn the_plan_is_what_the_drill_sent(lab: &Lab) -> LabTestResult {
+    let done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    let done = done
+        .as_ref()
+        .ok_or_else(|| fail("the lab drill did not run"))?;
+    let s = scenario();
+    let plan = drlab_drill::lab::plan_lines(lab.inventory(), &s, s.scenario.seed)?;
+    let begins = begins(&done.drill)?;
+    let mut used = vec![false; begins.len()];
+    let mut in_order = true;
+    let mut last = None;
+    let mut missing = Vec::new();
+    for p in &plan {
+        let found = begins
+            .iter()
+            .enumerate()
+            .find(|(i, r)| !used[*i] && r.action.as_ref() == Some(&p.action))
+            .map(|(i, _)| i);
+        let Some(i) = found else {
+            missing.push(p.action.to_string());
+            continue;
+        };
+        used[i] = true;
+        in_order &= last.is_none_or(|l| l < i);
+        last = Some(i);
+        let sent = done.drill.issued[i].lines();
+        if p.commands != sent {
+            return Err(fail(format!(
+                "{}: the plan shows\n{:#?}\nthe drill sent\n{:#?}",
+                p.action, p.commands, sent
+            )));
+        }
+    }
+    let extra: Vec<String> = begins
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .filter_map(|(r, _)| r.action.as_ref().map(ToString::to_string))
+        .collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        return Err(fail(format!(
+            "the plan and the drill differ: planned, not done {missing:?}; done, not planned {extra:?}"
+        )));
+    }
+    let commands: usize = plan.iter().map(|p| p.commands.len()).sum();
+    eprintln!(
+        "the plan's {} actions ({commands} commands) are what the drill sent{}",
+        plan.len(),
+        if in_order { ", in the same order" } else { "" }
+    );
     Ok(())
 }
 
@@ -241,7 +343,15 @@ fn secrets_never_appear_in_journal_report_or_events(lab: &Lab) -> LabTestResult 
         .unwrap_or_else(|p| p.into_inner())
         .join("\n");
     let inventory = std::fs::read_to_string(lab.inventory_path())?;
+    let sent: String = done
+        .drill
+        .issued
+        .iter()
+        .flat_map(|c| c.lines())
+        .collect::<Vec<_>>()
+        .join("\n");
     let outputs = [
+        ("commands sent", &sent),
         ("journal", &journal),
         ("JSON report", &json),
         ("Markdown report", &md),
@@ -331,6 +441,10 @@ fn main() -> ExitCode {
             LabTest {
                 name: "lan_failover_drill_on_real_components",
                 body: lan_failover_drill_on_real_components,
+            },
+            LabTest {
+                name: "the_plan_is_what_the_drill_sent",
+                body: the_plan_is_what_the_drill_sent,
             },
             LabTest {
                 name: "sim_and_lab_agree_on_structure",

@@ -29,8 +29,9 @@
 //!   is `fail-server` (no physical server pool).
 //!
 //! Containers need `--cap-add NET_ADMIN` for routes and `tc` (the harness
-//! adds it). Command arguments come from pure builders; only
-//! [`FaultInjector`] runs them.
+//! adds it). What a fault takes is planned by [`FaultPlanner`], a pure
+//! function of the inventory, as [`EngineOp`]s (whose `Display` is the line
+//! a plan shows); [`FaultInjector::run`] does them, and nothing else.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -224,7 +225,464 @@ pub fn rate_kbit(bandwidth_mbps: f64) -> Result<u64, FaultError> {
     Ok((bandwidth_mbps * 1000.0).round() as u64)
 }
 
-/// Injects faults into the containers of one inventory.
+/// One thing fault injection does through the container engine, exactly
+/// as [`FaultInjector`] does it; its `Display` is the line a plan shows.
+/// Built by [`FaultPlanner`] from the inventory alone (no I/O), so the plan
+/// of a fault is what [`FaultInjector::run`] does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineOp {
+    /// `docker inspect` of the container's lab label, which must be the
+    /// inventory's lab name: otherwise nothing more is done.
+    CheckLabel {
+        /// The host.
+        host: String,
+        /// Its container.
+        container: String,
+        /// The lab name the label must carry.
+        lab: String,
+    },
+    /// A `docker` command that must succeed.
+    Docker {
+        /// The host it acts on.
+        host: String,
+        /// What it is for (errors say it).
+        what: String,
+        /// The arguments, unquoted.
+        args: Vec<String>,
+    },
+    /// Waits until the container's entrypoint wrote its ready marker after
+    /// the container's latest start, polling with `docker exec`; a
+    /// container that stops meanwhile fails at once.
+    WaitReady {
+        /// The host.
+        host: String,
+        /// Its container.
+        container: String,
+        /// The longest wait.
+        limit_ms: u64,
+        /// Between polls.
+        poll_ms: u64,
+    },
+    /// After a start: docker may have handed out another address; the
+    /// container is put back on its inventory address when it did.
+    KeepAddress {
+        /// The host.
+        host: String,
+        /// Its container.
+        container: String,
+        /// The lab's docker network.
+        network: String,
+        /// The inventory's address.
+        address: IpAddr,
+    },
+}
+
+/// The ready check of [`EngineOp::WaitReady`]: the marker exists and was
+/// written by the start at `started_at` (docker's `.State.StartedAt`).
+fn ready_check(started_at: &str) -> String {
+    format!(
+        "test -e /run/drlab-ready && [ \"$(stat -c %Y /run/drlab-ready)\" -ge \"$(date -d '{}' +%s)\" ]",
+        started_at.trim().replace('\'', "")
+    )
+}
+
+fn quoted(args: &[String]) -> String {
+    args.iter()
+        .map(|a| crate::ssh::sh_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl std::fmt::Display for EngineOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineOp::CheckLabel {
+                host,
+                container,
+                lab,
+            } => write!(
+                f,
+                "docker inspect -f '{{{{index .Config.Labels \"{LAB_LABEL}\"}}}}' --type container {container} ({host}): must print {lab}, else nothing more is done"
+            ),
+            EngineOp::Docker { host, args, .. } => write!(f, "docker {} ({host})", quoted(args)),
+            EngineOp::WaitReady {
+                host,
+                container,
+                limit_ms,
+                poll_ms,
+            } => write!(
+                f,
+                "every {poll_ms} ms, at most {limit_ms} ms: docker exec {container} sh -c {} ({host}), \
+                 <started> being docker inspect -f '{{{{.State.StartedAt}}}}' {container}; \
+                 fails at once when docker inspect -f '{{{{.State.Status}}}}' {container} says exited or dead",
+                crate::ssh::sh_quote(&ready_check("<started>"))
+            ),
+            EngineOp::KeepAddress {
+                host,
+                container,
+                network,
+                address,
+            } => write!(
+                f,
+                "docker inspect -f '{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}' {container} ({host}); \
+                 unless it prints {address}: docker network disconnect -f {network} {container}, \
+                 docker network connect --ip {address} {network} {container}"
+            ),
+        }
+    }
+}
+
+/// The pure half of fault injection: what [`FaultInjector`] does for each
+/// fault of the inventory's lab, as [`EngineOp`]s. Errors are the
+/// injector's (a host missing from the inventory, without a container, a
+/// fault the lab cannot make), found before anything is done.
+#[derive(Clone, Copy, Debug)]
+pub struct FaultPlanner<'a> {
+    inventory: &'a Inventory,
+    limits: FaultLimits,
+}
+
+impl<'a> FaultPlanner<'a> {
+    /// Plans for the lab of `inventory`.
+    pub fn new(inventory: &'a Inventory, limits: FaultLimits) -> FaultPlanner<'a> {
+        FaultPlanner { inventory, limits }
+    }
+
+    fn entry(&self, host: &str) -> Result<&'a HostEntry, FaultError> {
+        self.inventory
+            .host(host)
+            .ok_or_else(|| FaultError::NotInInventory { host: host.into() })
+    }
+
+    /// The host's container and the check of its label.
+    fn container(&self, host: &str) -> Result<(String, EngineOp), FaultError> {
+        let c = self
+            .entry(host)?
+            .container
+            .clone()
+            .ok_or_else(|| FaultError::NoContainer { host: host.into() })?;
+        let check = EngineOp::CheckLabel {
+            host: host.into(),
+            container: c.clone(),
+            lab: self.inventory.lab.name.clone(),
+        };
+        Ok((c, check))
+    }
+
+    fn network(&self) -> Result<&'a str, FaultError> {
+        self.inventory
+            .lab
+            .docker_network
+            .as_deref()
+            .ok_or(FaultError::NoNetwork)
+    }
+
+    fn docker(host: &str, what: String, args: &[&str]) -> EngineOp {
+        EngineOp::Docker {
+            host: host.into(),
+            what,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    fn exec(host: &str, container: &str, what: String, script: &str) -> EngineOp {
+        FaultPlanner::docker(host, what, &["exec", container, "sh", "-c", script])
+    }
+
+    /// The host crashes: `docker kill --signal KILL`.
+    pub fn crash(&self, host: &str) -> Result<Vec<EngineOp>, FaultError> {
+        let (c, check) = self.container(host)?;
+        Ok(vec![
+            check,
+            FaultPlanner::docker(
+                host,
+                format!("crash {host}"),
+                &["kill", "--signal", "KILL", &c],
+            ),
+        ])
+    }
+
+    /// The host boots again: `docker start`, the wait until it is ready,
+    /// and back on its inventory address (when the lab names its network).
+    pub fn power_on(&self, host: &str) -> Result<Vec<EngineOp>, FaultError> {
+        let (c, check) = self.container(host)?;
+        let mut v = vec![
+            check,
+            FaultPlanner::docker(host, format!("power on {host}"), &["start", &c]),
+            EngineOp::WaitReady {
+                host: host.into(),
+                container: c.clone(),
+                limit_ms: self.limits.power_on_ready_timeout_ms,
+                poll_ms: self.limits.poll_interval_ms,
+            },
+        ];
+        if let Ok(net) = self.network() {
+            v.push(EngineOp::KeepAddress {
+                host: host.into(),
+                container: c,
+                network: net.into(),
+                address: self.entry(host)?.address,
+            });
+        }
+        Ok(v)
+    }
+
+    /// `docker pause`.
+    pub fn pause(&self, host: &str) -> Result<Vec<EngineOp>, FaultError> {
+        let (c, check) = self.container(host)?;
+        Ok(vec![
+            check,
+            FaultPlanner::docker(host, format!("pause {host}"), &["pause", &c]),
+        ])
+    }
+
+    /// `docker unpause`.
+    pub fn unpause(&self, host: &str) -> Result<Vec<EngineOp>, FaultError> {
+        let (c, check) = self.container(host)?;
+        Ok(vec![
+            check,
+            FaultPlanner::docker(host, format!("unpause {host}"), &["unpause", &c]),
+        ])
+    }
+
+    /// Off the lab network.
+    pub fn isolate(&self, host: &str) -> Result<Vec<EngineOp>, FaultError> {
+        let (c, check) = self.container(host)?;
+        let net = self.network()?;
+        Ok(vec![
+            check,
+            FaultPlanner::docker(
+                host,
+                format!("isolate {host}"),
+                &["network", "disconnect", "-f", net, &c],
+            ),
+        ])
+    }
+
+    /// Back on the lab network at the inventory address.
+    pub fn reconnect(&self, host: &str) -> Result<Vec<EngineOp>, FaultError> {
+        let (c, check) = self.container(host)?;
+        let net = self.network()?;
+        let ip = self.entry(host)?.address.to_string();
+        Ok(vec![
+            check,
+            FaultPlanner::docker(
+                host,
+                format!("reconnect {host}"),
+                &["network", "connect", "--ip", &ip, net, &c],
+            ),
+        ])
+    }
+
+    /// Blackhole routes to each other on both sides (`on`), or their removal.
+    pub fn routes(&self, a: &str, b: &str, on: bool) -> Result<Vec<EngineOp>, FaultError> {
+        let ((ca, check_a), (cb, check_b)) = (self.container(a)?, self.container(b)?);
+        let (ia, ib) = (self.entry(a)?.address, self.entry(b)?.address);
+        let what = format!("{} {a}<->{b}", if on { "partition" } else { "heal" });
+        Ok(vec![
+            check_a,
+            check_b,
+            FaultPlanner::exec(a, &ca, what.clone(), &blackhole_script(ib, on)),
+            FaultPlanner::exec(b, &cb, what, &blackhole_script(ia, on)),
+        ])
+    }
+
+    /// Shapes `host`'s traffic towards `peer` (each side what it sends), or
+    /// its whole link.
+    pub fn limit_bandwidth(
+        &self,
+        host: &str,
+        peer: Option<&str>,
+        bandwidth_mbps: f64,
+    ) -> Result<Vec<EngineOp>, FaultError> {
+        let rate = rate_kbit(bandwidth_mbps)?;
+        let (c, check) = self.container(host)?;
+        let own = self.entry(host)?.address;
+        let what = format!("limit bandwidth of {host}");
+        match peer {
+            None => Ok(vec![
+                check,
+                FaultPlanner::exec(host, &c, what, &tbf_script(own, rate)),
+            ]),
+            Some(p) => {
+                let (cp, check_p) = self.container(p)?;
+                let other = self.entry(p)?.address;
+                Ok(vec![
+                    check,
+                    check_p,
+                    FaultPlanner::exec(host, &c, what.clone(), &htb_peer_script(own, other, rate)),
+                    FaultPlanner::exec(p, &cp, what, &htb_peer_script(other, own, rate)),
+                ])
+            }
+        }
+    }
+
+    /// Latency and/or loss with netem (unsupported where the kernel has none).
+    pub fn degrade(
+        &self,
+        host: &str,
+        latency_ms: Option<f64>,
+        loss: Option<f64>,
+    ) -> Result<Vec<EngineOp>, FaultError> {
+        let (c, check) = self.container(host)?;
+        let own = self.entry(host)?.address;
+        Ok(vec![
+            check,
+            FaultPlanner::exec(
+                host,
+                &c,
+                format!("latency/loss on {host}"),
+                &netem_script(own, latency_ms, loss),
+            ),
+        ])
+    }
+
+    /// Removes every `tc` shaping.
+    pub fn clear_link(&self, host: &str) -> Result<Vec<EngineOp>, FaultError> {
+        let (c, check) = self.container(host)?;
+        let own = self.entry(host)?.address;
+        Ok(vec![
+            check,
+            FaultPlanner::exec(
+                host,
+                &c,
+                format!("clear link of {host}"),
+                &clear_tc_script(own),
+            ),
+        ])
+    }
+
+    fn service_signal(
+        &self,
+        host: &str,
+        lab_service: &str,
+        verb: &str,
+        cmd: Result<String, crate::dialect::DialectError>,
+    ) -> Result<Vec<EngineOp>, FaultError> {
+        let what = format!("{verb} {lab_service} on {host}");
+        let cmd = cmd.map_err(|e| FaultError::Docker {
+            what: what.clone(),
+            detail: e.to_string(),
+        })?;
+        let (c, check) = self.container(host)?;
+        Ok(vec![check, FaultPlanner::exec(host, &c, what, &cmd)])
+    }
+
+    /// `drlab-svc kill` of a lab service.
+    pub fn kill_service(&self, host: &str, lab_service: &str) -> Result<Vec<EngineOp>, FaultError> {
+        self.service_signal(host, lab_service, "kill", linux::kill(lab_service))
+    }
+
+    /// `drlab-svc hang` of a lab service.
+    pub fn hang_service(&self, host: &str, lab_service: &str) -> Result<Vec<EngineOp>, FaultError> {
+        self.service_signal(host, lab_service, "hang", linux::hang(lab_service))
+    }
+
+    fn is_host(&self, name: &str) -> bool {
+        self.inventory.host(name).is_some()
+    }
+
+    fn lab_service(&self, service: &str) -> Result<&'a str, FaultError> {
+        self.inventory
+            .services
+            .get(service)
+            .map(String::as_str)
+            .ok_or_else(|| FaultError::Unsupported {
+                what: format!("service {service}: not mapped in the inventory's [services]"),
+            })
+    }
+
+    /// Everything `fault` takes, in order.
+    pub fn fault(&self, fault: &Fault) -> Result<Vec<EngineOp>, FaultError> {
+        match fault {
+            Fault::CrashHost { host } | Fault::PowerOff { host } => self.crash(host),
+            Fault::PowerOn { host } => self.power_on(host),
+            Fault::KillService { host, service } => {
+                self.kill_service(host, self.lab_service(service)?)
+            }
+            Fault::HangService { host, service } => {
+                self.hang_service(host, self.lab_service(service)?)
+            }
+            Fault::FailServer { server } => Err(FaultError::Unsupported {
+                what: format!(
+                    "fail server {server}: the container lab has no physical server pool (crash a host instead)"
+                ),
+            }),
+            Fault::CorruptStore { host, store } => Err(FaultError::Unsupported {
+                what: format!(
+                    "corrupt store {store} on {host}: the lab's stores are Maildirs, there is no database to corrupt"
+                ),
+            }),
+            Fault::Partition { a, b } | Fault::Heal { a, b } => {
+                let on = matches!(fault, Fault::Partition { .. });
+                match (self.is_host(a), self.is_host(b)) {
+                    (true, true) => self.routes(a, b, on),
+                    (true, false) | (false, true) => {
+                        let h = if self.is_host(a) { a } else { b };
+                        if on {
+                            self.isolate(h)
+                        } else {
+                            self.reconnect(h)
+                        }
+                    }
+                    (false, false) => Err(FaultError::Unsupported {
+                        what: format!(
+                            "partition between {a} and {b}: neither is an inventory host (the lab has no sites)"
+                        ),
+                    }),
+                }
+            }
+            Fault::DegradeLink {
+                a,
+                b,
+                latency_ms,
+                bandwidth_mbps,
+                loss,
+            } => {
+                let (ha, hb) = (self.is_host(a), self.is_host(b));
+                let hosts: Vec<&str> = match (ha, hb) {
+                    (true, true) => vec![a, b],
+                    (true, false) => vec![a],
+                    (false, true) => vec![b],
+                    (false, false) => {
+                        return Err(FaultError::Unsupported {
+                            what: format!(
+                                "link {a}<->{b}: neither is an inventory host (the lab has no sites)"
+                            ),
+                        });
+                    }
+                };
+                if latency_ms.is_some() || loss.is_some() {
+                    if bandwidth_mbps.is_some() {
+                        // refused before anything is changed
+                        return Err(FaultError::Unsupported {
+                            what: "bandwidth together with latency/loss".into(),
+                        });
+                    }
+                    let mut v = Vec::new();
+                    for h in &hosts {
+                        v.extend(self.degrade(h, *latency_ms, *loss)?);
+                    }
+                    return Ok(v);
+                }
+                match bandwidth_mbps {
+                    Some(bw) if ha && hb => self.limit_bandwidth(a, Some(b), *bw),
+                    Some(bw) => self.limit_bandwidth(hosts[0], None, *bw),
+                    None => {
+                        let mut v = Vec::new();
+                        for h in &hosts {
+                            v.extend(self.clear_link(h)?);
+                        }
+                        Ok(v)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Injects faults into the containers of one inventory: does the
+/// [`EngineOp`]s its [`FaultPlanner`] plans, and nothing else.
 #[derive(Debug)]
 pub struct FaultInjector {
     inventory: Inventory,
@@ -242,33 +700,9 @@ impl FaultInjector {
         }
     }
 
-    fn entry(&self, host: &str) -> Result<&HostEntry, FaultError> {
-        self.inventory
-            .host(host)
-            .ok_or_else(|| FaultError::NotInInventory { host: host.into() })
-    }
-
-    /// The host's container, after checking that it belongs to this lab.
-    async fn container(&self, host: &str) -> Result<String, FaultError> {
-        let entry = self.entry(host)?;
-        let c = entry
-            .container
-            .clone()
-            .ok_or_else(|| FaultError::NoContainer { host: host.into() })?;
-        let fmt = format!("{{{{index .Config.Labels \"{LAB_LABEL}\"}}}}");
-        let out = self
-            .docker(
-                "inspect container",
-                &["inspect", "-f", &fmt, "--type", "container", &c],
-            )
-            .await?;
-        if out.trim() != self.inventory.lab.name {
-            return Err(FaultError::NotThisLab {
-                container: c,
-                lab: self.inventory.lab.name.clone(),
-            });
-        }
-        Ok(c)
+    /// The plans of this injector's faults.
+    pub fn planner(&self) -> FaultPlanner<'_> {
+        FaultPlanner::new(&self.inventory, self.limits)
     }
 
     async fn docker(&self, what: &str, args: &[&str]) -> Result<String, FaultError> {
@@ -307,60 +741,112 @@ impl FaultInjector {
         }
     }
 
-    async fn exec_sh(
+    /// Does one planned operation.
+    pub async fn run(&self, op: &EngineOp) -> Result<(), FaultError> {
+        match op {
+            EngineOp::CheckLabel {
+                host,
+                container,
+                lab,
+            } => {
+                let fmt = format!("{{{{index .Config.Labels \"{LAB_LABEL}\"}}}}");
+                let out = self
+                    .docker(
+                        &format!("inspect container of {host}"),
+                        &["inspect", "-f", &fmt, "--type", "container", container],
+                    )
+                    .await?;
+                if out.trim() != lab {
+                    return Err(FaultError::NotThisLab {
+                        container: container.clone(),
+                        lab: lab.clone(),
+                    });
+                }
+                Ok(())
+            }
+            EngineOp::Docker { what, args, .. } => {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                match self.docker(what, &args).await {
+                    Err(FaultError::Docker { detail, .. })
+                        if detail.contains("qdisc kind is unknown") =>
+                    {
+                        Err(FaultError::Unsupported {
+                            what: format!("{what}: the kernel has no netem qdisc (tc: {detail})"),
+                        })
+                    }
+                    r => r.map(|_| ()),
+                }
+            }
+            EngineOp::WaitReady {
+                host,
+                container,
+                limit_ms,
+                poll_ms,
+            } => self.wait_ready(host, container, *limit_ms, *poll_ms).await,
+            EngineOp::KeepAddress {
+                host,
+                container,
+                network,
+                address,
+            } => {
+                let what = format!("power on {host}");
+                let fmt =
+                    format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
+                let have = self
+                    .docker(&what, &["inspect", "-f", &fmt, container])
+                    .await?;
+                if have.trim() != address.to_string() {
+                    let _ = self
+                        .docker(&what, &["network", "disconnect", "-f", network, container])
+                        .await;
+                    self.docker(
+                        &what,
+                        &[
+                            "network",
+                            "connect",
+                            "--ip",
+                            &address.to_string(),
+                            network,
+                            container,
+                        ],
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn wait_ready(
         &self,
-        container: &str,
-        what: &str,
-        script: &str,
-    ) -> Result<String, FaultError> {
-        self.docker(what, &["exec", container, "sh", "-c", script])
-            .await
-    }
-
-    fn network(&self) -> Result<&str, FaultError> {
-        self.inventory
-            .lab
-            .docker_network
-            .as_deref()
-            .ok_or(FaultError::NoNetwork)
-    }
-
-    /// The host crashes: SIGKILL to everything, no clean shutdown.
-    pub async fn crash(&self, host: &str) -> Result<(), FaultError> {
-        let c = self.container(host).await?;
-        self.docker(&format!("crash {host}"), &["kill", "--signal", "KILL", &c])
-            .await
-            .map(|_| ())
-    }
-
-    /// The host boots again: `docker start`, wait until ready (bounded), and
-    /// back on its inventory address.
-    pub async fn power_on(&self, host: &str) -> Result<(), FaultError> {
-        let c = self.container(host).await?;
+        host: &str,
+        c: &str,
+        limit_ms: u64,
+        poll_ms: u64,
+    ) -> Result<(), FaultError> {
         let what = format!("power on {host}");
-        self.docker(&what, &["start", &c]).await?;
         let started = self
-            .docker(&what, &["inspect", "-f", "{{.State.StartedAt}}", &c])
+            .docker(&what, &["inspect", "-f", "{{.State.StartedAt}}", c])
             .await?;
-        // ready = the marker exists and was written by this start, not left by the last one
-        let check = format!(
-            "test -e /run/drlab-ready && [ \"$(stat -c %Y /run/drlab-ready)\" -ge \"$(date -d '{}' +%s)\" ]",
-            started.trim().replace('\'', "")
-        );
+        let check = ready_check(&started);
         let t0 = Instant::now();
         loop {
-            if self.exec_sh(&c, &what, &check).await.is_ok() {
-                break;
+            if self
+                .docker(&what, &["exec", c, "sh", "-c", &check])
+                .await
+                .is_ok()
+            {
+                return Ok(());
             }
             // A host whose boot failed is not coming up: say why at once
             // instead of waiting out the limit.
             let state = self
-                .docker(&what, &["inspect", "-f", "{{.State.Status}}", &c])
+                .docker(&what, &["inspect", "-f", "{{.State.Status}}", c])
                 .await
                 .unwrap_or_default();
             if state.trim() == "exited" || state.trim() == "dead" {
                 let tail = self
-                    .docker(&what, &["logs", "--tail", "3", &c])
+                    .docker(&what, &["logs", "--tail", "3", c])
                     .await
                     .unwrap_or_default();
                 return Err(FaultError::Docker {
@@ -368,92 +854,63 @@ impl FaultInjector {
                     detail: format!("the host stopped while booting: {}", tail.trim()),
                 });
             }
-            if t0.elapsed() >= Duration::from_millis(self.limits.power_on_ready_timeout_ms) {
+            if t0.elapsed() >= Duration::from_millis(limit_ms) {
                 return Err(FaultError::Timeout {
                     what,
-                    after_ms: self.limits.power_on_ready_timeout_ms,
+                    after_ms: limit_ms,
                 });
             }
-            tokio::time::sleep(Duration::from_millis(self.limits.poll_interval_ms)).await;
+            tokio::time::sleep(Duration::from_millis(poll_ms)).await;
         }
-        // docker may hand out another address at start; the inventory's must hold
-        let want = self.entry(host)?.address;
-        if let Ok(net) = self.network() {
-            let fmt = format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}");
-            let have = self.docker(&what, &["inspect", "-f", &fmt, &c]).await?;
-            if have.trim() != want.to_string() {
-                let _ = self
-                    .docker(&what, &["network", "disconnect", "-f", net, &c])
-                    .await;
-                self.docker(
-                    &what,
-                    &["network", "connect", "--ip", &want.to_string(), net, &c],
-                )
-                .await?;
-            }
+    }
+
+    async fn run_all(&self, ops: Result<Vec<EngineOp>, FaultError>) -> Result<(), FaultError> {
+        for op in ops? {
+            self.run(&op).await?;
         }
         Ok(())
+    }
+
+    /// The host crashes: SIGKILL to everything, no clean shutdown.
+    pub async fn crash(&self, host: &str) -> Result<(), FaultError> {
+        self.run_all(self.planner().crash(host)).await
+    }
+
+    /// The host boots again: `docker start`, wait until ready (bounded), and
+    /// back on its inventory address.
+    pub async fn power_on(&self, host: &str) -> Result<(), FaultError> {
+        self.run_all(self.planner().power_on(host)).await
     }
 
     /// Freezes every process of the host (`docker pause`): it neither
     /// answers nor closes connections.
     pub async fn pause(&self, host: &str) -> Result<(), FaultError> {
-        let c = self.container(host).await?;
-        self.docker(&format!("pause {host}"), &["pause", &c])
-            .await
-            .map(|_| ())
+        self.run_all(self.planner().pause(host)).await
     }
 
     /// Undoes [`FaultInjector::pause`].
     pub async fn unpause(&self, host: &str) -> Result<(), FaultError> {
-        let c = self.container(host).await?;
-        self.docker(&format!("unpause {host}"), &["unpause", &c])
-            .await
-            .map(|_| ())
+        self.run_all(self.planner().unpause(host)).await
     }
 
     /// Cuts the host off the lab network.
     pub async fn isolate(&self, host: &str) -> Result<(), FaultError> {
-        let c = self.container(host).await?;
-        let net = self.network()?;
-        self.docker(
-            &format!("isolate {host}"),
-            &["network", "disconnect", "-f", net, &c],
-        )
-        .await
-        .map(|_| ())
+        self.run_all(self.planner().isolate(host)).await
     }
 
     /// Puts an isolated host back on the lab network at its inventory address.
     pub async fn reconnect(&self, host: &str) -> Result<(), FaultError> {
-        let c = self.container(host).await?;
-        let net = self.network()?;
-        let ip = self.entry(host)?.address.to_string();
-        self.docker(
-            &format!("reconnect {host}"),
-            &["network", "connect", "--ip", &ip, net, &c],
-        )
-        .await
-        .map(|_| ())
+        self.run_all(self.planner().reconnect(host)).await
     }
 
     /// Cuts traffic between two hosts (both directions), leaving the rest.
     pub async fn partition(&self, a: &str, b: &str) -> Result<(), FaultError> {
-        self.routes(a, b, true).await
+        self.run_all(self.planner().routes(a, b, true)).await
     }
 
     /// Undoes [`FaultInjector::partition`].
     pub async fn heal(&self, a: &str, b: &str) -> Result<(), FaultError> {
-        self.routes(a, b, false).await
-    }
-
-    async fn routes(&self, a: &str, b: &str, on: bool) -> Result<(), FaultError> {
-        let (ca, cb) = (self.container(a).await?, self.container(b).await?);
-        let (ia, ib) = (self.entry(a)?.address, self.entry(b)?.address);
-        let what = format!("{} {a}<->{b}", if on { "partition" } else { "heal" });
-        self.exec_sh(&ca, &what, &blackhole_script(ib, on)).await?;
-        self.exec_sh(&cb, &what, &blackhole_script(ia, on)).await?;
-        Ok(())
+        self.run_all(self.planner().routes(a, b, false)).await
     }
 
     /// Limits the bandwidth of `host` towards `peer` (both directions when
@@ -465,25 +922,8 @@ impl FaultInjector {
         peer: Option<&str>,
         bandwidth_mbps: f64,
     ) -> Result<(), FaultError> {
-        let rate = rate_kbit(bandwidth_mbps)?;
-        let c = self.container(host).await?;
-        let own = self.entry(host)?.address;
-        let what = format!("limit bandwidth of {host}");
-        match peer {
-            None => self
-                .exec_sh(&c, &what, &tbf_script(own, rate))
-                .await
-                .map(|_| ()),
-            Some(p) => {
-                let cp = self.container(p).await?;
-                let other = self.entry(p)?.address;
-                self.exec_sh(&c, &what, &htb_peer_script(own, other, rate))
-                    .await?;
-                self.exec_sh(&cp, &what, &htb_peer_script(other, own, rate))
-                    .await?;
-                Ok(())
-            }
-        }
+        self.run_all(self.planner().limit_bandwidth(host, peer, bandwidth_mbps))
+            .await
     }
 
     /// Adds latency and/or loss on the host's interface with netem;
@@ -494,162 +934,31 @@ impl FaultInjector {
         latency_ms: Option<f64>,
         loss: Option<f64>,
     ) -> Result<(), FaultError> {
-        let c = self.container(host).await?;
-        let own = self.entry(host)?.address;
-        match self
-            .exec_sh(&c, "netem", &netem_script(own, latency_ms, loss))
+        self.run_all(self.planner().degrade(host, latency_ms, loss))
             .await
-        {
-            Err(FaultError::Docker { detail, .. }) if detail.contains("qdisc kind is unknown") => {
-                Err(FaultError::Unsupported {
-                    what: format!(
-                        "latency/loss on {host}: the kernel has no netem qdisc (tc: {detail})"
-                    ),
-                })
-            }
-            r => r.map(|_| ()),
-        }
     }
 
     /// Removes every `tc` shaping from the host.
     pub async fn clear_link(&self, host: &str) -> Result<(), FaultError> {
-        let c = self.container(host).await?;
-        let own = self.entry(host)?.address;
-        self.exec_sh(&c, &format!("clear link of {host}"), &clear_tc_script(own))
-            .await
-            .map(|_| ())
+        self.run_all(self.planner().clear_link(host)).await
     }
 
     /// SIGKILLs the main process of a lab service (`drlab-svc kill`).
     pub async fn kill_service(&self, host: &str, lab_service: &str) -> Result<(), FaultError> {
-        let cmd = linux::kill(lab_service).map_err(|e| FaultError::Docker {
-            what: format!("kill {lab_service} on {host}"),
-            detail: e.to_string(),
-        })?;
-        let c = self.container(host).await?;
-        self.exec_sh(&c, &format!("kill {lab_service} on {host}"), &cmd)
+        self.run_all(self.planner().kill_service(host, lab_service))
             .await
-            .map(|_| ())
     }
 
     /// Freezes a lab service's processes (SIGSTOP to its process group,
     /// `drlab-svc hang`): its service manager still says running, but it
     /// serves nobody until it is restarted.
     pub async fn hang_service(&self, host: &str, lab_service: &str) -> Result<(), FaultError> {
-        let cmd = linux::hang(lab_service).map_err(|e| FaultError::Docker {
-            what: format!("hang {lab_service} on {host}"),
-            detail: e.to_string(),
-        })?;
-        let c = self.container(host).await?;
-        self.exec_sh(&c, &format!("hang {lab_service} on {host}"), &cmd)
+        self.run_all(self.planner().hang_service(host, lab_service))
             .await
-            .map(|_| ())
-    }
-
-    fn is_host(&self, name: &str) -> bool {
-        self.inventory.host(name).is_some()
     }
 
     async fn dispatch(&self, fault: &Fault) -> Result<(), FaultError> {
-        match fault {
-            Fault::CrashHost { host } | Fault::PowerOff { host } => self.crash(host).await,
-            Fault::PowerOn { host } => self.power_on(host).await,
-            Fault::KillService { host, service } => {
-                let lab = self
-                    .inventory
-                    .services
-                    .get(service.as_ref())
-                    .ok_or_else(|| FaultError::Unsupported {
-                        what: format!(
-                            "service {service}: not mapped in the inventory's [services]"
-                        ),
-                    })?;
-                self.kill_service(host, lab).await
-            }
-            Fault::HangService { host, service } => {
-                let lab = self
-                    .inventory
-                    .services
-                    .get(service.as_ref())
-                    .ok_or_else(|| FaultError::Unsupported {
-                        what: format!(
-                            "service {service}: not mapped in the inventory's [services]"
-                        ),
-                    })?;
-                self.hang_service(host, lab).await
-            }
-            Fault::FailServer { server } => Err(FaultError::Unsupported {
-                what: format!(
-                    "fail server {server}: the container lab has no physical server pool (crash a host instead)"
-                ),
-            }),
-            Fault::CorruptStore { host, store } => Err(FaultError::Unsupported {
-                what: format!(
-                    "corrupt store {store} on {host}: the lab's stores are Maildirs, there is no database to corrupt"
-                ),
-            }),
-            Fault::Partition { a, b } | Fault::Heal { a, b } => {
-                let on = matches!(fault, Fault::Partition { .. });
-                match (self.is_host(a), self.is_host(b)) {
-                    (true, true) => self.routes(a, b, on).await,
-                    (true, false) | (false, true) => {
-                        let h = if self.is_host(a) { a } else { b };
-                        if on {
-                            self.isolate(h).await
-                        } else {
-                            self.reconnect(h).await
-                        }
-                    }
-                    (false, false) => Err(FaultError::Unsupported {
-                        what: format!(
-                            "partition between {a} and {b}: neither is an inventory host (the lab has no sites)"
-                        ),
-                    }),
-                }
-            }
-            Fault::DegradeLink {
-                a,
-                b,
-                latency_ms,
-                bandwidth_mbps,
-                loss,
-            } => {
-                let (ha, hb) = (self.is_host(a), self.is_host(b));
-                let hosts: Vec<&str> = match (ha, hb) {
-                    (true, true) => vec![a, b],
-                    (true, false) => vec![a],
-                    (false, true) => vec![b],
-                    (false, false) => {
-                        return Err(FaultError::Unsupported {
-                            what: format!(
-                                "link {a}<->{b}: neither is an inventory host (the lab has no sites)"
-                            ),
-                        });
-                    }
-                };
-                if latency_ms.is_some() || loss.is_some() {
-                    for h in &hosts {
-                        self.degrade(h, *latency_ms, *loss).await?;
-                    }
-                    if bandwidth_mbps.is_some() {
-                        return Err(FaultError::Unsupported {
-                            what: "bandwidth together with latency/loss".into(),
-                        });
-                    }
-                    return Ok(());
-                }
-                match bandwidth_mbps {
-                    Some(bw) if ha && hb => self.limit_bandwidth(a, Some(b), *bw).await,
-                    Some(bw) => self.limit_bandwidth(hosts[0], None, *bw).await,
-                    None => {
-                        for h in &hosts {
-                            self.clear_link(h).await?;
-                        }
-                        Ok(())
-                    }
-                }
-            }
-        }
+        self.run_all(self.planner().fault(fault)).await
     }
 }
 

@@ -43,7 +43,7 @@ use ldap3::adapters::{EntriesOnly, PagedResults};
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope, SearchEntry};
 
-use crate::dns::samba_tool::{SambaCredentials, ToolCommand, samba_tool};
+use crate::dns::samba_tool::{SambaCredentials, ToolCommand, samba_tool, samba_tool_as};
 use crate::secret::Secret;
 
 // ------------------------------------------------------------------ DNs
@@ -375,6 +375,180 @@ impl MailboxHomeSchema {
     }
 }
 
+// ------------------------------------------------------------------ changes, as planned
+
+/// The search filter of computer account `name` (by `sAMAccountName`).
+pub fn computer_filter(name: &str) -> String {
+    format!(
+        "(&(objectClass=computer)(sAMAccountName={}$))",
+        escape_filter_value(name)
+    )
+}
+
+/// The search filter of mailbox user `name` (by `sAMAccountName`).
+pub fn user_filter(name: &str) -> String {
+    format!(
+        "(&(objectCategory=person)(objectClass=user)(sAMAccountName={}))",
+        escape_filter_value(name)
+    )
+}
+
+/// Where a domain's objects are: everything about a directory a change
+/// depends on but the connection and the password. The plan describes a
+/// change with it; the [`AdClient`] makes the change with the same values
+/// ([`AdConfig::layout`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdLayout {
+    /// The domain's base DN.
+    pub base_dn: String,
+    /// The domain's DNS name (for `dNSHostName` and SPNs).
+    pub dns_domain: String,
+    /// Where new computer accounts go.
+    pub computers_dn: String,
+    /// Where new mailbox users go.
+    pub users_dn: String,
+    /// Where mailbox homes are recorded.
+    pub mailbox_home: MailboxHomeSchema,
+}
+
+impl AdLayout {
+    /// The lab's layout of the domain `dns_domain` at `base_dn`: default
+    /// containers, `seeAlso` homes (what [`AdConfig::lab`] sets, with the
+    /// inventory's base DN).
+    pub fn lab(base_dn: &str, dns_domain: &str) -> AdLayout {
+        AdLayout {
+            base_dn: base_dn.to_string(),
+            dns_domain: dns_domain.trim_end_matches('.').to_ascii_lowercase(),
+            computers_dn: format!("CN=Computers,{base_dn}"),
+            users_dn: format!("CN=Users,{base_dn}"),
+            mailbox_home: MailboxHomeSchema::lab(base_dn),
+        }
+    }
+}
+
+/// A directory change as the lab backend makes it: one [`AdClient`]
+/// operation with its arguments. [`AdChange::describe`] says which
+/// requests it sends, from the same builders the client uses;
+/// [`AdClient::apply`] sends them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdChange {
+    /// [`AdClient::create_computer`].
+    CreateComputer {
+        /// Account name.
+        name: String,
+    },
+    /// A computer account that must exist: created unless it does (a lab
+    /// host joins the domain through its account).
+    EnsureComputer {
+        /// Account name.
+        name: String,
+    },
+    /// [`AdClient::rename_computer`].
+    RenameComputer {
+        /// Old name.
+        old: String,
+        /// New name.
+        new: String,
+    },
+    /// [`AdClient::remove_computer`].
+    RemoveComputer {
+        /// Account name.
+        name: String,
+    },
+    /// [`AdClient::set_mailbox_home`].
+    SetMailboxHome {
+        /// Mailbox (user) name.
+        mailbox: String,
+        /// Its new server.
+        server: String,
+        /// Its new store.
+        store: StoreRef,
+    },
+}
+
+fn describe_add(dn: &str, attrs: &[(String, HashSet<String>)]) -> String {
+    let attrs: Vec<String> = attrs
+        .iter()
+        .map(|(k, v)| {
+            let mut v: Vec<&str> = v.iter().map(String::as_str).collect();
+            v.sort_unstable();
+            format!("{k}={}", v.join(" | "))
+        })
+        .collect();
+    format!("add {dn} with {}", attrs.join(", "))
+}
+
+impl AdChange {
+    /// Checks the names before anything is sent (as the client would).
+    pub fn check(&self) -> Result<(), AdError> {
+        match self {
+            AdChange::CreateComputer { name } | AdChange::EnsureComputer { name } => {
+                check_computer_name(name)
+            }
+            AdChange::RenameComputer { new, .. } => check_computer_name(new),
+            AdChange::RemoveComputer { .. } | AdChange::SetMailboxHome { .. } => Ok(()),
+        }
+    }
+
+    /// The requests, in order, as one line.
+    pub fn describe(&self, l: &AdLayout) -> String {
+        let find = |filter: &str| format!("search {} (subtree) for {filter}", l.base_dn);
+        let add_computer = |name: &str| {
+            let dn = format!("CN={},{}", escape_rdn_value(name), l.computers_dn);
+            describe_add(&dn, &computer_attributes(name, &l.dns_domain))
+        };
+        match self {
+            AdChange::CreateComputer { name } => format!(
+                "{}: none may exist; {}",
+                find(&computer_filter(name)),
+                add_computer(name)
+            ),
+            AdChange::EnsureComputer { name } => format!(
+                "{}: if none exists, {}",
+                find(&computer_filter(name)),
+                add_computer(name)
+            ),
+            AdChange::RenameComputer { old, new } => {
+                let other = if old.eq_ignore_ascii_case(new) {
+                    String::new()
+                } else {
+                    format!("{}: none may exist; ", find(&computer_filter(new)))
+                };
+                format!(
+                    "{}: it must exist; {other}modify its DN: replace sAMAccountName={}$, \
+                     replace dNSHostName={new}.{}, replace servicePrincipalName with its SPNs \
+                     for {old} and {old}.{d} rewritten to {new} and {new}.{d} (when it has SPNs); \
+                     modify DN: new RDN CN={}, the old RDN deleted",
+                    find(&computer_filter(old)),
+                    new.to_ascii_uppercase(),
+                    l.dns_domain,
+                    escape_rdn_value(new),
+                    d = l.dns_domain,
+                )
+            }
+            AdChange::RemoveComputer { name } => format!(
+                "{}: it must exist; delete its DN with the Tree Delete control (1.2.840.113556.1.4.805, critical)",
+                find(&computer_filter(name))
+            ),
+            AdChange::SetMailboxHome {
+                mailbox,
+                server,
+                store,
+            } => {
+                let store_dn = l.mailbox_home.store_dn(server, store);
+                format!(
+                    "{}: it must exist; make sure {store_dn} exists (read each entry below \
+                     CN=Services,CN=Configuration,{} down to it, add the missing ones with \
+                     objectClass=container); modify the user: replace {} with that DN",
+                    find(&user_filter(mailbox)),
+                    l.base_dn,
+                    l.mailbox_home.attribute,
+                )
+            }
+        }
+    }
+}
+
 // ------------------------------------------------------------------ replication commands
 
 /// `samba-tool drs replicate <destination> <source> <nc> --sync-forced`:
@@ -424,6 +598,33 @@ pub fn samba_force_replication(
     replicated_ncs(base_dn)
         .iter()
         .map(|nc| samba_drs_replicate(to, from, nc, cred))
+        .collect()
+}
+
+/// The commands of [`samba_force_replication`] authenticating as `user`,
+/// without the password: what the lab backend sends, and the plan shows;
+/// the password goes to each command's stdin.
+pub fn samba_force_replication_as(
+    to: &str,
+    from: &str,
+    base_dn: &str,
+    user: &str,
+) -> Vec<ToolCommand> {
+    replicated_ncs(base_dn)
+        .iter()
+        .map(|nc| {
+            samba_tool_as(
+                vec![
+                    "drs".into(),
+                    "replicate".into(),
+                    to.into(),
+                    from.into(),
+                    nc.into(),
+                    "--sync-forced".into(),
+                ],
+                user,
+            )
+        })
         .collect()
 }
 
@@ -604,6 +805,40 @@ impl fmt::Debug for AdConfig {
 }
 
 impl AdConfig {
+    /// A configuration for the directory of `layout`: plain `ldap://`
+    /// unless `url` says `ldaps://`, default limits.
+    pub fn with_layout(url: &str, bind_dn: &str, password: Secret, layout: AdLayout) -> AdConfig {
+        AdConfig {
+            url: url.to_string(),
+            bind_dn: bind_dn.to_string(),
+            password,
+            base_dn: layout.base_dn,
+            dns_domain: layout.dns_domain,
+            computers_dn: Some(layout.computers_dn),
+            users_dn: Some(layout.users_dn),
+            mailbox_home: layout.mailbox_home,
+            tls_no_verify: false,
+            limits: LdapLimits::default(),
+        }
+    }
+
+    /// Where the directory's objects are, as a change is described.
+    pub fn layout(&self) -> AdLayout {
+        AdLayout {
+            base_dn: self.base_dn.clone(),
+            dns_domain: self.dns_domain.clone(),
+            computers_dn: self
+                .computers_dn
+                .clone()
+                .unwrap_or_else(|| format!("CN=Computers,{}", self.base_dn)),
+            users_dn: self
+                .users_dn
+                .clone()
+                .unwrap_or_else(|| format!("CN=Users,{}", self.base_dn)),
+            mailbox_home: self.mailbox_home.clone(),
+        }
+    }
+
     /// A lab configuration: plain `ldap://`, `seeAlso` homes, default limits.
     pub fn lab(url: &str, bind_dn: &str, password: Secret, dns_domain: &str) -> AdConfig {
         let base_dn = base_dn_of(dns_domain);
@@ -801,10 +1036,7 @@ impl AdClient {
     /// the domain.
     pub async fn computer(&mut self, name: &str) -> Result<Option<ComputerAccount>, AdError> {
         check_computer_name(name)?;
-        let filter = format!(
-            "(&(objectClass=computer)(sAMAccountName={}$))",
-            escape_filter_value(name)
-        );
+        let filter = computer_filter(name);
         let base = self.cfg.base_dn.clone();
         let found = self
             .search(
@@ -829,17 +1061,33 @@ impl AdClient {
     }
 
     fn computers_dn(&self) -> String {
-        self.cfg
-            .computers_dn
-            .clone()
-            .unwrap_or_else(|| format!("CN=Computers,{}", self.cfg.base_dn))
+        self.cfg.layout().computers_dn
     }
 
     fn users_dn(&self) -> String {
-        self.cfg
-            .users_dn
-            .clone()
-            .unwrap_or_else(|| format!("CN=Users,{}", self.cfg.base_dn))
+        self.cfg.layout().users_dn
+    }
+
+    /// Makes `change` (see [`AdChange::describe`] for what it sends).
+    pub async fn apply(&mut self, change: &AdChange) -> Result<(), AdError> {
+        match change {
+            AdChange::CreateComputer { name } => self.create_computer(name).await.map(|_| ()),
+            AdChange::EnsureComputer { name } => {
+                if !self.computer_exists(name).await? {
+                    self.create_computer(name).await?;
+                }
+                Ok(())
+            }
+            AdChange::RenameComputer { old, new } => {
+                self.rename_computer(old, new).await.map(|_| ())
+            }
+            AdChange::RemoveComputer { name } => self.remove_computer(name).await,
+            AdChange::SetMailboxHome {
+                mailbox,
+                server,
+                store,
+            } => self.set_mailbox_home(mailbox, server, store).await,
+        }
     }
 
     /// Creates computer account `name` with the attributes of
@@ -986,10 +1234,7 @@ impl AdClient {
 
     /// The user entry of mailbox `name` (by `sAMAccountName`).
     async fn user(&mut self, name: &str) -> Result<Option<SearchEntry>, AdError> {
-        let filter = format!(
-            "(&(objectCategory=person)(objectClass=user)(sAMAccountName={}))",
-            escape_filter_value(name)
-        );
+        let filter = user_filter(name);
         let base = self.cfg.base_dn.clone();
         let attr = self.cfg.mailbox_home.attribute.clone();
         let found = self

@@ -385,6 +385,59 @@ fn last_line(out: &Output) -> &str {
         .unwrap_or("")
 }
 
+/// Judges a control command's output: it must have exited 0.
+pub fn command_result(
+    host: &str,
+    what: &'static str,
+    out: Output,
+) -> Result<Output, ReplicationError> {
+    if out.success() {
+        Ok(out)
+    } else {
+        Err(ReplicationError::Command {
+            host: host.to_string(),
+            what,
+            detail: format!(
+                "exit status {}: {}",
+                out.exit_status
+                    .map_or_else(|| "none".to_string(), |s| s.to_string()),
+                last_line(&out)
+            ),
+        })
+    }
+}
+
+/// The `lsyncd=...` state a control script printed.
+pub fn state_result(
+    host: &str,
+    what: &'static str,
+    out: &Output,
+) -> Result<LsyncdState, ReplicationError> {
+    parse_lsyncd_state(&out.stdout).ok_or_else(|| ReplicationError::Unparseable {
+        host: host.to_string(),
+        what,
+    })
+}
+
+/// Judges the output of [`pause_script`] or [`resume_script`] (exit 3:
+/// lsyncd is not running).
+pub fn signal_result(host: &str, what: &'static str, out: &Output) -> Result<(), ReplicationError> {
+    if out.exit_status == Some(3) {
+        return Err(ReplicationError::InvalidState {
+            host: host.to_string(),
+            reason: format!("cannot {what}: lsyncd is not running (replication is disconnected)"),
+        });
+    }
+    if !out.success() {
+        return Err(ReplicationError::Command {
+            host: host.to_string(),
+            what,
+            detail: last_line(out).to_string(),
+        });
+    }
+    state_result(host, what, out).map(|_| ())
+}
+
 /// Runs replication control commands over SSH.
 #[derive(Debug)]
 pub struct Replicator<'a> {
@@ -409,20 +462,7 @@ impl<'a> Replicator<'a> {
             .ssh
             .exec(host, script, Duration::from_millis(timeout_ms))
             .await?;
-        if out.success() {
-            Ok(out)
-        } else {
-            Err(ReplicationError::Command {
-                host: host.host.clone(),
-                what,
-                detail: format!(
-                    "exit status {}: {}",
-                    out.exit_status
-                        .map_or_else(|| "none".to_string(), |s| s.to_string()),
-                    last_line(&out)
-                ),
-            })
-        }
+        command_result(&host.host, what, out)
     }
 
     fn state_of(
@@ -430,10 +470,7 @@ impl<'a> Replicator<'a> {
         what: &'static str,
         out: &Output,
     ) -> Result<LsyncdState, ReplicationError> {
-        parse_lsyncd_state(&out.stdout).ok_or_else(|| ReplicationError::Unparseable {
-            host: host.host.clone(),
-            what,
-        })
+        state_result(&host.host, what, out)
     }
 
     /// Connects `source` → `target` for `dir`: mirrors as asked (returns
@@ -477,22 +514,7 @@ impl<'a> Replicator<'a> {
                 Duration::from_millis(self.limits.command_timeout_ms),
             )
             .await?;
-        if out.exit_status == Some(3) {
-            return Err(ReplicationError::InvalidState {
-                host: source.host.clone(),
-                reason: format!(
-                    "cannot {what}: lsyncd is not running (replication is disconnected)"
-                ),
-            });
-        }
-        if !out.success() {
-            return Err(ReplicationError::Command {
-                host: source.host.clone(),
-                what,
-                detail: last_line(&out).to_string(),
-            });
-        }
-        Self::state_of(source, what, &out).map(|_| ())
+        signal_result(&source.host, what, &out)
     }
 
     /// Ends replication from `source`; what is queued stays unsent.

@@ -221,6 +221,10 @@ pub enum Action {
         fault: String,
         /// Target (host, `host:service`, `a<->b`).
         target: String,
+        /// A `degrade-link`'s parameters (absent for other faults, and in
+        /// journals written before they were kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<LinkChange>,
     },
     /// A repair (power on, heal).
     Repair {
@@ -328,6 +332,20 @@ pub enum Action {
         /// Client.
         client: String,
     },
+}
+
+/// What a `degrade-link` fault sets on a link.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkChange {
+    /// Added one-way latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Bandwidth limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_mbps: Option<f64>,
+    /// Packet loss, a fraction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
 }
 
 impl Action {
@@ -456,7 +474,7 @@ impl Action {
                 target: s(target),
                 mirror: "difference".into(),
             },
-            Fault { fault, target } => Repair {
+            Fault { fault, target, .. } => Repair {
                 fault: match fault.as_str() {
                     "crash-host" | "power-off" => "power-on".into(),
                     "partition" => "heal".into(),
@@ -592,6 +610,11 @@ pub struct Record {
     /// How to undo it (on `begin`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<Action>,
+    /// The operations the action stands for on the backend, one line each,
+    /// as the plan shows them (on `begin`; journals of the simulator and
+    /// journals written before these were kept have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
 }
 
 /// Why a journal could not be written or read.
@@ -888,6 +911,7 @@ mod tests {
             step: None,
             action,
             undo,
+            commands: Vec::new(),
         }
     }
 
@@ -920,6 +944,7 @@ mod tests {
         let crash = Action::Fault {
             fault: "crash-host".into(),
             target: "EXCH1".into(),
+            link: None,
         };
         assert_eq!(
             crash.inverse(),
@@ -966,6 +991,30 @@ mod tests {
         let plan: Vec<u64> = c.rollback_plan().iter().map(|x| x.n).collect();
         assert_eq!(plan, [1]);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn old_journals_without_commands_or_link_parameters_still_read() {
+        // a begin record as journals had it before commands were kept
+        let line = br#"{"n":2,"at_s":20.0,"utc":"2026-01-01T00:00:00Z","phase":"begin","action":{"kind":"fault","fault":"crash-host","target":"EXCH1"},"undo":{"kind":"repair","fault":"power-on","target":"EXCH1"}}
+"#;
+        let c = parse(Path::new("old.jsonl"), line).unwrap();
+        assert_eq!(c.records.len(), 1);
+        assert!(c.records[0].commands.is_empty());
+        assert_eq!(
+            c.records[0].action,
+            Some(Action::Fault {
+                fault: "crash-host".into(),
+                target: "EXCH1".into(),
+                link: None
+            })
+        );
+        // and what is written now reads back whole
+        let mut r = c.records[0].clone();
+        r.commands = vec!["docker kill --signal KILL drlab-ci-exch1 (EXCH1)".into()];
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.contains("\"commands\":["), "{text}");
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), r);
     }
 
     #[test]

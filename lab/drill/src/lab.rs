@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use drlab_drivers::{Clock, Event, EventKind, Recorder, Timestamp};
 use drlab_real::inventory::Inventory;
-use drlab_real::lab::{LabBackend, LabError};
+use drlab_real::lab::{IssuedCall, LabBackend, LabError};
 use drlab_scenarios::Scenario;
 
-use crate::recorded::{DrillHeader, JournalSink, Known, PlanSink, Recorded, render_plan};
+use crate::recorded::{DrillHeader, JournalSink, Known, PlanLine, PlanSink, Recorded, render_plan};
 
 /// A finished lab drill.
 #[derive(Debug)]
@@ -24,6 +24,9 @@ pub struct LabDrill {
     pub journal: PathBuf,
     /// `Err` when some journal record could not be written.
     pub journal_complete: Result<(), String>,
+    /// What the backend planned and sent for each state-changing call, in
+    /// call order (the journal's actions, in the same order).
+    pub issued: Vec<IssuedCall>,
 }
 
 /// Why a lab drill could not run (operating errors of the drill itself are
@@ -104,6 +107,9 @@ pub fn run(
     progress: &dyn Fn(&str),
 ) -> Result<LabDrill, LabDrillError> {
     let lab_name = inv.lab.name.clone();
+    // The journal shows each action's operations as the plan does: the
+    // backend's own builders, for the backend's inventory and estate.
+    let renderer = crate::render::render(&inv, s);
     let mut backend = connect(inv, s)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -129,7 +135,8 @@ pub fn run(
         lab: lab_name,
     };
     backend.restart_clock();
-    let sink = JournalSink::create(&journal, &header, backend.now())?;
+    let sink = JournalSink::create(&journal, &header, backend.now())?
+        .with_commands(move |a| renderer.render(a));
     progress(&format!("journal: {}", journal.display()));
     let rec = Recorder::new();
     let recorded = Recorded::new(&backend, &sink, &rec, Known::from_scenario(s));
@@ -171,20 +178,20 @@ pub fn run(
         events,
         journal,
         journal_complete,
+        issued: backend.issued(),
     })
 }
 
-/// The plan of a drill of `s` on the lab of `inv`: the drill rehearsed in
-/// the simulator (so branches and waits are realistic), each
-/// state-changing action rendered as the lab commands it would issue.
-/// Connects to nothing and reads no credential.
-pub fn plan(
+/// The plan of a drill of `s` on the lab of `inv`, action by action: the
+/// drill rehearsed in the simulator (so branches and waits are realistic),
+/// each state-changing action with the operations the lab backend performs
+/// for it (its own builders, [`crate::render`]). Connects to nothing and
+/// reads no credential.
+pub fn plan_lines(
     inv: &Inventory,
-    inventory_file: &Path,
     s: &Scenario,
-    scenario_file: &Path,
     seed: u64,
-) -> Result<String, LabDrillError> {
+) -> Result<Vec<PlanLine>, LabDrillError> {
     for h in &s.hosts {
         if inv.host(&h.name).is_none() {
             return Err(LabError::Missing {
@@ -205,6 +212,18 @@ pub fn plan(
         drlab_sim::POLLS_MAX,
     )
     .map_err(|e| LabDrillError::Plan(e.to_string()))?;
+    Ok(sink.into_lines())
+}
+
+/// The plan of [`plan_lines`] as text, with a header saying what it covers.
+pub fn plan(
+    inv: &Inventory,
+    inventory_file: &Path,
+    s: &Scenario,
+    scenario_file: &Path,
+    seed: u64,
+) -> Result<String, LabDrillError> {
+    let lines = plan_lines(inv, s, seed)?;
     let hosts: Vec<String> = s
         .hosts
         .iter()
@@ -231,6 +250,6 @@ pub fn plan(
         s.workload.service_name,
         s.workload.client,
     );
-    text += &render_plan(&sink.lines());
+    text += &render_plan(&lines);
     Ok(text)
 }

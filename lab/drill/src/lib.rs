@@ -7,7 +7,9 @@
 //! - [`journal`]: the journal file format the wrapper writes;
 //! - [`lab`]: a drill on the lab backend (set-up, journal, progress) and the
 //!   dry-run plan, rehearsed in the simulator;
-//! - [`render`]: journal actions as the lab commands they stand for;
+//! - [`render`]: journal actions as the lab operations they stand for, from
+//!   the lab backend's own command builders (what the plan and the journal
+//!   show is what the backend sends);
 //! - [`estate`]: the scenario's estate as the lab backend sees it.
 //!
 //! The backends (`drlab-sim`, `drlab-real`) know nothing of this crate: the

@@ -106,10 +106,21 @@ impl DrillHeader {
 
 /// A sink writing a drill journal: a `begin` record flushed to disk before
 /// each action, an `ok`/`failed` record after it.
-#[derive(Debug)]
 pub struct JournalSink {
     path: PathBuf,
     state: RefCell<JournalState>,
+    /// The commands each action stands for, written with its `begin` record.
+    render: Option<RenderFn<'static>>,
+}
+
+impl fmt::Debug for JournalSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JournalSink")
+            .field("path", &self.path)
+            .field("state", &self.state)
+            .field("commands", &self.render.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -148,7 +159,19 @@ impl JournalSink {
                 broken: None,
                 actions: 0,
             }),
+            render: None,
         }
+    }
+
+    /// Writes with each action the commands `render` says it stands for
+    /// (the lab backend's, from [`crate::render::Renderer`]): the journal
+    /// then shows what the plan showed and the backend sent.
+    pub fn with_commands(
+        mut self,
+        render: impl Fn(&Action) -> Vec<String> + 'static,
+    ) -> JournalSink {
+        self.render = Some(Box::new(render));
+        self
     }
 
     /// The journal file.
@@ -173,6 +196,7 @@ impl JournalSink {
             None,
             None,
             None,
+            Vec::new(),
         )?;
         Ok(self.path)
     }
@@ -185,7 +209,7 @@ impl JournalState {
             let mut j = Journal::create(path)?;
             if let Some(h) = self.header.take() {
                 let n = j.next_number();
-                j.write(&record(n, at, h.phase(), None, None, None))?;
+                j.write(&record(n, at, h.phase(), None, None, None, Vec::new()))?;
             }
             self.journal = Some(j);
         }
@@ -203,6 +227,7 @@ impl JournalState {
         step: Option<&str>,
         action: Option<&Action>,
         undo: Option<&Action>,
+        commands: Vec<String>,
     ) -> Result<u64, SinkError> {
         if let Some(first) = &self.broken {
             return Err(SinkError::Broken {
@@ -211,7 +236,7 @@ impl JournalState {
         }
         let written = self.open(path, at).and_then(|j| {
             let n = n.unwrap_or_else(|| j.next_number());
-            j.write(&record(n, at, phase, step, action, undo))
+            j.write(&record(n, at, phase, step, action, undo, commands))
                 .map(|()| n)
         });
         // A failed write may have left half a line: never write after it.
@@ -229,6 +254,7 @@ fn record(
     step: Option<&str>,
     action: Option<&Action>,
     undo: Option<&Action>,
+    commands: Vec<String>,
 ) -> Record {
     Record {
         n,
@@ -238,6 +264,7 @@ fn record(
         step: step.map(str::to_string),
         action: action.cloned(),
         undo: undo.cloned(),
+        commands,
     }
 }
 
@@ -254,7 +281,17 @@ impl ActionSink for JournalSink {
             return Err(SinkError::TooMany { limit: ACTIONS_MAX });
         }
         st.actions += 1;
-        st.write(&self.path, at, Phase::Begin, None, step, Some(action), undo)
+        let commands = self.render.as_ref().map(|r| r(action)).unwrap_or_default();
+        st.write(
+            &self.path,
+            at,
+            Phase::Begin,
+            None,
+            step,
+            Some(action),
+            undo,
+            commands,
+        )
     }
 
     fn end(&self, at: Timestamp, n: u64, outcome: Result<(), &OpError>) -> Result<(), SinkError> {
@@ -266,7 +303,7 @@ impl ActionSink for JournalSink {
         };
         self.state
             .borrow_mut()
-            .write(&self.path, at, phase, Some(n), None, None, None)
+            .write(&self.path, at, phase, Some(n), None, None, None, Vec::new())
             .map(|_| ())
     }
 }
@@ -354,6 +391,8 @@ pub fn render_plan(lines: &[PlanLine]) -> String {
         }
         let _ = writeln!(out, "{:>12.3}    {}", l.at.as_secs_f64(), l.action);
         for c in &l.commands {
+            // a command of several lines (a script) stays under its `$`
+            let c = c.replace('\n', &format!("\n{:>12}        ", ""));
             let _ = writeln!(out, "{:>12}      $ {c}", "");
         }
         if let Some(Err(e)) = &l.outcome {
@@ -1053,6 +1092,19 @@ impl<B: Backend> Archives for Recorded<'_, B> {
 impl<B: Backend> Faults for Recorded<'_, B> {
     async fn inject(&self, fault: &Fault) -> OpResult<()> {
         let (kind, target) = (fault.kind_name().to_string(), fault.target());
+        let link = match fault {
+            Fault::DegradeLink {
+                latency_ms,
+                bandwidth_mbps,
+                loss,
+                ..
+            } => Some(journal::LinkChange {
+                latency_ms: *latency_ms,
+                bandwidth_mbps: *bandwidth_mbps,
+                loss: *loss,
+            }),
+            _ => None,
+        };
         // Power-on and heal repair rather than break: journalled as repairs.
         let a = if fault.is_repair() {
             Action::Repair {
@@ -1063,6 +1115,7 @@ impl<B: Backend> Faults for Recorded<'_, B> {
             Action::Fault {
                 fault: kind,
                 target,
+                link,
             }
         };
         self.act(a, || self.inner.inject(fault)).await
@@ -1102,7 +1155,7 @@ fn malformed(what: &str, value: &str) -> OpError {
     OpError::invalid_state(format!("journal action: {what} {value:?} is malformed"))
 }
 
-fn parse_startup(s: &str) -> OpResult<StartupType> {
+pub(crate) fn parse_startup(s: &str) -> OpResult<StartupType> {
     match s {
         "automatic" => Ok(StartupType::Automatic),
         "manual" => Ok(StartupType::Manual),
@@ -1111,7 +1164,7 @@ fn parse_startup(s: &str) -> OpResult<StartupType> {
     }
 }
 
-fn parse_mirror(s: &str) -> OpResult<MirrorMode> {
+pub(crate) fn parse_mirror(s: &str) -> OpResult<MirrorMode> {
     match s {
         "full" => Ok(MirrorMode::Full),
         "difference" => Ok(MirrorMode::Difference),
@@ -1120,7 +1173,7 @@ fn parse_mirror(s: &str) -> OpResult<MirrorMode> {
     }
 }
 
-fn parse_rtype(s: &str) -> OpResult<RecordType> {
+pub(crate) fn parse_rtype(s: &str) -> OpResult<RecordType> {
     [
         RecordType::A,
         RecordType::PTR,
@@ -1133,11 +1186,32 @@ fn parse_rtype(s: &str) -> OpResult<RecordType> {
 }
 
 /// `host:service`.
-fn host_and(target: &str) -> OpResult<(&str, &str)> {
+pub(crate) fn host_and(target: &str) -> OpResult<(&str, &str)> {
     target
         .split_once(':')
         .filter(|(h, x)| !h.is_empty() && !x.is_empty())
         .ok_or_else(|| malformed("target", target))
+}
+
+/// The fault a journal's [`Action::Fault`] stands for: [`parse_fault`],
+/// with a `degrade-link`'s parameters when the journal kept them.
+pub fn fault_of(kind: &str, target: &str, link: Option<&journal::LinkChange>) -> OpResult<Fault> {
+    match (kind, link) {
+        ("degrade-link", Some(l)) => {
+            let (a, b) = target
+                .split_once("<->")
+                .filter(|(x, y)| !x.is_empty() && !y.is_empty())
+                .ok_or_else(|| malformed("target", target))?;
+            Ok(Fault::DegradeLink {
+                a: a.into(),
+                b: b.into(),
+                latency_ms: l.latency_ms,
+                bandwidth_mbps: l.bandwidth_mbps,
+                loss: l.loss,
+            })
+        }
+        _ => parse_fault(kind, target),
+    }
 }
 
 /// The fault a journal's `kind` and target (as [`Fault::target`] formats
@@ -1306,7 +1380,11 @@ pub async fn perform<B: Backend>(b: &B, action: &Action) -> OpResult<()> {
             };
             b.restore(from, to, options).await
         }
-        A::Fault { fault, target } => b.inject(&parse_fault(fault, target)?).await,
+        A::Fault {
+            fault,
+            target,
+            link,
+        } => b.inject(&fault_of(fault, target, link.as_ref())?).await,
         A::Repair { fault, target } => match fault.as_str() {
             // The undo of a killed service (`Action::inverse`).
             "start-service" => {
@@ -1501,7 +1579,15 @@ pub async fn rollback<B: Backend>(
             ),
         };
         let n = j.next_number();
-        let rec = record(n, b.now(), phase, p.step.as_deref(), Some(&undo), None);
+        let rec = record(
+            n,
+            b.now(),
+            phase,
+            p.step.as_deref(),
+            Some(&undo),
+            None,
+            Vec::new(),
+        );
         if let Err(e) = j.write(&rec) {
             report.journal_error = Some(e.to_string());
         }
@@ -1627,7 +1713,30 @@ impl fmt::Display for Action {
                     ""
                 }
             ),
-            A::Fault { fault, target } => write!(f, "inject {fault} on {target}"),
+            A::Fault {
+                fault,
+                target,
+                link,
+            } => {
+                write!(f, "inject {fault} on {target}")?;
+                if let Some(l) = link {
+                    let mut parts = Vec::new();
+                    if let Some(x) = l.latency_ms {
+                        parts.push(format!("latency {x} ms"));
+                    }
+                    if let Some(x) = l.bandwidth_mbps {
+                        parts.push(format!("bandwidth {x} Mbit/s"));
+                    }
+                    if let Some(x) = l.loss {
+                        parts.push(format!("loss {x}"));
+                    }
+                    if parts.is_empty() {
+                        parts.push("back to normal".into());
+                    }
+                    write!(f, " ({})", parts.join(", "))?;
+                }
+                Ok(())
+            }
             A::Repair { fault, target } => write!(f, "repair: {fault} {target}"),
             A::SetStartup {
                 host,

@@ -120,7 +120,8 @@ fn check_journal_follows_the_runbook(s: &Scenario, events: &[Event], path: &Path
         crash.action,
         Action::Fault {
             fault: "crash-host".into(),
-            target: "EXCH1".into()
+            target: "EXCH1".into(),
+            link: None,
         }
     );
     assert_eq!(crash.step, None);

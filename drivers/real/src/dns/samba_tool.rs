@@ -112,14 +112,24 @@ pub struct SambaCredentials {
 
 /// A `samba-tool` command authenticating as `cred` with the password on stdin.
 pub(crate) fn samba_tool(args: Vec<String>, cred: &SambaCredentials) -> ToolCommand {
+    ToolCommand {
+        stdin_secret: Some(cred.password.clone()),
+        ..samba_tool_as(args, &cred.user)
+    }
+}
+
+/// A `samba-tool` command authenticating as `user` that reads the password
+/// from stdin, without the password: the command as a plan shows it (the
+/// caller writes the password to its stdin).
+pub(crate) fn samba_tool_as(args: Vec<String>, user: &str) -> ToolCommand {
     let mut args = args;
     args.push("-U".into());
-    args.push(cred.user.clone());
+    args.push(user.to_string());
     ToolCommand {
         program: "samba-tool".into(),
         args,
         env: vec![("PASSWD_FD".into(), "0".into())],
-        stdin_secret: Some(cred.password.clone()),
+        stdin_secret: None,
     }
 }
 

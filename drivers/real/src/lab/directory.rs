@@ -1,7 +1,9 @@
 //! Active Directory in the lab: computer accounts and mailbox homes over
-//! LDAP (one bound session per domain controller, opened on first use), and
-//! forced replication with `samba-tool drs replicate` run on the receiving
-//! DC over SSH, its password on standard input.
+//! LDAP (one bound session per domain controller, opened on first use, with
+//! the layout the changes are planned with), and forced replication with
+//! `samba-tool drs replicate` run on the receiving DC over SSH, its password
+//! on standard input. What each change sends is planned in
+//! [`super::commands`].
 
 use std::collections::BTreeMap;
 
@@ -11,20 +13,13 @@ use drlab_drivers::{Directory, OpError};
 use tokio::sync::MutexGuard;
 
 use super::LabBackend;
-use crate::dns::samba_tool::SambaCredentials;
-use crate::ldap::{AdClient, AdConfig, samba_force_replication};
+use crate::ldap::{AdClient, AdConfig};
 use crate::secret::Secret;
 
 impl LabBackend {
     /// The bind password of `dc`'s LDAP access.
-    fn ldap_secret(&self, dc: &str) -> OpResult<(crate::inventory::LdapDef, Secret)> {
-        let e = self.entry(dc)?;
-        let ldap = e
-            .ldap
-            .clone()
-            .ok_or_else(|| OpError::not_found(format!("LDAP access to {dc} in the inventory")))?;
-        let secret = self
-            .inv
+    fn ldap_secret(&self, ldap: &crate::inventory::LdapDef, dc: &str) -> OpResult<Secret> {
+        self.inv
             .credentials
             .get(&ldap.password_credential)
             .ok_or_else(|| {
@@ -35,21 +30,20 @@ impl LabBackend {
             .load()
             .map_err(|e| OpError::Io {
                 detail: format!("credential of {dc}: {e}").into(),
-            })?;
-        Ok((ldap, secret))
+            })
     }
 
-    /// The sessions, with one bound to `dc` (connecting on first use).
+    /// The sessions, with one bound to `dc` (connecting on first use), with
+    /// the layout its changes are planned with.
     pub(super) async fn ad_for(
         &self,
         dc: &str,
     ) -> OpResult<MutexGuard<'_, BTreeMap<String, AdClient>>> {
         let mut guard = self.ad.lock().await;
         if !guard.contains_key(dc) {
-            let (ldap, secret) = self.ldap_secret(dc)?;
-            let mut cfg = AdConfig::lab(&ldap.url, &ldap.bind, secret, &self.estate.domain);
-            cfg.base_dn = ldap.base.clone();
-            cfg.mailbox_home = crate::ldap::MailboxHomeSchema::lab(&ldap.base);
+            let (ldap, layout) = self.commands().ldap(dc)?;
+            let secret = self.ldap_secret(ldap, dc)?;
+            let cfg = AdConfig::with_layout(&ldap.url, &ldap.bind, secret, layout);
             let client = AdClient::connect(cfg).await.map_err(OpError::from)?;
             guard.insert(dc.to_string(), client);
         }
@@ -58,7 +52,7 @@ impl LabBackend {
 
     /// Runs `op` on `dc`'s session; a failed session is dropped so the next
     /// call reconnects (a DC that restarted closes its connections).
-    async fn with_ad<T>(
+    pub(super) async fn with_ad<T>(
         &self,
         dc: &str,
         op: impl AsyncFnOnce(&mut AdClient) -> Result<T, crate::ldap::AdError>,
@@ -87,17 +81,23 @@ impl Directory for LabBackend {
     }
 
     async fn create_computer(&self, dc: &str, name: &str) -> OpResult<()> {
-        self.with_ad(dc, async |c| c.create_computer(name).await.map(|_| ()))
+        self.call("create_computer", self.commands().create_computer(dc, name))?
+            .rest()
             .await
     }
 
     async fn rename_computer(&self, dc: &str, old: &str, new: &str) -> OpResult<()> {
-        self.with_ad(dc, async |c| c.rename_computer(old, new).await.map(|_| ()))
-            .await
+        self.call(
+            "rename_computer",
+            self.commands().rename_computer(dc, old, new),
+        )?
+        .rest()
+        .await
     }
 
     async fn remove_computer(&self, dc: &str, name: &str) -> OpResult<()> {
-        self.with_ad(dc, async |c| c.remove_computer(name).await)
+        self.call("remove_computer", self.commands().remove_computer(dc, name))?
+            .rest()
             .await
     }
 
@@ -113,32 +113,21 @@ impl Directory for LabBackend {
         server: &str,
         store: &StoreRef,
     ) -> OpResult<()> {
-        self.with_ad(dc, async |c| {
-            c.set_mailbox_home(mailbox, server, store).await
-        })
+        self.call(
+            "set_mailbox_home",
+            self.commands().set_mailbox_home(dc, mailbox, server, store),
+        )?
+        .rest()
         .await
     }
 
     async fn force_replication(&self, from: &str, to: &str) -> OpResult<()> {
-        if from == to {
-            return Ok(());
-        }
-        let (ldap, password) = self.ldap_secret(to)?;
-        let user = ldap
-            .bind
-            .split('@')
-            .next()
-            .unwrap_or(&ldap.bind)
-            .to_string();
-        let cred = SambaCredentials { user, password };
-        for cmd in samba_force_replication(to, from, &ldap.base, &cred) {
-            let t = self.target(to)?;
-            let stdin = cmd.stdin_bytes().unwrap_or_default();
-            let out = self
-                .ssh
-                .exec_with_stdin(&t, &cmd.posix_line(), &stdin, self.timeout())
-                .await
-                .map_err(OpError::from)?;
+        let mut call = self.call(
+            "force_replication",
+            self.commands().force_replication(from, to),
+        )?;
+        while call.left() > 0 {
+            let out = call.ssh().await?;
             if !out.success() {
                 return Err(OpError::Io {
                     detail: format!(

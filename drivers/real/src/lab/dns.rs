@@ -42,7 +42,7 @@ impl LabBackend {
         Ok((SocketAddr::new(e.address, def.port), key))
     }
 
-    async fn updater(&self, server: &str, name: &str) -> OpResult<Rfc2136Client> {
+    pub(super) async fn updater(&self, server: &str, name: &str) -> OpResult<Rfc2136Client> {
         let (addr, key) = self.dns_server(server)?;
         let limits = DnsLimits::default();
         let zone = client::find_zone(addr, name, limits)
@@ -65,13 +65,18 @@ impl LabBackend {
 
 impl Dns for LabBackend {
     async fn add_record(&self, server: &str, record: &DnsRecord) -> OpResult<()> {
-        let u = self.updater(server, &record.name).await?;
-        u.add(record).await.map_err(OpError::from)
+        self.call("add_record", self.commands().add_record(server, record))?
+            .rest()
+            .await
     }
 
     async fn delete_record(&self, server: &str, record: &DnsRecord) -> OpResult<()> {
-        let u = self.updater(server, &record.name).await?;
-        u.delete(record).await.map_err(OpError::from)
+        self.call(
+            "delete_record",
+            self.commands().delete_record(server, record),
+        )?
+        .rest()
+        .await
     }
 
     async fn query_server(
@@ -100,7 +105,8 @@ impl Dns for LabBackend {
     }
 
     async fn flush_cache(&self, client: &str) -> OpResult<()> {
-        self.resolver(client)?.flush();
-        Ok(())
+        self.call("flush_cache", self.commands().flush_cache(client))?
+            .rest()
+            .await
     }
 }

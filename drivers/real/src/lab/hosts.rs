@@ -2,42 +2,47 @@
 //! reboots and power through the container engine, identity takeover
 //! (`ip addr add` of the source's address on the target with a gratuitous
 //! ARP so neighbours learn the new owner at once), and domain membership as
-//! computer accounts in Active Directory.
+//! computer accounts in Active Directory. The scripts are pure builders
+//! ([`super::commands`] plans each call with them); the interface and its
+//! prefix length are found by the scripts themselves on the host, so a
+//! command is the same whenever it is sent.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use drlab_drivers::caps::OpResult;
-use drlab_drivers::types::{Fault, IdentityItems};
-use drlab_drivers::{Faults, Hosts, OpError};
+use drlab_drivers::types::IdentityItems;
+use drlab_drivers::{Hosts, OpError};
 
 use super::LabBackend;
 use crate::ssh::sh_quote;
 
-/// `ip` command to find the prefix length of the interface holding `addr`'s
-/// network on the target (the lab's containers have one interface).
-fn prefix_script() -> &'static str {
-    "ip -o -4 addr show scope global | awk 'NR==1 {print $2, $4}'"
-}
+/// Shell snippet setting `$dev` and `$prefix` to the first global IPv4
+/// interface of the host it runs on and its prefix length (the lab's
+/// containers have one interface; the name is never assumed).
+const FIRST_INTERFACE: &str = "set -- $(ip -o -4 addr show scope global | awk 'NR==1 {split($4, a, \"/\"); print $2, a[2]}'); \
+     dev=$1; prefix=${2:-24}; [ -n \"$dev\" ] || { echo 'no IPv4 interface found' >&2; exit 1; }";
 
-/// Brings `addr/prefix` up on `dev` and announces it (gratuitous ARP,
-/// RFC 5227 §3): peers' ARP caches still point at the dead source.
-pub fn take_ip_script(addr: &str, prefix: &str, dev: &str) -> String {
+/// Brings `addr` up on the host's first interface with that interface's
+/// prefix length (found by the script itself, so the command is the same
+/// whenever it is sent) and announces it (gratuitous ARP, RFC 5227 §3):
+/// peers' ARP caches still point at the dead source. Fails when the
+/// address is neither added nor already there.
+pub fn take_ip_script(addr: &str) -> String {
     format!(
-        "ip addr add {a}/{p} dev {d} 2>/dev/null || ip -o addr show dev {d} | grep -q ' {a}/' ; \
-         (command -v arping >/dev/null && arping -c 2 -U -I {d} {a} >/dev/null 2>&1; true)",
+        "{FIRST_INTERFACE}; \
+         ip addr add {a}/\"$prefix\" dev \"$dev\" 2>/dev/null || ip -o addr show dev \"$dev\" | grep -q ' {a}/' || exit 1; \
+         (command -v arping >/dev/null && arping -c 2 -U -I \"$dev\" {a} >/dev/null 2>&1; true)",
         a = sh_quote(addr),
-        p = sh_quote(prefix),
-        d = sh_quote(dev)
     )
 }
 
-/// Removes `addr` from `dev`.
-pub fn release_ip_script(addr: &str, dev: &str) -> String {
+/// Removes `addr` from the host's first interface.
+pub fn release_ip_script(addr: &str) -> String {
     format!(
-        "ip -o addr show dev {d} | awk '{{print $4}}' | grep \"^{a}/\" | while read x; do ip addr del \"$x\" dev {d}; done",
+        "{FIRST_INTERFACE}; \
+         ip -o addr show dev \"$dev\" | awk '{{print $4}}' | grep \"^{a}/\" | while read x; do ip addr del \"$x\" dev \"$dev\"; done",
         a = addr.replace('.', "\\."),
-        d = sh_quote(dev)
     )
 }
 
@@ -55,39 +60,6 @@ pub fn alias_script(addr: &str, name: &str, fqdn: &str, on: bool) -> String {
             "grep -vxF {l} /etc/hosts > /etc/hosts.drlab && cat /etc/hosts.drlab > /etc/hosts; rm -f /etc/hosts.drlab",
             l = sh_quote(&line)
         )
-    }
-}
-
-impl LabBackend {
-    /// Waits until `host` answers on SSH again, within the boot limit.
-    async fn wait_up(&self, host: &str) -> OpResult<()> {
-        let limit = Duration::from_millis(self.limits.boot_timeout_ms);
-        let start = Instant::now();
-        loop {
-            if self
-                .sh(host, "true", self.timeout())
-                .await
-                .is_ok_and(|o| o.success())
-            {
-                return Ok(());
-            }
-            if start.elapsed() >= limit {
-                return Err(OpError::timeout(format!("boot of {host}"), limit));
-            }
-            tokio::time::sleep(Duration::from_millis(self.limits.poll_interval_ms * 4)).await;
-        }
-    }
-
-    /// The first global IPv4 interface of a host: `(device, "addr/prefix")`.
-    async fn interface(&self, host: &str) -> OpResult<(String, String)> {
-        let out = self.sh_ok(host, prefix_script(), "ip addr").await?;
-        let mut it = out.stdout.split_whitespace();
-        match (it.next(), it.next()) {
-            (Some(d), Some(cidr)) => Ok((d.to_string(), cidr.to_string())),
-            _ => Err(OpError::Io {
-                detail: format!("no IPv4 interface found on {host}").into(),
-            }),
-        }
     }
 }
 
@@ -122,124 +94,64 @@ impl Hosts for LabBackend {
     }
 
     async fn reboot(&self, host: &str) -> OpResult<()> {
-        let e = self.entry(host)?;
-        if e.container.is_some() {
-            // A container cannot reboot itself: its engine stops and starts it.
-            self.faults
-                .inject(&Fault::CrashHost { host: host.into() })
-                .await?;
-            self.faults
-                .inject(&Fault::PowerOn { host: host.into() })
-                .await?;
-        } else {
+        let mut call = self.call("reboot", self.commands().reboot(host))?;
+        if self.entry(host)?.container.is_none() {
             // The reboot drops the SSH session: its error is expected.
-            let _ = self
-                .sh(host, "(sleep 1; reboot) >/dev/null 2>&1 &", self.timeout())
-                .await;
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = call.next().await;
         }
-        self.wait_up(host).await
+        call.rest().await
     }
 
     async fn rename(&self, host: &str, new_name: &str) -> OpResult<()> {
-        let e = self.entry(host)?;
-        if e.container.is_some() {
-            return Err(Self::unsupported(format!(
-                "rename {host} to {new_name}: a container's host name is fixed when it is created"
-            )));
-        }
-        match e.dialect {
-            crate::inventory::Dialect::Linux => self
-                .sh_ok(
-                    host,
-                    &format!("hostnamectl set-hostname {}", sh_quote(new_name)),
-                    "hostnamectl",
-                )
-                .await
-                .map(|_| ()),
-            crate::inventory::Dialect::Windows => Err(Self::unsupported(format!(
-                "rename {host}: Rename-Computer needs a domain credential the inventory does not name"
-            ))),
-        }
+        self.call("rename", self.commands().rename(host, new_name))?
+            .rest()
+            .await
     }
 
     async fn join_domain(&self, host: &str, domain: &str) -> OpResult<()> {
-        if !domain.eq_ignore_ascii_case(&self.estate.domain) {
-            return Err(OpError::refused(format!(
-                "{host} can only join the lab's domain {}, not {domain}",
-                self.estate.domain
-            )));
-        }
-        let dc = self
-            .first_dc()
-            .ok_or_else(|| {
-                OpError::not_found("a domain controller with LDAP access in the inventory")
-            })?
-            .to_string();
-        // The lab's mail hosts are members through their computer accounts.
-        let mut ad = self.ad_for(&dc).await?;
-        let c = ad.get_mut(&dc).expect("connected");
-        if !c.computer_exists(host).await.map_err(OpError::from)? {
-            c.create_computer(host).await.map_err(OpError::from)?;
-        }
-        Ok(())
+        self.call("join_domain", self.commands().join_domain(host, domain))?
+            .rest()
+            .await
     }
 
     async fn leave_domain(&self, host: &str) -> OpResult<()> {
-        Err(Self::unsupported(format!(
-            "{host} leaving the domain: the lab's mail hosts are members only through their computer accounts; remove the account instead"
-        )))
+        self.call("leave_domain", self.commands().leave_domain(host))?
+            .rest()
+            .await
     }
 
     async fn take_over_identity(&self, from: &str, to: &str, items: IdentityItems) -> OpResult<()> {
-        let addr = self.address(from)?.to_string();
+        let mut call = self.call(
+            "take_over_identity",
+            self.commands().take_over_identity(from, to, items),
+        )?;
         if items.ip_addresses {
             // Two holders of one address is a conflict, as on a real LAN.
-            if self
-                .ping(to, from, Duration::from_millis(1500))
-                .await
-                .is_ok()
-            {
-                return Err(OpError::refused(format!(
-                    "address conflict: {from} still answers at {addr}"
-                )));
-            }
-            let (dev, cidr) = self.interface(to).await?;
-            let prefix = cidr.split('/').nth(1).unwrap_or("24").to_string();
-            self.sh_ok(to, &take_ip_script(&addr, &prefix, &dev), "ip addr add")
-                .await?;
+            call.next_ok().await?;
+            call.next_ok().await?;
             self.taken_over
                 .borrow_mut()
                 .insert(from.to_string(), to.to_string());
         }
-        if items.server_name {
-            let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.estate.domain);
-            self.sh_ok(to, &alias_script(&addr, from, &fqdn, true), "name alias")
-                .await?;
-        }
-        Ok(())
+        call.rest().await
     }
 
     async fn release_identity(&self, from: &str, to: &str, items: IdentityItems) -> OpResult<()> {
-        let addr = self.address(from)?.to_string();
+        let mut call = self.call(
+            "release_identity",
+            self.commands().release_identity(from, to, items),
+        )?;
         if items.ip_addresses {
-            let (dev, _) = self.interface(to).await?;
-            self.sh_ok(to, &release_ip_script(&addr, &dev), "ip addr del")
-                .await?;
+            call.next_ok().await?;
             self.taken_over.borrow_mut().remove(from);
         }
-        if items.server_name {
-            let fqdn = format!("{}.{}", from.to_ascii_lowercase(), self.estate.domain);
-            self.sh_ok(to, &alias_script(&addr, from, &fqdn, false), "name alias")
-                .await?;
-        }
-        Ok(())
+        call.rest().await
     }
 
     async fn boot_on(&self, host: &str, server: &str) -> OpResult<()> {
-        Err(Self::unsupported(format!(
-            "boot {host} on server {server}: the container lab has no physical server pool or persona images"
-        )))
+        self.call("boot_on", self.commands().boot_on(host, server))?
+            .rest()
+            .await
     }
 }
 
@@ -249,13 +161,17 @@ mod tests {
 
     #[test]
     fn scripts_quote_their_arguments() {
-        let s = take_ip_script("10.1.2.3", "24", "eth0");
-        assert!(s.starts_with("ip addr add 10.1.2.3/24 dev eth0"), "{s}");
-        assert!(s.contains("arping -c 2 -U -I eth0 10.1.2.3"), "{s}");
+        let s = take_ip_script("10.1.2.3");
+        assert!(
+            s.contains("ip addr add 10.1.2.3/\"$prefix\" dev \"$dev\""),
+            "{s}"
+        );
+        assert!(s.contains("arping -c 2 -U -I \"$dev\" 10.1.2.3"), "{s}");
+        assert!(s.contains("|| exit 1"), "a failed takeover fails: {s}");
         // Anything a shell would interpret is quoted.
-        let odd = take_ip_script("10.1.2.3", "24", "eth0; reboot");
-        assert!(odd.contains("dev 'eth0; reboot'"), "{odd}");
-        let r = release_ip_script("10.1.2.3", "eth0");
+        let odd = take_ip_script("10.1.2.3; reboot");
+        assert!(odd.contains("ip addr add '10.1.2.3; reboot'/"), "{odd}");
+        let r = release_ip_script("10.1.2.3");
         assert!(r.contains("grep \"^10\\.1\\.2\\.3/\""), "{r}");
         let a = alias_script("10.1.2.3", "EXCH1", "exch1.corp.example.com", true);
         assert!(

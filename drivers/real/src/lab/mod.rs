@@ -12,12 +12,19 @@
 //! What the Linux lab cannot do (rename a container, boot a persona on a
 //! server pool, a managed switch, a SAN when the inventory lists none)
 //! returns [`OpError::Unsupported`] with the reason: nothing is faked.
+//!
+//! Every state-changing call has a pure half, in [`commands`]: the exact
+//! operations ([`LabOp`]) it performs for its arguments, computed from the
+//! inventory and the estate alone. The call performs those operations, in
+//! order, and nothing else (the dry-run plan and the journal show the same
+//! operations); [`LabBackend::issued`] lists what each call sent.
 
+pub mod commands;
 mod directory;
 mod dns;
 pub mod estate;
 mod hosts;
-pub mod scripts;
+mod issue;
 mod stores;
 mod workload;
 
@@ -31,21 +38,25 @@ use drlab_drivers::types::{
     ArchiveInfo, Fault, MirrorMode, QueueStatus, ReplicationState, RestoreOptions, ServiceState,
     StartupType,
 };
+
+use self::issue::Issued;
 use drlab_drivers::{
-    Archives, Backend, Clock, Faults, Hosts, MailStores, OpError, Replication, San, Services,
-    Switches, Timestamp,
+    Archives, Backend, Clock, Faults, Hosts, OpError, Replication, San, Services, Switches,
+    Timestamp,
 };
 
 use crate::dialect::linux;
 use crate::dns::resolver::Resolver;
 use crate::faults::{FaultInjector, FaultLimits};
-use crate::inventory::{Dialect, HostEntry, Inventory, LabRole};
+use crate::inventory::{Dialect, HostEntry, Inventory};
 use crate::ldap::AdClient;
-use crate::replication::{ReplicationLimits, Replicator};
+use crate::replication::{self, ReplicationLimits, Replicator};
 use crate::secret::Secret;
 use crate::ssh::{Output, SshLimits, SshPool, SshTarget};
 
+pub use commands::{Commands, LabOp};
 pub use estate::Estate;
+pub use issue::{ISSUED_CALLS_MAX, IssuedCall};
 
 /// Why a lab backend could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +113,11 @@ pub struct LabBackend {
     inv: Inventory,
     estate: Estate,
     start: Instant,
+    /// The wall-clock time of `start`, in Unix microseconds (archive ids
+    /// carry the host's clock).
+    start_unix_us: Cell<u64>,
+    /// What each state-changing call sent.
+    issued: Issued,
     limits: LabLimits,
     ssh: SshPool,
     faults: FaultInjector,
@@ -199,6 +215,8 @@ impl LabBackend {
             estate,
             inv,
             start: Instant::now(),
+            start_unix_us: Cell::new(unix_now_us()),
+            issued: Issued::default(),
             limits,
             ssh: SshPool::new(SshLimits::default()),
             faults,
@@ -218,14 +236,23 @@ impl LabBackend {
     /// Restarts the drill clock (call right before the drill begins).
     pub fn restart_clock(&mut self) {
         self.start = Instant::now();
+        self.start_unix_us.set(unix_now_us());
+    }
+
+    /// The command builders of this backend: what each state-changing call
+    /// performs, for given arguments (see [`commands`]).
+    pub fn commands(&self) -> Commands<'_> {
+        Commands::new(&self.inv, &self.estate, self.limits)
+    }
+
+    /// What each state-changing call made so far planned and sent, in the
+    /// order the calls were made (at most [`ISSUED_CALLS_MAX`] calls).
+    pub fn issued(&self) -> Vec<IssuedCall> {
+        self.issued.calls()
     }
 
     fn entry(&self, host: &str) -> OpResult<&HostEntry> {
-        self.inv.host(host).ok_or_else(|| {
-            OpError::not_found(format!(
-                "host {host} in the inventory (drlab touches only inventory hosts)"
-            ))
-        })
+        self.commands().entry(host)
     }
 
     fn target(&self, host: &str) -> OpResult<SshTarget> {
@@ -282,23 +309,11 @@ impl LabBackend {
 
     /// The lab unit of a scenario service.
     fn lab_service(&self, service: &str) -> OpResult<&str> {
-        self.inv
-            .services
-            .get(service)
-            .map(String::as_str)
-            .ok_or_else(|| {
-                OpError::not_found(format!(
-                    "a lab mapping for service {service} (inventory [services])"
-                ))
-            })
+        self.commands().lab_service(service)
     }
 
     fn mail_root(&self, host: &str) -> OpResult<String> {
-        Ok(self
-            .entry(host)?
-            .mail_root
-            .clone()
-            .unwrap_or_else(|| "/srv/mail".to_string()))
+        self.commands().mail_root(host)
     }
 
     fn address(&self, host: &str) -> OpResult<IpAddr> {
@@ -307,12 +322,6 @@ impl LabBackend {
 
     fn replicator(&self) -> Replicator<'_> {
         Replicator::new(&self.ssh, ReplicationLimits::default())
-    }
-
-    fn unsupported(what: impl Into<String>) -> OpError {
-        OpError::Unsupported {
-            what: what.into().into(),
-        }
     }
 
     /// Sets the estate to the scenario's starting state before a drill:
@@ -364,12 +373,15 @@ impl LabBackend {
     }
 
     fn first_dc(&self) -> Option<&str> {
-        self.inv
-            .hosts
-            .iter()
-            .find(|h| h.roles.contains(&LabRole::DomainController) && h.ldap.is_some())
-            .map(|h| h.name.as_str())
+        self.commands().first_dc()
     }
+}
+
+/// The system clock in Unix microseconds.
+fn unix_now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 impl Clock for LabBackend {
@@ -384,46 +396,29 @@ impl Clock for LabBackend {
 
 impl Services for LabBackend {
     async fn start_service(&self, host: &str, service: &str) -> OpResult<()> {
+        let mut call = self.call(
+            "start_service",
+            self.commands().start_service(host, service),
+        )?;
+        let out = call.ssh().await?;
         match self.dialect(host)? {
-            Dialect::Linux => {
-                let unit = self.lab_service(service)?;
-                let cmd = linux::start(unit).map_err(|e| linux::op_error(host, e))?;
-                let out = self.sh(host, &cmd, self.timeout()).await?;
-                match out.exit_status {
-                    Some(0) => Ok(()),
-                    Some(6) => Err(OpError::refused(format!("{service} on {host} is disabled"))),
-                    _ => Err(OpError::ServiceFailed {
-                        host: host.into(),
-                        service: service.into(),
-                        reason: format!("{unit}: {}", out.stderr.trim()).into(),
-                    }),
-                }
-            }
-            Dialect::Windows => {
-                let c = crate::dialect::windows::start_service(service, 60)
-                    .map_err(|e| linux::op_error(host, e))?;
-                self.sh_ok(host, &c.command_line(), "Start-Service")
-                    .await
-                    .map(|_| ())
-            }
+            Dialect::Linux => match out.exit_status {
+                Some(0) => Ok(()),
+                Some(6) => Err(OpError::refused(format!("{service} on {host} is disabled"))),
+                _ => Err(OpError::ServiceFailed {
+                    host: host.into(),
+                    service: service.into(),
+                    reason: format!("{}: {}", self.lab_service(service)?, out.stderr.trim()).into(),
+                }),
+            },
+            Dialect::Windows => issue::succeeded(host, "Start-Service", out).map(|_| ()),
         }
     }
 
     async fn stop_service(&self, host: &str, service: &str) -> OpResult<()> {
-        match self.dialect(host)? {
-            Dialect::Linux => {
-                let unit = self.lab_service(service)?;
-                let cmd = linux::stop(unit).map_err(|e| linux::op_error(host, e))?;
-                self.sh_ok(host, &cmd, "stop").await.map(|_| ())
-            }
-            Dialect::Windows => {
-                let c = crate::dialect::windows::stop_service(service, 60)
-                    .map_err(|e| linux::op_error(host, e))?;
-                self.sh_ok(host, &c.command_line(), "Stop-Service")
-                    .await
-                    .map(|_| ())
-            }
-        }
+        self.call("stop_service", self.commands().stop_service(host, service))?
+            .rest()
+            .await
     }
 
     async fn service_status(&self, host: &str, service: &str) -> OpResult<ServiceState> {
@@ -453,42 +448,34 @@ impl Services for LabBackend {
         service: &str,
         startup: StartupType,
     ) -> OpResult<()> {
-        match self.dialect(host)? {
-            Dialect::Linux => {
-                let unit = self.lab_service(service)?;
-                let cmd =
-                    linux::set_startup(unit, startup).map_err(|e| linux::op_error(host, e))?;
-                self.sh_ok(host, &cmd, "startup").await.map(|_| ())
-            }
-            Dialect::Windows => {
-                let c = crate::dialect::windows::set_startup_type(service, startup)
-                    .map_err(|e| linux::op_error(host, e))?;
-                self.sh_ok(host, &c.command_line(), "Set-Service")
-                    .await
-                    .map(|_| ())
-            }
-        }
+        self.call(
+            "set_startup_type",
+            self.commands().set_startup_type(host, service, startup),
+        )?
+        .rest()
+        .await
     }
 }
 
 impl Replication for LabBackend {
     async fn connect(&self, source: &str, target: &str, mirror: MirrorMode) -> OpResult<()> {
-        let (s, t) = (self.target(source)?, self.target(target)?);
-        self.replicator()
-            .connect(&s, &t, &self.mail_root(source)?, mirror)
-            .await
-            .map(|_| ())
-            .map_err(OpError::from)
+        let mut call = self.call("connect", self.commands().connect(source, target, mirror))?;
+        let out = call.ssh().await?;
+        let out = replication::command_result(source, "connect", out)?;
+        replication::state_result(source, "connect", &out)?;
+        Ok(())
     }
 
-    async fn pause(&self, source: &str, _target: &str) -> OpResult<()> {
-        let s = self.target(source)?;
-        self.replicator().pause(&s).await.map_err(OpError::from)
+    async fn pause(&self, source: &str, target: &str) -> OpResult<()> {
+        let mut call = self.call("pause", self.commands().pause(source, target))?;
+        let out = call.ssh().await?;
+        replication::signal_result(source, "pause", &out).map_err(OpError::from)
     }
 
-    async fn resume(&self, source: &str, _target: &str) -> OpResult<()> {
-        let s = self.target(source)?;
-        self.replicator().resume(&s).await.map_err(OpError::from)
+    async fn resume(&self, source: &str, target: &str) -> OpResult<()> {
+        let mut call = self.call("resume", self.commands().resume(source, target))?;
+        let out = call.ssh().await?;
+        replication::signal_result(source, "resume", &out).map_err(OpError::from)
     }
 
     async fn wait_drained(
@@ -538,12 +525,11 @@ impl Replication for LabBackend {
         }
     }
 
-    async fn disconnect(&self, source: &str, _target: &str) -> OpResult<()> {
-        let s = self.target(source)?;
-        self.replicator()
-            .disconnect(&s)
-            .await
-            .map_err(OpError::from)
+    async fn disconnect(&self, source: &str, target: &str) -> OpResult<()> {
+        let mut call = self.call("disconnect", self.commands().disconnect(source, target))?;
+        let out = call.ssh().await?;
+        replication::command_result(source, "disconnect", out)?;
+        Ok(())
     }
 
     async fn queue_status(&self, source: &str, target: &str) -> OpResult<QueueStatus> {
@@ -557,82 +543,99 @@ impl Replication for LabBackend {
 
     async fn restore(&self, from: &str, to: &str, options: RestoreOptions) -> OpResult<()> {
         // As on Exchange: files in use cannot be overwritten.
-        for st in self.estate.stores.get(to).into_iter().flatten() {
-            if self.store_mounted(to, &st.id).await? {
-                return Err(OpError::invalid_state(format!(
-                    "cannot restore over {} on {to}: the store is mounted; stop the Exchange services first",
-                    st.id
-                )));
+        let mut call = self.call("restore", self.commands().restore(from, to, options))?;
+        let mounted = || {
+            OpError::invalid_state(format!(
+                "cannot restore over the stores of {to}: a store is mounted; stop the Exchange services first"
+            ))
+        };
+        let windows = self.dialect(to)? == Dialect::Windows;
+        while call.left() > 1 {
+            let out = call.ssh().await?;
+            if windows {
+                if issue::succeeded(to, "Get-MailboxDatabase", out)?
+                    .stdout
+                    .trim()
+                    .eq_ignore_ascii_case("true")
+                {
+                    return Err(mounted());
+                }
+            } else if out.exit_status == Some(6) {
+                return Err(mounted());
+            } else {
+                issue::succeeded(to, "mount check", out)?;
             }
         }
-        let (f, t) = (self.target(from)?, self.target(to)?);
-        self.replicator()
-            .restore(&f, &t, &self.mail_root(to)?, options.only_if_backup_newer)
-            .await
-            .map(|_| ())
-            .map_err(OpError::from)
+        let out = call.ssh().await?;
+        let out = replication::command_result(from, "restore", out)?;
+        replication::parse_rsync(&out.stdout).ok_or_else(|| {
+            OpError::from(replication::ReplicationError::Unparseable {
+                host: from.to_string(),
+                what: "restore",
+            })
+        })?;
+        Ok(())
     }
 }
 
 impl San for LabBackend {
     async fn grant(&self, volume: &str, initiator: &str) -> OpResult<()> {
-        Err(Self::unsupported(format!(
-            "grant {initiator} on volume {volume}: the lab inventory has no SAN host (tgt) for drills"
-        )))
+        self.call("grant", self.commands().grant(volume, initiator))?
+            .rest()
+            .await
     }
     async fn revoke(&self, volume: &str, initiator: &str) -> OpResult<()> {
-        Err(Self::unsupported(format!(
-            "revoke {initiator} on volume {volume}: the lab inventory has no SAN host for drills"
-        )))
+        self.call("revoke", self.commands().revoke(volume, initiator))?
+            .rest()
+            .await
     }
     async fn attach(&self, host: &str, volume: &str) -> OpResult<()> {
-        Err(Self::unsupported(format!(
-            "attach {volume} to {host}: the lab inventory has no SAN host for drills"
-        )))
+        self.call("attach", self.commands().attach(host, volume))?
+            .rest()
+            .await
     }
     async fn detach(&self, host: &str, volume: &str) -> OpResult<()> {
-        Err(Self::unsupported(format!(
-            "detach {volume} from {host}: the lab inventory has no SAN host for drills"
-        )))
+        self.call("detach", self.commands().detach(host, volume))?
+            .rest()
+            .await
     }
     async fn snapshot(&self, volume: &str, name: &str) -> OpResult<()> {
-        Err(Self::unsupported(format!(
-            "snapshot {name} of {volume}: the lab inventory has no SAN host for drills"
-        )))
+        self.call("snapshot", self.commands().snapshot(volume, name))?
+            .rest()
+            .await
     }
 }
 
 impl Switches for LabBackend {
-    async fn set_port_vlans(&self, server: &str, _vlans: &[u16]) -> OpResult<()> {
-        Err(Self::unsupported(format!(
-            "VLANs of {server}'s switch port: the container lab has no managed switch"
-        )))
+    async fn set_port_vlans(&self, server: &str, vlans: &[u16]) -> OpResult<()> {
+        self.call(
+            "set_port_vlans",
+            self.commands().set_port_vlans(server, vlans),
+        )?
+        .rest()
+        .await
     }
 }
 
 impl Archives for LabBackend {
     async fn take_archive(&self, host: &str, level_h: u32) -> OpResult<ArchiveInfo> {
-        let root = self.mail_root(host)?;
-        let taken_at_us = self.now().as_micros();
-        let id = format!("{host}-{level_h}h-{taken_at_us}");
-        let out = self
-            .sh(
-                host,
-                &stores::archive_take_script(&root, &id),
-                Duration::from_millis(self.limits.copy_timeout_ms),
-            )
-            .await?;
+        let mut call = self.call("take_archive", self.commands().take_archive(host, level_h))?;
+        let out = call.ssh().await?;
         if !out.success() {
             return Err(OpError::Io {
                 detail: format!("archive on {host} failed: {}", out.stderr.trim()).into(),
             });
         }
-        let bytes = out.stdout.trim().parse().unwrap_or(0);
-        Ok(ArchiveInfo {
-            id: id.into(),
-            level_h,
-            taken_at_us,
-            bytes,
+        let (id, bytes) = stores::parse_archive_taken(&out.stdout).ok_or_else(|| OpError::Io {
+            detail: format!(
+                "archive on {host}: cannot parse the answer {:?}",
+                out.stdout.trim()
+            )
+            .into(),
+        })?;
+        let info = stores::parse_archive_list(&format!("{id} {bytes} 0"), self.start_unix_us.get());
+        info.into_iter().next().ok_or_else(|| OpError::Io {
+            detail: format!("archive on {host}: {id:?} is not an archive id").into(),
         })
     }
 
@@ -640,42 +643,33 @@ impl Archives for LabBackend {
         let out = self
             .sh_ok(host, stores::ARCHIVE_LIST_SCRIPT, "list archives")
             .await?;
-        Ok(stores::parse_archive_list(&out.stdout))
+        Ok(stores::parse_archive_list(
+            &out.stdout,
+            self.start_unix_us.get(),
+        ))
     }
 
     async fn restore_archive(&self, id: &str, host: &str) -> OpResult<()> {
-        for st in self.estate.stores.get(host).into_iter().flatten() {
-            if self.store_mounted(host, &st.id).await? {
-                return Err(OpError::invalid_state(format!(
-                    "cannot restore over {} on {host}: dismount it first",
-                    st.id
-                )));
-            }
-        }
-        let root = self.mail_root(host)?;
-        let script = stores::archive_restore_script(&root, id).map_err(OpError::invalid_state)?;
-        let out = self
-            .sh(
-                host,
-                &script,
-                Duration::from_millis(self.limits.copy_timeout_ms),
-            )
-            .await?;
-        if out.success() {
-            Ok(())
-        } else if out.exit_status == Some(4) {
-            Err(OpError::not_found(format!("archive {id} on {host}")))
-        } else {
-            Err(OpError::Io {
+        let mut call = self.call("restore_archive", self.commands().restore_archive(id, host))?;
+        let out = call.ssh().await?;
+        match out.exit_status {
+            Some(0) => Ok(()),
+            Some(4) => Err(OpError::not_found(format!("archive {id} on {host}"))),
+            Some(6) => Err(OpError::invalid_state(format!(
+                "cannot restore over the stores of {host}: dismount them first"
+            ))),
+            _ => Err(OpError::Io {
                 detail: format!("restore of {id} on {host} failed: {}", out.stderr.trim()).into(),
-            })
+            }),
         }
     }
 }
 
 impl Faults for LabBackend {
     async fn inject(&self, fault: &Fault) -> OpResult<()> {
-        self.faults.inject(fault).await
+        self.call("inject", self.commands().inject(fault))?
+            .rest()
+            .await
     }
 }
 

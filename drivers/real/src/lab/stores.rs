@@ -10,15 +10,19 @@
 //! with a database copied from another server.
 //!
 //! Windows hosts use the Exchange Management Shell (`Mount-Database`).
-
-use std::time::Duration;
+//!
+//! The checks a state-changing call makes before it writes (the store
+//! service runs, the overwrite flag is set, no store is mounted under a
+//! restore) are inside its one script, answered by exit codes, so a plan's
+//! line is all that is sent (see [`super::commands`]).
 
 use drlab_drivers::caps::OpResult;
 use drlab_drivers::types::{ArchiveInfo, StoreInfo, StoreRef};
 use drlab_drivers::{MailStores, OpError};
 
-use super::LabBackend;
-use crate::dialect::windows::{self, ExchangeShell};
+use super::commands::EXCHANGE_SHELL;
+use super::{LabBackend, issue};
+use crate::dialect::windows;
 use crate::inventory::Dialect;
 use crate::ssh::sh_quote;
 
@@ -89,6 +93,42 @@ pub(super) fn mounted_script(store_unit: &str, users: &[&str]) -> String {
     )
 }
 
+/// Mounts a store (exit 0), or says why not: 3 when the store service is
+/// down, 5 when a replica host's store lacks the overwrite-on-restore flag
+/// (`flag`: the flag file, for hosts whose stores arrive by replication).
+/// An already mounted store (no user denied) is left as it is.
+pub fn mount_script(store_unit: &str, users: &[&str], flag: Option<&StoreRef>) -> String {
+    let list = users
+        .iter()
+        .map(|u| sh_quote(u))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let flag = flag.map_or(String::new(), |st| {
+        format!("[ -f {} ] || exit 5; ", sh_quote(&flag_file(st)))
+    });
+    format!(
+        "drlab-svc status {} >/dev/null 2>&1 || exit 3; denied=no; [ -f {f} ] && for u in {list}; do grep -qxF \"$u\" {f} && denied=yes; done; \
+         [ $denied = yes ] || exit 0; {flag}{}",
+        sh_quote(store_unit),
+        deny_script(users, false),
+        f = DENY_FILE
+    )
+}
+
+/// Runs `then` unless one of `stores` (each a `(store unit, users)` of
+/// [`mounted_script`]) is mounted, which exits `code`.
+pub(super) fn unless_mounted(stores: &[(&str, Vec<&str>)], code: u8, then: &str) -> String {
+    let mut s = String::new();
+    for (unit, users) in stores {
+        s.push_str(&format!(
+            "if ( {} ); then echo 'a store is mounted: dismount it first' >&2; exit {code}; fi; ",
+            mounted_script(unit, users)
+        ));
+    }
+    s.push_str(then);
+    s
+}
+
 /// Soft recovery: Dovecot rebuilds its view of each user's Maildir from
 /// the files (the lab's log replay); hard recovery first drops its indexes.
 pub fn recovery_script(users: &[&str], hard: bool) -> String {
@@ -105,14 +145,33 @@ pub fn recovery_script(users: &[&str], hard: bool) -> String {
     format!("for u in {list}; do {drop}doveadm force-resync -u \"$u\" '*' || exit 1; done")
 }
 
-/// Archives the mail root into `ARCHIVE_DIR/<id>.tgz`; prints its size.
-pub(super) fn archive_take_script(root: &str, id: &str) -> String {
-    let file = format!("{ARCHIVE_DIR}/{id}.tgz");
+/// Archives the mail root into `ARCHIVE_DIR/<id>.tgz`, the id being
+/// `<host>-<level>h-<the host's clock in Unix microseconds>` (so the
+/// command does not depend on when it is sent); prints `id size`.
+pub(super) fn archive_take_script(root: &str, host: &str, level_h: u32) -> String {
+    let safe: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!(
-        "mkdir -p {ARCHIVE_DIR} && tar czf {f}.part -C {r} . && mv {f}.part {f} && stat -c %s {f}",
-        f = sh_quote(&file),
+        "mkdir -p {ARCHIVE_DIR} && id={safe}-{level_h}h-$(date +%s%6N) && f={ARCHIVE_DIR}/$id.tgz && \
+         tar czf \"$f.part\" -C {r} . && mv \"$f.part\" \"$f\" && echo \"$id $(stat -c %s \"$f\")\"",
         r = sh_quote(root)
     )
+}
+
+/// Parses [`archive_take_script`]'s `id size`.
+pub(super) fn parse_archive_taken(stdout: &str) -> Option<(String, u64)> {
+    let mut it = stdout.split_whitespace();
+    let id = it.next()?.to_string();
+    let bytes = it.next()?.parse().ok()?;
+    Some((id, bytes))
 }
 
 /// Lists archives: `id size mtime` per line.
@@ -131,9 +190,10 @@ pub(super) fn archive_restore_script(root: &str, id: &str) -> Result<String, Str
     ))
 }
 
-/// Parses [`ARCHIVE_LIST_SCRIPT`]'s output. The level is read from the id
-/// (`host-<level>h-<micros>`).
-pub(super) fn parse_archive_list(stdout: &str) -> Vec<ArchiveInfo> {
+/// Parses [`ARCHIVE_LIST_SCRIPT`]'s output. The level and the time are
+/// read from the id (`host-<level>h-<Unix micros>`), the time as drill time
+/// (micros since `drill_start_unix_us`, 0 for an archive older than the drill).
+pub(super) fn parse_archive_list(stdout: &str, drill_start_unix_us: u64) -> Vec<ArchiveInfo> {
     let mut v: Vec<ArchiveInfo> = stdout
         .lines()
         .filter_map(|l| {
@@ -141,7 +201,11 @@ pub(super) fn parse_archive_list(stdout: &str) -> Vec<ArchiveInfo> {
             let id = it.next()?;
             let bytes = it.next()?.parse().ok()?;
             let parts: Vec<&str> = id.rsplitn(3, '-').collect();
-            let taken_at_us = parts.first()?.parse().ok()?;
+            let taken_at_us = parts
+                .first()?
+                .parse::<u64>()
+                .ok()?
+                .saturating_sub(drill_start_unix_us);
             let level_h = parts.get(1)?.strip_suffix('h')?.parse().ok()?;
             Some(ArchiveInfo {
                 id: id.into(),
@@ -153,29 +217,6 @@ pub(super) fn parse_archive_list(stdout: &str) -> Vec<ArchiveInfo> {
         .collect();
     v.sort_by_key(|a| a.taken_at_us);
     v
-}
-
-impl LabBackend {
-    /// The lab unit that hosts the stores (the scenario's store service).
-    fn store_unit(&self) -> OpResult<&str> {
-        self.lab_service(&self.estate.store_service)
-    }
-
-    fn check_store(&self, host: &str, store: &StoreRef) -> OpResult<Vec<&str>> {
-        let known = self
-            .estate
-            .stores
-            .get(host)
-            .is_some_and(|v| v.iter().any(|s| s.id == *store));
-        if !known {
-            return Err(OpError::not_found(format!("store {store} on {host}")));
-        }
-        Ok(self.estate.users_of(store))
-    }
-
-    fn shell() -> ExchangeShell {
-        ExchangeShell::Exchange2010
-    }
 }
 
 impl MailStores for LabBackend {
@@ -204,86 +245,51 @@ impl MailStores for LabBackend {
     }
 
     async fn mount_store(&self, host: &str, store: &StoreRef) -> OpResult<()> {
-        let users = self.check_store(host, store)?;
+        let mut call = self.call("mount_store", self.commands().mount_store(host, store))?;
+        let out = call.ssh().await?;
         if self.dialect(host)? == Dialect::Windows {
-            let id = Self::shell().database_identity(host, &store.group, &store.store);
-            return self
-                .sh_ok(
-                    host,
-                    &windows::mount_database(Self::shell(), &id).command_line(),
-                    "Mount-Database",
-                )
-                .await
-                .map(|_| ());
+            return issue::succeeded(host, "Mount-Database", out).map(|_| ());
         }
-        let unit = self.store_unit()?.to_string();
-        let state = self
-            .sh(host, &mounted_script(&unit, &users), self.timeout())
-            .await?;
-        match state.exit_status {
-            Some(0) => return Ok(()),
-            Some(3) => {
-                return Err(OpError::invalid_state(format!(
-                    "cannot mount {store} on {host}: the store service ({unit}) is not running"
-                )));
-            }
-            _ => {}
+        match out.exit_status {
+            Some(0) => Ok(()),
+            Some(3) => Err(OpError::invalid_state(format!(
+                "cannot mount {store} on {host}: the store service ({}) is not running",
+                self.commands().store_unit()?
+            ))),
+            Some(5) => Err(OpError::refused(format!(
+                "cannot mount {store} on {host}: its data was copied from another server; set \
+                 'This database can be overwritten by a restore' first"
+            ))),
+            _ => issue::succeeded(host, "mount", out).map(|_| ()),
         }
-        if self.estate.replica_targets.contains(host) {
-            let flagged = self
-                .sh(
-                    host,
-                    &format!("[ -f {} ]", sh_quote(&flag_file(store))),
-                    self.timeout(),
-                )
-                .await?
-                .success();
-            if !flagged {
-                return Err(OpError::refused(format!(
-                    "cannot mount {store} on {host}: its data was copied from another server; set \
-                     'This database can be overwritten by a restore' first"
-                )));
-            }
-        }
-        self.sh_ok(host, &deny_script(&users, false), "mount")
-            .await
-            .map(|_| ())
     }
 
     async fn dismount_store(&self, host: &str, store: &StoreRef) -> OpResult<()> {
-        let users = self.check_store(host, store)?;
-        if self.dialect(host)? == Dialect::Windows {
-            let id = Self::shell().database_identity(host, &store.group, &store.store);
-            return self
-                .sh_ok(
-                    host,
-                    &windows::dismount_database(Self::shell(), &id).command_line(),
-                    "Dismount-Database",
-                )
-                .await
-                .map(|_| ());
-        }
-        self.sh_ok(host, &deny_script(&users, true), "dismount")
-            .await
-            .map(|_| ())
+        self.call(
+            "dismount_store",
+            self.commands().dismount_store(host, store),
+        )?
+        .rest()
+        .await
     }
 
     async fn store_mounted(&self, host: &str, store: &StoreRef) -> OpResult<bool> {
-        let users = self.check_store(host, store)?;
+        let c = self.commands();
+        let users = c.check_store(host, store)?;
         if self.dialect(host)? == Dialect::Windows {
-            let id = Self::shell().database_identity(host, &store.group, &store.store);
+            let id = EXCHANGE_SHELL.database_identity(host, &store.group, &store.store);
             let out = self
                 .sh_ok(
                     host,
-                    &windows::database_mounted(Self::shell(), &id).command_line(),
+                    &windows::database_mounted(EXCHANGE_SHELL, &id).command_line(),
                     "Get-MailboxDatabase",
                 )
                 .await?;
             return Ok(out.stdout.trim().eq_ignore_ascii_case("true"));
         }
-        let unit = self.store_unit()?.to_string();
+        let unit = c.store_unit()?;
         let out = self
-            .sh(host, &mounted_script(&unit, &users), self.timeout())
+            .sh(host, &mounted_script(unit, &users), self.timeout())
             .await?;
         Ok(out.exit_status == Some(0))
     }
@@ -294,15 +300,12 @@ impl MailStores for LabBackend {
         store: &StoreRef,
         on: bool,
     ) -> OpResult<()> {
-        self.check_store(host, store)?;
-        if self.dialect(host)? == Dialect::Windows {
-            return Err(Self::unsupported(format!(
-                "the overwrite-on-restore flag of {store} on {host}: set it with the Exchange Failover utility (exchfailover -setup), which drlab does not ship"
-            )));
-        }
-        self.sh_ok(host, &overwrite_script(store, on), "overwrite flag")
-            .await
-            .map(|_| ())
+        self.call(
+            "set_overwrite_on_restore",
+            self.commands().set_overwrite_on_restore(host, store, on),
+        )?
+        .rest()
+        .await
     }
 
     async fn soft_recovery(&self, host: &str, store: &StoreRef) -> OpResult<()> {
@@ -316,35 +319,26 @@ impl MailStores for LabBackend {
 
 impl LabBackend {
     async fn recover(&self, host: &str, store: &StoreRef, hard: bool) -> OpResult<()> {
-        let users = self.check_store(host, store)?;
-        if self.dialect(host)? == Dialect::Windows {
-            return Err(Self::unsupported(format!(
-                "eseutil recovery of {store} on {host}: not wired for Windows hosts"
-            )));
-        }
-        if self.store_mounted(host, store).await? {
-            let what = if hard { "hard" } else { "soft" };
-            return Err(OpError::invalid_state(format!(
-                "{what} recovery needs {store} on {host} dismounted"
-            )));
-        }
-        let out = self
-            .sh(
-                host,
-                &recovery_script(&users, hard),
-                Duration::from_millis(self.limits.copy_timeout_ms),
-            )
-            .await?;
-        if out.success() {
-            Ok(())
+        let method = if hard {
+            "hard_recovery"
         } else {
-            Err(OpError::Io {
+            "soft_recovery"
+        };
+        let mut call = self.call(method, self.commands().recovery(host, store, hard))?;
+        let out = call.ssh().await?;
+        match out.exit_status {
+            Some(0) => Ok(()),
+            Some(7) => Err(OpError::invalid_state(format!(
+                "{} recovery needs {store} on {host} dismounted",
+                if hard { "hard" } else { "soft" }
+            ))),
+            _ => Err(OpError::Io {
                 detail: format!(
                     "recovery of {store} on {host} failed: {}",
                     out.stderr.trim()
                 )
                 .into(),
-            })
+            }),
         }
     }
 }
@@ -374,8 +368,40 @@ mod tests {
     }
 
     #[test]
+    fn guards_are_inside_the_scripts() {
+        let st = StoreRef::new("SG", "MB");
+        let m = mount_script("dovecot", &["alice"], Some(&st));
+        assert!(
+            m.starts_with("drlab-svc status dovecot >/dev/null 2>&1 || exit 3; "),
+            "{m}"
+        );
+        assert!(m.contains("[ $denied = yes ] || exit 0; [ -f /var/lib/drlab/stores/SG--MB.overwrite ] || exit 5; "), "{m}");
+        assert!(m.ends_with(&deny_script(&["alice"], false)), "{m}");
+        assert!(!mount_script("dovecot", &["alice"], None).contains("exit 5"));
+        let r = unless_mounted(&[("dovecot", vec!["alice"])], 7, "echo go");
+        assert_eq!(
+            r,
+            format!(
+                "if ( {} ); then echo 'a store is mounted: dismount it first' >&2; exit 7; fi; echo go",
+                mounted_script("dovecot", &["alice"])
+            )
+        );
+        let t = archive_take_script("/srv/mail", "EX CH2", 24);
+        assert!(t.contains("id=EX_CH2-24h-$(date +%s%6N)"), "{t}");
+        assert_eq!(
+            parse_archive_taken("EXCH2-24h-1700000000000000 163\n"),
+            Some(("EXCH2-24h-1700000000000000".to_string(), 163))
+        );
+        let l = parse_archive_list("EXCH2-24h-1700000000000000 163 1\n", 1_699_999_999_000_000);
+        assert_eq!(
+            l[0].taken_at_us, 1_000_000,
+            "drill time from the host's clock"
+        );
+    }
+
+    #[test]
     fn archives_are_listed_oldest_first_and_ids_are_checked() {
-        let l = parse_archive_list("EXCH2-48h-900 2048 1\nEXCH2-24h-100 1024 1\nnoise\n");
+        let l = parse_archive_list("EXCH2-48h-900 2048 1\nEXCH2-24h-100 1024 1\nnoise\n", 0);
         assert_eq!(l.len(), 2);
         assert_eq!(
             (&*l[0].id, l[0].level_h, l[0].taken_at_us, l[0].bytes),
