@@ -131,6 +131,10 @@ fn out_never_replaces_the_current_directory() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("holds) the current directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds) the current directory"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
 }

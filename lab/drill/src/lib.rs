@@ -10,12 +10,16 @@
 //! - [`render`]: journal actions as the lab operations they stand for, from
 //!   the lab backend's own command builders (what the plan and the journal
 //!   show is what the backend sends);
-//! - [`estate`]: the scenario's estate as the lab backend sees it.
+//! - [`estate`]: the scenario's estate as the lab backend sees it;
+//! - `capabilities` (private): the state-changing capabilities described
+//!   once, a table from which the journal's `Action`, its undo and text,
+//!   the wrapper, `perform` and the lab rendering are generated.
 //!
 //! The backends (`drlab-sim`, `drlab-real`) know nothing of this crate: the
 //! lab backend takes an [`drlab_real::lab::Estate`], built here by
 //! [`estate::of`].
 
+mod capabilities;
 pub mod estate;
 pub mod journal;
 pub mod lab;

@@ -562,35 +562,6 @@ impl<'a, B: Backend> Recorded<'a, B> {
     }
 }
 
-fn st(store: &StoreRef) -> (String, String) {
-    (store.group.to_string(), store.store.to_string())
-}
-
-fn startup_name(t: StartupType) -> &'static str {
-    match t {
-        StartupType::Automatic => "automatic",
-        StartupType::Manual => "manual",
-        StartupType::Disabled => "disabled",
-    }
-}
-
-fn mirror_name(m: MirrorMode) -> &'static str {
-    match m {
-        MirrorMode::Full => "full",
-        MirrorMode::Difference => "difference",
-        MirrorMode::None => "none",
-    }
-}
-
-fn dns_fields(r: &DnsRecord) -> (String, String, String, u32) {
-    (
-        r.name.to_string(),
-        r.rtype.as_str().to_string(),
-        r.data.to_string(),
-        r.ttl_s,
-    )
-}
-
 impl<B: Backend> Clock for Recorded<'_, B> {
     fn now(&self) -> Timestamp {
         self.inner.now()
@@ -600,525 +571,48 @@ impl<B: Backend> Clock for Recorded<'_, B> {
     }
 }
 
-impl<B: Backend> Hosts for Recorded<'_, B> {
-    async fn ping(&self, from: &str, to: &str, limit: Duration) -> OpResult<Duration> {
-        self.inner.ping(from, to, limit).await
-    }
+// The impls of every capability trait with state-changing methods: simple
+// methods from their rows, the others as the table writes them out.
+crate::capabilities::capabilities! { @wrap }
 
-    async fn reboot(&self, host: &str) -> OpResult<()> {
-        let a = Action::Reboot { host: host.into() };
-        self.act(a, || self.inner.reboot(host)).await
-    }
-
-    async fn rename(&self, host: &str, new_name: &str) -> OpResult<()> {
-        let previous = self.known.borrow().names.get(host).cloned();
-        let a = Action::Rename {
-            host: host.into(),
-            name: new_name.into(),
-            previous,
-        };
-        let undo = a.inverse();
-        self.record(
-            a,
-            undo,
-            || self.inner.rename(host, new_name),
-            |k| {
-                k.names.insert(host.into(), new_name.into());
-            },
-        )
-        .await
-    }
-
-    async fn join_domain(&self, host: &str, domain: &str) -> OpResult<()> {
-        let a = Action::JoinDomain {
-            host: host.into(),
-            domain: domain.into(),
-        };
-        let undo = a.inverse();
-        self.record(
-            a,
-            undo,
-            || self.inner.join_domain(host, domain),
-            |k| {
-                k.domains.insert(host.into(), domain.into());
-            },
-        )
-        .await
-    }
-
-    async fn leave_domain(&self, host: &str) -> OpResult<()> {
-        let domain = self.known.borrow().domains.get(host).cloned();
-        // Re-joining needs the domain's name: unknown means no undo.
-        let a = Action::LeaveDomain {
-            host: host.into(),
-            domain: domain.clone().unwrap_or_default(),
-        };
-        let undo = domain.and_then(|_| a.inverse());
-        self.record(
-            a,
-            undo,
-            || self.inner.leave_domain(host),
-            |k| {
-                k.domains.remove(host);
-            },
-        )
-        .await
-    }
-
-    async fn take_over_identity(&self, from: &str, to: &str, items: IdentityItems) -> OpResult<()> {
-        let a = Action::TakeOverIdentity {
-            from: from.into(),
-            to: to.into(),
-            ip: items.ip_addresses,
-            name: items.server_name,
-        };
-        self.act(a, || self.inner.take_over_identity(from, to, items))
-            .await
-    }
-
-    async fn release_identity(&self, from: &str, to: &str, items: IdentityItems) -> OpResult<()> {
-        let a = Action::ReleaseIdentity {
-            from: from.into(),
-            to: to.into(),
-            ip: items.ip_addresses,
-            name: items.server_name,
-        };
-        self.act(a, || self.inner.release_identity(from, to, items))
-            .await
-    }
-
-    async fn boot_on(&self, host: &str, server: &str) -> OpResult<()> {
-        let a = Action::BootOn {
-            host: host.into(),
-            server: server.into(),
-        };
-        self.act(a, || self.inner.boot_on(host, server)).await
+/// The journal action of a soft or hard recovery (two methods, one variant).
+fn recovery(host: &str, store: &StoreRef, hard: bool) -> Action {
+    Action::Recovery {
+        host: host.into(),
+        group: store.group.to_string(),
+        store: store.store.to_string(),
+        hard,
     }
 }
 
-impl<B: Backend> Services for Recorded<'_, B> {
-    async fn start_service(&self, host: &str, service: &str) -> OpResult<()> {
-        let a = Action::StartService {
-            host: host.into(),
-            service: service.into(),
-        };
-        self.act(a, || self.inner.start_service(host, service))
-            .await
-    }
-
-    async fn stop_service(&self, host: &str, service: &str) -> OpResult<()> {
-        let a = Action::StopService {
-            host: host.into(),
-            service: service.into(),
-        };
-        self.act(a, || self.inner.stop_service(host, service)).await
-    }
-
-    async fn service_status(&self, host: &str, service: &str) -> OpResult<ServiceState> {
-        self.inner.service_status(host, service).await
-    }
-
-    async fn set_startup_type(
-        &self,
-        host: &str,
-        service: &str,
-        startup: StartupType,
-    ) -> OpResult<()> {
-        let key = (host.to_string(), service.to_string());
-        let previous = self
-            .known
-            .borrow()
-            .startup
-            .get(&key)
-            .map(|t| startup_name(*t).to_string());
-        let a = Action::SetStartup {
-            host: host.into(),
-            service: service.into(),
-            startup: startup_name(startup).into(),
-            previous,
-        };
-        let undo = a.inverse();
-        self.record(
-            a,
-            undo,
-            || self.inner.set_startup_type(host, service, startup),
-            |k| {
-                k.startup.insert(key, startup);
-            },
-        )
-        .await
-    }
-}
-
-impl<B: Backend> MailStores for Recorded<'_, B> {
-    async fn list_stores(&self, host: &str) -> OpResult<Vec<StoreInfo>> {
-        self.inner.list_stores(host).await
-    }
-
-    async fn mount_store(&self, host: &str, store: &StoreRef) -> OpResult<()> {
-        let (group, s) = st(store);
-        let a = Action::MountStore {
-            host: host.into(),
-            group,
-            store: s,
-        };
-        self.act(a, || self.inner.mount_store(host, store)).await
-    }
-
-    async fn dismount_store(&self, host: &str, store: &StoreRef) -> OpResult<()> {
-        let (group, s) = st(store);
-        let a = Action::DismountStore {
-            host: host.into(),
-            group,
-            store: s,
-        };
-        self.act(a, || self.inner.dismount_store(host, store)).await
-    }
-
-    async fn store_mounted(&self, host: &str, store: &StoreRef) -> OpResult<bool> {
-        self.inner.store_mounted(host, store).await
-    }
-
-    async fn set_overwrite_on_restore(
-        &self,
-        host: &str,
-        store: &StoreRef,
-        on: bool,
-    ) -> OpResult<()> {
-        let (group, s) = st(store);
-        let a = Action::SetOverwrite {
-            host: host.into(),
-            group,
-            store: s,
-            on,
-        };
-        self.act(a, || self.inner.set_overwrite_on_restore(host, store, on))
-            .await
-    }
-
-    async fn soft_recovery(&self, host: &str, store: &StoreRef) -> OpResult<()> {
-        let (group, s) = st(store);
-        let a = Action::Recovery {
-            host: host.into(),
-            group,
-            store: s,
-            hard: false,
-        };
-        self.act(a, || self.inner.soft_recovery(host, store)).await
-    }
-
-    async fn hard_recovery(&self, host: &str, store: &StoreRef) -> OpResult<()> {
-        let (group, s) = st(store);
-        let a = Action::Recovery {
-            host: host.into(),
-            group,
-            store: s,
-            hard: true,
-        };
-        self.act(a, || self.inner.hard_recovery(host, store)).await
-    }
-}
-
-impl<B: Backend> Directory for Recorded<'_, B> {
-    async fn computer_exists(&self, dc: &str, name: &str) -> OpResult<bool> {
-        self.inner.computer_exists(dc, name).await
-    }
-
-    async fn create_computer(&self, dc: &str, name: &str) -> OpResult<()> {
-        let a = Action::CreateComputer {
-            dc: dc.into(),
-            name: name.into(),
-        };
-        self.act(a, || self.inner.create_computer(dc, name)).await
-    }
-
-    async fn rename_computer(&self, dc: &str, old: &str, new: &str) -> OpResult<()> {
-        let a = Action::RenameComputer {
-            dc: dc.into(),
-            old: old.into(),
-            new: new.into(),
-        };
-        self.act(a, || self.inner.rename_computer(dc, old, new))
-            .await
-    }
-
-    async fn remove_computer(&self, dc: &str, name: &str) -> OpResult<()> {
-        let a = Action::RemoveComputer {
-            dc: dc.into(),
-            name: name.into(),
-        };
-        self.act(a, || self.inner.remove_computer(dc, name)).await
-    }
-
-    async fn list_mailboxes(&self, dc: &str, server: &str) -> OpResult<Vec<MailboxInfo>> {
-        self.inner.list_mailboxes(dc, server).await
-    }
-
-    async fn set_mailbox_home(
-        &self,
-        dc: &str,
-        mailbox: &str,
-        server: &str,
-        store: &StoreRef,
-    ) -> OpResult<()> {
-        let previous = self.known.borrow().mailbox_homes.get(mailbox).cloned();
-        let (group, s) = st(store);
-        let home = [server.to_string(), group.clone(), s.clone()];
-        let a = Action::SetMailboxHome {
-            dc: dc.into(),
-            mailbox: mailbox.into(),
-            server: server.into(),
-            group,
-            store: s,
-            previous,
-        };
-        let undo = a.inverse();
-        self.record(
-            a,
-            undo,
-            || self.inner.set_mailbox_home(dc, mailbox, server, store),
-            |k| {
-                k.mailbox_homes.insert(mailbox.into(), home);
-            },
-        )
-        .await
-    }
-
-    async fn force_replication(&self, from: &str, to: &str) -> OpResult<()> {
-        let a = Action::ForceReplication {
-            from: from.into(),
-            to: to.into(),
-        };
-        self.act(a, || self.inner.force_replication(from, to)).await
-    }
-}
-
-impl<B: Backend> Dns for Recorded<'_, B> {
-    async fn add_record(&self, server: &str, record: &DnsRecord) -> OpResult<()> {
-        let (name, rtype, data, ttl_s) = dns_fields(record);
-        let a = Action::DnsAdd {
-            server: server.into(),
-            name,
-            rtype,
-            data,
-            ttl_s,
-        };
-        self.act(a, || self.inner.add_record(server, record)).await
-    }
-
-    async fn delete_record(&self, server: &str, record: &DnsRecord) -> OpResult<()> {
-        let (name, rtype, data, ttl_s) = dns_fields(record);
-        let a = Action::DnsDelete {
-            server: server.into(),
-            name,
-            rtype,
-            data,
-            ttl_s,
-        };
-        self.act(a, || self.inner.delete_record(server, record))
-            .await
-    }
-
-    async fn query_server(
-        &self,
-        server: &str,
-        name: &str,
-        rtype: RecordType,
-    ) -> OpResult<Vec<DnsRecord>> {
-        self.inner.query_server(server, name, rtype).await
-    }
-
-    async fn resolve(
-        &self,
-        client: &str,
-        name: &str,
-        rtype: RecordType,
-    ) -> OpResult<Vec<DnsRecord>> {
-        self.inner.resolve(client, name, rtype).await
-    }
-
-    async fn flush_cache(&self, client: &str) -> OpResult<()> {
-        let a = Action::FlushCache {
-            client: client.into(),
-        };
-        self.act(a, || self.inner.flush_cache(client)).await
-    }
-}
-
-impl<B: Backend> Replication for Recorded<'_, B> {
-    async fn connect(&self, source: &str, target: &str, mirror: MirrorMode) -> OpResult<()> {
-        let a = Action::ConnectReplication {
-            source: source.into(),
-            target: target.into(),
-            mirror: mirror_name(mirror).into(),
-        };
-        self.act(a, || self.inner.connect(source, target, mirror))
-            .await
-    }
-
-    async fn pause(&self, source: &str, target: &str) -> OpResult<()> {
-        let a = Action::PauseReplication {
-            source: source.into(),
-            target: target.into(),
-        };
-        self.act(a, || self.inner.pause(source, target)).await
-    }
-
-    async fn resume(&self, source: &str, target: &str) -> OpResult<()> {
-        let a = Action::ResumeReplication {
-            source: source.into(),
-            target: target.into(),
-        };
-        self.act(a, || self.inner.resume(source, target)).await
-    }
-
-    async fn wait_drained(
-        &self,
-        source: &str,
-        target: &str,
-        idle: Duration,
-        limit: Duration,
-    ) -> OpResult<QueueStatus> {
-        self.inner.wait_drained(source, target, idle, limit).await
-    }
-
-    async fn disconnect(&self, source: &str, target: &str) -> OpResult<()> {
-        let a = Action::DisconnectReplication {
-            source: source.into(),
-            target: target.into(),
-        };
-        self.act(a, || self.inner.disconnect(source, target)).await
-    }
-
-    async fn queue_status(&self, source: &str, target: &str) -> OpResult<QueueStatus> {
-        self.inner.queue_status(source, target).await
-    }
-
-    async fn restore(&self, from: &str, to: &str, options: RestoreOptions) -> OpResult<()> {
-        let a = Action::Restore {
-            from: from.into(),
-            to: to.into(),
-            only_if_newer: options.only_if_backup_newer,
-        };
-        self.act(a, || self.inner.restore(from, to, options)).await
-    }
-}
-
-impl<B: Backend> San for Recorded<'_, B> {
-    async fn grant(&self, volume: &str, initiator: &str) -> OpResult<()> {
-        let a = Action::Grant {
-            volume: volume.into(),
-            initiator: initiator.into(),
-        };
-        self.act(a, || self.inner.grant(volume, initiator)).await
-    }
-
-    async fn revoke(&self, volume: &str, initiator: &str) -> OpResult<()> {
-        let a = Action::Revoke {
-            volume: volume.into(),
-            initiator: initiator.into(),
-        };
-        self.act(a, || self.inner.revoke(volume, initiator)).await
-    }
-
-    async fn attach(&self, host: &str, volume: &str) -> OpResult<()> {
-        let a = Action::Attach {
-            host: host.into(),
-            volume: volume.into(),
-        };
-        self.act(a, || self.inner.attach(host, volume)).await
-    }
-
-    async fn detach(&self, host: &str, volume: &str) -> OpResult<()> {
-        let a = Action::Detach {
-            host: host.into(),
-            volume: volume.into(),
-        };
-        self.act(a, || self.inner.detach(host, volume)).await
-    }
-
-    async fn snapshot(&self, volume: &str, name: &str) -> OpResult<()> {
-        let a = Action::Snapshot {
-            volume: volume.into(),
-            name: name.into(),
-        };
-        self.act(a, || self.inner.snapshot(volume, name)).await
-    }
-}
-
-impl<B: Backend> Switches for Recorded<'_, B> {
-    async fn set_port_vlans(&self, server: &str, vlans: &[u16]) -> OpResult<()> {
-        let previous = self.known.borrow().vlans.get(server).cloned();
-        let a = Action::SetPortVlans {
-            server: server.into(),
-            vlans: vlans.to_vec(),
-            previous,
-        };
-        let undo = a.inverse();
-        self.record(
-            a,
-            undo,
-            || self.inner.set_port_vlans(server, vlans),
-            |k| {
-                k.vlans.insert(server.into(), vlans.to_vec());
-            },
-        )
-        .await
-    }
-}
-
-impl<B: Backend> Archives for Recorded<'_, B> {
-    async fn take_archive(&self, host: &str, level_h: u32) -> OpResult<ArchiveInfo> {
-        let a = Action::TakeArchive {
-            host: host.into(),
-            level_h,
-        };
-        self.act(a, || self.inner.take_archive(host, level_h)).await
-    }
-
-    async fn list_archives(&self, host: &str) -> OpResult<Vec<ArchiveInfo>> {
-        self.inner.list_archives(host).await
-    }
-
-    async fn restore_archive(&self, id: &str, host: &str) -> OpResult<()> {
-        let a = Action::RestoreArchive {
-            id: id.into(),
-            host: host.into(),
-        };
-        self.act(a, || self.inner.restore_archive(id, host)).await
-    }
-}
-
-impl<B: Backend> Faults for Recorded<'_, B> {
-    async fn inject(&self, fault: &Fault) -> OpResult<()> {
-        let (kind, target) = (fault.kind_name().to_string(), fault.target());
-        let link = match fault {
-            Fault::DegradeLink {
-                latency_ms,
-                bandwidth_mbps,
-                loss,
-                ..
-            } => Some(journal::LinkChange {
-                latency_ms: *latency_ms,
-                bandwidth_mbps: *bandwidth_mbps,
-                loss: *loss,
-            }),
-            _ => None,
-        };
-        // Power-on and heal repair rather than break: journalled as repairs.
-        let a = if fault.is_repair() {
-            Action::Repair {
-                fault: kind,
-                target,
-            }
-        } else {
-            Action::Fault {
-                fault: kind,
-                target,
-                link,
-            }
-        };
-        self.act(a, || self.inner.inject(fault)).await
+/// The journal action of an injected fault: power-on and heal repair rather
+/// than break, so they are journalled as repairs.
+fn fault_action(fault: &Fault) -> Action {
+    let (kind, target) = (fault.kind_name().to_string(), fault.target());
+    let link = match fault {
+        Fault::DegradeLink {
+            latency_ms,
+            bandwidth_mbps,
+            loss,
+            ..
+        } => Some(journal::LinkChange {
+            latency_ms: *latency_ms,
+            bandwidth_mbps: *bandwidth_mbps,
+            loss: *loss,
+        }),
+        _ => None,
+    };
+    if fault.is_repair() {
+        Action::Repair {
+            fault: kind,
+            target,
+        }
+    } else {
+        Action::Fault {
+            fault: kind,
+            target,
+            link,
+        }
     }
 }
 
@@ -1153,36 +647,6 @@ impl<B: Backend> Backend for Recorded<'_, B> {
 
 fn malformed(what: &str, value: &str) -> OpError {
     OpError::invalid_state(format!("journal action: {what} {value:?} is malformed"))
-}
-
-pub(crate) fn parse_startup(s: &str) -> OpResult<StartupType> {
-    match s {
-        "automatic" => Ok(StartupType::Automatic),
-        "manual" => Ok(StartupType::Manual),
-        "disabled" => Ok(StartupType::Disabled),
-        _ => Err(malformed("startup type", s)),
-    }
-}
-
-pub(crate) fn parse_mirror(s: &str) -> OpResult<MirrorMode> {
-    match s {
-        "full" => Ok(MirrorMode::Full),
-        "difference" => Ok(MirrorMode::Difference),
-        "none" => Ok(MirrorMode::None),
-        _ => Err(malformed("mirror mode", s)),
-    }
-}
-
-pub(crate) fn parse_rtype(s: &str) -> OpResult<RecordType> {
-    [
-        RecordType::A,
-        RecordType::PTR,
-        RecordType::MX,
-        RecordType::CNAME,
-    ]
-    .into_iter()
-    .find(|t| t.as_str() == s)
-    .ok_or_else(|| malformed("record type", s))
 }
 
 /// `host:service`.
@@ -1275,157 +739,54 @@ pub fn parse_fault(kind: &str, target: &str) -> OpResult<Fault> {
     })
 }
 
-/// Carries out one journal action through the interface (rollback performs
-/// undos with it).
-pub async fn perform<B: Backend>(b: &B, action: &Action) -> OpResult<()> {
-    use Action as A;
-    let store = |g: &str, s: &str| StoreRef::new(g, s);
-    let record = |name: &str, rtype: &str, data: &str, ttl_s: u32| -> OpResult<DnsRecord> {
-        Ok(DnsRecord {
-            name: name.into(),
-            rtype: parse_rtype(rtype)?,
-            data: data.into(),
-            ttl_s,
-        })
-    };
-    match action {
-        A::StartService { host, service } => b.start_service(host, service).await,
-        A::StopService { host, service } => b.stop_service(host, service).await,
-        A::MountStore {
-            host,
-            group,
-            store: s,
-        } => b.mount_store(host, &store(group, s)).await,
-        A::DismountStore {
-            host,
-            group,
-            store: s,
-        } => b.dismount_store(host, &store(group, s)).await,
-        A::SetOverwrite {
-            host,
-            group,
-            store: s,
-            on,
-        } => {
-            b.set_overwrite_on_restore(host, &store(group, s), *on)
-                .await
-        }
-        A::TakeOverIdentity { from, to, ip, name } => {
-            let items = IdentityItems {
-                ip_addresses: *ip,
-                server_name: *name,
-            };
-            b.take_over_identity(from, to, items).await
-        }
-        A::ReleaseIdentity { from, to, ip, name } => {
-            let items = IdentityItems {
-                ip_addresses: *ip,
-                server_name: *name,
-            };
-            b.release_identity(from, to, items).await
-        }
-        A::Rename { host, name, .. } => b.rename(host, name).await,
-        A::JoinDomain { host, domain } => b.join_domain(host, domain).await,
-        A::LeaveDomain { host, .. } => b.leave_domain(host).await,
-        A::Reboot { host } => b.reboot(host).await,
-        A::CreateComputer { dc, name } => b.create_computer(dc, name).await,
-        A::RemoveComputer { dc, name } => b.remove_computer(dc, name).await,
-        A::RenameComputer { dc, old, new } => b.rename_computer(dc, old, new).await,
-        A::SetMailboxHome {
-            dc,
-            mailbox,
-            server,
-            group,
-            store: s,
-            ..
-        } => {
-            b.set_mailbox_home(dc, mailbox, server, &store(group, s))
-                .await
-        }
-        A::DnsAdd {
-            server,
-            name,
-            rtype,
-            data,
-            ttl_s,
-        } => {
-            let r = record(name, rtype, data, *ttl_s)?;
-            b.add_record(server, &r).await
-        }
-        A::DnsDelete {
-            server,
-            name,
-            rtype,
-            data,
-            ttl_s,
-        } => {
-            let r = record(name, rtype, data, *ttl_s)?;
-            b.delete_record(server, &r).await
-        }
-        A::PauseReplication { source, target } => b.pause(source, target).await,
-        A::ResumeReplication { source, target } => b.resume(source, target).await,
-        A::ConnectReplication {
-            source,
-            target,
-            mirror,
-        } => b.connect(source, target, parse_mirror(mirror)?).await,
-        A::DisconnectReplication { source, target } => b.disconnect(source, target).await,
-        A::Restore {
-            from,
-            to,
-            only_if_newer,
-        } => {
-            let options = RestoreOptions {
-                only_if_backup_newer: *only_if_newer,
-            };
-            b.restore(from, to, options).await
-        }
-        A::Fault {
-            fault,
-            target,
-            link,
-        } => b.inject(&fault_of(fault, target, link.as_ref())?).await,
-        A::Repair { fault, target } => match fault.as_str() {
-            // The undo of a killed service (`Action::inverse`).
-            "start-service" => {
-                let (h, s) = host_and(target)?;
-                b.start_service(h, s).await
-            }
-            _ => b.inject(&parse_fault(fault, target)?).await,
-        },
-        A::SetStartup {
-            host,
-            service,
-            startup,
-            ..
-        } => {
-            b.set_startup_type(host, service, parse_startup(startup)?)
-                .await
-        }
-        A::BootOn { host, server } => b.boot_on(host, server).await,
-        A::Recovery {
-            host,
-            group,
-            store: s,
-            hard,
-        } => {
-            if *hard {
-                b.hard_recovery(host, &store(group, s)).await
-            } else {
-                b.soft_recovery(host, &store(group, s)).await
-            }
-        }
-        A::ForceReplication { from, to } => b.force_replication(from, to).await,
-        A::Grant { volume, initiator } => b.grant(volume, initiator).await,
-        A::Revoke { volume, initiator } => b.revoke(volume, initiator).await,
-        A::Attach { host, volume } => b.attach(host, volume).await,
-        A::Detach { host, volume } => b.detach(host, volume).await,
-        A::Snapshot { volume, name } => b.snapshot(volume, name).await,
-        A::SetPortVlans { server, vlans, .. } => b.set_port_vlans(server, vlans).await,
-        A::TakeArchive { host, level_h } => b.take_archive(host, *level_h).await.map(|_| ()),
-        A::RestoreArchive { id, host } => b.restore_archive(id, host).await,
-        A::FlushCache { client } => b.flush_cache(client).await,
+// `perform`: the simple actions call the method of their row; these are the others.
+crate::capabilities::capabilities! { @perform b, action;
+    Action::Rename { host, name, .. } => b.rename(host, name).await,
+    Action::LeaveDomain { host, .. } => b.leave_domain(host).await,
+    Action::SetMailboxHome {
+        dc,
+        mailbox,
+        server,
+        group,
+        store,
+        ..
+    } => {
+        b.set_mailbox_home(dc, mailbox, server, &StoreRef::new(group.as_str(), store.as_str()))
+            .await
     }
+    Action::Fault {
+        fault,
+        target,
+        link,
+    } => b.inject(&fault_of(fault, target, link.as_ref())?).await,
+    Action::Repair { fault, target } => match fault.as_str() {
+        // The undo of a killed service (`Action::inverse`).
+        "start-service" => {
+            let (h, s) = host_and(target)?;
+            b.start_service(h, s).await
+        }
+        _ => b.inject(&parse_fault(fault, target)?).await,
+    },
+    Action::SetStartup {
+        host,
+        service,
+        startup,
+        ..
+    } => b.set_startup_type(host, service, *startup).await,
+    Action::Recovery {
+        host,
+        group,
+        store,
+        hard,
+    } => {
+        let store = StoreRef::new(group.as_str(), store.as_str());
+        if *hard {
+            b.hard_recovery(host, &store).await
+        } else {
+            b.soft_recovery(host, &store).await
+        }
+    }
+    Action::SetPortVlans { server, vlans, .. } => b.set_port_vlans(server, vlans).await,
 }
 
 /// Why an action has no undo, as a journal listing says it.
@@ -1609,171 +970,87 @@ fn items(ip: bool, name: bool) -> &'static str {
     }
 }
 
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Action as A;
-        match self {
-            A::StartService { host, service } => write!(f, "start {service} on {host}"),
-            A::StopService { host, service } => write!(f, "stop {service} on {host}"),
-            A::MountStore { host, group, store } => write!(f, "mount {group}/{store} on {host}"),
-            A::DismountStore { host, group, store } => {
-                write!(f, "dismount {group}/{store} on {host}")
+/// A value's name as the journal spells it (its serde name), so the text
+/// of an action and its journal line cannot disagree.
+fn journal_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+// The text of the simple actions comes from their rows; these are the others'.
+crate::capabilities::capabilities! { @display f;
+    Action::Rename {
+        host,
+        name,
+        previous,
+    } => match previous {
+        Some(p) => write!(f, "rename {host} from {p} to {name} (at next boot)"),
+        None => write!(f, "rename {host} to {name} (at next boot)"),
+    },
+    Action::LeaveDomain { host, domain } if domain.is_empty() => {
+        write!(f, "remove {host} from its domain")
+    }
+    Action::LeaveDomain { host, domain } => write!(f, "remove {host} from domain {domain}"),
+    Action::SetMailboxHome {
+        dc,
+        mailbox,
+        server,
+        group,
+        store,
+        ..
+    } => write!(
+        f,
+        "home mailbox {mailbox} on {server} {group}/{store} (on {dc})"
+    ),
+    Action::Fault {
+        fault,
+        target,
+        link,
+    } => {
+        write!(f, "inject {fault} on {target}")?;
+        if let Some(l) = link {
+            let mut parts = Vec::new();
+            if let Some(x) = l.latency_ms {
+                parts.push(format!("latency {x} ms"));
             }
-            A::SetOverwrite {
-                host,
-                group,
-                store,
-                on,
-            } => write!(
-                f,
-                "turn overwrite-on-restore {} for {group}/{store} on {host}",
-                if *on { "on" } else { "off" }
-            ),
-            A::TakeOverIdentity { from, to, ip, name } => {
-                write!(f, "bring up {} of {from} on {to}", items(*ip, *name))
+            if let Some(x) = l.bandwidth_mbps {
+                parts.push(format!("bandwidth {x} Mbit/s"));
             }
-            A::ReleaseIdentity { from, to, ip, name } => {
-                write!(f, "give {} of {from} back from {to}", items(*ip, *name))
+            if let Some(x) = l.loss {
+                parts.push(format!("loss {x}"));
             }
-            A::Rename {
-                host,
-                name,
-                previous,
-            } => match previous {
-                Some(p) => write!(f, "rename {host} from {p} to {name} (at next boot)"),
-                None => write!(f, "rename {host} to {name} (at next boot)"),
-            },
-            A::JoinDomain { host, domain } => write!(f, "join {host} to domain {domain}"),
-            A::LeaveDomain { host, domain } if domain.is_empty() => {
-                write!(f, "remove {host} from its domain")
+            if parts.is_empty() {
+                parts.push("back to normal".into());
             }
-            A::LeaveDomain { host, domain } => write!(f, "remove {host} from domain {domain}"),
-            A::Reboot { host } => write!(f, "reboot {host}"),
-            A::CreateComputer { dc, name } => {
-                write!(f, "create computer account {name} (on {dc})")
-            }
-            A::RemoveComputer { dc, name } => {
-                write!(f, "remove computer account {name} (on {dc})")
-            }
-            A::RenameComputer { dc, old, new } => {
-                write!(f, "rename computer account {old} to {new} (on {dc})")
-            }
-            A::SetMailboxHome {
-                dc,
-                mailbox,
-                server,
-                group,
-                store,
-                ..
-            } => write!(
-                f,
-                "home mailbox {mailbox} on {server} {group}/{store} (on {dc})"
-            ),
-            A::DnsAdd {
-                server,
-                name,
-                rtype,
-                data,
-                ttl_s,
-            } => write!(f, "add DNS {name} {ttl_s} {rtype} {data} on {server}"),
-            A::DnsDelete {
-                server,
-                name,
-                rtype,
-                data,
-                ..
-            } => write!(f, "delete DNS {name} {rtype} {data} on {server}"),
-            A::PauseReplication { source, target } => {
-                write!(f, "pause replication {source} -> {target}")
-            }
-            A::ResumeReplication { source, target } => {
-                write!(f, "resume replication {source} -> {target}")
-            }
-            A::ConnectReplication {
-                source,
-                target,
-                mirror,
-            } => write!(
-                f,
-                "connect replication {source} -> {target} (mirror: {mirror})"
-            ),
-            A::DisconnectReplication { source, target } => {
-                write!(f, "disconnect replication {source} -> {target}")
-            }
-            A::Restore {
-                from,
-                to,
-                only_if_newer,
-            } => write!(
-                f,
-                "restore the replica on {from} over {to}{}",
-                if *only_if_newer {
-                    " (only if backup copy is more recent)"
-                } else {
-                    ""
-                }
-            ),
-            A::Fault {
-                fault,
-                target,
-                link,
-            } => {
-                write!(f, "inject {fault} on {target}")?;
-                if let Some(l) = link {
-                    let mut parts = Vec::new();
-                    if let Some(x) = l.latency_ms {
-                        parts.push(format!("latency {x} ms"));
-                    }
-                    if let Some(x) = l.bandwidth_mbps {
-                        parts.push(format!("bandwidth {x} Mbit/s"));
-                    }
-                    if let Some(x) = l.loss {
-                        parts.push(format!("loss {x}"));
-                    }
-                    if parts.is_empty() {
-                        parts.push("back to normal".into());
-                    }
-                    write!(f, " ({})", parts.join(", "))?;
-                }
-                Ok(())
-            }
-            A::Repair { fault, target } => write!(f, "repair: {fault} {target}"),
-            A::SetStartup {
-                host,
-                service,
-                startup,
-                ..
-            } => write!(f, "set startup of {service} on {host} to {startup}"),
-            A::BootOn { host, server } => write!(f, "boot {host} on server {server}"),
-            A::Recovery {
-                host,
-                group,
-                store,
-                hard,
-            } => write!(
-                f,
-                "{} recovery of {group}/{store} on {host}",
-                if *hard { "hard" } else { "soft" }
-            ),
-            A::ForceReplication { from, to } => {
-                write!(f, "force directory replication {from} -> {to}")
-            }
-            A::Grant { volume, initiator } => {
-                write!(f, "grant {initiator} access to volume {volume}")
-            }
-            A::Revoke { volume, initiator } => {
-                write!(f, "revoke {initiator}'s access to volume {volume}")
-            }
-            A::Attach { host, volume } => write!(f, "log {host} in to volume {volume}"),
-            A::Detach { host, volume } => write!(f, "log {host} out of volume {volume}"),
-            A::Snapshot { volume, name } => write!(f, "snapshot volume {volume} as {name}"),
-            A::SetPortVlans { server, vlans, .. } => {
-                write!(f, "set the VLANs of {server}'s switch port to {vlans:?}")
-            }
-            A::TakeArchive { host, level_h } => write!(f, "take a {level_h} h archive of {host}"),
-            A::RestoreArchive { id, host } => write!(f, "restore archive {id} over {host}"),
-            A::FlushCache { client } => write!(f, "flush the DNS cache of {client}"),
+            write!(f, " ({})", parts.join(", "))?;
         }
+        Ok(())
+    }
+    Action::Repair { fault, target } => write!(f, "repair: {fault} {target}"),
+    Action::SetStartup {
+        host,
+        service,
+        startup,
+        ..
+    } => write!(
+        f,
+        "set startup of {service} on {host} to {}",
+        journal_name(startup)
+    ),
+    Action::Recovery {
+        host,
+        group,
+        store,
+        hard,
+    } => write!(
+        f,
+        "{} recovery of {group}/{store} on {host}",
+        if *hard { "hard" } else { "soft" }
+    ),
+    Action::SetPortVlans { server, vlans, .. } => {
+        write!(f, "set the VLANs of {server}'s switch port to {vlans:?}")
     }
 }
 
@@ -1820,7 +1097,7 @@ mod tests {
         let a = Action::SetStartup {
             host: "EXCH2".into(),
             service: "MSExchangeIS".into(),
-            startup: "automatic".into(),
+            startup: StartupType::Automatic,
             previous: None,
         };
         assert_eq!(a.inverse(), None);

@@ -18,6 +18,7 @@ use drlab_drill::journal::{Action, LinkChange};
 use drlab_drill::recorded::{Known, PlanSink, Recorded, perform};
 use drlab_drill::render::Renderer;
 use drlab_drivers::Recorder;
+use drlab_drivers::types::{MirrorMode, RecordType, StartupType};
 use drlab_real::inventory::Inventory;
 use drlab_real::lab::commands::lines;
 use drlab_real::lab::{LabBackend, LabOp};
@@ -207,14 +208,14 @@ fn every_action() -> Vec<Action> {
         Action::DnsAdd {
             server: n("DC1"),
             name: n("exch1.corp.example.com"),
-            rtype: n("A"),
+            rtype: RecordType::A,
             data: n("10.0.0.12"),
             ttl_s: 300,
         },
         Action::DnsDelete {
             server: n("DC1"),
             name: n("exch1.corp.example.com"),
-            rtype: n("A"),
+            rtype: RecordType::A,
             data: n("10.0.0.11"),
             ttl_s: 1200,
         },
@@ -229,7 +230,7 @@ fn every_action() -> Vec<Action> {
         Action::ConnectReplication {
             source: n("EXCH2"),
             target: n("EXCH1"),
-            mirror: n("difference"),
+            mirror: MirrorMode::Difference,
         },
         Action::DisconnectReplication {
             source: n("EXCH1"),
@@ -267,8 +268,8 @@ fn every_action() -> Vec<Action> {
         Action::SetStartup {
             host: n("EXCH2"),
             service: n("MSExchangeIS"),
-            startup: n("automatic"),
-            previous: Some(n("manual")),
+            startup: StartupType::Automatic,
+            previous: Some(StartupType::Manual),
         },
         Action::BootOn {
             host: n("EXCH1"),
@@ -440,7 +441,7 @@ fn a_windows_start_is_planned_with_its_wait_and_a_powershell_quoted_name() {
     let a = Action::SetStartup {
         host: n("EXCH2"),
         service: n("MSExchangeIS"),
-        startup: n("manual"),
+        startup: StartupType::Manual,
         previous: None,
     };
     let plan = renderer.render(&a);
