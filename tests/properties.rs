@@ -30,7 +30,44 @@ fn set_op() -> impl Strategy<Value = SetOp> {
     ]
 }
 
+/// The same cases on every run (CI must not be flaky): a fixed seed unless
+/// `PROPTEST_RNG_SEED` asks for another, and no regression files written
+/// into the tree (a failure found is added below as a named test).
+fn config() -> ProptestConfig {
+    let from_env = ProptestConfig::default();
+    ProptestConfig {
+        rng_seed: if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+            from_env.rng_seed
+        } else {
+            proptest::test_runner::RngSeed::Fixed(0x0d71_ab12)
+        },
+        failure_persistence: None,
+        ..from_env
+    }
+}
+
+/// Found by the breakdown property (seed 707310, crash at 164.806 s): the
+/// write acknowledged in the instant of the crash is lost, and RPO
+/// rounded to the millisecond was 0 with one lost write.
+#[test]
+fn a_write_lost_in_the_instant_of_the_crash_is_a_nonzero_rpo() {
+    let s = variant("lan-failover", |t| {
+        let faults = t.get_mut("faults").unwrap().as_array_mut().unwrap();
+        faults[0]
+            .as_table_mut()
+            .unwrap()
+            .insert("at_s".into(), toml::Value::Float(164.806));
+        table(t, &["scenario"]).insert("horizon_s".into(), toml::Value::Float(900.0));
+    })
+    .unwrap();
+    let r = run(&s, 707_310);
+    assert_eq!(r.lost_writes, 1);
+    assert_eq!(r.rpo_s, Some(0.001));
+}
+
 proptest! {
+    #![proptest_config(config())]
+
     #[test]
     fn seqset_is_a_set_of_numbers(ops in prop::collection::vec(set_op(), 0..60)) {
         let mut s = SeqSet::new();

@@ -7,7 +7,9 @@
 //!   propagation, each clipped at Restored so they always sum to RTO.
 //! - Lost writes: acknowledged but absent from the serving site's read-back.
 //!   RPO = end of the loss window − the oldest lost write, where the window
-//!   ends at T0 or at the newest lost write if that is later.
+//!   ends at T0 or at the newest lost write if that is later; at least 1 ms
+//!   (the reports' resolution) when anything was lost, so RPO is 0 exactly
+//!   when nothing was.
 
 use std::collections::BTreeMap;
 
@@ -291,6 +293,9 @@ impl Report {
         }
     }
 }
+
+/// The smallest RPO a loss is reported as: the reports' resolution.
+const RPO_RESOLUTION_S: f64 = 0.001;
 
 /// `end_reason` until a drill-ended event says otherwise.
 const NOT_ENDED: &str = "drill did not end";
@@ -637,9 +642,12 @@ impl Fold {
         let oldest = lost.iter().map(|x| x.1).min();
         let newest = lost.iter().map(|x| x.1).max();
         r.rpo_s = Some(match (oldest, newest) {
+            // Reports print milliseconds: a loss inside the last one (a
+            // write acknowledged in the instant of the crash) is still a
+            // loss, never "RPO 0", which an objective of 0 would pass.
             (Some(oldest), Some(newest)) => {
                 let window_end = self.t0.map_or(newest, |t| t.max(newest));
-                span(oldest, window_end)
+                span(oldest, window_end).max(RPO_RESOLUTION_S)
             }
             _ => 0.0,
         });
