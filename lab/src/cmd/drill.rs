@@ -198,12 +198,14 @@ fn render_one(path: &Path, c: &Contents) -> String {
 
     // Per record number: when it began, why it failed, how its undo went.
     let mut began: BTreeMap<u64, f64> = BTreeMap::new();
+    let mut commands: BTreeMap<u64, &[String]> = BTreeMap::new();
     let mut errors: BTreeMap<u64, &str> = BTreeMap::new();
     let mut undo_failed: BTreeMap<u64, &str> = BTreeMap::new();
     for r in &c.records {
         match &r.phase {
             Phase::Begin => {
                 began.insert(r.n, r.at_s);
+                commands.insert(r.n, &r.commands);
             }
             Phase::Failed { error } => {
                 errors.insert(r.n, error);
@@ -227,6 +229,10 @@ fn render_one(path: &Path, c: &Contents) -> String {
         };
         let at = began.get(&p.n).copied().unwrap_or(f64::NAN);
         let _ = writeln!(t, "    #{:<4} {at:>9.3} s  {}", p.n, p.action);
+        // What the drill sent for it, as its plan showed it.
+        for line in commands.get(&p.n).copied().unwrap_or_default() {
+            let _ = writeln!(t, "{:23}sent: {line}", "");
+        }
         let _ = writeln!(t, "{:23}outcome: {outcome}", "");
         let undo = match &p.undo {
             Some(u) if p.undone => format!("{u} (undone)"),
@@ -360,4 +366,29 @@ fn render_rollback(r: &RollbackReport) -> String {
         );
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lab journal lists, under each action, the commands the drill sent
+    /// for it (recorded on its `begin`).
+    #[test]
+    fn a_journal_shows_the_commands_each_action_sent() {
+        let text = concat!(
+            r#"{"n":1,"at_s":0.0,"utc":"2026-12-01T08:00:00Z","phase":"drill","scenario":"s","scenario_file":"s.toml","inventory_file":"inv.toml","lab":"ci"}"#,
+            "\n",
+            r#"{"n":2,"at_s":1.5,"utc":"2026-12-01T08:00:01Z","phase":"begin","step":"net start SA","action":{"kind":"start-service","host":"EXCH2","service":"MSExchangeSA"},"undo":{"kind":"stop-service","host":"EXCH2","service":"MSExchangeSA"},"commands":["ssh root@EXCH2: drlab-svc start MSExchangeSA"]}"#,
+            "\n",
+            r#"{"n":2,"at_s":2.0,"utc":"2026-12-01T08:00:02Z","phase":"ok"}"#,
+            "\n",
+        );
+        let c = journal::parse(Path::new("j.jsonl"), text.as_bytes()).unwrap();
+        let shown = render_one(Path::new("j.jsonl"), &c);
+        assert!(
+            shown.contains("sent: ssh root@EXCH2: drlab-svc start MSExchangeSA"),
+            "{shown}"
+        );
+    }
 }
