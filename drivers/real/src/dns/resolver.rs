@@ -41,17 +41,6 @@ pub enum CachePolicy {
 }
 
 impl CachePolicy {
-    /// The policy a scenario names (`honour-ttl`, `min-ttl`, `never-expire`),
-    /// with the floor `min-ttl` uses.
-    pub fn from_scenario(name: &str, min_ttl_s: u32) -> Option<CachePolicy> {
-        match name {
-            "honour-ttl" => Some(CachePolicy::HonourTtl),
-            "min-ttl" => Some(CachePolicy::MinTtl { floor_s: min_ttl_s }),
-            "never-expire" => Some(CachePolicy::NeverExpire),
-            _ => None,
-        }
-    }
-
     /// How long an answer whose smallest TTL is `ttl_s` stays cached
     /// (`None`: until flushed).
     pub fn lifetime(self, ttl_s: u32) -> Option<Duration> {
@@ -377,23 +366,6 @@ mod tests {
             )
             .is_some()
         );
-    }
-
-    #[test]
-    fn policies_from_scenario_names() {
-        assert_eq!(
-            CachePolicy::from_scenario("honour-ttl", 9),
-            Some(CachePolicy::HonourTtl)
-        );
-        assert_eq!(
-            CachePolicy::from_scenario("min-ttl", 9),
-            Some(CachePolicy::MinTtl { floor_s: 9 })
-        );
-        assert_eq!(
-            CachePolicy::from_scenario("never-expire", 0),
-            Some(CachePolicy::NeverExpire)
-        );
-        assert_eq!(CachePolicy::from_scenario("forever", 0), None);
     }
 
     #[test]

@@ -19,18 +19,10 @@ use crate::secret::Secret;
 impl LabBackend {
     /// The bind password of `dc`'s LDAP access.
     fn ldap_secret(&self, ldap: &crate::inventory::LdapDef, dc: &str) -> OpResult<Secret> {
-        self.inv
-            .credentials
-            .get(&ldap.password_credential)
-            .ok_or_else(|| {
-                OpError::not_found(format!(
-                    "the LDAP bind credential of {dc} in the inventory's [credentials]"
-                ))
-            })?
-            .load()
-            .map_err(|e| OpError::Io {
-                detail: format!("credential of {dc}: {e}").into(),
-            })
+        self.credential(
+            &ldap.password_credential,
+            &format!("the LDAP bind credential of {dc}"),
+        )
     }
 
     /// The sessions, with one bound to `dc` (connecting on first use), with

@@ -23,19 +23,7 @@ impl LabBackend {
         let key = match &def.tsig {
             None => None,
             Some(name) => {
-                let secret = self
-                    .inv
-                    .credentials
-                    .get(name)
-                    .ok_or_else(|| {
-                        OpError::not_found(format!(
-                            "the TSIG credential of {server} in the inventory's [credentials]"
-                        ))
-                    })?
-                    .load()
-                    .map_err(|e| OpError::Io {
-                        detail: format!("TSIG key of {server}: {e}").into(),
-                    })?;
+                let secret = self.credential(name, &format!("the TSIG credential of {server}"))?;
                 Some(TsigKey::parse_spec(&secret).map_err(OpError::from)?)
             }
         };

@@ -117,6 +117,19 @@ pub(super) fn succeeded(host: &str, what: &str, out: Output) -> OpResult<Output>
 }
 
 impl LabBackend {
+    /// The secret of the `[credentials]` entry `name`, loaded now; `what`
+    /// says whose it is in errors (which never hold the secret).
+    pub(super) fn credential(&self, name: &str, what: &str) -> OpResult<crate::secret::Secret> {
+        self.inv
+            .credentials
+            .get(name)
+            .ok_or_else(|| OpError::not_found(format!("{what} in the inventory's [credentials]")))?
+            .load()
+            .map_err(|e| OpError::Io {
+                detail: format!("{what}: {e}").into(),
+            })
+    }
+
     /// Starts a state-changing call with its plan (recorded); a refused
     /// plan is the call's error.
     pub(super) fn call(
@@ -206,19 +219,7 @@ impl LabBackend {
         let stdin = match &s.stdin_credential {
             None => Vec::new(),
             Some(name) => {
-                let secret = self
-                    .inv
-                    .credentials
-                    .get(name)
-                    .ok_or_else(|| {
-                        OpError::not_found(format!(
-                            "credential {name} in the inventory's [credentials]"
-                        ))
-                    })?
-                    .load()
-                    .map_err(|e| OpError::Io {
-                        detail: format!("credential {name}: {e}").into(),
-                    })?;
+                let secret = self.credential(name, &format!("credential {name}"))?;
                 let mut b = secret.expose().as_bytes().to_vec();
                 b.push(b'\n');
                 b
