@@ -134,10 +134,10 @@ impl LanFailoverParams {
 fn yes() -> bool {
     true
 }
-fn default_idle_s() -> f64 {
+pub(crate) fn default_idle_s() -> f64 {
     10.0
 }
-fn default_drain_limit_s() -> f64 {
+pub(crate) fn default_drain_limit_s() -> f64 {
     900.0
 }
 fn default_service_wait_s() -> f64 {

@@ -96,9 +96,16 @@ pub struct FailbackParams {
     /// Services followed by `service_wait_s` (post_restore.bat: SA, IS, MTA, ES).
     #[serde(default = "default_post_restore_waits")]
     pub wait_after: Vec<String>,
-    /// `dtcl wait 20000`.
+    /// `dtcl wait 20000`, in postover.bat (the failover) and in
+    /// post_restore.bat alike.
     #[serde(default = "default_service_wait_s")]
     pub service_wait_s: f64,
+    /// The failover's `dtcl waitontarget` idle time.
+    #[serde(default = "super::runbook::default_idle_s")]
+    pub wait_on_target_idle_s: f64,
+    /// The failover's bound on the whole drain wait.
+    #[serde(default = "super::runbook::default_drain_limit_s")]
+    pub wait_on_target_limit_s: f64,
     /// Start attempts of a service that fails to start.
     #[serde(default = "default_attempts")]
     pub start_attempts_max: u32,

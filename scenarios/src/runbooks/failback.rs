@@ -59,12 +59,16 @@ use crate::drill::Drill;
 use crate::exchange::pairing::{self, Pair};
 use crate::format::{FailbackParams, LanFailoverParams, Scenario, StopSource};
 use crate::path;
-use crate::validate::{Problems, known, mirroring_pair, non_negative, positive};
+use crate::validate::{Problems, known, mirroring_pair, positive};
 
-/// The failover half, as the LAN runbook runs it.
+/// The failover half, as the LAN runbook runs it: postover.bat with the
+/// same `dtcl wait` as post_restore.bat.
 fn failover_params(p: &FailbackParams) -> LanFailoverParams {
     let mut lp = LanFailoverParams::new(&p.source, &p.target);
     lp.dc = p.dc.clone();
+    lp.service_wait_s = p.service_wait_s;
+    lp.wait_on_target_idle_s = p.wait_on_target_idle_s;
+    lp.wait_on_target_limit_s = p.wait_on_target_limit_s;
     lp
 }
 
@@ -436,12 +440,7 @@ pub(crate) fn validate(s: &Scenario, r: &FailbackParams, p: &mut Problems) {
             ),
         ));
     }
-    non_negative(
-        p,
-        path!("runbook", "service_wait_s"),
-        r.service_wait_s,
-        "service wait",
-    );
+    super::lan_failover::validate_waits(&failover_params(r), p);
     positive(
         p,
         path!("runbook", "reconnect_limit_s"),

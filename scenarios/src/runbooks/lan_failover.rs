@@ -43,9 +43,8 @@ pub async fn control<B: Backend>(d: &Drill<'_, B>, p: &LanFailoverParams) -> &'s
     d.await_restored().await
 }
 
-/// Checks the parameters against the estate (store pairing included).
-pub(crate) fn validate(s: &Scenario, r: &LanFailoverParams, p: &mut Problems) {
-    let pair = mirroring_pair(s, "LAN failover", &r.source, &r.target, r.dc.as_deref(), p);
+/// postover.bat's waits: `waitontarget` idle time and bound, `dtcl wait`.
+pub(crate) fn validate_waits(r: &LanFailoverParams, p: &mut Problems) {
     non_negative(
         p,
         path!("runbook", "wait_on_target_idle_s"),
@@ -64,6 +63,12 @@ pub(crate) fn validate(s: &Scenario, r: &LanFailoverParams, p: &mut Problems) {
         r.service_wait_s,
         "service wait",
     );
+}
+
+/// Checks the parameters against the estate (store pairing included).
+pub(crate) fn validate(s: &Scenario, r: &LanFailoverParams, p: &mut Problems) {
+    let pair = mirroring_pair(s, "LAN failover", &r.source, &r.target, r.dc.as_deref(), p);
+    validate_waits(r, p);
     if !(1..=10).contains(&r.start_attempts_max) {
         p.push((
             path!("runbook", "start_attempts_max"),
