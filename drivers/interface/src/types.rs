@@ -329,3 +329,11 @@ impl Fault {
         matches!(self, Fault::PowerOn { .. } | Fault::Heal { .. })
     }
 }
+
+/// The iSCSI initiator name a host logs in with when no persona gives it
+/// one: the Microsoft iSCSI Initiator's default form,
+/// `iqn.1991-05.com.microsoft:` and the computer name in lower case. Both
+/// backends use it, so a host logs in under the same name on either.
+pub fn default_initiator(host: &str) -> String {
+    format!("iqn.1991-05.com.microsoft:{}", host.to_ascii_lowercase())
+}

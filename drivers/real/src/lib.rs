@@ -21,6 +21,7 @@ pub mod faults;
 pub mod imap;
 pub mod ldap;
 pub mod replication;
+pub mod san;
 pub mod secret;
 pub mod smtp;
 pub mod ssh;

@@ -1,11 +1,12 @@
 //! A scenario's estate as the lab backend sees it: the names the backend
 //! must find in the inventory, where mailboxes and stores start, which hosts
-//! start in standby, and each client's resolver.
+//! start in standby, each client's resolver, and the SAN volumes with the
+//! initiator name of each host.
 
 use drlab_drivers::types::{StoreInfo, StoreRef};
 use drlab_real::dns::CachePolicy;
 use drlab_real::lab::Estate;
-use drlab_real::lab::estate::{Client, Mailbox};
+use drlab_real::lab::estate::{Client, Mailbox, Volume};
 use drlab_scenarios::Scenario;
 use drlab_scenarios::format::{ExchangeRole, ResolverPolicy};
 
@@ -75,5 +76,55 @@ pub fn of(s: &Scenario) -> Estate {
     for r in &s.replication {
         e.replica_targets.insert(r.target.clone());
     }
+    // A persona's initiator name goes with its host (the simulator's rule:
+    // the last persona of a host wins; other hosts get the default).
+    for p in &s.personas {
+        e.initiators.insert(p.host.clone(), p.initiator.clone());
+    }
+    e.volumes = s
+        .volumes
+        .iter()
+        .map(|v| Volume {
+            name: v.name.clone(),
+            initiators: v.initiators.clone(),
+        })
+        .collect();
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Both backends log a host in to the SAN under the same initiator
+    /// name: a persona's, else the default, on every library scenario
+    /// with volumes.
+    #[test]
+    fn the_lab_and_the_simulator_give_hosts_the_same_initiator_names() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/library");
+        let mut checked = 0;
+        for f in [
+            "dag-aim-reprovisioning.toml",
+            "dag-manual-reprovisioning.toml",
+        ] {
+            let s = drlab_scenarios::load(&dir.join(f)).unwrap_or_else(|e| panic!("{e}"));
+            let e = super::of(&s);
+            let w = drlab_sim::world::World::build(&s, 1);
+            for h in &w.hosts {
+                assert_eq!(e.initiator(&h.name), h.initiator, "{f}: {}", h.name);
+                checked += 1;
+            }
+            let names: Vec<&str> = e.volumes.iter().map(|v| v.name.as_str()).collect();
+            let want: Vec<&str> = s.volumes.iter().map(|v| v.name.as_str()).collect();
+            assert_eq!(names, want, "{f}");
+            for v in &e.volumes {
+                drlab_real::san::Target::of(names.iter().copied(), &v.name)
+                    .unwrap_or_else(|e| panic!("{f}: {e}"));
+                for i in &v.initiators {
+                    drlab_real::san::check_initiator(i).unwrap_or_else(|e| panic!("{f}: {e}"));
+                }
+            }
+        }
+        assert!(checked >= 4);
+    }
 }

@@ -348,7 +348,7 @@ impl World {
                 roles: h.roles.clone(),
                 services,
                 stores,
-                initiator: format!("iqn.1991-05.com.microsoft:{}", h.name.to_ascii_lowercase()),
+                initiator: drlab_drivers::types::default_initiator(&h.name),
             });
         }
         let clients = s

@@ -33,6 +33,7 @@ use crate::faults::{EngineOp, FaultLimits, FaultPlanner};
 use crate::inventory::{Dialect, HostEntry, Inventory, LabRole, LdapDef};
 use crate::ldap::{AdChange, AdLayout};
 use crate::replication::{self, ReplicationLimits};
+use crate::san;
 use crate::ssh::{SshError, sh_quote};
 
 /// How long a Windows service command waits for the service to reach its
@@ -951,39 +952,145 @@ impl<'a> Commands<'a> {
 
     // ------------------------------------------------------------ SAN, switches
 
-    /// `San::grant`: unsupported.
+    /// The SAN host: the first inventory host with role `san` (tgt,
+    /// reached over SSH, Linux). Unsupported when there is none; `what`
+    /// says which call needed it.
+    pub fn san_host(&self, what: &str) -> OpResult<&'a str> {
+        let h = self
+            .inv
+            .hosts
+            .iter()
+            .find(|h| h.roles.contains(&LabRole::San))
+            .ok_or_else(|| {
+                unsupported(format!(
+                    "{what}: the lab inventory has no SAN host (a host with role `san` running tgt)"
+                ))
+            })?;
+        if h.dialect != Dialect::Linux {
+            return Err(unsupported(format!(
+                "{what}: the SAN host {} is not a Linux host with tgt",
+                h.name
+            )));
+        }
+        Ok(h.name.as_str())
+    }
+
+    /// The SAN host and `volume`'s target on it (its number comes from the
+    /// estate's volume list).
+    pub fn san_target(&self, what: &str, volume: &str) -> OpResult<(&'a str, san::Target)> {
+        let host = self.san_host(what)?;
+        let t = san::Target::of(self.estate.volumes.iter().map(|v| v.name.as_str()), volume)?;
+        Ok((host, t))
+    }
+
+    fn san_ssh(
+        &self,
+        host: &str,
+        script: Result<String, san::SanError>,
+        limit: Limit,
+        what: &'static str,
+    ) -> OpResult<LabOp> {
+        self.ssh(host, script.map_err(OpError::from)?, limit, what)
+    }
+
+    /// `San::grant`: on the SAN host, the volume's target and LUN created
+    /// where missing, then the initiator bound ([`san::grant_script`]).
     pub fn grant(&self, volume: &str, initiator: &str) -> OpResult<Vec<LabOp>> {
-        Err(unsupported(format!(
-            "grant {initiator} on volume {volume}: the lab inventory has no SAN host (tgt) for drills"
-        )))
+        let what = format!("grant {initiator} on volume {volume}");
+        let (s, t) = self.san_target(&what, volume)?;
+        Ok(vec![self.san_ssh(
+            s,
+            san::grant_script(&t, initiator),
+            Limit::Command,
+            "grant",
+        )?])
     }
 
-    /// `San::revoke`: unsupported.
+    /// `San::revoke`: on the SAN host, the initiator unbound
+    /// ([`san::revoke_script`]).
     pub fn revoke(&self, volume: &str, initiator: &str) -> OpResult<Vec<LabOp>> {
-        Err(unsupported(format!(
-            "revoke {initiator} on volume {volume}: the lab inventory has no SAN host for drills"
-        )))
+        let what = format!("revoke {initiator} on volume {volume}");
+        let (s, t) = self.san_target(&what, volume)?;
+        Ok(vec![self.san_ssh(
+            s,
+            san::revoke_script(&t, initiator),
+            Limit::Command,
+            "revoke",
+        )?])
     }
 
-    /// `San::attach`: unsupported.
+    /// `San::attach`: on the SAN host, the check that the volume's target
+    /// exists; then on `host` (Linux), a login with the host's initiator
+    /// name and a read-only data check through iSCSI
+    /// ([`san::login_script`]). Nothing stays logged in: libiscsi's tools
+    /// log out when they exit.
     pub fn attach(&self, host: &str, volume: &str) -> OpResult<Vec<LabOp>> {
-        Err(unsupported(format!(
-            "attach {volume} to {host}: the lab inventory has no SAN host for drills"
-        )))
+        let what = format!("attach {volume} to {host}");
+        let (s, t) = self.san_target(&what, volume)?;
+        if self.entry(host)?.dialect != Dialect::Linux {
+            return Err(unsupported(format!(
+                "{what}: the lab's initiator is libiscsi on Linux hosts"
+            )));
+        }
+        let initiator = self.estate.initiator(host);
+        let login = san::login_script(&t, self.entry(s)?.address, &initiator);
+        Ok(vec![
+            self.ssh(s, san::target_check_script(&t), Limit::Command, "SAN check")?,
+            self.san_ssh(host, login, Limit::Command, "iSCSI login")?,
+        ])
     }
 
-    /// `San::detach`: unsupported.
+    /// `San::detach`: libiscsi keeps no session, so there is nothing to
+    /// log out; on the SAN host, the check that the host's initiator has no
+    /// session left on the volume ([`san::detach_script`]).
     pub fn detach(&self, host: &str, volume: &str) -> OpResult<Vec<LabOp>> {
-        Err(unsupported(format!(
-            "detach {volume} from {host}: the lab inventory has no SAN host for drills"
-        )))
+        let what = format!("detach {volume} from {host}");
+        let (s, t) = self.san_target(&what, volume)?;
+        self.entry(host)?;
+        let initiator = self.estate.initiator(host);
+        Ok(vec![self.san_ssh(
+            s,
+            san::detach_script(&t, &initiator),
+            Limit::Command,
+            "detach",
+        )?])
     }
 
-    /// `San::snapshot`: unsupported.
+    /// `San::snapshot`: on the SAN host, a copy of the volume's backing
+    /// file named by the snapshot ([`san::snapshot_script`]).
     pub fn snapshot(&self, volume: &str, name: &str) -> OpResult<Vec<LabOp>> {
-        Err(unsupported(format!(
-            "snapshot {name} of {volume}: the lab inventory has no SAN host for drills"
-        )))
+        let what = format!("snapshot {name} of {volume}");
+        let (s, t) = self.san_target(&what, volume)?;
+        Ok(vec![self.san_ssh(
+            s,
+            san::snapshot_script(&t, name),
+            Limit::Copy,
+            "snapshot",
+        )?])
+    }
+
+    /// The set-up of the SAN before a drill (not a trait method, not
+    /// journalled): each estate volume's target made, with exactly its
+    /// starting initiators allowed ([`san::prepare_script`]). Nothing when
+    /// the estate has no volume; unsupported when it has some and the
+    /// inventory no SAN host.
+    pub fn prepare_san(&self) -> OpResult<Vec<LabOp>> {
+        if self.estate.volumes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.estate
+            .volumes
+            .iter()
+            .map(|v| {
+                let (s, t) = self.san_target(&format!("set-up of volume {}", v.name), &v.name)?;
+                self.san_ssh(
+                    s,
+                    san::prepare_script(&t, &v.initiators),
+                    Limit::Command,
+                    "SAN set-up",
+                )
+            })
+            .collect()
     }
 
     /// `Switches::set_port_vlans`: unsupported.
@@ -1177,6 +1284,86 @@ mod tests {
             ]
         );
         assert!(c.force_replication("DC1", "DC1").unwrap().is_empty());
+    }
+
+    #[test]
+    fn san_calls_run_on_the_san_host_and_the_attaching_host() {
+        let (inv, mut est) = (inventory("linux"), estate());
+        let c = Commands::new(&inv, &est, LabLimits::default());
+        // no SAN host in the inventory: unsupported, nothing sent
+        let e = c.grant("V1", "iqn.x").unwrap_err();
+        assert!(matches!(e, OpError::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("no SAN host"), "{e}");
+        let mut inv = inv;
+        inv.hosts.push(
+            Inventory::parse(
+                std::path::Path::new("s.toml"),
+                "[lab]\nname='x'\ndomain='d'\n[[hosts]]\nname='SAN1'\naddress='10.0.0.20'\n\
+                 roles=['san']\nssh={user='root',key_file='/k'}\n",
+            )
+            .unwrap()
+            .hosts
+            .remove(0),
+        );
+        est.volumes.push(crate::lab::estate::Volume {
+            name: "V0".into(),
+            initiators: Vec::new(),
+        });
+        est.volumes.push(crate::lab::estate::Volume {
+            name: "Database 1".into(),
+            initiators: Vec::new(),
+        });
+        est.initiators.insert("EXCH2".into(), "Exchange2".into());
+        let c = Commands::new(&inv, &est, LabLimits::default());
+        let t = san::Target::of(["V0", "Database 1"], "Database 1").unwrap();
+        assert_eq!(t.tid, 2);
+        let g = c.grant("Database 1", "Exchange2").unwrap();
+        assert_eq!(
+            lines(&Ok(g)),
+            [format!(
+                "ssh root@10.0.0.20 (SAN1): {}",
+                san::grant_script(&t, "Exchange2").unwrap()
+            )]
+        );
+        let a = c.attach("EXCH2", "Database 1").unwrap();
+        let LabOp::Ssh(check) = &a[0] else { panic!() };
+        let LabOp::Ssh(login) = &a[1] else { panic!() };
+        assert_eq!(
+            (check.host.as_str(), check.command.clone()),
+            ("SAN1", san::target_check_script(&t))
+        );
+        // the host's own initiator name, to the SAN's address
+        assert_eq!(login.host, "EXCH2");
+        assert_eq!(
+            login.command,
+            san::login_script(&t, "10.0.0.20".parse().unwrap(), "Exchange2").unwrap()
+        );
+        let LabOp::Ssh(d) = &c.detach("EXCH2", "Database 1").unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!(d.command, san::detach_script(&t, "Exchange2").unwrap());
+        let LabOp::Ssh(s) = &c.snapshot("Database 1", "s1").unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!((s.host.as_str(), s.limit), ("SAN1", Limit::Copy));
+        // names a shell could read are refused before anything is built
+        for e in [
+            c.grant("Database 1", "x'; reboot").unwrap_err(),
+            c.snapshot("Database 1", "$(id)").unwrap_err(),
+            c.revoke("V0;x", "iqn.x").unwrap_err(),
+        ] {
+            assert!(matches!(e, OpError::Refused { .. }), "{e}");
+        }
+        let e = c.attach("EXCH2", "V9").unwrap_err();
+        assert!(matches!(e, OpError::NotFound { .. }), "{e}");
+        assert_eq!(c.prepare_san().unwrap().len(), 2);
+        // a Windows host has no libiscsi
+        let win = inventory("windows");
+        let mut win_inv = win.clone();
+        win_inv.hosts.push(inv.hosts.last().unwrap().clone());
+        let c = Commands::new(&win_inv, &est, LabLimits::default());
+        let e = c.attach("EXCH2", "V0").unwrap_err();
+        assert!(matches!(e, OpError::Unsupported { .. }), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the lab backend knows of the estate a drill runs on: the names it
 //! must find in the inventory, where mailboxes and stores live, which hosts
-//! start in standby and which clients resolve through which DNS server.
+//! start in standby, which clients resolve through which DNS server, and
+//! the SAN volumes with the initiator names that may log in to them.
 //!
 //! The backend takes this description, not a scenario: the layer above
 //! (`drlab-drill`) builds it from one, so this crate needs nothing but the
@@ -36,6 +37,22 @@ pub struct Estate {
     pub replica_targets: BTreeSet<String>,
     /// Hosts whose Exchange starts in standby.
     pub standby: BTreeSet<String>,
+    /// The iSCSI initiator name of each host that has its own (its
+    /// persona's); any other host logs in as
+    /// [`crate::san::default_initiator`] (see [`Estate::initiator`]).
+    pub initiators: BTreeMap<String, String>,
+    /// The SAN volumes, in the scenario's order (which numbers their
+    /// targets on the SAN), each with the initiators allowed at the start.
+    pub volumes: Vec<Volume>,
+}
+
+/// A SAN volume as the estate starts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    /// The volume's name.
+    pub name: String,
+    /// The initiator names allowed to log in at the start (its ACL).
+    pub initiators: Vec<String>,
 }
 
 /// A client population: users behind one resolver.
@@ -69,5 +86,11 @@ impl Estate {
             .filter(|m| m.store == *store)
             .map(|m| m.name.as_str())
             .collect()
+    }
+
+    /// The initiator name `host` logs in to the SAN with: its own, else
+    /// the default (the simulator's rule, [`crate::san::initiator_of`]).
+    pub fn initiator(&self, host: &str) -> String {
+        crate::san::initiator_of(&self.initiators, host)
     }
 }

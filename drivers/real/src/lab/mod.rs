@@ -1,9 +1,11 @@
 //! The lab backend: the one interface implemented against real
 //! infrastructure listed in an inventory. Hosts and services over SSH,
 //! Active Directory over LDAP, DNS with RFC 2136 and a client resolver with
-//! its own cache, replication through lsyncd/rsync, faults through the
-//! container engine, and the workload and probes as SMTP and IMAP through
-//! the service name, as users reach it.
+//! its own cache, replication through lsyncd/rsync, the SAN through tgt
+//! (`tgtadm` on the inventory's `san` host) and libiscsi (on the hosts that
+//! log in, [`crate::san`]), faults through the container engine, and the
+//! workload and probes as SMTP and IMAP through the service name, as users
+//! reach it.
 //!
 //! Only hosts of the inventory are ever contacted; a scenario name missing
 //! from it is an error, never a guess. Secrets come from the inventory's
@@ -51,6 +53,7 @@ use crate::faults::{FaultInjector, FaultLimits};
 use crate::inventory::{Dialect, HostEntry, Inventory};
 use crate::ldap::AdClient;
 use crate::replication::{self, ReplicationLimits, Replicator};
+use crate::san;
 use crate::secret::Secret;
 use crate::ssh::{Output, SshLimits, SshPool, SshTarget};
 
@@ -369,6 +372,21 @@ impl LabBackend {
                 self.estate.mailboxes.len()
             ));
         }
+        // The SAN's volumes with their starting ACLs (when the lab has a SAN).
+        let cmds = self.commands();
+        if let Ok(san_host) = cmds.san_host("SAN set-up")
+            && !self.estate.volumes.is_empty()
+        {
+            for (op, v) in cmds.prepare_san()?.iter().zip(&self.estate.volumes) {
+                let LabOp::Ssh(s) = op else { continue };
+                let out = self.sh(&s.host, &s.command, self.timeout()).await?;
+                san::outcome(san_host, "set-up", &v.name, None, &out)?;
+            }
+            did.push(format!(
+                "{san_host}: {} SAN volumes with their starting initiators",
+                self.estate.volumes.len()
+            ));
+        }
         Ok(did)
     }
 
@@ -578,31 +596,43 @@ impl Replication for LabBackend {
     }
 }
 
+/// The SAN (tgt on the inventory's `san` host, libiscsi on the hosts):
+/// each call sends its planned commands ([`Commands::grant`], ...) and
+/// reads their exit status with [`san::outcome`].
 impl San for LabBackend {
     async fn grant(&self, volume: &str, initiator: &str) -> OpResult<()> {
-        self.call("grant", self.commands().grant(volume, initiator))?
-            .rest()
-            .await
+        let mut call = self.call("grant", self.commands().grant(volume, initiator))?;
+        let out = call.ssh().await?;
+        let s = self.commands().san_host("grant")?;
+        san::outcome(s, "grant", volume, Some(initiator), &out)
     }
     async fn revoke(&self, volume: &str, initiator: &str) -> OpResult<()> {
-        self.call("revoke", self.commands().revoke(volume, initiator))?
-            .rest()
-            .await
+        let mut call = self.call("revoke", self.commands().revoke(volume, initiator))?;
+        let out = call.ssh().await?;
+        let s = self.commands().san_host("revoke")?;
+        san::outcome(s, "revoke", volume, Some(initiator), &out)
     }
     async fn attach(&self, host: &str, volume: &str) -> OpResult<()> {
-        self.call("attach", self.commands().attach(host, volume))?
-            .rest()
-            .await
+        let mut call = self.call("attach", self.commands().attach(host, volume))?;
+        let initiator = self.estate.initiator(host);
+        let out = call.ssh().await?;
+        let s = self.commands().san_host("attach")?;
+        san::outcome(s, "attach", volume, Some(&initiator), &out)?;
+        let out = call.ssh().await?;
+        san::outcome(host, "attach", volume, Some(&initiator), &out)
     }
     async fn detach(&self, host: &str, volume: &str) -> OpResult<()> {
-        self.call("detach", self.commands().detach(host, volume))?
-            .rest()
-            .await
+        let mut call = self.call("detach", self.commands().detach(host, volume))?;
+        let initiator = self.estate.initiator(host);
+        let out = call.ssh().await?;
+        let s = self.commands().san_host("detach")?;
+        san::outcome(s, "detach", volume, Some(&initiator), &out)
     }
     async fn snapshot(&self, volume: &str, name: &str) -> OpResult<()> {
-        self.call("snapshot", self.commands().snapshot(volume, name))?
-            .rest()
-            .await
+        let mut call = self.call("snapshot", self.commands().snapshot(volume, name))?;
+        let out = call.ssh().await?;
+        let s = self.commands().san_host("snapshot")?;
+        san::outcome(s, "snapshot", volume, None, &out)
     }
 }
 
