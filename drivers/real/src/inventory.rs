@@ -54,7 +54,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -141,6 +141,13 @@ pub struct SshDef {
     /// the first key seen is pinned for the rest of the run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub known_hosts: Option<PathBuf>,
+    /// The host's management address, when drlab's SSH sessions go over an
+    /// out-of-band network (an iLO-style console LAN) rather than the
+    /// service network: the host stays reachable while a fault cuts it off
+    /// the service network or another host holds its service address.
+    /// Without it SSH goes to the host's `address`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<IpAddr>,
 }
 
 /// [`SshDef`] as written, with the old spelling refused.
@@ -159,6 +166,8 @@ struct SshToml {
     key_file: Option<PathBuf>,
     #[serde(default)]
     known_hosts: Option<PathBuf>,
+    #[serde(default)]
+    address: Option<IpAddr>,
 }
 
 impl From<SshToml> for SshDef {
@@ -169,6 +178,7 @@ impl From<SshToml> for SshDef {
             password_credential: t.password_credential,
             key_file: t.key_file,
             known_hosts: t.known_hosts,
+            address: t.address,
         }
     }
 }
@@ -277,6 +287,24 @@ pub struct HostEntry {
     /// Root of the mail stores on a mail host.
     #[serde(default)]
     pub mail_root: Option<String>,
+}
+
+impl HostEntry {
+    /// Where drlab's SSH sessions to this host connect: the management
+    /// address when the inventory gives one, else the host's address.
+    pub fn ssh_addr(&self) -> Option<SocketAddr> {
+        let ssh = self.ssh.as_ref()?;
+        Some(SocketAddr::new(
+            ssh.address.unwrap_or(self.address),
+            ssh.port,
+        ))
+    }
+
+    /// Whether SSH reaches the host out of band, so neither a cut of its
+    /// service network nor an identity takeover of its address stops it.
+    pub fn ssh_out_of_band(&self) -> bool {
+        self.ssh.as_ref().is_some_and(|s| s.address.is_some())
+    }
 }
 
 /// `[[clients]]`.

@@ -122,7 +122,9 @@ impl SshTarget {
             (None, None) => return Err(SshError::NoCredential { host }),
         };
         Ok(SshTarget {
-            addr: SocketAddr::new(entry.address, ssh.port),
+            addr: entry
+                .ssh_addr()
+                .unwrap_or_else(|| SocketAddr::new(entry.address, ssh.port)),
             user: ssh.user.clone(),
             auth,
             host_keys: ssh

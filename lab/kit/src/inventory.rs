@@ -52,8 +52,10 @@ pub struct HostPlan {
     pub short: String,
     /// Image role (dc, mail, client).
     pub role: String,
-    /// Address on the lab network.
+    /// Address on the lab (service) network.
     pub address: IpAddr,
+    /// Address on the management network (drlab's SSH sessions).
+    pub management: IpAddr,
     /// Container name.
     pub container: String,
 }
@@ -80,6 +82,7 @@ pub fn build(
         password_credential: Some("root".into()),
         key_file: Some(files.ssh_key.clone()),
         known_hosts: Some(known_hosts.to_path_buf()),
+        address: None,
     };
     let hosts = plans
         .iter()
@@ -89,7 +92,10 @@ pub fn build(
                 address: p.address,
                 roles: Vec::new(),
                 dialect: Dialect::Linux,
-                ssh: Some(ssh.clone()),
+                ssh: Some(SshDef {
+                    address: Some(p.management),
+                    ..ssh.clone()
+                }),
                 container: Some(p.container.clone()),
                 ldap: None,
                 dns: None,
@@ -189,6 +195,7 @@ mod tests {
             short: (*s).into(),
             role: (*r).into(),
             address: format!("10.212.9.{}", i + 2).parse().unwrap(),
+            management: format!("10.213.9.{}", i + 2).parse().unwrap(),
             container: format!("drlab-t-{s}"),
         })
         .collect();
@@ -229,6 +236,11 @@ mod tests {
             Some("root")
         );
         assert_eq!(back.mail.password_credential.as_deref(), Some("mail"));
+        // drlab's SSH goes over the management network, services over the lab's
+        let e1 = back.host("EXCH1").unwrap();
+        assert_eq!(e1.address.to_string(), "10.212.9.3");
+        assert_eq!(e1.ssh_addr().unwrap().to_string(), "10.213.9.3:22");
+        assert!(e1.ssh_out_of_band());
         for line in text.lines() {
             assert!(!line.starts_with("password ="), "{line}");
         }

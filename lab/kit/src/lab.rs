@@ -263,8 +263,23 @@ impl Lab {
 
         let network = format!("drlab-{name}-net");
         say(&format!("lab {name}: creating network {network}"));
-        let subnet = create_network(&network, &name, opts.keep)?;
+        let subnet = create_network(&network, &name, opts.keep, SERVICE_NET_PREFIX, false)?;
         say(&format!("lab {name}: network {network} {subnet}"));
+        // drlab's own SSH sessions go over a management network, as an
+        // operator's console does: a host cut off the service network, or
+        // whose address another host took over, is still reached as itself.
+        let management = format!("drlab-{name}-mgmt");
+        let mgmt_subnet =
+            match create_network(&management, &name, opts.keep, MANAGEMENT_NET_PREFIX, true) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = down_by_name(&name);
+                    return Err(e);
+                }
+            };
+        say(&format!(
+            "lab {name}: management network {management} {mgmt_subnet}"
+        ));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -274,6 +289,7 @@ impl Lab {
         let ctx = StartCtx {
             name: name.clone(),
             network: network.clone(),
+            management,
             image: image.clone(),
             opts: opts.clone(),
             secrets: &secrets,
@@ -392,7 +408,9 @@ impl Lab {
             for line in keys.lines().filter(|l| !l.trim().is_empty()) {
                 let mut w = line.split_whitespace();
                 if let (Some(alg), Some(key)) = (w.next(), w.next()) {
-                    known.push_str(&format!("{} {alg} {key}\n", p.address));
+                    for addr in [p.address, p.management] {
+                        known.push_str(&format!("{addr} {alg} {key}\n"));
+                    }
                 }
             }
         }
@@ -575,9 +593,21 @@ fn reap_dead_owners(say: &dyn Fn(&str)) {
     }
 }
 
-/// Creates the lab's network with a free /24 from 10.212.0.0/16 (a subnet
-/// of our own, so that a host can be reconnected at its old address).
-fn create_network(network: &str, lab: &str, keep: bool) -> Result<String, LabError> {
+/// The service network's addresses: 10.212.x.0/24.
+const SERVICE_NET_PREFIX: &str = "10.212";
+/// The management network's addresses: 10.213.x.0/24.
+const MANAGEMENT_NET_PREFIX: &str = "10.213";
+
+/// Creates a lab network with a free /24 from `<prefix>.0.0/16` (a subnet
+/// of our own, so that a host can be reconnected at its old address);
+/// `internal` networks route nowhere beyond their members and this machine.
+fn create_network(
+    network: &str,
+    lab: &str,
+    keep: bool,
+    prefix: &str,
+    internal: bool,
+) -> Result<String, LabError> {
     const SUBNET_TRIES_MAX: u32 = 64;
     let start = std::process::id() % 250;
     let mut last = String::new();
@@ -585,13 +615,16 @@ fn create_network(network: &str, lab: &str, keep: bool) -> Result<String, LabErr
     let ns = own_pidns();
     for i in 0..SUBNET_TRIES_MAX {
         let octet = (start + i * 7) % 250 + 1;
-        let subnet = format!("10.212.{octet}.0/24");
+        let subnet = format!("{prefix}.{octet}.0/24");
         let lab_label = format!("{LAB_LABEL}={lab}");
         let pid_label = format!("{OWNER_PID_LABEL}={pid}");
         let ns_label = format!("{OWNER_PIDNS_LABEL}={ns}");
         let mut args = vec!["network", "create", "--label", &lab_label];
         if !keep {
             args.extend(["--label", &pid_label, "--label", &ns_label]);
+        }
+        if internal {
+            args.push("--internal");
         }
         args.extend(["--subnet", &subnet, network]);
         match docker::docker(&args, DOCKER_CALL_TIMEOUT_MS) {
@@ -601,7 +634,7 @@ fn create_network(network: &str, lab: &str, keep: bool) -> Result<String, LabErr
         }
     }
     Err(LabError::Docker(format!(
-        "no free 10.212.x.0/24 after {SUBNET_TRIES_MAX} tries ({last})"
+        "no free {prefix}.x.0/24 after {SUBNET_TRIES_MAX} tries ({last})"
     )))
 }
 
@@ -658,6 +691,7 @@ fn exec_ok(
 struct StartCtx<'a> {
     name: String,
     network: String,
+    management: String,
     image: String,
     opts: LabOptions,
     secrets: &'a LabSecrets,
@@ -753,10 +787,23 @@ impl StartCtx<'_> {
     }
 
     async fn address(&self, host: &str, id: &str) -> Result<IpAddr, LabError> {
-        let fmt = format!(
-            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
-            self.network
-        );
+        self.address_on(&self.network, host, id).await
+    }
+
+    /// Joins the container to the management network; its address there.
+    async fn join_management(&self, host: &str, id: &str) -> Result<IpAddr, LabError> {
+        let (net, id2) = (self.management.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || {
+            docker::docker(&["network", "connect", &net, &id2], DOCKER_CALL_TIMEOUT_MS)
+        })
+        .await
+        .map_err(|e| LabError::Docker(e.to_string()))?
+        .map_err(LabError::Docker)?;
+        self.address_on(&self.management, host, id).await
+    }
+
+    async fn address_on(&self, network: &str, host: &str, id: &str) -> Result<IpAddr, LabError> {
+        let fmt = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
         let id = id.to_string();
         let out = tokio::task::spawn_blocking(move || docker::inspect(&fmt, &id))
             .await
@@ -764,7 +811,7 @@ impl StartCtx<'_> {
             .map_err(LabError::Docker)?;
         out.parse().map_err(|_| LabError::Start {
             host: host.into(),
-            detail: format!("no address on the lab network ({out:?})"),
+            detail: format!("no address on {network} ({out:?})"),
         })
     }
 
@@ -904,11 +951,13 @@ impl StartCtx<'_> {
             (client_h, client),
         ] {
             let address = self.address(host, c.id()).await?;
+            let management = self.join_management(host, c.id()).await?;
             plans.push(HostPlan {
                 host: host.into(),
                 short: short.into(),
                 role: role.into(),
                 address,
+                management,
                 container: self.container_name(short),
             });
             containers.push((host.to_string(), c));

@@ -315,15 +315,15 @@ impl<'a> Commands<'a> {
         what: &'static str,
     ) -> OpResult<SshOp> {
         let e = self.entry(host)?;
-        let ssh = e.ssh.as_ref().ok_or_else(|| {
-            OpError::from(SshError::NotInInventory {
+        let (Some(ssh), Some(addr)) = (e.ssh.as_ref(), e.ssh_addr()) else {
+            return Err(OpError::from(SshError::NotInInventory {
                 host: host.to_string(),
-            })
-        })?;
+            }));
+        };
         Ok(SshOp {
             host: host.to_string(),
             user: ssh.user.clone(),
-            addr: SocketAddr::new(e.address, ssh.port),
+            addr,
             command,
             script: None,
             stdin_credential: None,

@@ -259,8 +259,18 @@ impl LabBackend {
     }
 
     fn target(&self, host: &str) -> OpResult<SshTarget> {
-        self.not_taken_over(host)?;
+        self.ssh_reaches(host)?;
         SshTarget::from_inventory(&self.inv, host).map_err(OpError::from)
+    }
+
+    /// Whether an SSH session to `host` would reach it: always over its
+    /// management address; over its service address only while no other
+    /// host holds it.
+    fn ssh_reaches(&self, host: &str) -> OpResult<()> {
+        if self.entry(host)?.ssh_out_of_band() {
+            return Ok(());
+        }
+        self.not_taken_over(host)
     }
 
     /// Refuses to address `host` when another host holds its address: a
