@@ -433,17 +433,56 @@ impl Contents {
         out
     }
 
+    /// Pairs of done actions that cancel out, `(earlier, later)` by record
+    /// number: the later is exactly the earlier's undo (a failback gives
+    /// back the identity the failover took, the schedule heals the
+    /// partition it injected), with no other change of that state between
+    /// them, as brackets nest. Rolling both back would first redo the
+    /// earlier one, against an estate that has moved on (the source is back
+    /// at its address), then undo it again; so neither is undone. Only
+    /// actions known to have succeeded cancel.
+    pub fn cancelled(&self) -> Vec<(u64, u64)> {
+        let mut open: Vec<Performed> = Vec::new();
+        let mut pairs = Vec::new();
+        for p in self.performed() {
+            if p.succeeded != Some(true) || p.undone {
+                continue;
+            }
+            let earlier = open
+                .iter()
+                .rposition(|a| a.undo.as_ref() == Some(&p.action));
+            match earlier {
+                Some(i) => pairs.push((open.remove(i).n, p.n)),
+                None => open.push(p),
+            }
+        }
+        pairs
+    }
+
     /// What a rollback must undo, newest first: actions that succeeded or
-    /// whose outcome is unknown, that have an undo and were not undone yet.
+    /// whose outcome is unknown, that have an undo, were not undone yet and
+    /// were not cancelled by a later action ([`Contents::cancelled`]).
     /// Failed actions are left alone: they are reported by `performed`.
     pub fn rollback_plan(&self) -> Vec<Performed> {
+        let cancelled = self.cancelled_set();
         let mut v: Vec<Performed> = self
             .performed()
             .into_iter()
             .filter(|p| p.succeeded != Some(false) && p.undo.is_some() && !p.undone)
+            .filter(|p| !cancelled.contains(&p.n))
             .collect();
         v.reverse();
         v
+    }
+}
+
+impl Contents {
+    /// The record numbers of every action in a cancelled pair.
+    pub fn cancelled_set(&self) -> std::collections::BTreeSet<u64> {
+        self.cancelled()
+            .into_iter()
+            .flat_map(|(a, b)| [a, b])
+            .collect()
     }
 }
 
@@ -559,6 +598,40 @@ mod tests {
             host: "EXCH2".into(),
             service: svc.into(),
         }
+    }
+
+    #[test]
+    fn an_action_and_its_later_undo_cancel_out_as_brackets_nest() {
+        let stop = |svc: &str| start(svc).inverse().unwrap();
+        let records = [
+            (1, start("SA")),
+            (2, start("IS")),
+            (3, stop("SA")), // cancels 1
+            (4, start("SA")),
+            (5, stop("SA")), // cancels 4, the latest open start
+            (6, start("SA")),
+            (7, stop("IS")), // failed: cancels nothing
+        ];
+        let mut c = Contents {
+            records: Vec::new(),
+            torn_tail: false,
+        };
+        for (n, a) in records {
+            c.records.push(rec(n, Phase::Begin, Some(a)));
+            let outcome = if n == 7 {
+                Phase::Failed { error: "x".into() }
+            } else {
+                Phase::Ok
+            };
+            c.records.push(rec(n, outcome, None));
+        }
+        assert_eq!(c.cancelled(), vec![(1, 3), (4, 5)]);
+        let plan: Vec<u64> = c.rollback_plan().iter().map(|p| p.n).collect();
+        assert_eq!(
+            plan,
+            vec![6, 2],
+            "only what is still in effect, newest first"
+        );
     }
 
     #[test]

@@ -48,6 +48,53 @@ pub enum LabDrillError {
     /// The plan's rehearsal failed.
     #[error("planning failed: {0}")]
     Plan(String),
+    /// An earlier drill on the same lab was not rolled back: its changes
+    /// are still in place, so this drill would start from another estate.
+    #[error(
+        "lab {lab} still carries {pending} changes of the drill journalled in {} (an IP takeover among them would make the old address answer as another host); roll it back first: drlab drill rollback {}",
+        journal.display(),
+        journal.display()
+    )]
+    NotRolledBack {
+        /// The lab.
+        lab: String,
+        /// The earlier drill's journal.
+        journal: PathBuf,
+        /// How many of its actions are still to undo.
+        pending: usize,
+    },
+}
+
+/// Refuses a drill on a lab that an earlier drill journalled in `dir` left
+/// changed (actions its rollback plan would still undo). Journals of other
+/// labs are not this drill's business; an unreadable journal of the
+/// directory is an error, since it may be this lab's.
+pub fn check_rolled_back(dir: &Path, lab: &str) -> Result<(), LabDrillError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(()); // no journal directory yet: no earlier drill here
+    };
+    let mut journals: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    journals.sort();
+    for path in journals {
+        let contents = crate::journal::read(&path)?;
+        let ours = matches!(
+            contents.header(),
+            Some(crate::journal::Phase::Drill { lab: l, .. }) if l == lab
+        );
+        let pending = contents.rollback_plan().len();
+        if ours && pending > 0 {
+            return Err(LabDrillError::NotRolledBack {
+                lab: lab.to_string(),
+                journal: path,
+                pending,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a drill needs besides the scenario.
@@ -107,6 +154,7 @@ pub fn run(
     progress: &dyn Fn(&str),
 ) -> Result<LabDrill, LabDrillError> {
     let lab_name = inv.lab.name.clone();
+    check_rolled_back(opts.journal_dir, &lab_name)?;
     // The journal shows each action's operations as the plan does: the
     // backend's own builders, for the backend's inventory and estate.
     let renderer = crate::render::render(&inv, s);

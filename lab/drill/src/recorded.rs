@@ -846,6 +846,9 @@ pub struct RollbackReport {
     pub undos: Vec<UndoReport>,
     /// Actions done (or possibly done) that have no undo and stay as they are.
     pub irreversible: Vec<Performed>,
+    /// Pairs of record numbers `(earlier, later)` whose later action undid
+    /// the earlier during the drill; neither is undone.
+    pub cancelled: Vec<(u64, u64)>,
     /// Set when the journal could not be written during the rollback.
     pub journal_error: Option<String>,
 }
@@ -872,11 +875,14 @@ pub enum RollbackError {
 /// of the journal at `path`, newest first, each [`UndoResult::Planned`].
 pub fn plan(path: &Path) -> Result<RollbackReport, RollbackError> {
     let contents = journal::read(path)?;
+    let cancelled_set = contents.cancelled_set();
     let irreversible = contents
         .performed()
         .into_iter()
         .filter(|p| p.succeeded != Some(false) && p.undo.is_none() && !p.undone)
+        .filter(|p| !cancelled_set.contains(&p.n))
         .collect();
+    let cancelled = contents.cancelled();
     let undos = contents
         .rollback_plan()
         .into_iter()
@@ -896,6 +902,7 @@ pub fn plan(path: &Path) -> Result<RollbackReport, RollbackError> {
         dry_run: true,
         undos,
         irreversible,
+        cancelled,
         journal_error: None,
     })
 }

@@ -397,6 +397,28 @@ fn rollback_undoes_the_failover_newest_first() {
 }
 
 #[test]
+fn a_drill_on_a_lab_an_earlier_drill_left_changed_is_refused_until_rolled_back() {
+    let s = scenario();
+    let seed = s.scenario.seed;
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("drill.jsonl");
+    let b = sim(&s, seed);
+    journalled(&b, &s, seed, &path);
+    // `header` names the lab "sim"; another lab's journals are not in the way
+    drlab_drill::lab::check_rolled_back(d.path(), "other").unwrap();
+    let e = drlab_drill::lab::check_rolled_back(d.path(), "sim").unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("roll it back first: drlab drill rollback")
+            && text.contains("drill.jsonl")
+            && text.contains("IP takeover"),
+        "{text}"
+    );
+    run(&b, rollback(&b, &path, false)).unwrap();
+    drlab_drill::lab::check_rolled_back(d.path(), "sim").unwrap();
+}
+
+#[test]
 fn a_journal_torn_by_a_crash_is_listed_and_rolled_back() {
     let s = scenario();
     let seed = s.scenario.seed;

@@ -336,6 +336,18 @@ fn render_rollback(r: &RollbackReport) -> String {
             let _ = writeln!(t, "{:13}error: {error}", "");
         }
     }
+    if !r.cancelled.is_empty() {
+        let pairs: Vec<String> = r
+            .cancelled
+            .iter()
+            .map(|(a, b)| format!("#{a}/#{b}"))
+            .collect();
+        let _ = writeln!(
+            t,
+            "cancelled out during the drill (a later action undid an earlier one; neither is undone): {}",
+            pairs.join(", ")
+        );
+    }
     if !r.irreversible.is_empty() {
         let _ = writeln!(t, "left as they are (no undo):");
         for p in &r.irreversible {
