@@ -80,6 +80,11 @@ pub enum Command {
         /// Table format.
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
+        /// The lab battery's results (`cargo test --test lab_drill` writes
+        /// them to `target/lab-battery`): adds the measured lab RTO and its
+        /// difference from the simulator's for every scenario with `[lab]`.
+        #[arg(long, value_name = "DIR")]
+        lab: Option<PathBuf>,
     },
     /// Run many seeds (and parameter values) and summarise RTO/RPO as
     /// p50/p95/p99 per value, for SLA and capacity planning.
@@ -172,6 +177,10 @@ pub enum LabAction {
         /// Lab name (default: lab-<pid>).
         #[arg(long)]
         name: Option<String>,
+        /// Start the lab these scenarios name in their `[lab]` table (one
+        /// shape for all), with their domain and mailboxes.
+        #[arg(long = "for", value_name = "SCENARIO", num_args = 1..)]
+        for_scenarios: Vec<PathBuf>,
     },
     /// Remove every container and network of a lab.
     Down {

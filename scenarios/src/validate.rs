@@ -21,7 +21,38 @@ pub fn check(s: &Scenario) -> Problems {
     faults(s, &mut p);
     crate::validate_fabric::check(s, &mut p);
     runbook(s, &mut p);
+    lab(s, &mut p);
     p
+}
+
+/// `[lab]`: every host the scenario names must be one of the shape's, and
+/// a declared difference says why.
+fn lab(s: &Scenario, p: &mut Problems) {
+    let Some(l) = &s.lab else { return };
+    let offered: BTreeSet<&str> = l.shape.hosts().iter().copied().collect();
+    let missing: Vec<&str> = s
+        .hosts
+        .iter()
+        .map(|h| h.name.as_str())
+        .filter(|h| !offered.contains(h))
+        .collect();
+    if !missing.is_empty() {
+        p.push((
+            path!("lab", "shape"),
+            format!(
+                "the {} lab has no host {} ({})",
+                l.shape.name(),
+                missing.join(", "),
+                known(&offered)
+            ),
+        ));
+    }
+    if l.differs.as_deref().is_some_and(|d| d.trim().is_empty()) {
+        p.push((
+            path!("lab", "differs"),
+            "say why the lab arm differs, or leave the field out".into(),
+        ));
+    }
 }
 
 pub(crate) fn known(names: &BTreeSet<&str>) -> String {

@@ -107,3 +107,21 @@ fn durations_beyond_the_bound_are_refused_not_panicked_on() {
         assert!(all.contains(&format!(": {field}: ")), "{field}: {all}");
     }
 }
+
+#[test]
+fn a_lab_shape_without_the_scenarios_hosts_is_refused_at_the_shape() {
+    let wan = include_str!("../library/wan-failover.toml");
+    let text = format!("{wan}\n[lab]\nshape = \"lan\"\n");
+    let p = problem(&text);
+    let at = position(&text, "[lab]", "\"lan\"");
+    assert!(
+        p.starts_with(&format!(
+            "{at}: lab.shape: the lan lab has no host DC2 (known: CLIENT1, DC1, EXCH1, EXCH2)"
+        )),
+        "{p}"
+    );
+    let lan = format!("{LAN}\n[lab]\nshape = \"lan\"\n");
+    drlab_scenarios::parse(Path::new("s.toml"), &lan).expect("the LAN estate fits the lan lab");
+    let unknown = format!("{LAN}\n[lab]\nshape = \"moon\"\n");
+    assert!(problem(&unknown).contains("lab.shape: unknown variant `moon`"));
+}

@@ -3,7 +3,7 @@
 //! running for drills until `down`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use drlab_labkit::{Lab, LabOptions};
@@ -14,7 +14,11 @@ use crate::cli::LabAction;
 
 pub fn lab(action: LabAction) -> Result<Outcome> {
     match action {
-        LabAction::Up { out, name } => up(&out, name),
+        LabAction::Up {
+            out,
+            name,
+            for_scenarios,
+        } => up(&out, name, &for_scenarios),
         LabAction::Down { name, out } => down(name, &out),
     }
 }
@@ -25,11 +29,13 @@ fn progress(line: &str) {
     let _ = writeln!(e, "{line}");
 }
 
-fn up(dir: &Path, name: Option<String>) -> Result<Outcome> {
+fn up(dir: &Path, name: Option<String>, scenarios: &[PathBuf]) -> Result<Outcome> {
+    // the scenarios are checked before anything is started
+    let mut opts = shaped_for(LabOptions::new(dir), scenarios)?;
     if let Some(why) = drlab_labkit::docker_unreachable_reason() {
         bail!("Docker is not reachable ({why}); the lab needs a running Docker daemon");
     }
-    let mut opts = LabOptions::new(dir).with_progress(progress);
+    opts = opts.with_progress(progress);
     opts.keep = true;
     opts.name = Some(name.unwrap_or_else(|| format!("lab-{}", std::process::id())));
     let lab = Lab::start(opts).context("starting the lab")?;
@@ -41,6 +47,59 @@ fn up(dir: &Path, name: Option<String>) -> Result<Outcome> {
         started.as_secs_f64()
     ));
     Ok(Outcome::Pass)
+}
+
+/// The lab options for `scenarios`: the one shape their `[lab]` tables
+/// name (validation made sure their hosts are the shape's), their domain,
+/// and their mailboxes beside the lab's own.
+fn shaped_for(mut opts: LabOptions, scenarios: &[PathBuf]) -> Result<LabOptions> {
+    let mut shape = None;
+    let mut domain: Option<String> = None;
+    for path in scenarios {
+        let s = super::load(path)?;
+        let Some(l) = &s.lab else {
+            bail!(
+                "{}: no [lab] table, so no CI lab is known to host it; add `[lab] shape = \"lan\"` if its hosts are DC1, EXCH1, EXCH2 (see docs/scenario-format.md)",
+                path.display()
+            );
+        };
+        match shape {
+            Some(other) if other != l.shape => bail!(
+                "{}: needs the {} lab, the other scenarios the {} lab; start one lab per shape",
+                path.display(),
+                l.shape.name(),
+                drlab_scenarios::format::LabShape::name(other)
+            ),
+            _ => shape = Some(l.shape),
+        }
+        if let Some(d) = &s.domain {
+            match &domain {
+                Some(other) if !other.eq_ignore_ascii_case(&d.name) => bail!(
+                    "{}: domain {} where the other scenarios have {other}; one lab has one domain",
+                    path.display(),
+                    d.name
+                ),
+                _ => domain = Some(d.name.clone()),
+            }
+        }
+        for m in &s.mailboxes {
+            if !opts.mailboxes.contains(&m.name) {
+                opts.mailboxes.push(m.name.clone());
+            }
+        }
+    }
+    if let Some(d) = domain {
+        opts.netbios_domain = d
+            .split('.')
+            .next()
+            .unwrap_or("CORP")
+            .to_uppercase()
+            .chars()
+            .take(15)
+            .collect();
+        opts.domain = d;
+    }
+    Ok(opts)
 }
 
 fn down(name: Option<String>, dir: &Path) -> Result<Outcome> {

@@ -96,6 +96,50 @@ pub struct Scenario {
     pub faults: Vec<FaultDef>,
     /// The runbook and its parameters.
     pub runbook: RunbookDef,
+    /// The real lab this scenario also runs on (the lab battery runs it on
+    /// both backends and compares).
+    pub lab: Option<LabDef>,
+}
+
+/// `[lab]`: which shape of the CI lab hosts the scenario, and whether its
+/// lab arm is expected to differ from the simulator's.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabDef {
+    /// The lab that hosts it (`drlab lab up --for` starts that one).
+    pub shape: LabShape,
+    /// Why the lab arm's verdict, steps or state trace may differ from the
+    /// simulator's, when they may (the battery then prints both and
+    /// requires nothing more than a complete drill and a clean rollback).
+    #[serde(default)]
+    pub differs: Option<String>,
+}
+
+/// The shapes of CI lab drlab can start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabShape {
+    /// One service network: a Samba AD domain controller with its DNS
+    /// (`DC1`), two mail hosts replicating with lsyncd (`EXCH1` active,
+    /// `EXCH2` standby), a client host (`CLIENT1`), and drlab's management
+    /// network beside it.
+    Lan,
+}
+
+impl LabShape {
+    /// The scenario hosts the shape provides.
+    pub fn hosts(self) -> &'static [&'static str] {
+        match self {
+            LabShape::Lan => &["DC1", "EXCH1", "EXCH2", "CLIENT1"],
+        }
+    }
+
+    /// Its name as the format spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LabShape::Lan => "lan",
+        }
+    }
 }
 
 /// `[scenario]`: identity and run limits.
