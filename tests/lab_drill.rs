@@ -287,41 +287,164 @@ fn sim_and_lab_agree_on_structure(_lab: &Lab) -> LabTestResult {
     let sim = drlab_sim::run(&s, s.scenario.seed)?;
     let sim = Report::from_events(&sim.events);
     check_lan_failover("sim", &sim)?;
+    the_arms_agree(&s, &sim, &done.report)
+}
+
+/// The battery's comparison of the two arms of one scenario: the same
+/// steps in the same order, the same state trace and the same verdict
+/// (unless the scenario's `[lab] differs` says why not). Prints both
+/// arms' RTO breakdown and keeps the row for the catalogue's lab column.
+fn the_arms_agree(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
+    print_arms(&s.scenario.name, sim, lab);
+    battery_row(s, sim, lab)?;
+    let differs = s.lab.as_ref().and_then(|l| l.differs.as_deref());
+    if let Some(why) = differs {
+        eprintln!(
+            "{}: the lab arm may differ: {}",
+            s.scenario.name,
+            why.trim()
+        );
+        return Ok(());
+    }
     let names = |r: &Report| r.steps.iter().map(|x| x.name.clone()).collect::<Vec<_>>();
-    if names(&sim) != names(&done.report) {
+    if names(sim) != names(lab) {
         return Err(fail(format!(
             "steps differ:\n sim {:?}\n lab {:?}",
-            names(&sim),
-            names(&done.report)
+            names(sim),
+            names(lab)
         )));
     }
     let codes = |r: &Report| r.states.iter().map(|x| x.code).collect::<Vec<_>>();
-    if codes(&sim) != codes(&done.report) {
-        return Err(fail("state traces differ"));
+    if codes(sim) != codes(lab) {
+        return Err(fail(format!(
+            "state traces differ: sim {:?}, lab {:?}",
+            codes(sim),
+            codes(lab)
+        )));
     }
-    let (a, b) = (
-        sim.rto_breakdown.unwrap(),
-        done.report.rto_breakdown.unwrap(),
-    );
-    eprintln!(
-        "LAN failover, same scenario file and runbook:\n\
-         \x20            RTO    detection  decision  execution  propagation  lost writes\n\
-         \x20 sim  {:>8.3} s  {:>8.3}  {:>8.3}  {:>9.3}  {:>11.3}  {:>5}\n\
-         \x20 lab  {:>8.3} s  {:>8.3}  {:>8.3}  {:>9.3}  {:>11.3}  {:>5}",
-        sim.rto_s.unwrap_or(f64::NAN),
-        a.detection_s,
-        a.decision_s,
-        a.execution_s,
-        a.propagation_s,
-        sim.lost_writes,
-        done.report.rto_s.unwrap_or(f64::NAN),
-        b.detection_s,
-        b.decision_s,
-        b.execution_s,
-        b.propagation_s,
-        done.report.lost_writes,
-    );
+    if sim.verdict != lab.verdict {
+        return Err(fail(format!(
+            "verdicts differ: sim {:?}, lab {:?} ({})",
+            sim.verdict,
+            lab.verdict,
+            lab.reasons.join("; ")
+        )));
+    }
     Ok(())
+}
+
+fn print_arms(name: &str, sim: &Report, lab: &Report) {
+    let row = |arm: &str, r: &Report| {
+        let b = r.rto_breakdown.as_ref();
+        let part = |f: fn(&drlab_reports::Breakdown) -> f64| {
+            b.map_or("-".to_string(), |b| format!("{:.3}", f(b)))
+        };
+        format!(
+            "  {arm}  {:>10}  {:>9}  {:>8}  {:>9}  {:>11}  {:>5}  {:?}",
+            fmt_s(r.rto_s),
+            part(|b| b.detection_s),
+            part(|b| b.decision_s),
+            part(|b| b.execution_s),
+            part(|b| b.propagation_s),
+            r.lost_writes,
+            r.verdict
+        )
+    };
+    eprintln!(
+        "{name}, same scenario file and runbook:\n\
+         \x20            RTO  detection  decision  execution  propagation  lost writes  verdict\n{}\n{}",
+        row("sim", sim),
+        row("lab", lab)
+    );
+}
+
+fn fmt_s(x: Option<f64>) -> String {
+    x.map_or("-".to_string(), |v| format!("{v:.3} s"))
+}
+
+/// Where the battery keeps one JSON row per scenario (`drlab catalogue
+/// --lab target/lab-battery` adds them to the table as its lab column).
+fn battery_dir() -> PathBuf {
+    drlab_tests::root().join("target/lab-battery")
+}
+
+fn battery_row(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
+    let arm = |r: &Report| {
+        serde_json::json!({
+            "verdict": r.verdict,
+            "rto_s": r.rto_s,
+            "rpo_s": r.rpo_s,
+            "lost_writes": r.lost_writes,
+        })
+    };
+    let row = serde_json::json!({
+        "scenario": s.scenario.name,
+        "seed": s.scenario.seed,
+        "differs": s.lab.as_ref().and_then(|l| l.differs.clone()),
+        "sim": arm(sim),
+        "lab": arm(lab),
+    });
+    let dir = battery_dir();
+    std::fs::create_dir_all(&dir)?;
+    let tmp = dir.join(format!(".{}.json.tmp", s.scenario.name));
+    std::fs::write(&tmp, serde_json::to_string_pretty(&row)?)?;
+    std::fs::rename(&tmp, dir.join(format!("{}.json", s.scenario.name)))?;
+    Ok(())
+}
+
+/// One arm of the battery for a library scenario with a `[lab]` table:
+/// the drill on the lab (journal complete, the journal is what the backend
+/// sent), its rollback (every undo done, so the next scenario finds the
+/// lab as it started), the simulator's run, and their agreement.
+fn battery(lab: &Lab, path: &std::path::Path) -> LabTestResult {
+    let s = drlab_scenarios::load(path)?;
+    let journal_dir = lab.out_dir().join(format!("journal-{}", s.scenario.name));
+    let opts = LabDrillOptions {
+        scenario_file: path,
+        inventory_file: lab.inventory_path(),
+        seed: s.scenario.seed,
+        journal_dir: &journal_dir,
+    };
+    let drill = drlab_drill::lab::run(lab.inventory().clone(), &s, &opts, &|line| {
+        eprintln!("[drill] {line}");
+    })?;
+    let report = Report::from_events(&drill.events);
+    eprint!("{}", drlab_reports::text(&report));
+    drill.journal_complete.clone().map_err(fail)?;
+    journal_is_what_the_backend_sent(&drill)?;
+    roll_back(lab, &s, &drill.journal)?;
+    let sim = drlab_sim::run(&s, s.scenario.seed)?;
+    the_arms_agree(&s, &Report::from_events(&sim.events), &report)
+}
+
+/// Rolls a drill back through its journal; every undo must succeed.
+fn roll_back(lab: &Lab, s: &Scenario, journal: &std::path::Path) -> LabTestResult {
+    let backend = drlab_drill::lab::connect(lab.inventory().clone(), s)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(drlab_drill::recorded::rollback(&backend, journal, false))?;
+    if report.failures() != 0 {
+        return Err(fail(format!(
+            "{} undos failed: {report:?}",
+            report.failures()
+        )));
+    }
+    Ok(())
+}
+
+/// The library scenarios the battery runs besides the LAN failover, which
+/// the trials above run with their own checks.
+fn battery_scenarios() -> Vec<PathBuf> {
+    drlab_tests::library()
+        .into_iter()
+        .filter(|p| p != &scenario_path())
+        .filter(|p| {
+            drlab_scenarios::load(p)
+                .map(|s| s.lab.is_some())
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
 }
 
 fn secrets_never_appear_in_journal_report_or_events(lab: &Lab) -> LabTestResult {
@@ -380,17 +503,11 @@ fn rollback_restores_the_estate(lab: &Lab) -> LabTestResult {
         .map(|d| d.drill.journal.clone())
         .ok_or_else(|| fail("the lab drill did not run"))?;
     let s = scenario();
+    roll_back(lab, &s, &journal)?;
     let backend = drlab_drill::lab::connect(lab.inventory().clone(), &s)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = rt.block_on(drlab_drill::recorded::rollback(&backend, &journal, false))?;
-    if report.failures() != 0 {
-        return Err(fail(format!(
-            "{} undos failed: {report:?}",
-            report.failures()
-        )));
-    }
     rt.block_on(async {
         // Checked through the interface, as an operator would.
         for svc in ["MSExchangeSA", "MSExchangeIS", "SMTPSVC"] {
@@ -434,30 +551,37 @@ fn main() -> ExitCode {
     run_lab_tests(
         options,
         vec![
-            LabTest {
-                name: "plan_names_every_step_and_no_secret",
-                body: plan_names_every_step_and_no_secret,
-            },
-            LabTest {
-                name: "lan_failover_drill_on_real_components",
-                body: lan_failover_drill_on_real_components,
-            },
-            LabTest {
-                name: "the_plan_is_what_the_drill_sent",
-                body: the_plan_is_what_the_drill_sent,
-            },
-            LabTest {
-                name: "sim_and_lab_agree_on_structure",
-                body: sim_and_lab_agree_on_structure,
-            },
-            LabTest {
-                name: "secrets_never_appear_in_journal_report_or_events",
-                body: secrets_never_appear_in_journal_report_or_events,
-            },
-            LabTest {
-                name: "rollback_restores_the_estate",
-                body: rollback_restores_the_estate,
-            },
-        ],
+            LabTest::new(
+                "plan_names_every_step_and_no_secret",
+                plan_names_every_step_and_no_secret,
+            ),
+            LabTest::new(
+                "lan_failover_drill_on_real_components",
+                lan_failover_drill_on_real_components,
+            ),
+            LabTest::new(
+                "the_plan_is_what_the_drill_sent",
+                the_plan_is_what_the_drill_sent,
+            ),
+            LabTest::new(
+                "sim_and_lab_agree_on_structure",
+                sim_and_lab_agree_on_structure,
+            ),
+            LabTest::new(
+                "secrets_never_appear_in_journal_report_or_events",
+                secrets_never_appear_in_journal_report_or_events,
+            ),
+            LabTest::new("rollback_restores_the_estate", rollback_restores_the_estate),
+        ]
+        .into_iter()
+        .chain(battery_scenarios().into_iter().map(|p| {
+            let stem = p
+                .file_stem()
+                .and_then(|x| x.to_str())
+                .unwrap_or("scenario")
+                .to_string();
+            LabTest::new(format!("battery::{stem}"), move |lab| battery(lab, &p))
+        }))
+        .collect(),
     )
 }

@@ -38,62 +38,32 @@ fn main() -> ExitCode {
     run_lab_tests(
         options,
         vec![
-            LabTest {
-                name: "ssh_exec_with_key_and_with_password",
-                body: ssh_exec,
-            },
-            LabTest {
-                name: "ssh_reuses_one_connection_per_host",
-                body: ssh_reuse,
-            },
-            LabTest {
-                name: "ssh_command_and_connect_time_limits",
-                body: ssh_timeouts,
-            },
-            LabTest {
-                name: "ssh_refuses_bad_credentials_and_unknown_host_keys",
-                body: ssh_refusals,
-            },
-            LabTest {
-                name: "linux_dialect_starts_the_exchange_services_in_order",
-                body: services,
-            },
-            LabTest {
-                name: "replication_pause_grows_a_queue_that_drain_empties",
-                body: pause_drain,
-            },
-            LabTest {
-                name: "replication_reverse_and_restore_only_if_newer",
-                body: reverse_restore,
-            },
-            LabTest {
-                name: "fault_partition_between_hosts_and_heal",
-                body: partition,
-            },
-            LabTest {
-                name: "fault_isolate_host_and_reconnect_at_same_address",
-                body: isolate,
-            },
-            LabTest {
-                name: "fault_link_rate_limit_and_no_netem",
-                body: link,
-            },
-            LabTest {
-                name: "fault_kill_and_hang_service",
-                body: kill_hang,
-            },
-            LabTest {
-                name: "fault_only_touches_inventory_containers",
-                body: foreign,
-            },
-            LabTest {
-                name: "fault_crash_and_power_on",
-                body: crash_power_on,
-            },
-            LabTest {
-                name: "no_secret_in_any_error_or_output",
-                body: no_secrets,
-            },
+            LabTest::new("ssh_exec_with_key_and_with_password", ssh_exec),
+            LabTest::new("ssh_reuses_one_connection_per_host", ssh_reuse),
+            LabTest::new("ssh_command_and_connect_time_limits", ssh_timeouts),
+            LabTest::new(
+                "ssh_refuses_bad_credentials_and_unknown_host_keys",
+                ssh_refusals,
+            ),
+            LabTest::new(
+                "linux_dialect_starts_the_exchange_services_in_order",
+                services,
+            ),
+            LabTest::new(
+                "replication_pause_grows_a_queue_that_drain_empties",
+                pause_drain,
+            ),
+            LabTest::new(
+                "replication_reverse_and_restore_only_if_newer",
+                reverse_restore,
+            ),
+            LabTest::new("fault_partition_between_hosts_and_heal", partition),
+            LabTest::new("fault_isolate_host_and_reconnect_at_same_address", isolate),
+            LabTest::new("fault_link_rate_limit_and_no_netem", link),
+            LabTest::new("fault_kill_and_hang_service", kill_hang),
+            LabTest::new("fault_only_touches_inventory_containers", foreign),
+            LabTest::new("fault_crash_and_power_on", crash_power_on),
+            LabTest::new("no_secret_in_any_error_or_output", no_secrets),
         ],
     )
 }

@@ -14,13 +14,30 @@ use crate::lab::{Lab, LabOptions};
 /// What a lab test returns.
 pub type LabTestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The body of a lab test, given the shared running lab.
+pub type LabTestBody = Arc<dyn Fn(&Lab) -> LabTestResult + Send + Sync>;
+
 /// One lab test: its name and body.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct LabTest {
     /// Test name (as `cargo test` filters and prints it).
-    pub name: &'static str,
+    pub name: String,
     /// The body, given the shared running lab.
-    pub body: fn(&Lab) -> LabTestResult,
+    pub body: LabTestBody,
+}
+
+impl LabTest {
+    /// A test named `name` running `body` (a function, or a closure made
+    /// per data item: one test per library scenario).
+    pub fn new(
+        name: impl Into<String>,
+        body: impl Fn(&Lab) -> LabTestResult + Send + Sync + 'static,
+    ) -> LabTest {
+        LabTest {
+            name: name.into(),
+            body: Arc::new(body),
+        }
+    }
 }
 
 impl std::fmt::Debug for LabTest {
@@ -49,7 +66,7 @@ pub fn run_lab_tests(
             let shared = shared.clone();
             let options = options.clone();
             let unreachable = unreachable.clone();
-            Trial::test(t.name, move || {
+            Trial::test(t.name.clone(), move || {
                 if let Some(why) = &unreachable {
                     if crate::lab_required() {
                         return Err(Failed::from(format!(
@@ -57,7 +74,7 @@ pub fn run_lab_tests(
                             crate::REQUIRE_LAB_ENV
                         )));
                     }
-                    let _ = crate::skip_or_fail(t.name, why);
+                    let _ = crate::skip_or_fail(&t.name, why);
                     return Ok(());
                 }
                 let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());

@@ -33,34 +33,19 @@ fn main() -> ExitCode {
     run_lab_tests(
         options,
         vec![
-            LabTest {
-                name: "inventory_maps_the_scenario_hosts_and_services",
-                body: inventory_maps,
-            },
-            LabTest {
-                name: "secrets_stay_in_0600_files_and_out_of_every_output",
-                body: secrets,
-            },
-            LabTest {
-                name: "containers_are_labelled_on_a_private_network",
-                body: containers,
-            },
-            LabTest {
-                name: "mail_hosts_are_computer_accounts_with_dns_records",
-                body: domain,
-            },
-            LabTest {
-                name: "standby_services_stopped_active_running",
-                body: services,
-            },
-            LabTest {
-                name: "active_store_replicates_to_the_standby",
-                body: replication,
-            },
-            LabTest {
-                name: "down_by_name_removes_what_a_lab_made",
-                body: down_by_label,
-            },
+            LabTest::new(
+                "inventory_maps_the_scenario_hosts_and_services",
+                inventory_maps,
+            ),
+            LabTest::new(
+                "secrets_stay_in_0600_files_and_out_of_every_output",
+                secrets,
+            ),
+            LabTest::new("containers_are_labelled_on_a_private_network", containers),
+            LabTest::new("mail_hosts_are_computer_accounts_with_dns_records", domain),
+            LabTest::new("standby_services_stopped_active_running", services),
+            LabTest::new("active_store_replicates_to_the_standby", replication),
+            LabTest::new("down_by_name_removes_what_a_lab_made", down_by_label),
         ],
     )
 }

@@ -45,9 +45,52 @@ struct Row {
     verdict: Verdict,
     expected: Verdict,
     trace_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lab: Option<LabColumn>,
 }
 
-pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
+/// The lab column of a scenario with `[lab]`, from the battery's row.
+#[derive(Serialize)]
+struct LabColumn {
+    /// The measured RTO; `None` when the lab drill did not restore service.
+    rto_s: Option<f64>,
+    verdict: Verdict,
+    /// Why the lab arm may differ (the scenario's `[lab] differs`).
+    differs: Option<String>,
+}
+
+/// What the battery wrote for one scenario (`tests/lab_drill.rs`).
+#[derive(serde::Deserialize)]
+struct BatteryRow {
+    lab: BatteryArm,
+    differs: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct BatteryArm {
+    rto_s: Option<f64>,
+    verdict: Verdict,
+}
+
+/// The battery's row for `scenario` in `dir`; `None` when it has none (the
+/// scenario was not run on the lab there).
+fn battery_row(dir: &Path, scenario: &str) -> Result<Option<LabColumn>> {
+    let path = dir.join(format!("{scenario}.json"));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let row: BatteryRow = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a lab battery row", path.display()))?;
+    Ok(Some(LabColumn {
+        rto_s: row.lab.rto_s,
+        verdict: row.lab.verdict,
+        differs: row.differs,
+    }))
+}
+
+pub fn catalogue(dir: &Path, format: Format, lab: Option<&Path>) -> Result<Outcome> {
     let mut rows = Vec::new();
     for path in scenario_files(dir)? {
         let s = load(&path)?;
@@ -58,7 +101,12 @@ pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
             drlab_scenarios::format::Expect::Pass => Verdict::Pass,
             drlab_scenarios::format::Expect::Fail => Verdict::Fail,
         };
+        let lab = match (lab, &s.lab) {
+            (Some(d), Some(_)) => battery_row(d, &r.scenario)?,
+            _ => None,
+        };
         rows.push(Row {
+            lab,
             scenario: r.scenario,
             runbook: r.runbook,
             seed: r.seed,
@@ -77,12 +125,16 @@ pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
         Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
         Format::Md | Format::Text => {
             let mut t = String::from(
-                "| scenario | runbook | seed | RTO (s) | RTO objective | RPO (s) | RPO objective | lost writes | verdict | expected |\n\
-                 |---|---|---:|---:|---:|---:|---:|---:|---|---|\n",
+                "| scenario | runbook | seed | RTO (s) | RTO objective | RPO (s) | RPO objective | lost writes | verdict | expected |",
             );
+            t += if lab.is_some() {
+                " lab RTO (s) | lab vs sim |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|\n"
+            } else {
+                "\n|---|---|---:|---:|---:|---:|---:|---:|---|---|\n"
+            };
             for r in &rows {
                 t += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     r.scenario,
                     r.runbook,
                     r.seed,
@@ -98,6 +150,10 @@ pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
                         format!("**{}: MISMATCH**", word(r.expected))
                     }
                 );
+                if lab.is_some() {
+                    t += &lab_cells(r);
+                }
+                t += "\n";
             }
             t
         }
@@ -108,6 +164,25 @@ pub fn catalogue(dir: &Path, format: Format) -> Result<Outcome> {
     } else {
         Outcome::Fail
     })
+}
+
+/// ` lab RTO | lab vs sim |`: the measured RTO and its difference from the
+/// simulated one in % of the simulated (a different verdict, or a declared
+/// difference, is said instead of a figure that would mislead).
+fn lab_cells(r: &Row) -> String {
+    let Some(l) = &r.lab else {
+        return " | |".to_string();
+    };
+    let rto = l
+        .rto_s
+        .map_or_else(|| "not restored".to_string(), |v| format!("{v:.3}"));
+    let vs = match (r.rto_s, l.rto_s) {
+        _ if l.verdict != r.verdict => format!("lab {}", word(l.verdict)),
+        _ if l.differs.is_some() => "differs (see file)".to_string(),
+        (Some(a), Some(b)) if a > 0.0 => format!("{:+.1} %", (b - a) / a * 100.0),
+        _ => "-".to_string(),
+    };
+    format!(" {rto} | {vs} |")
 }
 
 fn word(v: Verdict) -> &'static str {

@@ -60,7 +60,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             format,
         ),
 
-        Command::Catalogue { dir, format } => catalogue::catalogue(&dir, format),
+        Command::Catalogue { dir, format, lab } => {
+            catalogue::catalogue(&dir, format, lab.as_deref())
+        }
         Command::Bench {
             scenario,
             runs,
