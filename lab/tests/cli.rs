@@ -413,3 +413,60 @@ fn drill_commands_on_bad_paths_exit_2_with_a_clear_message() {
         stderr(&o)
     );
 }
+
+#[test]
+fn lab_up_for_a_scenario_no_lab_hosts_is_refused_before_docker() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("lab");
+    let o = drlab(&[
+        "lab",
+        "up",
+        "--out",
+        out.to_str().unwrap(),
+        "--for",
+        "scenarios/library/wan-failover.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wan-failover.toml: no [lab] table"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists(), "nothing was made");
+}
+
+#[test]
+fn catalogue_adds_the_lab_batterys_column() {
+    let d = tempfile::tempdir().unwrap();
+    let row = serde_json::json!({
+        "scenario": "lan-failover-lab", "seed": 7, "differs": null,
+        "sim": { "verdict": "pass", "rto_s": 15.501, "rpo_s": 0.196, "lost_writes": 1 },
+        "lab": { "verdict": "pass", "rto_s": 17.051, "rpo_s": 0.5, "lost_writes": 3 },
+    });
+    std::fs::write(d.path().join("lan-failover-lab.json"), row.to_string()).unwrap();
+    let o = drlab(&["catalogue", "--lab", d.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(
+        t.lines()
+            .next()
+            .unwrap()
+            .ends_with("| lab RTO (s) | lab vs sim |"),
+        "{t}"
+    );
+    let lan = t
+        .lines()
+        .find(|l| l.starts_with("| lan-failover-lab |"))
+        .unwrap();
+    assert!(lan.ends_with("| 17.051 | +10.0 % |"), "{lan}");
+    let other = t
+        .lines()
+        .find(|l| l.starts_with("| failback-original-source-lab |"))
+        .unwrap();
+    assert!(other.ends_with("| not run | |"), "{other}");
+    let plain = t
+        .lines()
+        .find(|l| l.starts_with("| lan-failover |"))
+        .unwrap();
+    assert!(plain.ends_with("| pass | pass | | |"), "{plain}");
+}

@@ -45,6 +45,9 @@ struct Row {
     verdict: Verdict,
     expected: Verdict,
     trace_hash: String,
+    /// Whether the scenario names a lab (`[lab]`).
+    #[serde(skip)]
+    lab_hosted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     lab: Option<LabColumn>,
 }
@@ -106,6 +109,7 @@ pub fn catalogue(dir: &Path, format: Format, lab: Option<&Path>) -> Result<Outco
             _ => None,
         };
         rows.push(Row {
+            lab_hosted: s.lab.is_some(),
             lab,
             scenario: r.scenario,
             runbook: r.runbook,
@@ -171,7 +175,7 @@ pub fn catalogue(dir: &Path, format: Format, lab: Option<&Path>) -> Result<Outco
 /// difference, is said instead of a figure that would mislead).
 fn lab_cells(r: &Row) -> String {
     let Some(l) = &r.lab else {
-        return " | |".to_string();
+        return if r.lab_hosted { " not run | |" } else { " | |" }.to_string();
     };
     let rto = l
         .rto_s
