@@ -214,7 +214,6 @@ pub fn check_snapshot_name(name: &str) -> Result<(), SanError> {
     }
 }
 
-
 /// The initiator name `host` logs in with: its persona's (`initiators`, by
 /// host), else [`default_initiator`] — the rule the simulator applies.
 pub fn initiator_of(initiators: &BTreeMap<String, String>, host: &str) -> String {

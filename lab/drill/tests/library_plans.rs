@@ -105,7 +105,10 @@ fn every_library_scenario_has_a_plan_with_commands_and_no_secret() {
     }
     let dir = tempfile::tempdir().unwrap();
     let files = library();
-    assert!(files.len() >= 24, "the library has its 24 scenarios (and lab variants)");
+    assert!(
+        files.len() >= 24,
+        "the library has its 24 scenarios (and lab variants)"
+    );
     for path in files {
         let s = drlab_scenarios::load(&path).unwrap_or_else(|e| panic!("{e}"));
         for dialect in ["linux", "windows"] {
