@@ -75,6 +75,8 @@ pub fn of(s: &Scenario) -> Estate {
     }
     for r in &s.replication {
         e.replica_targets.insert(r.target.clone());
+        e.replication
+            .push((r.source.clone(), r.target.clone(), r.mirrored_at_start));
     }
     // A persona's initiator name goes with its host (the simulator's rule:
     // the last persona of a host wins; other hosts get the default).

@@ -37,6 +37,10 @@ pub struct Estate {
     pub replica_targets: BTreeSet<String>,
     /// Hosts whose Exchange starts in standby.
     pub standby: BTreeSet<String>,
+    /// Each replication connection `(source, target)` and whether it is
+    /// connected and mirrored at the start (`mirrored_at_start`): set-up
+    /// starts it with a difference mirror, or stops it.
+    pub replication: Vec<(String, String, bool)>,
     /// The iSCSI initiator name of each host that has its own (its
     /// persona's); any other host logs in as
     /// [`crate::san::default_initiator`] (see [`Estate::initiator`]).

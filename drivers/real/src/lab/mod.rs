@@ -366,6 +366,45 @@ impl LabBackend {
                 if standby { "dismounted" } else { "mounted" }
             ));
         }
+        // Replication as the scenario starts it, whatever an earlier drill
+        // and its rollback left: connected pairs restart with a difference
+        // mirror, the others are stopped.
+        for (source, target, connected) in &self.estate.replication {
+            if self.dialect(source)? != Dialect::Linux {
+                continue;
+            }
+            let cmds = self.commands();
+            let ops = if *connected {
+                cmds.connect(source, target, MirrorMode::Difference)?
+            } else {
+                cmds.disconnect(source, target)?
+            };
+            for op in &ops {
+                let LabOp::Ssh(ssh) = op else {
+                    panic!("bug: replication builders return SSH commands only, got {op}")
+                };
+                let limit = Duration::from_millis(self.limits.copy_timeout_ms);
+                let out = self.sh(source, &ssh.command, limit).await?;
+                if !out.success() {
+                    return Err(OpError::Io {
+                        detail: format!(
+                            "preparing replication {source} -> {target} failed (exit {:?}): {}",
+                            out.exit_status,
+                            out.stderr.trim()
+                        )
+                        .into(),
+                    });
+                }
+            }
+            did.push(format!(
+                "{source} -> {target}: replication {}",
+                if *connected {
+                    "connected (difference mirror)"
+                } else {
+                    "disconnected"
+                }
+            ));
+        }
         if let Some(dc) = self.first_dc() {
             let dc = dc.to_string();
             let mut ad = self.ad_for(&dc).await?;
