@@ -179,19 +179,14 @@ fn containers(lab: &Lab) -> LabTestResult {
     for h in ["DC1", "EXCH1", "EXCH2", "CLIENT1"] {
         let c = lab.container(h).ok_or("container")?;
         check(c.starts_with("drlab-"), format!("{c}: drlab- prefix"))?;
-        let fmt = "{{index .Config.Labels \"drlab.lab\"}} {{len .NetworkSettings.Networks}} {{.HostConfig.PublishAllPorts}} {{.HostConfig.Init}} {{.HostConfig.Privileged}}";
+        let fmt = "{{index .Config.Labels \"drlab.lab\"}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}},{{end}} {{.HostConfig.PublishAllPorts}} {{.HostConfig.Init}} {{.HostConfig.Privileged}}";
         let line = docker(&["inspect", "-f", fmt, &c])?;
+        // the lab's service network and its management network, nothing else
+        let networks = format!("drlab-{}-mgmt,{},", lab.name(), lab.network());
         check(
-            line.trim() == format!("{} 1 false true false", lab.name()),
+            line.trim() == format!("{} {networks} false true false", lab.name()),
             format!("{c}: labels/network/ports/init/privileged: {line}"),
         )?;
-        let nets = docker(&[
-            "inspect",
-            "-f",
-            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
-            &c,
-        ])?;
-        check(nets.trim() == lab.network(), format!("{c} is on {nets}"))?;
     }
     let net_label = docker(&[
         "network",
@@ -201,6 +196,19 @@ fn containers(lab: &Lab) -> LabTestResult {
         lab.network(),
     ])?;
     check(net_label.trim() == lab.name(), "network label")?;
+    // the management network routes nowhere beyond the lab and this machine
+    let mgmt = format!("drlab-{}-mgmt", lab.name());
+    let mgmt_info = docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{index .Labels \"drlab.lab\"}} {{.Internal}}",
+        &mgmt,
+    ])?;
+    check(
+        mgmt_info.trim() == format!("{} true", lab.name()),
+        format!("management network {mgmt}: {mgmt_info}"),
+    )?;
     Ok(())
 }
 
