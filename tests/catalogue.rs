@@ -35,6 +35,19 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
         )
         .into());
     }
+    // The invariants explore checks hold on every library run; a
+    // scenario expected to fail may fail the drill's own checks or
+    // liveness, never the state machine or the step order.
+    for v in drlab_reports::invariants::check(&first.events) {
+        let allowed = expected == Verdict::Fail && matches!(v.invariant, "live" | "drill-checks");
+        if !allowed {
+            return Err(format!(
+                "invariant {} broken at {} s: {}",
+                v.invariant, v.at_s, v.what
+            )
+            .into());
+        }
+    }
     let stem = path
         .file_stem()
         .and_then(|x| x.to_str())

@@ -86,6 +86,28 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         lab: Option<PathBuf>,
     },
+    /// Run many simulated drills, each with a random fault schedule drawn
+    /// from its seed, check invariants on every run, and shrink each
+    /// failure to a replayable scenario file.
+    Explore {
+        /// Scenario file.
+        scenario: PathBuf,
+        /// Runs (seeds seed, seed+1, ...), at most 1,000,000.
+        #[arg(long, default_value_t = 100)]
+        runs: u64,
+        /// First seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Most faults drawn per run (each healed later), 1 to 16.
+        #[arg(long, default_value_t = 4)]
+        faults_max: u32,
+        /// Summary format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Where the shrunk failures' replay files go.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Run many seeds (and parameter values) and summarise RTO/RPO as
     /// p50/p95/p99 per value, for SLA and capacity planning.
     Sweep {

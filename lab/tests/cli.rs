@@ -470,3 +470,36 @@ fn catalogue_adds_the_lab_batterys_column() {
         .unwrap();
     assert!(plain.ends_with("| pass | pass | | |"), "{plain}");
 }
+
+#[test]
+fn explore_finds_shrinks_and_writes_a_replay_that_fails_the_same_way() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_str().unwrap();
+    let args = [
+        "explore", LAN, "--runs", "40", "--format", "json", "--out", dir,
+    ];
+    let a = drlab(&args);
+    assert_eq!(a.status.code(), Some(1), "{}", stderr(&a));
+    let mut x: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(x["runs"], 40);
+    let failures = x["failures"].as_array().unwrap().clone();
+    assert!(!failures.is_empty());
+    for f in &failures {
+        // shrunk: the fewest drawn faults that still break it
+        let schedule = f["schedule"].as_array().unwrap();
+        assert!(!schedule.is_empty() && schedule.len() <= 2, "{f}");
+        let replay = f["replay"].as_str().unwrap();
+        let r = drlab(&["run", replay, "--format", "json"]);
+        assert_eq!(r.status.code(), Some(1), "{replay}: {}", stderr(&r));
+        if f["invariant"] == "live" {
+            let rep: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+            assert!(rep["rto_s"].is_null(), "{replay} replays the failure");
+        }
+    }
+    // the same seeds explore the same schedules (only the speed differs)
+    let b = drlab(&args);
+    let mut y: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+    x["runs_per_s"] = 0.into();
+    y["runs_per_s"] = 0.into();
+    assert_eq!(x, y);
+}

@@ -4,6 +4,7 @@
 //! report into a terminal summary, JSON, Markdown or JUnit XML.
 
 mod compute;
+pub mod invariants;
 mod recovery;
 mod render;
 

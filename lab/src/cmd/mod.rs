@@ -3,6 +3,7 @@
 mod bench;
 mod catalogue;
 mod drill;
+mod explore;
 mod lab;
 mod run;
 pub mod sweep;
@@ -42,6 +43,21 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         }),
 
         Command::Validate { scenarios } => validate::validate(&scenarios),
+        Command::Explore {
+            scenario,
+            runs,
+            seed,
+            faults_max,
+            format,
+            out,
+        } => explore::explore(&explore::ExploreArgs {
+            scenario: &scenario,
+            runs,
+            seed,
+            faults_max,
+            format,
+            out: out.as_deref(),
+        }),
         Command::Sweep {
             scenario,
             seeds,
