@@ -287,7 +287,47 @@ fn sim_and_lab_agree_on_structure(_lab: &Lab) -> LabTestResult {
     let sim = drlab_sim::run(&s, s.scenario.seed)?;
     let sim = Report::from_events(&sim.events);
     check_lan_failover("sim", &sim)?;
+    keep_events(&s, &done.drill.events)?;
     the_arms_agree(&s, &sim, &done.report)
+}
+
+/// Keeps the lab arm's events beside its row (`<name>.events.jsonl`), so a
+/// difference between the arms can be read event by event afterwards.
+fn keep_events(s: &Scenario, events: &[drlab_drivers::Event]) -> LabTestResult {
+    // What kept users waiting after the runbook's end (the propagation
+    // part of the RTO), said where the arms are compared.
+    let (mut finished, mut ok_in_a_row) = (false, 0);
+    for e in events {
+        match &e.kind {
+            EventKind::RunbookFinished { .. } => finished = true,
+            EventKind::ProbeOk if finished => {
+                ok_in_a_row += 1;
+                if ok_in_a_row == 3 {
+                    break;
+                }
+            }
+            EventKind::ProbeFailed { error } if finished => {
+                ok_in_a_row = 0;
+                eprintln!(
+                    "{}: probe failed at {:.3} s after the runbook finished: {error:?}",
+                    s.scenario.name,
+                    e.at.as_secs_f64()
+                );
+            }
+            _ => {}
+        }
+    }
+    let dir = battery_dir();
+    std::fs::create_dir_all(&dir)?;
+    let mut text = String::new();
+    for e in events {
+        text += &serde_json::to_string(e)?;
+        text.push('\n');
+    }
+    let tmp = dir.join(format!(".{}.events.tmp", s.scenario.name));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, dir.join(format!("{}.events.jsonl", s.scenario.name)))?;
+    Ok(())
 }
 
 /// The battery's comparison of the two arms of one scenario: the same
@@ -413,6 +453,7 @@ fn battery(lab: &Lab, path: &std::path::Path) -> LabTestResult {
     drill.journal_complete.clone().map_err(fail)?;
     journal_is_what_the_backend_sent(&drill)?;
     roll_back(lab, &s, &drill.journal)?;
+    keep_events(&s, &drill.events)?;
     let sim = drlab_sim::run(&s, s.scenario.seed)?;
     the_arms_agree(&s, &Report::from_events(&sim.events), &report)
 }
