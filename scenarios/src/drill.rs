@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use drlab_drivers::event::Decision;
 use drlab_drivers::types::{Fault, StoreRef};
-use drlab_drivers::{Backend, EventKind, Recorder, Timestamp, Transition};
+use drlab_drivers::{Backend, EventKind, OpError, Recorder, Timestamp, Transition};
 use futures::future::{Either, select};
 use futures::stream::{FuturesUnordered, StreamExt};
 
@@ -528,6 +528,12 @@ async fn monitor<B: Backend>(
         let deadline = last_ok.after(ttf);
         let wait = interval.min(deadline.since(sent));
         match cx.b.ping(from, to, wait).await {
+            // The monitor is down with its host: it sends no heartbeat and
+            // declares nothing; its countdown starts afresh once it is back.
+            Err(OpError::Unreachable { host: down }) if &*down == from => {
+                last_ok = cx.b.now();
+                missed = 0;
+            }
             Ok(rtt) => {
                 last_ok = cx.b.now();
                 missed = 0;

@@ -84,7 +84,15 @@ impl Hosts for SimBackend {
         let res = {
             let mut w = self.w();
             let (a, b) = (w.host_ix(from)?, w.host_ix(to)?);
-            w.round_trip(End::Host(a), b)
+            w.up_host(from).map(|_| w.round_trip(End::Host(a), b))
+        };
+        // a monitor that is down with its host sends nothing
+        let res = match res {
+            Ok(r) => r,
+            Err(down) => {
+                self.wait(limit).await;
+                return Err(down);
+            }
         };
         match res {
             Ok(rtt) if rtt <= limit => {

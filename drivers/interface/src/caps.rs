@@ -31,7 +31,9 @@ pub trait Clock {
 /// Hosts: reachability, power, identity and domain membership.
 pub trait Hosts {
     /// One heartbeat from `from` to `to`; returns the round-trip time.
-    /// Fails with [`OpError::Unreachable`] or [`OpError::Timeout`] (after `limit`).
+    /// Fails with [`OpError::Unreachable`] or [`OpError::Timeout`] (after
+    /// `limit`); `Unreachable` naming `from` itself means the monitoring
+    /// host is down, so no heartbeat was sent at all.
     async fn ping(&self, from: &str, to: &str, limit: Duration) -> OpResult<Duration>;
     /// Restarts the host and waits until it is back (pending renames apply).
     async fn reboot(&self, host: &str) -> OpResult<()>;
