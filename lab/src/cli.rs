@@ -107,6 +107,13 @@ pub enum Command {
         /// Where the shrunk failures' replay files go.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Run only part I of N of the seeds (contiguous; 0 <= I < N <= 1024).
+        #[arg(long, value_name = "I/N", value_parser = crate::cmd::explore::parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Explore inside a design envelope: the drawn faults replace the
+        /// scenario's, and a missed objective is a failure.
+        #[arg(long, value_enum)]
+        envelope: Option<crate::cmd::explore::Envelope>,
     },
     /// Run many seeds (and parameter values) and summarise RTO/RPO as
     /// p50/p95/p99 per value, for SLA and capacity planning.

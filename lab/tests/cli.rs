@@ -503,3 +503,42 @@ fn explore_finds_shrinks_and_writes_a_replay_that_fails_the_same_way() {
     y["runs_per_s"] = 0.into();
     assert_eq!(x, y);
 }
+
+#[test]
+fn explore_inside_the_single_host_envelope_and_in_shards() {
+    // any one host crashing once: the LAN failover meets its objectives
+    let e = drlab(&[
+        "explore",
+        LAN,
+        "--runs",
+        "40",
+        "--envelope",
+        "single-host",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(e.status.code(), Some(0), "{}", stdout(&e));
+    let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(
+        (v["failed_runs"].as_u64(), v["objectives_missed"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // two shards are the whole exploration, split where the seeds split
+    let part = |s: &str| {
+        let o = drlab(&[
+            "explore", LAN, "--runs", "41", "--seed", "100", "--shard", s, "--format", "json",
+        ]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let (a, b) = (part("0/2"), part("1/2"));
+    assert_eq!(
+        (a["first_seed"].as_u64(), a["runs"].as_u64()),
+        (Some(100), Some(21))
+    );
+    assert_eq!(
+        (b["first_seed"].as_u64(), b["runs"].as_u64()),
+        (Some(121), Some(20))
+    );
+    let bad = drlab(&["explore", LAN, "--shard", "2/2"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -11,7 +11,12 @@
 //! `LIVENESS_FRACTION` of the horizon, which is the liveness phase: the
 //! estate must serve users again before the drill ends, or the run fails
 //! as "not live". A missed objective is counted but is no failure: random
-//! faults go beyond what a runbook promises.
+//! faults go beyond what a runbook promises, unless the exploration is
+//! bounded by a design envelope (`--envelope single-host`: any one host
+//! crashes once, the drawn fault replaces the scenario's), inside which a
+//! missed objective is a failure: "does this runbook meet its RTO for
+//! every single host failure?". `--shard I/N` runs the I-th of N
+//! contiguous parts of the seeds, so machines split one exploration.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +55,37 @@ pub struct ExploreArgs<'a> {
     pub faults_max: u32,
     pub format: Format,
     pub out: Option<&'a Path>,
+    /// `(i, n)`: run only the i-th of n contiguous parts of the seeds.
+    pub shard: Option<(u64, u64)>,
+    /// Judge the runbook inside a design envelope instead of at random.
+    pub envelope: Option<Envelope>,
+}
+
+/// A design envelope: the faults a runbook promises to meet its
+/// objectives under. In an envelope the drawn faults replace the
+/// scenario's, and a missed objective is a failure (`objectives`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Envelope {
+    /// Any one host crashes once, at any time, and is powered on later.
+    SingleHost,
+}
+
+/// Parses `I/N` (0 <= I < N <= 1024).
+pub fn parse_shard(v: &str) -> Result<(u64, u64), String> {
+    const SHARDS_MAX: u64 = 1024;
+    let (i, n) = v.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let (i, n): (u64, u64) = (
+        i.trim()
+            .parse()
+            .map_err(|_| format!("{i:?} is not a shard number"))?,
+        n.trim()
+            .parse()
+            .map_err(|_| format!("{n:?} is not a shard count"))?,
+    );
+    if n == 0 || n > SHARDS_MAX || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N <= {SHARDS_MAX}"));
+    }
+    Ok((i, n))
 }
 
 /// One drawn fault and its repair, as `[[faults]]` entries.
@@ -105,12 +141,17 @@ impl Drawn {
 
 /// The fault schedule of one run: a random subset of kinds and hosts
 /// (at least one of each), then 1 to `faults_max` faults among them.
-fn draw(s: &Scenario, seed: u64, faults_max: u32) -> Vec<Drawn> {
+fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) -> Vec<Drawn> {
     let mut rng = SimRng::new(seed ^ SCHEDULE_SALT);
-    let kinds = swarm(&mut rng, &["crash-host", "partition"]);
-    let hosts: Vec<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
-    let hosts = swarm(&mut rng, &hosts);
-    let n = 1 + pick(&mut rng, faults_max as usize);
+    let all: Vec<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
+    let (kinds, hosts, n) = match envelope {
+        Some(Envelope::SingleHost) => (vec!["crash-host"], all, 1),
+        None => {
+            let kinds = swarm(&mut rng, &["crash-host", "partition"]);
+            let hosts = swarm(&mut rng, &all);
+            (kinds, hosts, 1 + pick(&mut rng, faults_max as usize))
+        }
+    };
     let window = s.scenario.horizon_s * LIVENESS_FRACTION;
     (0..n)
         .map(|_| {
@@ -155,13 +196,12 @@ fn swarm<'a>(rng: &mut SimRng, items: &[&'a str]) -> Vec<&'a str> {
 
 /// The scenario with `drawn` added to its faults, in time order, as the
 /// file that replays it (comments are not kept).
-fn with_faults(base: &toml::Table, drawn: &[Drawn]) -> Result<String> {
+fn with_faults(base: &toml::Table, drawn: &[Drawn], replace: bool) -> Result<String> {
     let mut t = base.clone();
-    let mut faults: Vec<toml::Value> = t
-        .get("faults")
-        .and_then(toml::Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let mut faults: Vec<toml::Value> = match t.get("faults").and_then(toml::Value::as_array) {
+        Some(own) if !replace => own.clone(),
+        _ => Vec::new(),
+    };
     for d in drawn {
         faults.extend(d.tables().into_iter().map(toml::Value::Table));
     }
@@ -181,16 +221,29 @@ struct Run {
     report: Report,
 }
 
-fn run_one(base: &toml::Table, drawn: &[Drawn], seed: u64, name: &Path) -> Result<Run> {
-    let text = with_faults(base, drawn)?;
+fn run_one(
+    base: &toml::Table,
+    drawn: &[Drawn],
+    seed: u64,
+    name: &Path,
+    envelope: Option<Envelope>,
+) -> Result<Run> {
+    let text = with_faults(base, drawn, envelope.is_some())?;
     let s = drlab_scenarios::parse(name, &text).map_err(|e| {
         anyhow::anyhow!("a drawn schedule does not validate (a bug of explore): {e}")
     })?;
     let sim = drlab_sim::run(&s, seed).with_context(|| format!("seed {seed}"))?;
-    Ok(Run {
-        violations: invariants::check(&sim.events),
-        report: Report::from_events(&sim.events),
-    })
+    let report = Report::from_events(&sim.events);
+    let mut violations = invariants::check(&sim.events);
+    // inside its design envelope a runbook must meet its objectives
+    if envelope.is_some() && report.verdict == Verdict::Fail {
+        violations.push(Violation {
+            invariant: "objectives",
+            at_s: report.timeline.ended_s,
+            what: report.reasons.join("; "),
+        });
+    }
+    Ok(Run { violations, report })
 }
 
 /// The fewest drawn faults that still break `invariant` (each removal
@@ -201,6 +254,7 @@ fn shrink(
     seed: u64,
     invariant: &str,
     name: &Path,
+    envelope: Option<Envelope>,
 ) -> Result<Vec<Drawn>> {
     let mut tries = 0;
     let mut i = 0;
@@ -208,7 +262,7 @@ fn shrink(
         let mut fewer = drawn.clone();
         fewer.remove(i);
         tries += 1;
-        let r = run_one(base, &fewer, seed, name)?;
+        let r = run_one(base, &fewer, seed, name, envelope)?;
         if r.violations.iter().any(|v| v.invariant == invariant) {
             drawn = fewer;
         } else {
@@ -262,7 +316,15 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
         a.faults_max
     );
     let s = load(a.scenario)?;
-    let seeds = Seeds::new(a.seed.unwrap_or(s.scenario.seed), a.runs)?;
+    let all = Seeds::new(a.seed.unwrap_or(s.scenario.seed), a.runs)?;
+    let seeds = match a.shard {
+        // an empty shard (more shards than runs) runs nothing
+        Some((i, n)) => match all.split(n).get(i as usize) {
+            Some(part) => *part,
+            None => return Ok(Outcome::Pass),
+        },
+        None => all,
+    };
     let text = std::fs::read_to_string(a.scenario)
         .with_context(|| format!("cannot read {}", a.scenario.display()))?;
     let base: toml::Table =
@@ -273,8 +335,8 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
     let mut failures: Vec<Failure> = Vec::new();
     for (i, seed) in seeds.iter().enumerate() {
         let name = PathBuf::from(format!("{} (explore seed {seed})", a.scenario.display()));
-        let drawn = draw(&s, seed, a.faults_max);
-        let r = run_one(&base, &drawn, seed, &name)?;
+        let drawn = draw(&s, seed, a.faults_max, a.envelope);
+        let r = run_one(&base, &drawn, seed, &name, a.envelope)?;
         if r.report.verdict == Verdict::Fail {
             objectives_missed += 1;
         }
@@ -283,7 +345,7 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
             for v in &r.violations {
                 *by_invariant.entry(v.invariant).or_default() += 1;
             }
-            let small = shrink(&base, drawn, seed, first.invariant, &name)?;
+            let small = shrink(&base, drawn, seed, first.invariant, &name, a.envelope)?;
             let schedule: Vec<String> = small.iter().map(Drawn::line).collect();
             // one failure per invariant, outcome and faulted hosts: the
             // times differ from seed to seed, the cause does not
@@ -309,7 +371,14 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
             }
             if !known {
                 let replay = match a.out {
-                    Some(dir) => Some(write_replay(dir, &s, &base, &small, seed, first)?),
+                    Some(dir) => Some(write_replay(
+                        dir,
+                        &s,
+                        &base,
+                        (&small, a.envelope.is_some()),
+                        seed,
+                        first,
+                    )?),
                     None => None,
                 };
                 failures.push(Failure {
@@ -328,20 +397,20 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
             // progress on stderr, so that stdout stays the summary
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("explore: {} of {} runs", i + 1, a.runs);
+                eprintln!("explore: {} of {} runs", i + 1, seeds.count);
             }
         }
     }
     let wall_s = started.elapsed().as_secs_f64();
     let summary = Summary {
         scenario: s.scenario.name.clone(),
-        runs: a.runs,
+        runs: seeds.count,
         first_seed: seeds.first,
         failed_runs,
         failures_by_invariant: by_invariant,
         objectives_missed,
         runs_per_s: if wall_s > 0.0 {
-            a.runs as f64 / wall_s
+            seeds.count as f64 / wall_s
         } else {
             0.0
         },
@@ -364,7 +433,7 @@ fn write_replay(
     dir: &Path,
     s: &Scenario,
     base: &toml::Table,
-    drawn: &[Drawn],
+    (drawn, replace): (&[Drawn], bool),
     seed: u64,
     v: &Violation,
 ) -> Result<PathBuf> {
@@ -377,7 +446,7 @@ fn write_replay(
         "{}-{}-seed-{seed}.toml",
         s.scenario.name, v.invariant
     ));
-    let body = with_faults(&t, drawn)?;
+    let body = with_faults(&t, drawn, replace)?;
     let text = format!(
         "# drlab explore: seed {seed} breaks {} at {:.3} s: {}\n\
          # replay: drlab run {}\n{body}",

@@ -3,7 +3,7 @@
 mod bench;
 mod catalogue;
 mod drill;
-mod explore;
+pub mod explore;
 mod lab;
 mod run;
 pub mod sweep;
@@ -50,6 +50,8 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             faults_max,
             format,
             out,
+            shard,
+            envelope,
         } => explore::explore(&explore::ExploreArgs {
             scenario: &scenario,
             runs,
@@ -57,6 +59,8 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             faults_max,
             format,
             out: out.as_deref(),
+            shard,
+            envelope,
         }),
         Command::Sweep {
             scenario,
