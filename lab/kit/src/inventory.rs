@@ -14,7 +14,7 @@ use drlab_real::inventory::{
 };
 use drlab_real::secret::SecretSource;
 
-use crate::lab::LabOptions;
+use crate::lab::{LabOptions, Shape};
 use crate::secrets::SecretFiles;
 
 /// Where the mail hosts keep their stores (one Maildir per mailbox).
@@ -143,16 +143,31 @@ pub fn build(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        clients: vec![ClientEntry {
-            name: "hq-users".into(),
-            host: Some("CLIENT1".into()),
-        }],
+        clients: clients(opts.shape),
         mail: MailDef {
             smtp_port: 25,
             imap_port: 143,
             password_credential: Some("mail".into()),
         },
     }
+}
+
+/// The client populations the lab's scenarios name, each probing from
+/// CLIENT1: `hq-users` (lan); wan adds the WAN scenarios' `branch-users`
+/// and `kiosk-users` (their resolver policies are drlab's own, from the
+/// scenario, on the DNS server it names).
+fn clients(shape: Shape) -> Vec<ClientEntry> {
+    let names: &[&str] = match shape {
+        Shape::Lan => &["hq-users"],
+        Shape::Wan => &["hq-users", "branch-users", "kiosk-users"],
+    };
+    names
+        .iter()
+        .map(|n| ClientEntry {
+            name: (*n).into(),
+            host: Some("CLIENT1".into()),
+        })
+        .collect()
 }
 
 /// The inventory's text, with a header saying what it is.
@@ -249,5 +264,57 @@ mod tests {
             4 + 1 + 1,
             "{text}"
         );
+    }
+
+    #[test]
+    fn wan_inventory_has_dc2_as_a_second_dc_and_the_wan_clients() {
+        let plans: Vec<HostPlan> = [
+            ("DC1", "dc1", "dc", "10.212.9.2"),
+            ("EXCH1", "exch1", "mail", "10.212.9.3"),
+            ("EXCH2", "exch2", "mail", "10.212.16.3"),
+            ("CLIENT1", "client1", "client", "10.212.9.4"),
+            ("DC2", "dc2", "dc", "10.212.16.2"),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, (h, s, r, a))| HostPlan {
+            host: (*h).into(),
+            short: (*s).into(),
+            role: (*r).into(),
+            address: a.parse().unwrap(),
+            management: format!("10.213.9.{}", i + 2).parse().unwrap(),
+            container: format!("drlab-t-{s}"),
+        })
+        .collect();
+        let d = Path::new("/run/lab");
+        let files = SecretFiles {
+            admin: d.join("secrets/admin_password"),
+            root: d.join("secrets/root_password"),
+            mail: d.join("secrets/mail_password"),
+            ssh_key: d.join("secrets/id_ed25519"),
+        };
+        let mut opts = LabOptions::new(d);
+        opts.shape = Shape::Wan;
+        let inv = build(
+            "t",
+            "drlab-t-hq",
+            &opts,
+            &plans,
+            &files,
+            &d.join("known_hosts"),
+        );
+        let text = render(&inv, "drlab-lab:0123").unwrap();
+        let back = Inventory::parse(Path::new("inventory.toml"), &text).unwrap();
+        assert_eq!(back.hosts.len(), 5);
+        let dc2 = back.host("DC2").unwrap();
+        assert_eq!(dc2.roles, vec![LabRole::DomainController, LabRole::Dns]);
+        assert_eq!(
+            dc2.ldap.as_ref().map(|l| l.url.as_str()),
+            Some("ldap://10.212.16.2")
+        );
+        assert!(dc2.dns.is_some());
+        assert_eq!(back.lab.docker_network.as_deref(), Some("drlab-t-hq"));
+        let clients: Vec<_> = back.clients.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(clients, ["hq-users", "branch-users", "kiosk-users"]);
     }
 }

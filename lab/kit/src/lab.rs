@@ -31,6 +31,47 @@ pub const OWNER_PID_LABEL: &str = "drlab.owner-pid";
 /// the namespace it belongs to.
 pub const OWNER_PIDNS_LABEL: &str = "drlab.owner-pidns";
 
+/// The lab's shape: which hosts it starts, on which networks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// One site: DC1, EXCH1, EXCH2 and CLIENT1 on one service network
+    /// `drlab-<lab>-net` (the library's LAN scenarios).
+    #[default]
+    Lan,
+    /// Two sites, each a service network, with a router container between
+    /// them (the library's WAN scenarios): `hq` (`drlab-<lab>-hq`: DC1,
+    /// EXCH1, CLIENT1) and `dr` (`drlab-<lab>-dr`: DC2, a second domain
+    /// controller of the domain, and EXCH2). Every host routes the other
+    /// site's subnet via the router's address on its own site; Docker
+    /// isolates the two bridges from each other otherwise.
+    Wan,
+}
+
+impl Shape {
+    /// The shape's name (`lan`, `wan`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Lan => "lan",
+            Shape::Wan => "wan",
+        }
+    }
+}
+
+/// One site of a `wan` lab: its service network and what is on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// The scenario's site name (`hq`, `dr`).
+    pub name: String,
+    /// The Docker network (`drlab-<lab>-<site>`).
+    pub network: String,
+    /// Its subnet, e.g. `10.212.17.0/24`.
+    pub subnet: String,
+    /// The router's address on it: the other site's subnet is reached via it.
+    pub router: IpAddr,
+    /// The scenario hosts on it.
+    pub hosts: Vec<String>,
+}
+
 /// What to start.
 #[derive(Clone)]
 pub struct LabOptions {
@@ -54,6 +95,14 @@ pub struct LabOptions {
     pub ready_timeout_s: u64,
     /// Progress lines (build output, each step); none by default.
     pub progress: Option<Progress>,
+    /// Which lab: one site ([`Shape::Lan`], the default) or two sites with
+    /// a router between them ([`Shape::Wan`]).
+    pub shape: Shape,
+    /// `wan` only: the WAN link's bandwidth in Mbit/s, a `tc` token bucket
+    /// (`tbf`) on both of the router's site interfaces; `None` leaves the
+    /// link unshaped. (Latency and loss would need `netem`, which this
+    /// machine's kernel lacks: they are not offered.)
+    pub wan_bandwidth_mbps: Option<f64>,
 }
 
 impl std::fmt::Debug for LabOptions {
@@ -64,6 +113,8 @@ impl std::fmt::Debug for LabOptions {
             .field("domain", &self.domain)
             .field("keep", &self.keep)
             .field("image", &self.image)
+            .field("shape", &self.shape)
+            .field("wan_bandwidth_mbps", &self.wan_bandwidth_mbps)
             .finish_non_exhaustive()
     }
 }
@@ -82,6 +133,8 @@ impl LabOptions {
             images_dir: default_images_dir(),
             ready_timeout_s: 180,
             progress: None,
+            shape: Shape::Lan,
+            wan_bandwidth_mbps: None,
         }
     }
 
@@ -167,11 +220,27 @@ const HOSTS: [(&str, &str, &str); 4] = [
     ("CLIENT1", "client1", "client"),
 ];
 
+/// The `wan` lab's hosts: (scenario name, short host name, image role,
+/// site), in the inventory's order.
+const WAN_HOSTS: [(&str, &str, &str, &str); 5] = [
+    ("DC1", "dc1", "dc", "hq"),
+    ("EXCH1", "exch1", "mail", "hq"),
+    ("EXCH2", "exch2", "mail", "dr"),
+    ("CLIENT1", "client1", "client", "hq"),
+    ("DC2", "dc2", "dc", "dr"),
+];
+
+/// The `wan` lab's router: its scenario-free name (the `drlab.host` label
+/// and [`Lab::exec`]'s host) and short name.
+pub const WAN_ROUTER: (&str, &str) = ("ROUTER", "router");
+
 /// A running CI lab. Removed by [`Lab::down`], or on drop unless it was
 /// started with `keep`.
 pub struct Lab {
     name: String,
     network: String,
+    shape: Shape,
+    sites: Vec<Site>,
     out_dir: PathBuf,
     inventory_path: PathBuf,
     inventory: Inventory,
@@ -261,10 +330,31 @@ impl Lab {
         let secrets = LabSecrets::generate(&out_dir, &format!("drlab-{name}"))
             .map_err(io(&out_dir.join("secrets")))?;
 
-        let network = format!("drlab-{name}-net");
+        let network = match opts.shape {
+            Shape::Lan => format!("drlab-{name}-net"),
+            Shape::Wan => format!("drlab-{name}-hq"),
+        };
         say(&format!("lab {name}: creating network {network}"));
         let subnet = create_network(&network, &name, opts.keep, SERVICE_NET_PREFIX, false)?;
         say(&format!("lab {name}: network {network} {subnet}"));
+        // wan: the second site's network (a /24 of its own: the first free
+        // one after the hq network's, which create_network skips as taken)
+        let mut site_nets = Vec::new();
+        if opts.shape == Shape::Wan {
+            let dr = format!("drlab-{name}-dr");
+            let dr_subnet = match create_network(&dr, &name, opts.keep, SERVICE_NET_PREFIX, false) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = down_by_name(&name);
+                    return Err(e);
+                }
+            };
+            say(&format!("lab {name}: network {dr} {dr_subnet}"));
+            site_nets = vec![
+                ("hq".to_string(), network.clone(), subnet.clone()),
+                ("dr".to_string(), dr, dr_subnet),
+            ];
+        }
         // drlab's own SSH sessions go over a management network, as an
         // operator's console does: a host cut off the service network, or
         // whose address another host took over, is still reached as itself.
@@ -294,9 +384,13 @@ impl Lab {
             opts: opts.clone(),
             secrets: &secrets,
             keep: opts.keep,
+            site_nets,
         };
-        let started = block_on(&rt, ctx.start_all());
-        let (containers, plans) = match started {
+        let started = match opts.shape {
+            Shape::Lan => block_on(&rt, ctx.start_all()).map(|(c, p)| (c, p, Vec::new())),
+            Shape::Wan => block_on(&rt, ctx.start_all_wan()),
+        };
+        let (containers, plans, sites) = match started {
             Ok(v) => v,
             Err(e) => {
                 say(&format!("lab {name}: start failed, removing what was made"));
@@ -307,6 +401,8 @@ impl Lab {
         let mut lab = Lab {
             name: name.clone(),
             network: network.clone(),
+            shape: opts.shape,
+            sites,
             inventory_path: out_dir.join("inventory.toml"),
             out_dir,
             inventory: Inventory {
@@ -361,7 +457,9 @@ impl Lab {
         // The mail hosts (and the client) become computer accounts of the
         // domain, with A records in its DNS zone. samba-tool runs on the DC
         // against its own database (-H sam.ldb): no credential is needed.
-        for p in plans.iter().filter(|p| p.host != "DC1") {
+        // (a further DC, wan's DC2, joined the domain as a DC: it has its
+        // account and its A record already)
+        for p in plans.iter().filter(|p| p.role != "dc") {
             say(&format!(
                 "lab {}: computer account {} ({})",
                 self.name, p.host, p.address
@@ -449,9 +547,27 @@ impl Lab {
         &self.name
     }
 
-    /// The private Docker network.
+    /// The private Docker network (`wan`: the hq site's, which the
+    /// inventory's `docker_network` names).
     pub fn network(&self) -> &str {
         &self.network
+    }
+
+    /// The lab's shape.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// `wan`: the two sites (hq, dr), their networks and router addresses;
+    /// empty for `lan`.
+    pub fn sites(&self) -> &[Site] {
+        &self.sites
+    }
+
+    /// `wan`: the router's container name (reach it with
+    /// `exec(WAN_ROUTER.0, ..)`); `None` for `lan`.
+    pub fn router_container(&self) -> Option<String> {
+        (self.shape == Shape::Wan).then(|| format!("drlab-{}-{}", self.name, WAN_ROUTER.1))
     }
 
     /// Where the inventory was written.
@@ -687,6 +803,14 @@ fn exec_ok(
     }
 }
 
+/// Where a container starts: its first network, its DNS servers (none:
+/// Docker's default), and whether it forwards IP (the wan router).
+struct Placement {
+    network: String,
+    dns: Vec<IpAddr>,
+    forwarding: bool,
+}
+
 /// What the async part of `start` needs.
 struct StartCtx<'a> {
     name: String,
@@ -696,6 +820,8 @@ struct StartCtx<'a> {
     opts: LabOptions,
     secrets: &'a LabSecrets,
     keep: bool,
+    /// `wan`: (site, network, subnet) of hq and dr; empty for `lan`.
+    site_nets: Vec<(String, String, String)>,
 }
 
 impl StartCtx<'_> {
@@ -711,6 +837,28 @@ impl StartCtx<'_> {
         env: Vec<(String, String)>,
         dns: Option<IpAddr>,
     ) -> Result<ContainerAsync<GenericImage>, LabError> {
+        let at = Placement {
+            network: self.network.clone(),
+            dns: dns.into_iter().collect(),
+            forwarding: false,
+        };
+        self.run_on(at, host, short, role, env).await
+    }
+
+    /// Starts a container on `at.network` (see [`Placement`]).
+    async fn run_on(
+        &self,
+        at: Placement,
+        host: &str,
+        short: &str,
+        role: &str,
+        env: Vec<(String, String)>,
+    ) -> Result<ContainerAsync<GenericImage>, LabError> {
+        let Placement {
+            network,
+            dns,
+            forwarding,
+        } = at;
         let (repo, tag) = self
             .image
             .rsplit_once(':')
@@ -720,7 +868,7 @@ impl StartCtx<'_> {
             .with_wait_for(WaitFor::Nothing)
             .with_container_name(self.container_name(short))
             .with_hostname(short)
-            .with_network(self.network.clone())
+            .with_network(network)
             .with_label(LAB_LABEL, self.name.clone())
             .with_label("drlab.host", host)
             .with_label("drlab.role", role)
@@ -733,9 +881,16 @@ impl StartCtx<'_> {
                 hc.init = Some(true);
                 // nothing of the lab is published on the host
                 hc.publish_all_ports = Some(false);
-                if let Some(d) = dns {
-                    hc.dns = Some(vec![d.to_string()]);
+                if !dns.is_empty() {
+                    hc.dns = Some(dns.iter().map(IpAddr::to_string).collect());
                     hc.dns_search = Some(vec![domain.clone()]);
+                }
+                if forwarding {
+                    // the wan router forwards between the sites
+                    hc.sysctls = Some(std::collections::HashMap::from([(
+                        "net.ipv4.ip_forward".to_string(),
+                        "1".to_string(),
+                    )]));
                 }
             });
         if !self.keep {
@@ -963,5 +1118,282 @@ impl StartCtx<'_> {
             containers.push((host.to_string(), c));
         }
         Ok((containers, plans))
+    }
+
+    /// Connects a started container to a further network; its address there.
+    async fn connect(&self, network: &str, host: &str, id: &str) -> Result<IpAddr, LabError> {
+        let (net, id2) = (network.to_string(), id.to_string());
+        tokio::task::spawn_blocking(move || {
+            docker::docker(&["network", "connect", &net, &id2], DOCKER_CALL_TIMEOUT_MS)
+        })
+        .await
+        .map_err(|e| LabError::Docker(e.to_string()))?
+        .map_err(LabError::Docker)?;
+        self.address_on(network, host, id).await
+    }
+
+    /// `ip route replace <subnet> via <router>` in the host's container.
+    async fn route(&self, host: &str, id: &str, subnet: &str, via: IpAddr) -> Result<(), LabError> {
+        let argv: Vec<String> = ["ip", "route", "replace", subnet, "via", &via.to_string()]
+            .map(String::from)
+            .to_vec();
+        let (code, _, err) = exec_raw(id, argv).await?;
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(LabError::Setup {
+                step: format!("{host}: route {subnet} via {via}"),
+                detail: format!("exit {code}: {}", err.trim()),
+            })
+        }
+    }
+
+    /// The wan lab: the router on both site networks, DC1 (a new domain),
+    /// EXCH1 and CLIENT1 at hq, DC2 (joining the domain as a second DC)
+    /// and EXCH2 at dr, each routing the other site via the router, then
+    /// the WAN bandwidth on the router's interfaces. DC2 and the dr mail
+    /// host ask DC2's DNS first, DC1's second; the hq hosts DC1's.
+    async fn start_all_wan(
+        &self,
+    ) -> Result<
+        (
+            Vec<(String, ContainerAsync<GenericImage>)>,
+            Vec<HostPlan>,
+            Vec<Site>,
+        ),
+        LabError,
+    > {
+        let say = |m: &str| {
+            if let Some(p) = &self.opts.progress {
+                p(m)
+            }
+        };
+        let limit = Duration::from_secs(self.opts.ready_timeout_s);
+        let quick = Duration::from_secs(60.min(self.opts.ready_timeout_s));
+        let [(_, hq_net, hq_subnet), (_, dr_net, dr_subnet)] = match self.site_nets.as_slice() {
+            [a, b] => [a.clone(), b.clone()],
+            _ => {
+                return Err(LabError::Setup {
+                    step: "wan networks".into(),
+                    detail: "the wan lab needs the hq and dr networks".into(),
+                });
+            }
+        };
+        let on = |network: &str, dns: Vec<IpAddr>| Placement {
+            network: network.to_string(),
+            dns,
+            forwarding: false,
+        };
+        // the router: no sshd, no secret in its environment
+        let (rh, rs) = WAN_ROUTER;
+        say(&format!(
+            "lab {}: starting the router ({})",
+            self.name,
+            self.container_name(rs)
+        ));
+        let router = self
+            .run_on(
+                Placement {
+                    network: hq_net.clone(),
+                    dns: Vec::new(),
+                    forwarding: true,
+                },
+                rh,
+                rs,
+                "client",
+                vec![("SSHD".into(), "0".into())],
+            )
+            .await?;
+        let router_hq = self.address_on(&hq_net, rh, router.id()).await?;
+        let router_dr = self.connect(&dr_net, rh, router.id()).await?;
+        say(&format!(
+            "lab {}: router {router_hq} (hq {hq_subnet}) / {router_dr} (dr {dr_subnet})",
+            self.name
+        ));
+        // the route of a host on `site` to the other site's subnet
+        let via = |site: &str| match site {
+            "hq" => (dr_subnet.as_str(), router_hq),
+            _ => (hq_subnet.as_str(), router_dr),
+        };
+        let host_def = |h: &str| {
+            WAN_HOSTS
+                .iter()
+                .copied()
+                .find(|w| w.0 == h)
+                .ok_or_else(|| LabError::Setup {
+                    step: "wan hosts".into(),
+                    detail: format!("no {h}"),
+                })
+        };
+        let (dc1_h, exch1_h, exch2_h, client_h, dc2_h) = (
+            host_def("DC1")?,
+            host_def("EXCH1")?,
+            host_def("EXCH2")?,
+            host_def("CLIENT1")?,
+            host_def("DC2")?,
+        );
+        let dc_env = |join: Option<IpAddr>| {
+            let mut env = self.common_env(true);
+            env.extend([
+                ("DC_REALM".into(), self.opts.domain.to_uppercase()),
+                ("DC_DOMAIN".into(), self.opts.netbios_domain.clone()),
+                (
+                    "DC_ADMIN_PASSWORD".into(),
+                    self.secrets.admin.expose().into(),
+                ),
+            ]);
+            if let Some(j) = join {
+                env.push(("DC_JOIN".into(), j.to_string()));
+            }
+            env
+        };
+        say(&format!("lab {}: starting {} at hq", self.name, dc1_h.0));
+        let dc1 = self
+            .run_on(
+                on(&hq_net, Vec::new()),
+                dc1_h.0,
+                dc1_h.1,
+                dc1_h.2,
+                dc_env(None),
+            )
+            .await?;
+        let (sub, r) = via(dc1_h.3);
+        self.route(dc1_h.0, dc1.id(), sub, r).await?;
+        let dc1_ip = self.address_on(&hq_net, dc1_h.0, dc1.id()).await?;
+
+        say(&format!(
+            "lab {}: starting {} (joining the domain via {dc1_ip}), {} at dr and {} at hq",
+            self.name, dc2_h.0, exch2_h.0, client_h.0
+        ));
+        let (dc2, client) = tokio::join!(
+            self.run_on(
+                on(&dr_net, vec![dc1_ip]),
+                dc2_h.0,
+                dc2_h.1,
+                dc2_h.2,
+                dc_env(Some(dc1_ip))
+            ),
+            self.run_on(
+                on(&hq_net, vec![dc1_ip]),
+                client_h.0,
+                client_h.1,
+                client_h.2,
+                self.common_env(true)
+            ),
+        );
+        let (dc2, client) = (dc2?, client?);
+        let (sub, r) = via(dc2_h.3);
+        self.route(dc2_h.0, dc2.id(), sub, r).await?;
+        let (sub, r) = via(client_h.3);
+        self.route(client_h.0, client.id(), sub, r).await?;
+        let dc2_ip = self.address_on(&dr_net, dc2_h.0, dc2.id()).await?;
+        let exch2 = self
+            .run_on(
+                on(&dr_net, vec![dc2_ip, dc1_ip]),
+                exch2_h.0,
+                exch2_h.1,
+                exch2_h.2,
+                self.mail_env(None, true),
+            )
+            .await?;
+        let (sub, r) = via(exch2_h.3);
+        self.route(exch2_h.0, exch2.id(), sub, r).await?;
+        let exch2_ip = self.address_on(&dr_net, exch2_h.0, exch2.id()).await?;
+        self.wait_ready(exch2_h.0, exch2.id(), quick).await?;
+        say(&format!(
+            "lab {}: {} ready; starting {} at hq (replicating to {exch2_ip} via the router)",
+            self.name, exch2_h.0, exch1_h.0
+        ));
+        let exch1 = self
+            .run_on(
+                on(&hq_net, vec![dc1_ip]),
+                exch1_h.0,
+                exch1_h.1,
+                exch1_h.2,
+                self.mail_env(Some(exch2_ip), false),
+            )
+            .await?;
+        // before its lsyncd starts (after its mail services), and lsyncd
+        // insists on its first sync anyway
+        let (sub, r) = via(exch1_h.3);
+        self.route(exch1_h.0, exch1.id(), sub, r).await?;
+        let (r1, r2, r3, r4) = tokio::join!(
+            self.wait_ready(exch1_h.0, exch1.id(), quick),
+            self.wait_ready(client_h.0, client.id(), quick),
+            self.wait_ready(dc1_h.0, dc1.id(), limit),
+            self.wait_ready(dc2_h.0, dc2.id(), limit),
+        );
+        r1?;
+        r2?;
+        r3?;
+        r4?;
+        say(&format!("lab {}: every container is ready", self.name));
+        if let Some(mbps) = self.opts.wan_bandwidth_mbps {
+            let rate = drlab_real::faults::rate_kbit(mbps).map_err(|e| LabError::Setup {
+                step: "wan bandwidth".into(),
+                detail: e.to_string(),
+            })?;
+            // a token bucket on each of the router's interfaces, found by
+            // its address inside the script
+            for own in [router_hq, router_dr] {
+                let script = drlab_real::faults::tbf_script(own, rate);
+                let (code, _, err) =
+                    exec_raw(router.id(), vec!["sh".into(), "-c".into(), script]).await?;
+                if code != 0 {
+                    return Err(LabError::Setup {
+                        step: format!("tc tbf {rate}kbit on the router's {own}"),
+                        detail: format!("exit {code}: {}", err.trim()),
+                    });
+                }
+            }
+            say(&format!(
+                "lab {}: WAN link {mbps} Mbit/s (tbf {rate} kbit/s on {router_hq} and {router_dr})",
+                self.name
+            ));
+        }
+        let mut plans = Vec::new();
+        let mut containers = Vec::new();
+        let mut by_host = vec![
+            (dc1_h, dc1),
+            (exch1_h, exch1),
+            (exch2_h, exch2),
+            (client_h, client),
+            (dc2_h, dc2),
+        ];
+        let mut sites = vec![
+            Site {
+                name: "hq".into(),
+                network: hq_net.clone(),
+                subnet: hq_subnet.clone(),
+                router: router_hq,
+                hosts: Vec::new(),
+            },
+            Site {
+                name: "dr".into(),
+                network: dr_net.clone(),
+                subnet: dr_subnet.clone(),
+                router: router_dr,
+                hosts: Vec::new(),
+            },
+        ];
+        for ((host, short, role, site), c) in by_host.drain(..) {
+            let net = if site == "hq" { &hq_net } else { &dr_net };
+            let address = self.address_on(net, host, c.id()).await?;
+            let management = self.join_management(host, c.id()).await?;
+            plans.push(HostPlan {
+                host: host.into(),
+                short: short.into(),
+                role: role.into(),
+                address,
+                management,
+                container: self.container_name(short),
+            });
+            if let Some(s) = sites.iter_mut().find(|s| s.name == site) {
+                s.hosts.push(host.to_string());
+            }
+            containers.push((host.to_string(), c));
+        }
+        containers.push((rh.to_string(), router));
+        Ok((containers, plans, sites))
     }
 }

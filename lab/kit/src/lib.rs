@@ -4,7 +4,9 @@
 //! controller `DC1`, the active mail host `EXCH1` replicating its store to
 //! the standby `EXCH2` (lsyncd/rsync), both computer accounts of the domain,
 //! and a client host `CLIENT1` — writes the lab's inventory, and removes
-//! everything again.
+//! everything again. [`Shape::Wan`] starts two sites instead, `hq` (DC1,
+//! EXCH1, CLIENT1) and `dr` (DC2, a second DC of the domain, and EXCH2),
+//! each a network, with a router container between them.
 //!
 //! ```no_run
 //! let lab = drlab_labkit::Lab::start(drlab_labkit::LabOptions::new("/tmp/lab"))?;
@@ -30,8 +32,8 @@ pub use build::build_image;
 pub use harness::{LabTest, LabTestResult, run_lab_tests};
 pub use inventory::{HostPlan, MAIL_ROOT, SERVICE_MAP};
 pub use lab::{
-    DownReport, LAB_LABEL, Lab, LabError, LabOptions, OWNER_PID_LABEL, Progress,
-    default_images_dir, down_by_name,
+    DownReport, LAB_LABEL, Lab, LabError, LabOptions, OWNER_PID_LABEL, Progress, Shape, Site,
+    WAN_ROUTER, default_images_dir, down_by_name,
 };
 pub use secrets::{LabSecrets, SecretFiles};
 
