@@ -436,24 +436,26 @@ impl Contents {
     /// Pairs of done actions that cancel out, `(earlier, later)` by record
     /// number: the later is exactly the earlier's undo (a failback gives
     /// back the identity the failover took, the schedule heals the
-    /// partition it injected), with no other change of that state between
-    /// them, as brackets nest. Rolling both back would first redo the
-    /// earlier one, against an estate that has moved on (the source is back
-    /// at its address), then undo it again; so neither is undone. Only
-    /// actions known to have succeeded cancel.
+    /// partition it injected), and neither action, nor the other, appears
+    /// anywhere else in the journal, whatever its outcome, so nothing else
+    /// touched that state. Rolling both back would first redo the earlier
+    /// one, against an estate that has moved on (the source is back at its
+    /// address), then undo it again; so neither is undone. Only actions
+    /// known to have succeeded cancel.
     pub fn cancelled(&self) -> Vec<(u64, u64)> {
-        let mut open: Vec<Performed> = Vec::new();
+        let all = self.performed();
+        let count = |a: &Action| all.iter().filter(|p| &p.action == a).count();
         let mut pairs = Vec::new();
-        for p in self.performed() {
-            if p.succeeded != Some(true) || p.undone {
+        for (i, a) in all.iter().enumerate() {
+            let Some(undo) = &a.undo else { continue };
+            if a.succeeded != Some(true) || a.undone || count(&a.action) != 1 || count(undo) != 1 {
                 continue;
             }
-            let earlier = open
-                .iter()
-                .rposition(|a| a.undo.as_ref() == Some(&p.action));
-            match earlier {
-                Some(i) => pairs.push((open.remove(i).n, p.n)),
-                None => open.push(p),
+            if let Some(b) = all[i + 1..].iter().find(|b| &b.action == undo)
+                && b.succeeded == Some(true)
+                && !b.undone
+            {
+                pairs.push((a.n, b.n));
             }
         }
         pairs
@@ -600,38 +602,50 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_action_and_its_later_undo_cancel_out_as_brackets_nest() {
-        let stop = |svc: &str| start(svc).inverse().unwrap();
-        let records = [
-            (1, start("SA")),
-            (2, start("IS")),
-            (3, stop("SA")), // cancels 1
-            (4, start("SA")),
-            (5, stop("SA")), // cancels 4, the latest open start
-            (6, start("SA")),
-            (7, stop("IS")), // failed: cancels nothing
-        ];
+    fn contents(records: &[(u64, Action, bool)]) -> Contents {
         let mut c = Contents {
             records: Vec::new(),
             torn_tail: false,
         };
-        for (n, a) in records {
-            c.records.push(rec(n, Phase::Begin, Some(a)));
-            let outcome = if n == 7 {
-                Phase::Failed { error: "x".into() }
-            } else {
+        for (n, a, ok) in records {
+            c.records.push(rec(*n, Phase::Begin, Some(a.clone())));
+            let outcome = if *ok {
                 Phase::Ok
+            } else {
+                Phase::Failed { error: "x".into() }
             };
-            c.records.push(rec(n, outcome, None));
+            c.records.push(rec(*n, outcome, None));
         }
-        assert_eq!(c.cancelled(), vec![(1, 3), (4, 5)]);
+        c
+    }
+
+    #[test]
+    fn an_action_and_its_later_undo_cancel_out_when_nothing_else_touches_it() {
+        let stop = |svc: &str| start(svc).inverse().unwrap();
+        let c = contents(&[
+            (1, start("SA"), true),
+            (2, start("IS"), true),
+            (3, stop("SA"), true),  // cancels 1: SA is touched nowhere else
+            (4, stop("IS"), false), // failed: cancels nothing
+        ]);
+        assert_eq!(c.cancelled(), vec![(1, 3)]);
         let plan: Vec<u64> = c.rollback_plan().iter().map(|p| p.n).collect();
-        assert_eq!(
-            plan,
-            vec![6, 2],
-            "only what is still in effect, newest first"
-        );
+        assert_eq!(plan, vec![2], "only what is still in effect");
+    }
+
+    #[test]
+    fn a_state_touched_again_is_rolled_back_in_full() {
+        // stop, start, start again (a no-op): cancelling the first two would
+        // leave the third's undo stopping a service that ran before the drill
+        let stop = |svc: &str| start(svc).inverse().unwrap();
+        let c = contents(&[
+            (1, stop("SA"), true),
+            (2, start("SA"), true),
+            (3, start("SA"), true),
+        ]);
+        assert_eq!(c.cancelled(), vec![]);
+        let plan: Vec<u64> = c.rollback_plan().iter().map(|p| p.n).collect();
+        assert_eq!(plan, vec![3, 2, 1]);
     }
 
     #[test]

@@ -70,14 +70,25 @@ pub enum LabDrillError {
 /// labs are not this drill's business; an unreadable journal of the
 /// directory is an error, since it may be this lab's.
 pub fn check_rolled_back(dir: &Path, lab: &str) -> Result<(), LabDrillError> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(()); // no journal directory yet: no earlier drill here
+    let unreadable = |e: std::io::Error| {
+        LabDrillError::Journal(crate::journal::JournalError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })
     };
-    let mut journals: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // no journal directory yet: no earlier drill here
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut journals: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(unreadable)?.path();
+        if path.extension().is_some_and(|x| x == "jsonl") {
+            journals.push(path);
+        }
+    }
     journals.sort();
     for path in journals {
         let contents = crate::journal::read(&path)?;
