@@ -438,9 +438,17 @@ fn lab_up_for_a_scenario_no_lab_hosts_is_refused_before_docker() {
 #[test]
 fn catalogue_adds_the_lab_batterys_column() {
     let d = tempfile::tempdir().unwrap();
+    let sim = drlab(&[
+        "run",
+        "scenarios/library/lan-failover-lab.toml",
+        "--format",
+        "json",
+    ]);
+    let sim: serde_json::Value = serde_json::from_slice(&sim.stdout).unwrap();
+    let trace = sim["trace_hash"].as_str().unwrap().to_string();
     let row = serde_json::json!({
         "scenario": "lan-failover-lab", "seed": 7, "differs": null,
-        "sim": { "verdict": "pass", "rto_s": 15.501, "rpo_s": 0.196, "lost_writes": 1 },
+        "sim": { "verdict": "pass", "rto_s": 15.501, "rpo_s": 0.196, "lost_writes": 1, "trace_hash": trace },
         "lab": { "verdict": "pass", "rto_s": 17.051, "rpo_s": 0.5, "lost_writes": 3 },
     });
     std::fs::write(d.path().join("lan-failover-lab.json"), row.to_string()).unwrap();
@@ -459,6 +467,16 @@ fn catalogue_adds_the_lab_batterys_column() {
         .find(|l| l.starts_with("| lan-failover-lab |"))
         .unwrap();
     assert!(lan.ends_with("| 17.051 | +10.0 % |"), "{lan}");
+    // a row from another version of the scenario says so
+    let old = row.to_string().replace(&trace, "0000000000000000");
+    std::fs::write(d.path().join("lan-failover-lab.json"), old).unwrap();
+    let o = drlab(&["catalogue", "--lab", d.path().to_str().unwrap()]);
+    let t = stdout(&o);
+    let lan = t
+        .lines()
+        .find(|l| l.starts_with("| lan-failover-lab |"))
+        .unwrap();
+    assert!(lan.ends_with("| stale: rerun the battery |"), "{lan}");
     let other = t
         .lines()
         .find(|l| l.starts_with("| failback-original-source-lab |"))
@@ -491,10 +509,18 @@ fn explore_finds_shrinks_and_writes_a_replay_that_fails_the_same_way() {
         let replay = f["replay"].as_str().unwrap();
         let r = drlab(&["run", replay, "--format", "json"]);
         assert_eq!(r.status.code(), Some(1), "{replay}: {}", stderr(&r));
-        if f["invariant"] == "live" {
-            let rep: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
-            assert!(rep["rto_s"].is_null(), "{replay} replays the failure");
-        }
+        // the replay is the shrunk schedule, which the summary shows
+        let text = std::fs::read_to_string(replay).unwrap();
+        assert!(text.starts_with("# drlab explore: seed "), "{replay}");
+        let own = std::fs::read_to_string(root().join(LAN))
+            .unwrap()
+            .matches("[[faults]]")
+            .count();
+        assert_eq!(
+            text.matches("[[faults]]").count(),
+            own + 2 * schedule.len(),
+            "{replay}: the scenario's faults and the shrunk ones with their repairs"
+        );
     }
     // the same seeds explore the same schedules (only the speed differs)
     let b = drlab(&args);

@@ -13,7 +13,12 @@
 //!   event, e.g. a restore that left the source without data the target
 //!   held).
 //! - `live`: users were served when the drill ended: an outage was
-//!   followed by restoration (the report has an RTO).
+//!   followed by restoration (the report has an RTO) and the last probes
+//!   before the end (as many as restoration needs) all succeeded.
+//!
+//! The simulator's drill context asserts the first two as it runs (an
+//! illegal transition is a bug there, and `drlab explore` reports the
+//! panic); here they guard any event stream, a lab run's or a foreign one.
 
 use drlab_drivers::dr::DrState;
 use drlab_drivers::{Event, EventKind};
@@ -135,9 +140,38 @@ fn live(events: &[Event]) -> Option<Violation> {
             what: "not live: the drill never ended".into(),
         });
     };
-    if crate::Report::from_events(events).rto_s.is_some() {
+    let r = crate::Report::from_events(events);
+    // served at the end: the last probes before the end all succeeded
+    let needed = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::DrillStarted {
+                probe_successes_required,
+                ..
+            } => Some(*probe_successes_required as usize),
+            _ => None,
+        })
+        .unwrap_or(1)
+        .max(1);
+    let last: Vec<bool> = events
+        .iter()
+        .rev()
+        .filter_map(|e| match e.kind {
+            EventKind::ProbeOk => Some(true),
+            EventKind::ProbeFailed { .. } => Some(false),
+            _ => None,
+        })
+        .take(needed)
+        .collect();
+    let served_at_end = last.len() == needed && last.iter().all(|ok| *ok);
+    if r.rto_s.is_some() && served_at_end {
         return None;
     }
+    let reason = if r.rto_s.is_some() {
+        format!("{reason}; service was lost again after the restoration")
+    } else {
+        reason
+    };
     Some(Violation {
         invariant: "live",
         at_s,

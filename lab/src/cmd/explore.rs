@@ -43,6 +43,10 @@ pub const FAULTS_MAX: u32 = 16;
 const LIVENESS_FRACTION: f64 = 0.5;
 /// Most shrinking attempts for one failure (each a simulated run).
 const SHRINK_RUNS_MAX: usize = 200;
+/// Most failures shrunk in one exploration; later failing runs are
+/// counted by invariant only (so shrinking costs at most
+/// `SHRINKS_MAX × SHRINK_RUNS_MAX` runs however many fail).
+const SHRINKS_MAX: u64 = 100;
 /// Salt of the schedule's generator, so that it never draws what the run's
 /// own generator (seeded with the same seed) draws.
 const SCHEDULE_SALT: u64 = 0x5eed_fa17_5eed_fa17;
@@ -218,7 +222,21 @@ fn with_faults(base: &toml::Table, drawn: &[Drawn], replace: bool) -> Result<Str
 /// One run's outcome.
 struct Run {
     violations: Vec<Violation>,
-    report: Report,
+    /// `None` when the run did not complete (a panic, a budget).
+    report: Option<Report>,
+}
+
+impl Run {
+    fn broken(invariant: &'static str, what: String) -> Run {
+        Run {
+            violations: vec![Violation {
+                invariant,
+                at_s: 0.0,
+                what,
+            }],
+            report: None,
+        }
+    }
 }
 
 fn run_one(
@@ -232,7 +250,21 @@ fn run_one(
     let s = drlab_scenarios::parse(name, &text).map_err(|e| {
         anyhow::anyhow!("a drawn schedule does not validate (a bug of explore): {e}")
     })?;
-    let sim = drlab_sim::run(&s, seed).with_context(|| format!("seed {seed}"))?;
+    // A panic (a broken assertion of the simulator or the drill) and a run
+    // that exceeds its budgets are failures of this run, not of explore.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drlab_sim::run(&s, seed)));
+    let sim = match ran {
+        Ok(Ok(sim)) => sim,
+        Ok(Err(e)) => return Ok(Run::broken("budget", format!("the run stopped: {e}"))),
+        Err(p) => {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                .unwrap_or_else(|| "a panic without a message".into());
+            return Ok(Run::broken("panic", what));
+        }
+    };
     let report = Report::from_events(&sim.events);
     let mut violations = invariants::check(&sim.events);
     // inside its design envelope a runbook must meet its objectives
@@ -243,7 +275,10 @@ fn run_one(
             what: report.reasons.join("; "),
         });
     }
-    Ok(Run { violations, report })
+    Ok(Run {
+        violations,
+        report: Some(report),
+    })
 }
 
 /// The fewest drawn faults that still break `invariant` (each removal
@@ -299,6 +334,8 @@ struct Summary {
     failed_runs: u64,
     failures_by_invariant: BTreeMap<&'static str, u64>,
     objectives_missed: u64,
+    /// Failing runs not shrunk (beyond `SHRINKS_MAX`).
+    unshrunk: u64,
     runs_per_s: f64,
     /// One per distinct (invariant, shrunk schedule), with its first seed.
     failures: Vec<Failure>,
@@ -316,6 +353,11 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
         a.faults_max
     );
     let s = load(a.scenario)?;
+    ensure!(
+        !s.hosts.is_empty(),
+        "{}: a scenario without hosts has nothing to fault",
+        a.scenario.display()
+    );
     let all = Seeds::new(a.seed.unwrap_or(s.scenario.seed), a.runs)?;
     let seeds = match a.shard {
         // an empty shard (more shards than runs) runs nothing
@@ -332,12 +374,13 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
     let started = Instant::now();
     let mut by_invariant: BTreeMap<&'static str, u64> = BTreeMap::new();
     let (mut failed_runs, mut objectives_missed) = (0, 0);
+    let (mut shrinks, mut unshrunk) = (0, 0);
     let mut failures: Vec<Failure> = Vec::new();
     for (i, seed) in seeds.iter().enumerate() {
         let name = PathBuf::from(format!("{} (explore seed {seed})", a.scenario.display()));
         let drawn = draw(&s, seed, a.faults_max, a.envelope);
         let r = run_one(&base, &drawn, seed, &name, a.envelope)?;
-        if r.report.verdict == Verdict::Fail {
+        if r.report.as_ref().is_none_or(|x| x.verdict == Verdict::Fail) {
             objectives_missed += 1;
         }
         if let Some(first) = r.violations.first() {
@@ -345,7 +388,20 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
             for v in &r.violations {
                 *by_invariant.entry(v.invariant).or_default() += 1;
             }
+            if shrinks >= SHRINKS_MAX {
+                unshrunk += 1;
+                continue;
+            }
+            shrinks += 1;
             let small = shrink(&base, drawn, seed, first.invariant, &name, a.envelope)?;
+            // what the shrunk schedule shows (its time and words)
+            let again = run_one(&base, &small, seed, &name, a.envelope)?;
+            let first = again
+                .violations
+                .into_iter()
+                .find(|v| v.invariant == first.invariant)
+                .unwrap_or_else(|| first.clone());
+            let first = &first;
             let schedule: Vec<String> = small.iter().map(Drawn::line).collect();
             // one failure per invariant, outcome and faulted hosts: the
             // times differ from seed to seed, the cause does not
@@ -409,6 +465,7 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
         failed_runs,
         failures_by_invariant: by_invariant,
         objectives_missed,
+        unshrunk,
         runs_per_s: if wall_s > 0.0 {
             seeds.count as f64 / wall_s
         } else {
@@ -449,7 +506,7 @@ fn write_replay(
     let body = with_faults(&t, drawn, replace)?;
     let text = format!(
         "# drlab explore: seed {seed} breaks {} at {:.3} s: {}\n\
-         # replay: drlab run {}\n{body}",
+         # replay: drlab run {} (the drill; drlab explore checks the invariant)\n{body}",
         v.invariant,
         v.at_s,
         v.what.replace('\n', " "),
@@ -468,6 +525,12 @@ fn text_summary(s: &Summary) -> String {
     );
     for (inv, n) in &s.failures_by_invariant {
         t += &format!("  {inv}: {n} runs\n");
+    }
+    if s.unshrunk > 0 {
+        t += &format!(
+            "  ({} failing runs beyond the first {SHRINKS_MAX} were not shrunk)\n",
+            s.unshrunk
+        );
     }
     for f in &s.failures {
         t += &format!(
