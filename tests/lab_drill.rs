@@ -415,6 +415,7 @@ fn battery_row(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
             "rto_s": r.rto_s,
             "rpo_s": r.rpo_s,
             "lost_writes": r.lost_writes,
+            "trace_hash": r.trace_hash,
         })
     };
     let row = serde_json::json!({
@@ -438,7 +439,9 @@ fn battery_row(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
 /// lab as it started), the simulator's run, and their agreement.
 fn battery(lab: &Lab, path: &std::path::Path) -> LabTestResult {
     let s = drlab_scenarios::load(path)?;
-    let journal_dir = lab.out_dir().join(format!("journal-{}", s.scenario.name));
+    // one journal directory for the lab, so each drill refuses to start on
+    // a lab an earlier one left changed
+    let journal_dir = lab.out_dir().join("journal");
     let opts = LabDrillOptions {
         scenario_file: path,
         inventory_file: lab.inventory_path(),
@@ -450,9 +453,15 @@ fn battery(lab: &Lab, path: &std::path::Path) -> LabTestResult {
     })?;
     let report = Report::from_events(&drill.events);
     eprint!("{}", drlab_reports::text(&report));
-    drill.journal_complete.clone().map_err(fail)?;
-    journal_is_what_the_backend_sent(&drill)?;
+    // the lab is rolled back whatever the checks say, so that the next
+    // scenario finds it as it started
+    let checked = drill
+        .journal_complete
+        .clone()
+        .map_err(fail)
+        .and_then(|()| journal_is_what_the_backend_sent(&drill));
     roll_back(lab, &s, &drill.journal)?;
+    checked?;
     keep_events(&s, &drill.events)?;
     let sim = drlab_sim::run(&s, s.scenario.seed)?;
     the_arms_agree(&s, &Report::from_events(&sim.events), &report)

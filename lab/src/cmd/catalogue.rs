@@ -60,13 +60,24 @@ struct LabColumn {
     verdict: Verdict,
     /// Why the lab arm may differ (the scenario's `[lab] differs`).
     differs: Option<String>,
+    /// The row was made from another version of the scenario (its
+    /// simulated trace differs from today's).
+    stale: bool,
 }
 
 /// What the battery wrote for one scenario (`tests/lab_drill.rs`).
 #[derive(serde::Deserialize)]
 struct BatteryRow {
     lab: BatteryArm,
+    sim: SimArm,
     differs: Option<String>,
+}
+
+/// The simulator's arm as the battery ran it: its trace tells whether the
+/// scenario is still the one the lab ran.
+#[derive(serde::Deserialize)]
+struct SimArm {
+    trace_hash: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -77,7 +88,7 @@ struct BatteryArm {
 
 /// The battery's row for `scenario` in `dir`; `None` when it has none (the
 /// scenario was not run on the lab there).
-fn battery_row(dir: &Path, scenario: &str) -> Result<Option<LabColumn>> {
+fn battery_row(dir: &Path, scenario: &str, trace_hash: &str) -> Result<Option<LabColumn>> {
     let path = dir.join(format!("{scenario}.json"));
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -87,6 +98,7 @@ fn battery_row(dir: &Path, scenario: &str) -> Result<Option<LabColumn>> {
     let row: BatteryRow = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a lab battery row", path.display()))?;
     Ok(Some(LabColumn {
+        stale: row.sim.trace_hash.as_deref() != Some(trace_hash),
         rto_s: row.lab.rto_s,
         verdict: row.lab.verdict,
         differs: row.differs,
@@ -105,7 +117,7 @@ pub fn catalogue(dir: &Path, format: Format, lab: Option<&Path>) -> Result<Outco
             drlab_scenarios::format::Expect::Fail => Verdict::Fail,
         };
         let lab = match (lab, &s.lab) {
-            (Some(d), Some(_)) => battery_row(d, &r.scenario)?,
+            (Some(d), Some(_)) => battery_row(d, &r.scenario, &r.trace_hash)?,
             _ => None,
         };
         rows.push(Row {
@@ -181,6 +193,7 @@ fn lab_cells(r: &Row) -> String {
         .rto_s
         .map_or_else(|| "not restored".to_string(), |v| format!("{v:.3}"));
     let vs = match (r.rto_s, l.rto_s) {
+        _ if l.stale => "stale: rerun the battery".to_string(),
         _ if l.verdict != r.verdict => format!("lab {}", word(l.verdict)),
         _ if l.differs.is_some() => "differs (see file)".to_string(),
         (Some(a), Some(b)) if a > 0.0 => format!("{:+.1} %", (b - a) / a * 100.0),

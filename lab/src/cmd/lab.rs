@@ -88,6 +88,10 @@ fn shaped_for(mut opts: LabOptions, scenarios: &[PathBuf]) -> Result<LabOptions>
             }
         }
     }
+    // the kit's lab for the shape the scenarios name
+    opts.shape = match shape {
+        Some(drlab_scenarios::format::LabShape::Lan) | None => drlab_labkit::Shape::Lan,
+    };
     if let Some(d) = domain {
         opts.netbios_domain = d
             .split('.')

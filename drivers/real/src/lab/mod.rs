@@ -421,13 +421,21 @@ impl LabBackend {
                 self.estate.mailboxes.len()
             ));
         }
-        // The SAN's volumes with their starting ACLs (when the lab has a SAN).
+        // The SAN's volumes with their starting ACLs: a scenario with
+        // volumes needs a SAN host (prepare_san says so when there is none).
         let cmds = self.commands();
-        if let Ok(san_host) = cmds.san_host("SAN set-up")
-            && !self.estate.volumes.is_empty()
-        {
-            for (op, v) in cmds.prepare_san()?.iter().zip(&self.estate.volumes) {
-                let LabOp::Ssh(s) = op else { continue };
+        if !self.estate.volumes.is_empty() {
+            let ops = cmds.prepare_san()?;
+            let san_host = cmds.san_host("SAN set-up")?;
+            assert_eq!(
+                ops.len(),
+                self.estate.volumes.len(),
+                "one set-up per volume"
+            );
+            for (op, v) in ops.iter().zip(&self.estate.volumes) {
+                let LabOp::Ssh(s) = op else {
+                    panic!("bug: the SAN set-up is SSH commands only, got {op}")
+                };
                 let out = self.sh(&s.host, &s.command, self.timeout()).await?;
                 san::outcome(san_host, "set-up", &v.name, None, &out)?;
             }
