@@ -945,6 +945,26 @@ impl StartCtx<'_> {
         self.address_on(&self.network, host, id).await
     }
 
+    /// A started host as the inventory sees it: its address on `network`,
+    /// and on the management network, which it joins here.
+    async fn plan(
+        &self,
+        network: &str,
+        host: &str,
+        short: &str,
+        role: &str,
+        id: &str,
+    ) -> Result<HostPlan, LabError> {
+        Ok(HostPlan {
+            host: host.into(),
+            short: short.into(),
+            role: role.into(),
+            address: self.address_on(network, host, id).await?,
+            management: self.join_management(host, id).await?,
+            container: self.container_name(short),
+        })
+    }
+
     /// Joins the container to the management network; its address there.
     async fn join_management(&self, host: &str, id: &str) -> Result<IpAddr, LabError> {
         let (net, id2) = (self.management.clone(), id.to_string());
@@ -1105,16 +1125,7 @@ impl StartCtx<'_> {
             (exch2_h, exch2),
             (client_h, client),
         ] {
-            let address = self.address(host, c.id()).await?;
-            let management = self.join_management(host, c.id()).await?;
-            plans.push(HostPlan {
-                host: host.into(),
-                short: short.into(),
-                role: role.into(),
-                address,
-                management,
-                container: self.container_name(short),
-            });
+            plans.push(self.plan(&self.network, host, short, role, c.id()).await?);
             containers.push((host.to_string(), c));
         }
         Ok((containers, plans))
@@ -1378,16 +1389,7 @@ impl StartCtx<'_> {
         ];
         for ((host, short, role, site), c) in by_host.drain(..) {
             let net = if site == "hq" { &hq_net } else { &dr_net };
-            let address = self.address_on(net, host, c.id()).await?;
-            let management = self.join_management(host, c.id()).await?;
-            plans.push(HostPlan {
-                host: host.into(),
-                short: short.into(),
-                role: role.into(),
-                address,
-                management,
-                container: self.container_name(short),
-            });
+            plans.push(self.plan(net, host, short, role, c.id()).await?);
             if let Some(s) = sites.iter_mut().find(|s| s.name == site) {
                 s.hosts.push(host.to_string());
             }
