@@ -17,31 +17,44 @@ use drlab_drivers::{Hosts, OpError};
 use super::LabBackend;
 use crate::ssh::sh_quote;
 
-/// Shell snippet setting `$dev` and `$prefix` to the first global IPv4
-/// interface of the host it runs on and its prefix length (the lab's
-/// containers have one interface; the name is never assumed).
-const FIRST_INTERFACE: &str = "set -- $(ip -o -4 addr show scope global | awk 'NR==1 {split($4, a, \"/\"); print $2, a[2]}'); \
-     dev=$1; prefix=${2:-24}; [ -n \"$dev\" ] || { echo 'no IPv4 interface found' >&2; exit 1; }";
-
-/// Brings `addr` up on the host's first interface with that interface's
-/// prefix length (found by the script itself, so the command is the same
-/// whenever it is sent) and announces it (gratuitous ARP, RFC 5227 §3):
-/// peers' ARP caches still point at the dead source. Fails when the
-/// address is neither added nor already there.
-pub fn take_ip_script(addr: &str) -> String {
+/// Shell snippet setting `$dev` and `$prefix` to the host's global IPv4
+/// interface on the network that holds `addr`, and that interface's prefix
+/// length. A lab host has a service and a management interface, in an
+/// order that changes when the container is restarted or reconnected, so
+/// "the first interface" may be the wrong one: an address taken over there
+/// is announced on the wrong network and peers keep their stale ARP entry
+/// for tens of seconds. The name is never assumed.
+fn interface_of(addr: &str) -> String {
     format!(
-        "{FIRST_INTERFACE}; \
-         ip addr add {a}/\"$prefix\" dev \"$dev\" 2>/dev/null || ip -o addr show dev \"$dev\" | grep -q ' {a}/' || exit 1; \
-         (command -v arping >/dev/null && arping -c 2 -U -I \"$dev\" {a} >/dev/null 2>&1; true)",
+        "set -- $(ip -o -4 addr show scope global | awk -v a={a} \
+         'function n(ip) {{ split(ip, o, \".\"); return ((o[1] * 256 + o[2]) * 256 + o[3]) * 256 + o[4] }} \
+         {{ split($4, x, \"/\"); m = 2 ^ (32 - x[2]); if (int(n(x[1]) / m) == int(n(a) / m)) {{ print $2, x[2]; exit }} }}'); \
+         dev=$1; prefix=${{2:-24}}; [ -n \"$dev\" ] || {{ echo 'no IPv4 interface on the network of {a}' >&2; exit 1; }}",
         a = sh_quote(addr),
     )
 }
 
-/// Removes `addr` from the host's first interface.
+/// Brings `addr` up on the host's interface on `addr`'s network with that
+/// interface's prefix length (found by the script itself, so the command
+/// is the same whenever it is sent) and announces it there (gratuitous
+/// ARP, RFC 5227 §3): peers' ARP caches still point at the dead source.
+/// Fails when the address is neither added nor already there.
+pub fn take_ip_script(addr: &str) -> String {
+    format!(
+        "{}; \
+         ip addr add {a}/\"$prefix\" dev \"$dev\" 2>/dev/null || ip -o addr show dev \"$dev\" | grep -q ' {a}/' || exit 1; \
+         (command -v arping >/dev/null && arping -c 2 -U -I \"$dev\" {a} >/dev/null 2>&1; true)",
+        interface_of(addr),
+        a = sh_quote(addr),
+    )
+}
+
+/// Removes `addr` from the host's interface on `addr`'s network.
 pub fn release_ip_script(addr: &str) -> String {
     format!(
-        "{FIRST_INTERFACE}; \
+        "{}; \
          ip -o addr show dev \"$dev\" | awk '{{print $4}}' | grep \"^{a}/\" | while read x; do ip addr del \"$x\" dev \"$dev\"; done",
+        interface_of(addr),
         a = addr.replace('.', "\\."),
     )
 }
@@ -158,6 +171,45 @@ impl Hosts for LabBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs the interface choice for `addr` with an `ip` that lists the
+    /// interfaces of a lab host whose management interface comes first (as
+    /// after a reconnect), and returns `$dev $prefix`.
+    fn chosen(addr: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let ip = dir.path().join("ip");
+        std::fs::write(
+            &ip,
+            "#!/bin/sh\necho '2: eth0    inet 10.213.5.3/24 brd 10.213.5.255 scope global eth0\\       valid_lft forever'\n\
+             echo '9: eth2    inet 10.212.5.4/24 brd 10.212.5.255 scope global eth2\\       valid_lft forever'\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ip, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{}; echo \"$dev $prefix\"", interface_of(addr)))
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    }
+
+    #[test]
+    fn an_address_goes_to_the_interface_on_its_network_not_the_first() {
+        assert_eq!(chosen("10.212.5.5"), "eth2 24");
+        assert_eq!(chosen("10.213.5.9"), "eth0 24");
+        assert!(chosen("192.0.2.1").contains("no IPv4 interface on the network of 192.0.2.1"));
+    }
 
     #[test]
     fn scripts_quote_their_arguments() {
