@@ -302,18 +302,7 @@ impl LabBackend {
     /// Runs a command that must succeed; a failure carries its stderr.
     async fn sh_ok(&self, host: &str, command: &str, what: &str) -> OpResult<Output> {
         let out = self.sh(host, command, self.timeout()).await?;
-        if out.success() {
-            Ok(out)
-        } else {
-            Err(OpError::Io {
-                detail: format!(
-                    "{what} on {host} failed (exit {:?}): {}",
-                    out.exit_status,
-                    out.stderr.trim()
-                )
-                .into(),
-            })
-        }
+        issue::succeeded(host, what, out)
     }
 
     fn dialect(&self, host: &str) -> OpResult<Dialect> {
@@ -385,16 +374,7 @@ impl LabBackend {
                 };
                 let limit = Duration::from_millis(self.limits.copy_timeout_ms);
                 let out = self.sh(source, &ssh.command, limit).await?;
-                if !out.success() {
-                    return Err(OpError::Io {
-                        detail: format!(
-                            "preparing replication {source} -> {target} failed (exit {:?}): {}",
-                            out.exit_status,
-                            out.stderr.trim()
-                        )
-                        .into(),
-                    });
-                }
+                issue::succeeded(source, &format!("preparing replication to {target}"), out)?;
             }
             did.push(format!(
                 "{source} -> {target}: replication {}",
