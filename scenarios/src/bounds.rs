@@ -6,8 +6,9 @@
 //! [`check`] walks the parsed document, so each out-of-range value is
 //! reported at the value itself, whatever table it sits in (distribution
 //! tables such as `{ uniform = [2, 6] }` take the bound of the key that
-//! holds them). A second rule bounds work: a period may not wake a drill
-//! more often over its horizon than the run's event budget allows.
+//! holds them, see [`for_dist`]). A second rule bounds work: a period may
+//! not wake a drill more often over its horizon than the run's event
+//! budget allows.
 //!
 //! `docs/scenario-format.md` shows [`markdown_table`]; a test keeps the two
 //! equal, and another that every numeric field of the format has a rule.
@@ -109,6 +110,22 @@ const RULES: &[(Match, Bound)] = &[
         Match::Exact("write_bytes"),
         int(1.0, 1_073_741_824.0, "bytes (1 B to 1 GiB)"),
     ),
+    (
+        Match::Exact("burst_writes"),
+        int(1.0, 1e6, "writes in a burst"),
+    ),
+    (
+        Match::Exact("hourly_profile"),
+        real(0.0, 1000.0, "multiplier of the arrival rate"),
+    ),
+    (
+        Match::Exact("start_hour"),
+        int(0.0, 23.0, "hour of the day"),
+    ),
+    (
+        Match::Exact("weight"),
+        real(0.0, 1e6, "relative weight of a choice"),
+    ),
     (Match::Suffix("_probability"), real(0.0, 1.0, "probability")),
     (Match::Suffix("_max"), int(1.0, 1000.0, "attempts")),
     (
@@ -119,6 +136,7 @@ const RULES: &[(Match, Bound)] = &[
         Match::Suffix("_interval_ms"),
         int(1.0, 3_600_000.0, "period in milliseconds (1 ms to 1 h)"),
     ),
+    (Match::Suffix("_per_s"), real(1e-6, 1e6, "rate per second")),
     (
         Match::Suffix("_ttl_s"),
         int(0.0, 2_147_483_647.0, "DNS TTL in seconds (RFC 2181 §8)"),
@@ -153,6 +171,26 @@ pub fn for_key(key: &str) -> Option<Bound> {
             Match::Suffix(s) => key.ends_with(s) && key.len() > s.len(),
         };
         hit.then_some(*b)
+    })
+}
+
+/// The bound of a distribution's parameters (`{ normal = [m, sd], min = x }`,
+/// ...) under `key`: the key's range, except that a whole-number field's
+/// parameters are reals from 0 up to its maximum. A spread or a mean need
+/// not be whole (`write_bytes = { normal = [32768, 0.5] }`) and an omitted
+/// `min` is 0; what such a distribution draws is rounded and clamped to the
+/// field's range where it is used (`schedule::Writes::size`).
+pub fn for_dist(key: &str) -> Option<Bound> {
+    for_key(key).map(|b| {
+        if b.integer {
+            Bound {
+                min: b.min.min(0.0),
+                integer: false,
+                ..b
+            }
+        } else {
+            b
+        }
     })
 }
 
@@ -204,7 +242,7 @@ pub fn check(doc: &DeTable<'_>, budget: Budget) -> Vec<(FieldPath, String)> {
         let key = k.get_ref();
         walk(
             v.get_ref(),
-            key,
+            (key, false),
             &FieldPath::root().key(key),
             budget,
             &mut out,
@@ -213,34 +251,36 @@ pub fn check(doc: &DeTable<'_>, budget: Budget) -> Vec<(FieldPath, String)> {
     out
 }
 
+/// Walks `v`, stored under `key` (`in_dist`: as a distribution's parameter).
 fn walk(
     v: &DeValue<'_>,
-    key: &str,
+    (key, in_dist): (&str, bool),
     at: &FieldPath,
     budget: Budget,
     out: &mut Vec<(FieldPath, String)>,
 ) {
     match v {
         DeValue::Integer(i) => match i128::from_str_radix(i.as_str(), i.radix()) {
-            Ok(x) => number((x as f64, &i.to_string()), key, at, budget, out),
+            Ok(x) => number((x as f64, &i.to_string()), (key, in_dist), at, budget, out),
             Err(_) => out.push((at.clone(), format!("{i} is not a number"))),
         },
         DeValue::Float(f) => match f.as_str().parse::<f64>() {
-            Ok(x) => number((x, f.as_str()), key, at, budget, out),
+            Ok(x) => number((x, f.as_str()), (key, in_dist), at, budget, out),
             Err(_) => out.push((at.clone(), format!("{f} is not a number"))),
         },
         DeValue::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                walk(x.get_ref(), key, &at.index(i), budget, out);
+                walk(x.get_ref(), (key, in_dist), &at.index(i), budget, out);
             }
         }
         DeValue::Table(t) => {
             // A distribution (`{ uniform = [2, 6] }`) takes the bound of
-            // the key that holds it; any other table's keys have their own.
+            // the key that holds it ([`for_dist`]); any other table's keys
+            // have their own.
             let dist = for_key(key).is_some();
             for (k, x) in t.iter() {
                 let inner = k.get_ref();
-                let bound_key = if dist { key } else { inner };
+                let bound_key: (&str, bool) = if dist { (key, true) } else { (inner, false) };
                 walk(x.get_ref(), bound_key, &at.key(inner), budget, out);
             }
         }
@@ -248,15 +288,17 @@ fn walk(
     }
 }
 
-/// Checks `x` (with its text as written) against the bound of `key`.
+/// Checks `x` (with its text as written) against the bound of `key` (of
+/// a distribution's parameters under `key` when `in_dist`).
 fn number(
     (x, written): (f64, &str),
-    key: &str,
+    (key, in_dist): (&str, bool),
     at: &FieldPath,
     budget: Budget,
     out: &mut Vec<(FieldPath, String)>,
 ) {
-    let Some(b) = for_key(key) else {
+    let bound = if in_dist { for_dist(key) } else { for_key(key) };
+    let Some(b) = bound else {
         // Not a numeric field of the format: serde reports the type error.
         return;
     };
@@ -347,6 +389,34 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:?}");
         let p = problems("[[archive_disks]]\nlevels_h = [24, 0]\n");
         assert_eq!(p[0].0, "archive_disks[0].levels_h[1]");
+    }
+
+    #[test]
+    fn a_whole_number_fields_distribution_takes_real_parameters_from_0() {
+        // A spread, a fractional bound and an explicit `min = 0` are sizes
+        // a distribution may have; its draws are rounded and clamped.
+        for ok in [
+            "[workload]\nwrite_bytes = { normal = [32768, 0.5] }\n",
+            "[workload]\nwrite_bytes = { normal = [32768, 100], min = 0 }\n",
+            "[workload]\nwrite_bytes = { uniform = [4096.5, 8192.25] }\n",
+            "[workload]\nwrite_bytes = { uniform = [0, 10] }\n",
+            "[workload]\nwrite_bytes = { exponential = 76800.5 }\n",
+        ] {
+            assert!(problems(ok).is_empty(), "{ok}: {:?}", problems(ok));
+        }
+        // A plain size is still a whole number of bytes from 1 ...
+        let p = problems("[workload]\nwrite_bytes = 4096.5\n");
+        assert!(p[0].1.contains("whole number"), "{p:?}");
+        let p = problems("[workload]\nwrite_bytes = 0\n");
+        assert!(p[0].1.contains("allowed 1 to"), "{p:?}");
+        // ... and no parameter is negative or above 1 GiB.
+        let p = problems("[workload]\nwrite_bytes = { normal = [-1, 1e10] }\n");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p[0].0, "workload.write_bytes.normal[0]");
+        assert!(p[0].1.contains("allowed 0 to 1073741824"), "{p:?}");
+        assert_eq!(p[1].0, "workload.write_bytes.normal[1]");
+        // A real field's distribution keeps the field's bound.
+        assert_eq!(for_dist("store_mount_s"), for_key("store_mount_s"));
     }
 
     #[test]

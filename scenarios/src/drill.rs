@@ -21,6 +21,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use crate::context::{Ctx, StepFailed};
 use crate::format::{DecisionPolicy, FaultSpec, Scenario};
 use crate::runbooks;
+use crate::schedule::Scheduled;
 
 /// A stop signal every activity can wait on.
 #[derive(Default)]
@@ -83,6 +84,11 @@ struct Shared {
     restored: Cell<bool>,
     serving: RefCell<String>,
     also_serving: RefCell<Vec<String>>,
+    /// When the schedule's last fault lands (`None`: no fault scheduled).
+    /// The schedule holds only faults before the horizon
+    /// ([`crate::schedule::faults`]), so the no-outage end never waits for
+    /// one that would not take effect.
+    last_fault_s: Option<f64>,
 }
 
 /// How monitoring ended.
@@ -331,9 +337,12 @@ pub fn to_fault(f: &FaultSpec) -> Fault {
     }
 }
 
-/// Runs the drill of `s` on `b`, recording into `rec`. `seed` is recorded
-/// for replay (the simulator seeded its RNG with it).
+/// Runs the drill of `s` on `b`, recording into `rec`. `seed` is the run's
+/// seed: recorded for replay (the simulator seeded its RNG with it), and
+/// the seed of the drill's own draws ([`crate::schedule`]: the fault
+/// schedule and the workload's arrivals and sizes), the same on every backend.
 pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
+    let schedule = crate::schedule::faults(s, seed);
     let d = Drill {
         cx: Ctx::new(b, rec, s),
         sh: Shared {
@@ -343,6 +352,7 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
             restored: Cell::new(false),
             serving: RefCell::new(runbooks::primary(&s.runbook).to_string()),
             also_serving: RefCell::new(Vec::new()),
+            last_fault_s: schedule.last().map(|f| f.at_s),
         },
         horizon: Timestamp::from_secs_f64(s.scenario.horizon_s),
     };
@@ -380,9 +390,9 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
     // five on every wake); completion order does not matter.
     let mut activities: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + '_>>> =
         FuturesUnordered::new();
-    activities.push(Box::pin(workload(cx, sh, horizon)));
+    activities.push(Box::pin(workload(cx, sh, horizon, seed)));
     activities.push(Box::pin(probes(cx, sh, horizon)));
-    activities.push(Box::pin(faults(cx, sh)));
+    activities.push(Box::pin(faults(cx, sh, &schedule)));
     activities.push(Box::pin(control));
     activities.push(Box::pin(limit));
     while activities.next().await.is_some() {}
@@ -410,35 +420,38 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
     });
 }
 
-async fn workload<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared, horizon: Timestamp) {
+async fn workload<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared, horizon: Timestamp, seed: u64) {
     let w = &cx.s.workload;
     let mailboxes: Vec<&str> = if w.mailboxes.is_empty() {
         cx.s.mailboxes.iter().map(|m| m.name.as_str()).collect()
     } else {
         w.mailboxes.iter().map(String::as_str).collect()
     };
-    let interval = Duration::from_millis(w.write_interval_ms);
+    if mailboxes.is_empty() {
+        return;
+    }
+    let mut writes = crate::schedule::Writes::new(cx.s, seed);
+    let mut next = writes.first();
     let mut seq: u64 = 0;
-    while !sh.stop.is_raised() && cx.b.now() < horizon {
+    while let Some(at) = next {
+        if sleep_until(cx.b, at, &sh.stop).await || cx.b.now() >= horizon {
+            break;
+        }
         let started = cx.b.now();
         let mailbox = mailboxes[(seq % mailboxes.len() as u64) as usize];
+        let bytes = writes.size();
         let r =
-            cx.b.write(&w.client, &w.service_name, mailbox, seq, w.write_bytes)
+            cx.b.write(&w.client, &w.service_name, mailbox, seq, bytes)
                 .await;
         cx.emit(match r {
-            Ok(()) => EventKind::WriteAcked {
-                seq,
-                bytes: w.write_bytes,
-            },
+            Ok(()) => EventKind::WriteAcked { seq, bytes },
             Err(e) => EventKind::WriteFailed {
                 seq,
                 error: e.kind(),
             },
         });
         seq += 1;
-        if sleep_until(cx.b, started.after(interval), &sh.stop).await {
-            break;
-        }
+        next = writes.after(started);
     }
 }
 
@@ -480,13 +493,13 @@ async fn probes<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared, horizon: Timestamp) {
     }
 }
 
-async fn faults<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared) {
-    for f in &cx.s.faults {
-        if sleep_until(cx.b, Timestamp::from_secs_f64(f.at_s), &sh.stop).await {
+async fn faults<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared, schedule: &[Scheduled]) {
+    for f in schedule {
+        if sleep_until(cx.b, f.at(), &sh.stop).await {
             return;
         }
-        let fault = to_fault(&f.spec);
-        match cx.b.inject(&fault).await {
+        let fault = &f.fault;
+        match cx.b.inject(fault).await {
             Ok(()) => {
                 if !fault.is_repair() && sh.t0.get().is_none() {
                     sh.t0.set(Some(cx.b.now()));
@@ -563,16 +576,19 @@ async fn monitor<B: Backend>(
     }
 }
 
-/// Watches for the case where faults cause no outage: once every fault is in
-/// and `settle_s` has passed without a failed probe, there is nothing to recover.
+/// Watches for the case where faults cause no outage: once every scheduled
+/// fault is in and `settle_s` has passed without a failed probe, there is
+/// nothing to recover. A fault drawn past the horizon is not scheduled, so
+/// it neither delays this end nor turns "no faults scheduled" into "no
+/// outage observed".
 async fn quiet<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared) -> &'static str {
-    let last_fault = cx.s.faults.last().map_or(0.0, |f| f.at_s);
+    let last_fault = sh.last_fault_s.unwrap_or(0.0);
     let at = Timestamp::from_secs_f64(last_fault + cx.s.scenario.settle_s);
     if sleep_until(cx.b, at, &sh.stop).await {
         return "stopped";
     }
     if !sh.outage_seen.get() {
-        return if cx.s.faults.is_empty() {
+        return if sh.last_fault_s.is_none() {
             "no faults scheduled"
         } else {
             "no outage observed"

@@ -4,15 +4,18 @@
 
 pub mod bounds;
 pub mod dns;
+pub mod draws;
 pub mod exchange;
 pub mod format;
 pub mod interlock;
 pub mod load;
 pub(crate) mod validate;
 mod validate_fabric;
+mod validate_workload;
 
 pub use format::Scenario;
 pub use load::{Problem, ScenarioError, load, parse};
 pub mod context;
 pub mod drill;
 pub mod runbooks;
+pub mod schedule;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::format::{DecisionPolicy, Dist, FaultSpec, HostDef, Role, Scenario};
+use crate::format::{DecisionPolicy, Dist, HostDef, Role, Scenario};
 use crate::load::FieldPath;
 use crate::path;
 
@@ -17,8 +17,8 @@ pub fn check(s: &Scenario) -> Problems {
     meta(s, &mut p);
     estate(s, &mut p);
     timing(s, &mut p);
-    workload(s, &mut p);
-    faults(s, &mut p);
+    crate::validate_workload::workload(s, &mut p);
+    crate::validate_workload::faults(s, &mut p);
     crate::validate_fabric::check(s, &mut p);
     runbook(s, &mut p);
     lab(s, &mut p);
@@ -636,180 +636,6 @@ fn timing(s: &Scenario, p: &mut Problems) {
                     st.first_start_failure_probability
                 ),
             ));
-        }
-    }
-}
-
-fn workload(s: &Scenario, p: &mut Problems) {
-    let w = &s.workload;
-    let Some(client) = s.clients.iter().find(|c| c.name == w.client) else {
-        let names: BTreeSet<&str> = s.clients.iter().map(|c| c.name.as_str()).collect();
-        p.push((
-            path!("workload", "client"),
-            format!("unknown client {:?}; {}", w.client, known(&names)),
-        ));
-        return;
-    };
-    let resolvable = crate::dns::records_on(s, &client.dns_server)
-        .any(|r| r.name.eq_ignore_ascii_case(&w.service_name) && r.rtype.eq_ignore_ascii_case("A"));
-    if !resolvable {
-        p.push((
-            path!("workload", "service_name"),
-            format!(
-                "no A record for {:?} on {}, the DNS server of client {}",
-                w.service_name, client.dns_server, client.name
-            ),
-        ));
-    }
-    if s.mailboxes.is_empty() {
-        p.push((
-            path!("workload"),
-            "the workload needs at least one [[mailboxes]] entry".into(),
-        ));
-    }
-    for (i, m) in w.mailboxes.iter().enumerate() {
-        if !s.mailboxes.iter().any(|x| &x.name == m) {
-            p.push((
-                path!("workload", "mailboxes", i),
-                format!("unknown mailbox {m:?}"),
-            ));
-        }
-    }
-    if !(1..=3_600_000).contains(&w.write_interval_ms) {
-        p.push((
-            path!("workload", "write_interval_ms"),
-            format!("must be between 1 and 3600000, got {}", w.write_interval_ms),
-        ));
-    }
-    if !(1..=3_600_000).contains(&w.probe_interval_ms) {
-        p.push((
-            path!("workload", "probe_interval_ms"),
-            format!("must be between 1 and 3600000, got {}", w.probe_interval_ms),
-        ));
-    }
-    if w.write_bytes == 0 {
-        p.push((path!("workload", "write_bytes"), "must be > 0".into()));
-    }
-    if !(1..=1000).contains(&w.probe_successes_required) {
-        p.push((
-            path!("workload", "probe_successes_required"),
-            format!(
-                "must be between 1 and 1000, got {}",
-                w.probe_successes_required
-            ),
-        ));
-    }
-}
-
-fn faults(s: &Scenario, p: &mut Problems) {
-    let hosts: BTreeSet<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
-    let sites: BTreeSet<&str> = s.sites.iter().map(|h| h.name.as_str()).collect();
-    let mut last = 0.0;
-    for (i, f) in s.faults.iter().enumerate() {
-        non_negative(p, path!("faults", i, "at_s"), f.at_s, "fault time");
-        if f.at_s > s.scenario.horizon_s {
-            p.push((
-                path!("faults", i, "at_s"),
-                format!(
-                    "fault at {} s is after the horizon ({} s)",
-                    f.at_s, s.scenario.horizon_s
-                ),
-            ));
-        }
-        if f.at_s < last {
-            p.push((
-                path!("faults", i, "at_s"),
-                "faults are listed in time order".into(),
-            ));
-        }
-        last = f.at_s;
-        let host_ok = |p: &mut Problems, h: &str| {
-            if !hosts.contains(h) {
-                p.push((
-                    path!("faults", i, "host"),
-                    format!("unknown host {h:?}; {}", known(&hosts)),
-                ));
-            }
-        };
-        let end_ok = |p: &mut Problems, k: &str, e: &str, sites_only: bool| {
-            if !(sites.contains(e) || (!sites_only && hosts.contains(e))) {
-                let what = if sites_only { "site" } else { "site or host" };
-                p.push((path!("faults", i, k), format!("unknown {what} {e:?}")));
-            }
-        };
-        match &f.spec {
-            FaultSpec::CrashHost { host }
-            | FaultSpec::PowerOff { host }
-            | FaultSpec::PowerOn { host } => host_ok(p, host),
-            FaultSpec::FailServer { server } => {
-                if !s.servers.iter().any(|x| &x.name == server) {
-                    let names: BTreeSet<&str> = s.servers.iter().map(|x| x.name.as_str()).collect();
-                    p.push((
-                        path!("faults", i, "server"),
-                        format!("unknown server {server:?}; {}", known(&names)),
-                    ));
-                }
-            }
-            FaultSpec::KillService { host: h, service }
-            | FaultSpec::HangService { host: h, service } => {
-                host_ok(p, h);
-                let known_svc = s
-                    .exchange
-                    .iter()
-                    .any(|x| x.services.iter().any(|v| &v.name == service));
-                if !known_svc {
-                    p.push((
-                        path!("faults", i, "service"),
-                        format!("unknown service {service:?}"),
-                    ));
-                }
-            }
-            FaultSpec::CorruptStore {
-                host: h,
-                group,
-                store,
-            } => {
-                host_ok(p, h);
-                let found = host(s, h).is_some_and(|hd| {
-                    crate::exchange::groups_of(s, hd)
-                        .iter()
-                        .any(|g| &g.name == group && g.stores.iter().any(|x| &x.name == store))
-                });
-                if !found {
-                    p.push((
-                        path!("faults", i, "store"),
-                        format!("{h} has no store {group}/{store}"),
-                    ));
-                }
-            }
-            FaultSpec::Partition { a, b } | FaultSpec::Heal { a, b } => {
-                end_ok(p, "a", a, false);
-                end_ok(p, "b", b, false);
-            }
-            FaultSpec::DegradeLink {
-                a,
-                b,
-                latency_ms,
-                bandwidth_mbps,
-                loss,
-            } => {
-                end_ok(p, "a", a, true);
-                end_ok(p, "b", b, true);
-                if let Some(x) = latency_ms {
-                    non_negative(p, path!("faults", i, "latency_ms"), *x, "latency");
-                }
-                if let Some(x) = bandwidth_mbps {
-                    positive(p, path!("faults", i, "bandwidth_mbps"), *x, "bandwidth");
-                }
-                if let Some(x) = loss
-                    && !(0.0..=1.0).contains(x)
-                {
-                    p.push((
-                        path!("faults", i, "loss"),
-                        format!("loss is a probability in [0, 1], got {x}"),
-                    ));
-                }
-            }
         }
     }
 }

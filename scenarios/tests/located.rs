@@ -125,3 +125,136 @@ fn a_lab_shape_without_the_scenarios_hosts_is_refused_at_the_shape() {
     let unknown = format!("{LAN}\n[lab]\nshape = \"moon\"\n");
     assert!(problem(&unknown).contains("lab.shape: unknown variant `moon`"));
 }
+
+#[test]
+fn stochastic_workloads_and_faults_are_refused_at_the_value() {
+    let poisson = include_str!("../library/wan-failover-poisson.toml");
+    let edit = |from: &str, to: &str| {
+        assert!(poisson.contains(from), "{from}");
+        poisson.replacen(from, to, 1)
+    };
+    for (text, field, says) in [
+        (
+            edit("rate_per_s = 1.157", "rate_per_s = 0"),
+            "workload.rate_per_s",
+            "out of range",
+        ),
+        (
+            edit("rate_per_s = 1.157", "rate_per_s = 1000"),
+            "workload.rate_per_s",
+            "event budget",
+        ),
+        (
+            edit("arrivals = \"poisson\"", "arrivals = \"fixed\""),
+            "workload.rate_per_s",
+            "not a parameter of arrivals = \"fixed\"",
+        ),
+        (
+            edit("start_hour = 9", "start_hour = 24"),
+            "workload.start_hour",
+            "out of range",
+        ),
+        (
+            edit("0.2, 0.2, 0.2, 0.2, 0.2, 0.3,", "0.2, 0.2, 0.2, 0.2, 0.2,"),
+            "workload.hourly_profile",
+            "length",
+        ),
+        (
+            // A distribution's parameters are reals from 0 (its draws are
+            // rounded and clamped to 1 B to 1 GiB); 1e12 is above 1 GiB.
+            edit("{ exponential = 76800 }", "{ uniform = [0, 1e12] }"),
+            "workload.write_bytes.uniform[1]",
+            "out of range",
+        ),
+        (
+            edit("{ exponential = 76800 }", "{ uniform = [65536, 4096] }"),
+            "workload.write_bytes",
+            "min <= max",
+        ),
+        (
+            // 20 writes 200 ms apart last 3.8 s, inside the 5 s period, but
+            // the profile's 2.4 at 09:00 makes a burst 48 writes: 9.4 s.
+            edit(
+                "arrivals = \"poisson\"\nrate_per_s = 1.157",
+                "arrivals = \"bursts\"\nburst_writes = 20\nburst_interval_s = 5\n\
+                 write_interval_ms = 200",
+            ),
+            "workload.burst_writes",
+            "a burst of 48 writes (burst_writes 20 × the profile's peak multiplier 2.4, \
+             rounded) 200 ms apart lasts 9.4 s, not shorter than burst_interval_s (5 s)",
+        ),
+        (
+            // 2400 s of Poisson writes at 1.157 × 2.4 a second: a mean of
+            // 6664, 7155 with the margin, and 2400 probes.
+            edit("settle_s = 30", "settle_s = 30\nevents_max = 9000"),
+            "workload.rate_per_s",
+            "could record 9555 events over the 2400 s horizon (7155 writes at its peak rate, \
+             with 6 standard deviations of margin, 2400 probes)",
+        ),
+        (
+            edit("at_s = { uniform = [60, 600] }", "at_s = 2400"),
+            "faults[0].at_s",
+            "fault at 2400 s is not before the horizon (2400 s)",
+        ),
+        (
+            edit(
+                "at_s = { uniform = [60, 600] }",
+                "at_s = { uniform = [60, 6000] }",
+            ),
+            "faults[0].at_s",
+            "after the horizon",
+        ),
+        (
+            edit(
+                "kind = \"crash-host\"\nhost = \"EXCH1\"",
+                "one_of = [{ kind = \"crash-host\", host = \"EXCH1\" }, \
+                 { kind = \"crash-host\", host = \"EXCH9\", weight = 2 }]",
+            ),
+            "faults[0].one_of[1].host",
+            "unknown host \"EXCH9\"",
+        ),
+        (
+            edit(
+                "kind = \"crash-host\"\nhost = \"EXCH1\"",
+                "one_of = [{ kind = \"crash-host\", host = \"EXCH1\", weight = -1 }]",
+            ),
+            "faults[0].one_of[0].weight",
+            "out of range",
+        ),
+    ] {
+        let e = drlab_scenarios::parse(Path::new("s.toml"), &text).expect_err(field);
+        let all = e.to_string();
+        assert_eq!(all.lines().count(), 1, "one problem, reported once: {all}");
+        let line = all
+            .lines()
+            .find(|l| l.contains(&format!(": {field}: ")))
+            .unwrap_or_else(|| panic!("{field}: {all}"));
+        let mut parts = line.splitn(4, ':');
+        assert_eq!(parts.next(), Some("s.toml"), "{line}");
+        assert!(
+            parts.next().is_some_and(|l| l.parse::<usize>().is_ok()),
+            "{line}"
+        );
+        assert!(
+            parts.next().is_some_and(|c| c.parse::<usize>().is_ok()),
+            "{line}"
+        );
+        assert!(line.contains(says), "{field}: {line}");
+    }
+}
+
+#[test]
+fn write_sizes_may_be_drawn_from_real_parameters() {
+    let poisson = include_str!("../library/wan-failover-poisson.toml");
+    for sizes in [
+        "{ normal = [32768, 0.5] }",
+        "{ normal = [32768, 4096], min = 0 }",
+        "{ uniform = [4096.5, 65536] }",
+    ] {
+        let text = poisson.replacen("{ exponential = 76800 }", sizes, 1);
+        drlab_scenarios::parse(Path::new("s.toml"), &text)
+            .unwrap_or_else(|e| panic!("{sizes}: {e}"));
+    }
+    let whole = poisson.replacen("{ exponential = 76800 }", "4096.5", 1);
+    assert!(problem(&whole).contains("workload.write_bytes: 4096.5 must be a whole number"));
+}

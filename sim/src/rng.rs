@@ -1,51 +1,38 @@
 //! The world's one random number generator (ChaCha8, seeded from the run's
-//! seed) and the timing distributions drawn from it. Fixed durations draw
-//! nothing, so making one timing fixed leaves every other draw unchanged.
+//! seed, on the world's stream of `drlab_scenarios::draws`) and the timing
+//! distributions drawn from it. Fixed durations draw nothing, so making one
+//! timing fixed leaves every other draw unchanged. The drill's own draws
+//! (workload arrivals and sizes, the fault schedule) are on other streams
+//! and never come from here, so they are the same on every backend.
 
 use std::time::Duration;
 
+use drlab_scenarios::draws::{Draws, Stream};
 use drlab_scenarios::format::Dist;
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::{Rng, SeedableRng};
 
 /// The seeded generator.
 #[derive(Debug, Clone)]
-pub struct SimRng(ChaCha8Rng);
+pub struct SimRng(Draws);
 
 impl SimRng {
     /// A generator for `seed`.
     pub fn new(seed: u64) -> SimRng {
-        SimRng(ChaCha8Rng::seed_from_u64(seed))
+        SimRng(Draws::new(seed, Stream::World))
     }
 
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        self.0.unit()
     }
 
     /// True with probability `p` (draws nothing when `p` is 0).
     pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && self.unit() < p
+        self.0.chance(p)
     }
 
     /// A duration drawn from `d`.
     pub fn sample(&mut self, d: &Dist) -> Duration {
-        let secs = match *d {
-            Dist::Fixed(x) => x,
-            Dist::Uniform { uniform: [a, b] } => a + (b - a) * self.unit(),
-            Dist::Normal {
-                normal: [mean, sd],
-                min,
-            } => {
-                // Box-Muller; 1 - unit() is in (0, 1], so ln is finite.
-                let u1 = 1.0 - self.unit();
-                let u2 = self.unit();
-                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                (mean + sd * z).max(min)
-            }
-            Dist::Exponential { exponential: mean } => -mean * (1.0 - self.unit()).ln(),
-        };
-        crate::world::secs_f(secs)
+        crate::world::secs_f(self.0.sample(d))
     }
 }
 

@@ -295,7 +295,7 @@ pub fn plan(
         "plan of {} on lab {} (inventory {})\n\
          hosts touched: {}\n\
          monitoring: heartbeats every {} s, failure after {} missed; decision: {:?}\n\
-         workload: a write every {} ms and a probe every {} ms through {} as client {}\n\
+         workload: {} and a probe every {} ms through {} as client {}\n\
          times are the simulator's estimate; commands carry no secret (passwords go on stdin)\n\n",
         scenario_file.display(),
         inv.lab.name,
@@ -304,7 +304,7 @@ pub fn plan(
         s.policy.heartbeat_interval_s,
         s.policy.missed_heartbeats,
         s.policy.decision,
-        s.workload.write_interval_ms,
+        s.workload.arrivals_text(),
         s.workload.probe_interval_ms,
         s.workload.service_name,
         s.workload.client,

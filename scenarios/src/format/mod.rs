@@ -31,7 +31,9 @@ pub use runbook_recovery::{
     RestoreParams,
 };
 pub use timing::{Dist, ServiceTiming, Timing};
-pub use workload::{FaultDef, FaultSpec, WorkloadDef};
+pub use workload::{
+    ArrivalKind, Arrivals, FaultDef, FaultSpec, FaultWhat, WeightedFault, WorkloadDef,
+};
 
 /// A whole scenario, as written in the file (validated by [`crate::load`]).
 #[derive(Clone, Debug, Deserialize)]

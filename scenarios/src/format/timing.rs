@@ -33,9 +33,15 @@ pub enum Dist {
 impl Dist {
     /// Why the parameters are impossible, if they are.
     pub fn problem(&self) -> Option<String> {
+        self.problem_as("a duration")
+    }
+
+    /// Why the parameters are impossible for a quantity called `what` (`a
+    /// duration`, `a size`), if they are.
+    pub fn problem_as(&self, what: &str) -> Option<String> {
         let bad = |x: f64| !x.is_finite() || x < 0.0;
         match *self {
-            Dist::Fixed(x) if bad(x) => Some(format!("{x} is not a duration >= 0")),
+            Dist::Fixed(x) if bad(x) => Some(format!("{x} is not {what} >= 0")),
             Dist::Uniform { uniform: [a, b] } if bad(a) || bad(b) || a > b => Some(format!(
                 "uniform bounds [{a}, {b}] must satisfy 0 <= min <= max"
             )),
@@ -49,6 +55,15 @@ impl Dist {
                 Some(format!("exponential mean {m} must be >= 0"))
             }
             _ => None,
+        }
+    }
+
+    /// The largest value a draw can take (`None`: unbounded).
+    pub fn upper(&self) -> Option<f64> {
+        match *self {
+            Dist::Fixed(x) => Some(x),
+            Dist::Uniform { uniform: [_, b] } => Some(b),
+            Dist::Normal { .. } | Dist::Exponential { .. } => None,
         }
     }
 

@@ -1,6 +1,8 @@
 //! `[workload]` and `[[faults]]`: what users do and what goes wrong, when.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+use super::Dist;
 
 /// `[workload]`: sequence-numbered writes and end-user probes through a name.
 #[derive(Clone, Debug, Deserialize)]
@@ -13,12 +15,36 @@ pub struct WorkloadDef {
     /// Mailboxes written round-robin (default: all mailboxes).
     #[serde(default)]
     pub mailboxes: Vec<String>,
-    /// Interval between writes.
-    #[serde(default = "default_write_ms")]
-    pub write_interval_ms: u64,
-    /// Size of each write.
+    /// How writes arrive: at a fixed interval (default), as a Poisson
+    /// process, or in bursts.
+    #[serde(default)]
+    pub arrivals: ArrivalKind,
+    /// Fixed: the interval between writes; bursts: between the writes of a
+    /// burst (default 200). Not with Poisson arrivals.
+    #[serde(default)]
+    pub write_interval_ms: Option<u64>,
+    /// Poisson: the mean number of writes per second (default 5).
+    #[serde(default)]
+    pub rate_per_s: Option<f64>,
+    /// Bursts: writes in each burst (default 10).
+    #[serde(default)]
+    pub burst_writes: Option<u32>,
+    /// Bursts: a burst starts every this many seconds (default 60).
+    #[serde(default)]
+    pub burst_interval_s: Option<f64>,
+    /// Size of each write in bytes: a whole number, or a distribution
+    /// (real parameters from 0) whose draws are rounded and clamped to the
+    /// range of `write_bytes` (`schedule::Writes::size`).
     #[serde(default = "default_write_bytes")]
-    pub write_bytes: u32,
+    pub write_bytes: Dist,
+    /// A daily change-rate profile: 24 multipliers of the arrival rate, one
+    /// per hour of the day from 00:00.
+    #[serde(default)]
+    pub hourly_profile: Option<[f64; 24]>,
+    /// The hour of the day (0-23) at which the drill starts, for the
+    /// profile (default 0).
+    #[serde(default)]
+    pub start_hour: Option<u32>,
     /// Interval between probes.
     #[serde(default = "default_probe_ms")]
     pub probe_interval_ms: u64,
@@ -27,11 +53,108 @@ pub struct WorkloadDef {
     pub probe_successes_required: u32,
 }
 
-fn default_write_ms() -> u64 {
-    200
+/// `workload.arrivals`: the arrival process of writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrivalKind {
+    /// A write every `write_interval_ms` (draws nothing).
+    #[default]
+    Fixed,
+    /// Exponential gaps with mean `1 / rate_per_s`.
+    Poisson,
+    /// `burst_writes` writes `write_interval_ms` apart, a burst every
+    /// `burst_interval_s` (draws nothing).
+    Bursts,
 }
-fn default_write_bytes() -> u32 {
-    32 * 1024
+
+/// The arrival process with its parameters, defaults applied.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Arrivals {
+    /// A write every `interval_ms`.
+    Fixed {
+        /// Interval between writes.
+        interval_ms: u64,
+    },
+    /// Poisson arrivals.
+    Poisson {
+        /// Mean writes per second.
+        rate_per_s: f64,
+    },
+    /// Bursts.
+    Bursts {
+        /// Writes per burst.
+        writes: u32,
+        /// Period of the bursts in seconds.
+        period_s: f64,
+        /// Interval between the writes of a burst.
+        spacing_ms: u64,
+    },
+}
+
+impl WorkloadDef {
+    /// The arrival process, with its documented defaults.
+    pub fn arrivals(&self) -> Arrivals {
+        let interval_ms = self.write_interval_ms.unwrap_or(DEFAULT_WRITE_MS);
+        match self.arrivals {
+            ArrivalKind::Fixed => Arrivals::Fixed { interval_ms },
+            ArrivalKind::Poisson => Arrivals::Poisson {
+                rate_per_s: self.rate_per_s.unwrap_or(DEFAULT_RATE_PER_S),
+            },
+            ArrivalKind::Bursts => Arrivals::Bursts {
+                writes: self.burst_writes.unwrap_or(DEFAULT_BURST_WRITES),
+                period_s: self.burst_interval_s.unwrap_or(DEFAULT_BURST_S),
+                spacing_ms: interval_ms,
+            },
+        }
+    }
+
+    /// The mean write rate before the profile, in writes per second.
+    pub fn mean_rate_per_s(&self) -> f64 {
+        match self.arrivals() {
+            Arrivals::Fixed { interval_ms } => 1e3 / interval_ms.max(1) as f64,
+            Arrivals::Poisson { rate_per_s } => rate_per_s,
+            Arrivals::Bursts {
+                writes, period_s, ..
+            } => f64::from(writes) / period_s,
+        }
+    }
+
+    /// The largest multiplier of the profile (1 without one).
+    pub fn peak_multiplier(&self) -> f64 {
+        self.hourly_profile
+            .map_or(1.0, |p| p.iter().copied().fold(0.0, f64::max))
+    }
+
+    /// The arrival process in words, for plans: `a write every 200 ms`.
+    pub fn arrivals_text(&self) -> String {
+        let base = match self.arrivals() {
+            Arrivals::Fixed { interval_ms } => format!("a write every {interval_ms} ms"),
+            Arrivals::Poisson { rate_per_s } => {
+                format!("Poisson writes at {rate_per_s} per second")
+            }
+            Arrivals::Bursts {
+                writes,
+                period_s,
+                spacing_ms,
+            } => format!("bursts of {writes} writes {spacing_ms} ms apart every {period_s} s"),
+        };
+        match self.hourly_profile {
+            Some(_) => format!(
+                "{base} (hourly profile, from {:02}:00)",
+                self.start_hour.unwrap_or(0)
+            ),
+            None => base,
+        }
+    }
+}
+
+const DEFAULT_WRITE_MS: u64 = 200;
+const DEFAULT_RATE_PER_S: f64 = 5.0;
+const DEFAULT_BURST_WRITES: u32 = 10;
+const DEFAULT_BURST_S: f64 = 60.0;
+
+fn default_write_bytes() -> Dist {
+    Dist::Fixed(32.0 * 1024.0)
 }
 fn default_probe_ms() -> u64 {
     1000
@@ -40,15 +163,72 @@ fn default_probe_n() -> u32 {
     3
 }
 
-/// `[[faults]]`: one scheduled fault. (Unknown fields are refused by
-/// [`FaultSpec`]; serde cannot refuse them on a struct that flattens.)
+/// `[[faults]]`: one scheduled fault, or a weighted choice of faults.
+/// (Unknown fields are refused by [`FaultSpec`]; serde cannot refuse them
+/// on a struct that flattens.)
 #[derive(Clone, Debug, Deserialize)]
 pub struct FaultDef {
-    /// Drill time at which the fault takes effect.
-    pub at_s: f64,
+    /// Drill time at which the fault takes effect: a number or a distribution.
+    pub at_s: Dist,
     /// What happens.
     #[serde(flatten)]
+    pub what: FaultWhat,
+}
+
+/// What a `[[faults]]` entry does: one fault, or one drawn from a set.
+#[derive(Clone, Debug)]
+pub enum FaultWhat {
+    /// `kind = ...` with its fields.
+    One(FaultSpec),
+    /// `one_of = [{ kind = ..., weight = 3 }, ...]`: one drawn in
+    /// proportion to the weights.
+    OneOf(Vec<WeightedFault>),
+}
+
+impl FaultWhat {
+    /// The possible faults with their weights (one with weight 1 for `One`).
+    pub fn choices(&self) -> Vec<(&FaultSpec, f64)> {
+        match self {
+            FaultWhat::One(f) => vec![(f, 1.0)],
+            FaultWhat::OneOf(v) => v.iter().map(|w| (&w.spec, w.weight)).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FaultWhat {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<FaultWhat, D::Error> {
+        use serde::de::Error;
+        let mut t = toml::Table::deserialize(d)?;
+        let Some(set) = t.remove("one_of") else {
+            return FaultSpec::deserialize(toml::Value::Table(t))
+                .map(FaultWhat::One)
+                .map_err(|e| D::Error::custom(e.message()));
+        };
+        if let Some(k) = t.keys().next() {
+            return Err(D::Error::custom(format!(
+                "unknown field `{k}`: a fault with `one_of` has only `at_s`; \
+                 each choice carries its own `kind` and fields"
+            )));
+        }
+        Vec::<WeightedFault>::deserialize(set)
+            .map(FaultWhat::OneOf)
+            .map_err(|e| D::Error::custom(format!("one_of: {}", e.message())))
+    }
+}
+
+/// One choice of a `one_of` set.
+#[derive(Clone, Debug, Deserialize)]
+pub struct WeightedFault {
+    /// Relative weight (default 1).
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    /// The fault.
+    #[serde(flatten)]
     pub spec: FaultSpec,
+}
+
+fn default_weight() -> f64 {
+    1.0
 }
 
 /// The fault kinds a scenario can schedule.

@@ -1,0 +1,252 @@
+//! What the drill draws before and while it runs, from the run's seed on
+//! its own streams ([`crate::draws`]), never from a backend: the fault
+//! schedule (each `[[faults]]` entry's time and, for a `one_of` set, which
+//! fault), resolved up front by the pure [`faults`], and the workload's
+//! write process ([`Writes`]): when the next write starts and how big it
+//! is. The same scenario and seed give the same fault schedule and the same
+//! write gaps and sizes on the simulator and on the lab. The write *times*
+//! are not fixed up front: each write starts a gap after the previous one
+//! started, or when that one returns if it is still running, so they
+//! differ between backends with each one's write latency (and the lab's
+//! late wake-ups), and every later write shifts with them.
+
+use std::time::Duration;
+
+use drlab_drivers::Timestamp;
+use drlab_drivers::types::Fault;
+
+use crate::draws::{Draws, Stream};
+use crate::format::{Arrivals, Dist, Scenario, WorkloadDef};
+
+/// One fault of the resolved schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scheduled {
+    /// Drill time at which it takes effect, in seconds as drawn.
+    pub at_s: f64,
+    /// The fault.
+    pub fault: Fault,
+    /// The `[[faults]]` entry it comes from.
+    pub entry: usize,
+}
+
+impl Scheduled {
+    /// When it takes effect.
+    pub fn at(&self) -> Timestamp {
+        Timestamp::from_secs_f64(self.at_s)
+    }
+}
+
+/// The fault schedule of `s` for `seed`, in drawn-time order (entries
+/// drawn at the same time keep their file order). Each entry draws, in
+/// file order, its time (unless fixed) and then its choice (unless it has
+/// one), so a scenario without distributions draws nothing.
+///
+/// An entry drawn at or after `scenario.horizon_s` is left out: the drill
+/// has ended by then, so it never takes effect, and nothing may wait for
+/// it (the no-outage end comes `settle_s` after the *scheduled* last
+/// fault). It still draws, so it never shifts another entry's draws. Only
+/// a drawn time can fall there: a plain number must lie before the horizon.
+pub fn faults(s: &Scenario, seed: u64) -> Vec<Scheduled> {
+    let mut draws = Draws::new(seed, Stream::Faults);
+    let horizon_s = s.scenario.horizon_s;
+    let mut out: Vec<Scheduled> = s
+        .faults
+        .iter()
+        .enumerate()
+        .filter_map(|(entry, f)| {
+            let at_s = draws.sample(&f.at_s).max(0.0);
+            let choices = f.what.choices();
+            let weights: Vec<f64> = choices.iter().map(|c| c.1).collect();
+            let spec = choices[draws.pick(&weights)].0;
+            (at_s < horizon_s).then(|| Scheduled {
+                at_s,
+                fault: crate::drill::to_fault(spec),
+                entry,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    out
+}
+
+/// The workload's write process: arrivals and sizes, drawn lazily.
+#[derive(Debug, Clone)]
+pub struct Writes {
+    arrivals: Arrivals,
+    profile: Option<Profile>,
+    sizes: Dist,
+    /// What a drawn size is clamped to: the range of `write_bytes`.
+    size_range: (f64, f64),
+    gaps: Draws,
+    size_draws: Draws,
+    horizon_s: f64,
+    /// Bursts: start of the current burst and its writes left after this one.
+    burst: (f64, u32),
+}
+
+/// A daily change-rate profile: hourly multipliers from the drill's start hour.
+#[derive(Debug, Clone, Copy)]
+struct Profile {
+    hourly: [f64; 24],
+    start_hour: u32,
+}
+
+impl Profile {
+    /// The multiplier in force at drill time `t_s`.
+    fn at(&self, t_s: f64) -> f64 {
+        let hour = (t_s / 3600.0).floor() as u64 + u64::from(self.start_hour);
+        self.hourly[(hour % 24) as usize]
+    }
+
+    /// The drill time at which `need` writes at `rate` (per second, before
+    /// the multipliers) have accrued since `from_s`; `None` past `horizon_s`.
+    fn advance(&self, from_s: f64, mut need: f64, rate: f64, horizon_s: f64) -> Option<f64> {
+        let mut t = from_s;
+        while t < horizon_s {
+            let hour_end = ((t / 3600.0).floor() + 1.0) * 3600.0;
+            let per_s = rate * self.at(t);
+            let here = (hour_end - t) * per_s;
+            if per_s > 0.0 && here >= need {
+                return Some(t + need / per_s);
+            }
+            need -= here;
+            t = hour_end;
+        }
+        None
+    }
+}
+
+impl Writes {
+    /// The write process of `s`'s workload for `seed`.
+    pub fn new(s: &Scenario, seed: u64) -> Writes {
+        let w: &WorkloadDef = &s.workload;
+        let size = crate::bounds::for_key("write_bytes").expect("write_bytes has a bound");
+        Writes {
+            arrivals: w.arrivals(),
+            profile: w.hourly_profile.map(|hourly| Profile {
+                hourly,
+                start_hour: w.start_hour.unwrap_or(0),
+            }),
+            sizes: w.write_bytes,
+            size_range: (size.min, size.max),
+            gaps: Draws::new(seed, Stream::Arrivals),
+            size_draws: Draws::new(seed, Stream::Sizes),
+            horizon_s: s.scenario.horizon_s,
+            burst: (0.0, 0),
+        }
+    }
+
+    /// When the first write starts; `None`: no write before the horizon.
+    pub fn first(&mut self) -> Option<Timestamp> {
+        match self.arrivals {
+            Arrivals::Poisson { .. } => self.after(Timestamp::ZERO),
+            Arrivals::Bursts { .. } => self.burst_from(0.0),
+            Arrivals::Fixed { .. } => match self.profile {
+                Some(p) if p.at(0.0) <= 0.0 => self.after(Timestamp::ZERO),
+                _ => Some(Timestamp::ZERO),
+            },
+        }
+    }
+
+    /// When the write after one that started at `started` may start: a
+    /// gap (fixed or drawn) after `started`. One client writes one at a
+    /// time: if the previous write is still running then, the next starts
+    /// when it returns. So for one seed the gaps are the same on every
+    /// backend, but `started`, and with it every later start, follows the
+    /// backend's own write latency.
+    pub fn after(&mut self, started: Timestamp) -> Option<Timestamp> {
+        let from = started.as_secs_f64();
+        match (self.arrivals, self.profile) {
+            (Arrivals::Fixed { interval_ms }, None) => {
+                Some(started.after(Duration::from_millis(interval_ms)))
+            }
+            (Arrivals::Fixed { interval_ms }, Some(p)) => {
+                self.at(p.advance(from, 1.0, 1e3 / interval_ms as f64, self.horizon_s))
+            }
+            (Arrivals::Poisson { rate_per_s }, profile) => {
+                let need = self.gaps.sample(&Dist::Exponential { exponential: 1.0 });
+                let at = match profile {
+                    None => Some(from + need / rate_per_s),
+                    Some(p) => p.advance(from, need, rate_per_s, self.horizon_s),
+                };
+                self.at(at)
+            }
+            (Arrivals::Bursts { spacing_ms, .. }, _) if self.burst.1 > 0 => {
+                self.burst.1 -= 1;
+                Some(started.after(Duration::from_millis(spacing_ms)))
+            }
+            (Arrivals::Bursts { period_s, .. }, _) => self.burst_from(self.burst.0 + period_s),
+        }
+    }
+
+    /// The size of the next write in bytes; a fixed size draws nothing. A
+    /// drawn size is rounded to whole bytes and clamped to the range of
+    /// `write_bytes` (1 B to 1 GiB); a distribution's parameters are reals.
+    pub fn size(&mut self) -> u32 {
+        match self.sizes {
+            Dist::Fixed(x) => x as u32,
+            d => {
+                let (min, max) = self.size_range;
+                self.size_draws.sample(&d).round().clamp(min, max) as u32
+            }
+        }
+    }
+
+    /// The first burst starting at or after `from_s` with writes in it
+    /// (the profile scales a burst's writes, rounded).
+    fn burst_from(&mut self, mut from_s: f64) -> Option<Timestamp> {
+        let Arrivals::Bursts {
+            writes, period_s, ..
+        } = self.arrivals
+        else {
+            return None;
+        };
+        while from_s < self.horizon_s {
+            let m = self.profile.map_or(1.0, |p| p.at(from_s));
+            let n = (f64::from(writes) * m).round() as u32;
+            if n > 0 {
+                self.burst = (from_s, n - 1);
+                return Some(Timestamp::from_secs_f64(from_s));
+            }
+            from_s += period_s;
+        }
+        None
+    }
+
+    /// `t_s` as a timestamp, `None` when absent or past the horizon.
+    fn at(&self, t_s: Option<f64>) -> Option<Timestamp> {
+        t_s.filter(|t| t.is_finite() && *t < self.horizon_s)
+            .map(Timestamp::from_secs_f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(hourly: [f64; 24], start_hour: u32) -> Profile {
+        Profile { hourly, start_hour }
+    }
+
+    #[test]
+    fn the_profile_follows_the_clock_from_the_start_hour() {
+        let mut h = [1.0; 24];
+        h[9] = 4.0;
+        h[3] = 0.5;
+        assert_eq!(profile(h, 9).at(10.0), 4.0);
+        assert_eq!(profile(h, 9).at(3600.0), 1.0);
+        assert_eq!(profile(h, 3).at(10.0), 0.5);
+        // 23:00 + 1 h wraps to 00:00.
+        assert_eq!(profile(h, 23).at(3700.0), h[0]);
+    }
+
+    #[test]
+    fn advance_integrates_the_rate_across_hours() {
+        let mut h = [0.0; 24];
+        h[1] = 2.0;
+        // Nothing in hour 0; at 2/s in hour 1, 10 writes take 5 s.
+        let t = profile(h, 0).advance(100.0, 10.0, 1.0, 1e6);
+        assert_eq!(t, Some(3605.0));
+        assert_eq!(profile(h, 0).advance(100.0, 10.0, 1.0, 3000.0), None);
+    }
+}
