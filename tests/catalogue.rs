@@ -1,7 +1,8 @@
 //! The catalogue regression: every scenario in `scenarios/library/` is its
 //! own test. Each must validate, run twice with the same seed to the same
 //! trace hash, produce the verdict it expects, and match its JSON and
-//! Markdown report snapshots. Adding a file adds its test; no code changes.
+//! Markdown report snapshots, and its JSON report must read back to the same
+//! bytes. Adding a file adds its test; no code changes.
 
 use drlab_reports::Verdict;
 use drlab_scenarios::format::Expect;
@@ -53,6 +54,12 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
         .and_then(|x| x.to_str())
         .unwrap_or("scenario");
     let json = serde_json::to_string_pretty(&a).map_err(|e| e.to_string())?;
+    // A report reads back (`drlab compare`) to the same report and bytes.
+    let back = drlab_reports::Report::from_json(&json).map_err(|e| format!("read back: {e}"))?;
+    let again = serde_json::to_string_pretty(&back).map_err(|e| e.to_string())?;
+    if back != a || again != json {
+        return Err("the report's JSON does not read back to the same report and bytes".into());
+    }
     let md = drlab_reports::markdown(&a);
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(drlab_tests::root().join("tests/snapshots"));

@@ -23,6 +23,8 @@ pub enum Format {
     Json,
     /// Markdown.
     Md,
+    /// One self-contained HTML page with inline SVG charts (`drlab run` only).
+    Html,
 }
 
 /// Where a drill runs.
@@ -48,7 +50,7 @@ pub enum Command {
         /// Report format on standard output.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Also write report.json, report.md, junit.xml and events.jsonl here.
+        /// Also write report.json, report.md, report.html, junit.xml and events.jsonl here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Where the drill runs: the built-in simulator, or the real lab of an inventory.
@@ -155,6 +157,42 @@ pub enum Command {
         /// First seed (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// Compare two report files (`drlab run --format json`, `--out`'s
+    /// report.json), typically the simulated and the lab run of one scenario:
+    /// verdicts, RTO and its breakdown, every step, the DR state trace, RPO.
+    /// Exit 1 when they disagree: the verdicts, the RTO beyond the tolerance,
+    /// the state traces, the step lists, or a step's outcome. RPO and lost
+    /// writes are shown, not judged: they depend on the replication's phase
+    /// when the fault struck.
+    Compare {
+        /// The reference report (percentages are of its figures), e.g. the simulated one.
+        a: PathBuf,
+        /// The report compared with it, e.g. the lab's.
+        b: PathBuf,
+        /// How far B's RTO may be from A's, in % of A's (0 to 1000).
+        #[arg(long, value_name = "PCT", default_value_t = drlab_reports::compare::DEFAULT_TOLERANCE_PCT)]
+        tolerance: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Compare reports of different scenarios (a warning line instead of an error).
+        #[arg(long)]
+        other_scenario: bool,
+    },
+    /// Fit a scenario's [timing] to the step durations measured in reports
+    /// (typically of lab drills: one gives fixed values, several
+    /// distributions) and write the calibrated scenario.
+    Calibrate {
+        /// Report files (`drlab run --format json`, report.json) of the scenario.
+        #[arg(required = true, value_name = "LAB_REPORT")]
+        reports: Vec<PathBuf>,
+        /// The scenario to calibrate.
+        #[arg(long, value_name = "FILE")]
+        scenario: PathBuf,
+        /// Where to write the calibrated scenario (atomically; default standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// The CI lab of real components in containers (needs Docker).
     Lab {

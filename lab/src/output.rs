@@ -3,6 +3,8 @@
 //! is either complete or absent, never half written, and a directory never
 //! holds the report of one run beside the trace of another.
 //!
+//! A single file (`write_file`) is written beside itself and renamed.
+//!
 //! Temporaries are named `.NAME.set-PID` and `.NAME.old-PID`. A process
 //! killed mid-write leaves one behind; the next write beside it removes
 //! those of processes that no longer run.
@@ -15,7 +17,13 @@ use anyhow::{Context, Result, ensure};
 
 /// The files `drlab run --out DIR` writes; a directory holding anything
 /// else is not replaced.
-pub const RUN_ARTEFACTS: &[&str] = &["events.jsonl", "report.md", "junit.xml", "report.json"];
+pub const RUN_ARTEFACTS: &[&str] = &[
+    "events.jsonl",
+    "report.md",
+    "report.html",
+    "junit.xml",
+    "report.json",
+];
 
 /// Replaces directory `dir` by one holding exactly `files` (name, bytes),
 /// all fsynced before the swap. `dir` may be absent, or hold only names of
@@ -85,6 +93,27 @@ pub fn write_set(dir: &Path, files: &[(&str, &[u8])], allowed: &[&str]) -> Resul
     })();
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Replaces file `path` by one holding `bytes`, written beside it under a
+/// temporary name, fsynced and renamed into place: readers see the old
+/// file or the new one, never a part.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let (parent, name) = parent_and_name(path)?;
+    remove_stale(&parent, &format!(".{name}.set-"));
+    let tmp = parent.join(format!(".{name}.set-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut f =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::rename(&tmp, path).with_context(|| format!("cannot rename into {}", path.display()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
     result
 }
@@ -163,6 +192,21 @@ mod tests {
             "{e:#}"
         );
         assert_eq!(fs::read(d.path().join("notes.txt")).unwrap(), b"mine");
+    }
+
+    #[test]
+    fn a_file_is_replaced_whole_and_leaves_no_temporary() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.toml");
+        write_file(&p, b"old").unwrap();
+        write_file(&p, b"new").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        let left: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["f.toml"], "{left:?}");
+        assert!(write_file(&d.path().join("no/such/dir/f"), b"x").is_err());
     }
 
     #[test]

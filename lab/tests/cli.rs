@@ -153,7 +153,13 @@ fn out_dir_gets_every_artefact_and_no_temporaries() {
     names.sort();
     assert_eq!(
         names,
-        ["events.jsonl", "junit.xml", "report.json", "report.md"]
+        [
+            "events.jsonl",
+            "junit.xml",
+            "report.html",
+            "report.json",
+            "report.md"
+        ]
     );
     let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();

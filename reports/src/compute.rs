@@ -15,12 +15,12 @@ use std::collections::BTreeMap;
 
 use drlab_drivers::event::{Decision, StepOutcome, trace_hash};
 use drlab_drivers::{DrState, Event, EventKind, SeqSet, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::secs;
 
 /// Pass or fail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Every objective met, nothing broke.
@@ -30,7 +30,7 @@ pub enum Verdict {
 }
 
 /// The objectives the drill was judged against.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Objectives {
     /// RTO objective.
     pub rto_s: f64,
@@ -43,7 +43,7 @@ pub struct Objectives {
 }
 
 /// Where the recovery time went.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Breakdown {
     /// T0 → failure declared.
     pub detection_s: f64,
@@ -56,7 +56,7 @@ pub struct Breakdown {
 }
 
 /// Milestones, in drill seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timeline {
     /// The fault took effect.
     pub t0_s: Option<f64>,
@@ -73,7 +73,7 @@ pub struct Timeline {
 }
 
 /// One runbook step.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepLine {
     /// Name.
     pub name: String,
@@ -82,19 +82,21 @@ pub struct StepLine {
     /// Duration (to the end of the drill if it never finished).
     pub duration_s: f64,
     /// `ok`, `failed`, `skipped` or `unfinished`.
-    pub outcome: &'static str,
+    #[serde(deserialize_with = "crate::read::step_outcome")]
+    pub outcome: crate::read::Label,
     /// Error or skip reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
 /// One state of the two-site system.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateLine {
     /// Entered at.
     pub at_s: f64,
     /// Console label.
-    pub state: &'static str,
+    #[serde(deserialize_with = "crate::read::state_label")]
+    pub state: crate::read::Label,
     /// Patent reference number.
     pub code: u16,
     /// Transition that led here (none for the initial state).
@@ -103,7 +105,7 @@ pub struct StateLine {
 }
 
 /// How one watched client population followed a name that failed over.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClientLine {
     /// The population.
     pub client: String,
@@ -122,7 +124,7 @@ pub struct ClientLine {
 }
 
 /// An alert or broken invariant.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// When.
     pub at_s: f64,
@@ -131,7 +133,7 @@ pub struct Alert {
 }
 
 /// A fault as it happened.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaultLine {
     /// When.
     pub at_s: f64,
@@ -145,7 +147,7 @@ pub struct FaultLine {
 }
 
 /// Workload counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WriteCounts {
     /// Acknowledged writes.
     pub acked: u64,
@@ -160,7 +162,7 @@ pub struct WriteCounts {
 }
 
 /// The report of one drill.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Scenario name.
     pub scenario: String,
@@ -187,6 +189,7 @@ pub struct Report {
     /// Their bytes.
     pub lost_bytes: u64,
     /// Lost sequence numbers as inclusive ranges.
+    #[serde(deserialize_with = "crate::read::lost_seqs")]
     pub lost_seqs: SeqSet,
     /// How failover was engaged.
     pub decision: Option<Decision>,
@@ -209,7 +212,7 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub switch_back_s: Option<f64>,
     /// Client populations watched after a DNS change, with their propagation.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clients: Vec<ClientLine>,
     /// Archives, refused operations, the restored image, degraded time.
     #[serde(flatten)]
@@ -292,6 +295,11 @@ impl Report {
             trace_hash,
         }
     }
+}
+
+/// Whether a fault kind repairs an earlier fault (it opens no outage).
+pub(crate) fn is_repair(fault: &str) -> bool {
+    matches!(fault, "power-on" | "heal")
 }
 
 /// The smallest RPO a loss is reported as: the reports' resolution.
@@ -380,8 +388,7 @@ impl Fold {
                 };
             }
             EventKind::FaultInjected { fault, target } => {
-                let repair = matches!(&**fault, "power-on" | "heal");
-                if !repair {
+                if !is_repair(fault) {
                     self.t0.get_or_insert(e.at);
                 }
                 self.fault_line(e, fault, target, None);

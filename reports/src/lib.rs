@@ -1,17 +1,25 @@
 //! Reports: RTO with its breakdown, RPO from lost writes, per-step timings,
 //! the two-site state trace and a verdict, computed only from a drill's
 //! events, so simulated and measured runs compare directly. Renderers turn a
-//! report into a terminal summary, JSON, Markdown or JUnit XML.
+//! report into a terminal summary, JSON, Markdown or JUnit XML. A report
+//! reads back from its JSON (`Report::from_json`), and two reports compare
+//! side by side (`compare`: simulated against measured).
 
+pub mod compare;
 mod compute;
+mod html;
 pub mod invariants;
+mod read;
 mod recovery;
 mod render;
 
+pub use compare::{Comparison, Tolerance, compare, compare_markdown, compare_text};
 pub use compute::{
     Alert, Breakdown, ClientLine, FaultLine, Objectives, Report, StateLine, StepLine, Timeline,
     Verdict, WriteCounts,
 };
+pub use html::{BUCKETS_MAX, html};
+pub use read::{LOST_SEQ_LIMIT, REPORT_BYTES_MAX, ReadError};
 pub use recovery::{ArchiveLine, DegradedLine, Recovery, Refused, RestoredImage};
 pub use render::{junit, markdown, text};
 

@@ -9,12 +9,13 @@
 use std::fmt::Write;
 
 use drlab_drivers::{Event, EventKind, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::render::opt;
 use crate::secs;
 
 /// One archive attempt that ran (refusals are in [`Refused`]).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ArchiveLine {
     /// Drill time of the outcome.
     pub at_s: f64,
@@ -23,7 +24,8 @@ pub struct ArchiveLine {
     /// Level in hours.
     pub level_h: u32,
     /// `ok` or `failed`.
-    pub outcome: &'static str,
+    #[serde(deserialize_with = "crate::read::archive_outcome")]
+    pub outcome: crate::read::Label,
     /// The image (ok).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
@@ -38,7 +40,7 @@ pub struct ArchiveLine {
 }
 
 /// An operation refused before it began.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Refused {
     /// When.
     pub at_s: f64,
@@ -49,7 +51,7 @@ pub struct Refused {
 }
 
 /// The image a restore brought back.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RestoredImage {
     /// When the copy finished.
     pub at_s: f64,
@@ -65,7 +67,7 @@ pub struct RestoredImage {
 }
 
 /// One period of degraded redundancy.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DegradedLine {
     /// The system.
     pub what: String,
@@ -80,13 +82,13 @@ pub struct DegradedLine {
 }
 
 /// The sections, as the report carries them (flattened into its JSON).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recovery {
     /// Archive attempts that ran.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub archives: Vec<ArchiveLine>,
     /// Operations refused by a safety check.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<Refused>,
     /// The image a restore brought back.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,7 +100,7 @@ pub struct Recovery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded_objective_s: Option<f64>,
     /// The degraded periods.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<DegradedLine>,
 }
 
@@ -235,10 +237,6 @@ impl Collector {
         self.r.degraded = lines;
         self.r
     }
-}
-
-fn opt(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
 }
 
 /// Terminal lines for the sections present.

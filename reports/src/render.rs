@@ -5,11 +5,13 @@ use std::fmt::Write;
 
 use crate::compute::{Report, Verdict};
 
-fn opt(x: Option<f64>) -> String {
+/// Seconds to the millisecond, or `-`: every renderer's figures.
+pub(crate) fn opt(x: Option<f64>) -> String {
     x.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
+/// `PASS` or `FAIL`: every renderer's verdict word.
+pub(crate) fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
@@ -109,7 +111,7 @@ pub fn text(r: &Report) -> String {
     o
 }
 
-fn md_escape(s: &str) -> String {
+pub(crate) fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
 

@@ -26,7 +26,7 @@ pub struct Event {
 }
 
 /// How failover was engaged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     /// An operator acknowledged the manual-intervention prompt.

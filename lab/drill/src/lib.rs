@@ -11,6 +11,8 @@
 //!   the lab backend's own command builders (what the plan and the journal
 //!   show is what the backend sends);
 //! - [`estate`]: the scenario's estate as the lab backend sees it;
+//! - [`calibrate`]: a scenario's `[timing]` fitted to the step durations of
+//!   reports (of lab drills), as the scenario's text with the new table;
 //! - `capabilities` (private): the state-changing capabilities described
 //!   once, a table from which the journal's `Action`, its undo and text,
 //!   the wrapper, `perform` and the lab rendering are generated.
@@ -19,6 +21,7 @@
 //! lab backend takes an [`drlab_real::lab::Estate`], built here by
 //! [`estate::of`].
 
+pub mod calibrate;
 mod capabilities;
 pub mod estate;
 pub mod journal;

@@ -106,6 +106,7 @@ fn battery_row(dir: &Path, scenario: &str, trace_hash: &str) -> Result<Option<La
 }
 
 pub fn catalogue(dir: &Path, format: Format, lab: Option<&Path>) -> Result<Outcome> {
+    super::no_html(format, "catalogue")?;
     let mut rows = Vec::new();
     for path in scenario_files(dir)? {
         let s = load(&path)?;
@@ -139,7 +140,7 @@ pub fn catalogue(dir: &Path, format: Format, lab: Option<&Path>) -> Result<Outco
     let f = |x: Option<f64>| x.map_or_else(|| "not restored".to_string(), |v| format!("{v:.3}"));
     out(&match format {
         Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
-        Format::Md | Format::Text => {
+        Format::Md | Format::Text | Format::Html => {
             let mut t = String::from(
                 "| scenario | runbook | seed | RTO (s) | RTO objective | RPO (s) | RPO objective | lost writes | verdict | expected |",
             );
@@ -196,7 +197,9 @@ fn lab_cells(r: &Row) -> String {
         _ if l.stale => "stale: rerun the battery".to_string(),
         _ if l.verdict != r.verdict => format!("lab {}", word(l.verdict)),
         _ if l.differs.is_some() => "differs (see file)".to_string(),
-        (Some(a), Some(b)) if a > 0.0 => format!("{:+.1} %", (b - a) / a * 100.0),
+        (Some(a), Some(b)) if a > 0.0 => {
+            drlab_reports::compare::pct(drlab_reports::compare::difference_pct(a, b))
+        }
         _ => "-".to_string(),
     };
     format!(" {rto} | {vs} |")

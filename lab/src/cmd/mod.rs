@@ -1,7 +1,9 @@
 //! The subcommands.
 
 mod bench;
+mod calibrate;
 mod catalogue;
+mod compare;
 mod drill;
 pub mod explore;
 mod lab;
@@ -10,14 +12,14 @@ pub mod sweep;
 
 mod validate;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use drlab_scenarios::Scenario;
 
 use crate::Outcome;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Format};
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
@@ -89,6 +91,28 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             jobs,
             seed,
         } => bench::bench(&scenario, runs, jobs, seed),
+        Command::Compare {
+            a,
+            b,
+            tolerance,
+            format,
+            other_scenario,
+        } => compare::compare(&compare::CompareArgs {
+            a: &a,
+            b: &b,
+            tolerance_pct: tolerance,
+            format,
+            other_scenario,
+        }),
+        Command::Calibrate {
+            reports,
+            scenario,
+            out,
+        } => calibrate::calibrate(&calibrate::CalibrateArgs {
+            reports: &reports,
+            scenario: &scenario,
+            out: out.as_deref(),
+        }),
         Command::Lab { action } => lab::lab(action),
         Command::Drill { action } => drill::drill(action),
     }
@@ -97,6 +121,64 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
 /// Loads a scenario; problems become one error listing each location.
 pub fn load(path: &Path) -> Result<Scenario> {
     drlab_scenarios::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Refuses `--format html` for a command that has no HTML output yet,
+/// before it does any work.
+pub fn no_html(format: Format, command: &str) -> Result<()> {
+    anyhow::ensure!(
+        format != Format::Html,
+        "--format html is for `drlab run` only; `drlab {command}` prints text, md or json"
+    );
+    Ok(())
+}
+
+/// Reads a UTF-8 file of at most `bytes_max` bytes: refused before reading
+/// when its metadata says it is larger, and stopped at the limit when it
+/// grows while it is read (or is a pipe). `what` names the file's kind with
+/// its article (`a report`, `an explore summary`) in the messages:
+/// `PATH: cannot open a report: …`, `PATH: N bytes is more than a report's
+/// limit of M bytes`, `PATH:LINE:COLUMN: not UTF-8 text`.
+pub fn read_bounded(path: &Path, bytes_max: u64, what: &str) -> Result<String> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("{}: cannot open {what}", path.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("{}: cannot read {what}", path.display()))?
+        .len();
+    let too_large = |bytes: u64| {
+        anyhow::anyhow!(
+            "{}: {bytes} bytes is more than {what}'s limit of {bytes_max} bytes",
+            path.display()
+        )
+    };
+    if size > bytes_max {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::new();
+    file.take(bytes_max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{}: cannot read {what}", path.display()))?;
+    if bytes.len() as u64 > bytes_max {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let (line, column) = line_column(valid);
+        anyhow::anyhow!("{}:{line}:{column}: not UTF-8 text", path.display())
+    })
+}
+
+/// The 1-based line and column just after `before`.
+fn line_column(before: &[u8]) -> (usize, usize) {
+    let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
+    (line, column)
 }
 
 /// Writes to standard output, ignoring a closed pipe (`drlab ... | head`).

@@ -84,17 +84,25 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
                 .events
         }
     };
-    report(&events, a.format, a.out)
+    report(&events, a.format, a.out, a.scenario)
 }
 
-/// Prints the report and writes the artefacts; the verdict decides the outcome.
-fn report(events: &[Event], format: Format, dir: Option<&Path>) -> Result<Outcome> {
+/// Prints the report and writes the artefacts; the verdict decides the
+/// outcome. The HTML page's replay command names `scenario` as given.
+fn report(
+    events: &[Event],
+    format: Format,
+    dir: Option<&Path>,
+    scenario: &Path,
+) -> Result<Outcome> {
     let report = Report::from_events(events);
     let json = serde_json::to_string_pretty(&report)? + "\n";
+    let html = || drlab_reports::html(&report, events, &scenario.to_string_lossy());
     out(&match format {
         Format::Text => drlab_reports::text(&report),
         Format::Json => json.clone(),
         Format::Md => drlab_reports::markdown(&report),
+        Format::Html => html(),
     });
     if let Some(dir) = dir {
         let mut lines = String::new();
@@ -103,12 +111,14 @@ fn report(events: &[Event], format: Format, dir: Option<&Path>) -> Result<Outcom
         }
         let md = drlab_reports::markdown(&report);
         let junit = drlab_reports::junit(std::slice::from_ref(&report));
+        let page = html();
         // One set, swapped in whole: the files always belong to one run.
         write_set(
             dir,
             &[
                 ("events.jsonl", lines.as_bytes()),
                 ("report.md", md.as_bytes()),
+                ("report.html", page.as_bytes()),
                 ("junit.xml", junit.as_bytes()),
                 ("report.json", json.as_bytes()),
             ],

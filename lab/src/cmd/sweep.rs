@@ -293,6 +293,7 @@ pub fn sweep(
     require: Option<&Require>,
     format: Format,
 ) -> Result<Outcome> {
+    super::no_html(format, "sweep")?;
     anyhow::ensure!(
         (1..=1_000_000).contains(&seeds),
         "--seeds must be between 1 and 1000000"
@@ -395,7 +396,7 @@ pub fn sweep(
     let fq = |x: Option<f64>, up: Option<f64>| format!("{} (≤{})", f(x), f(up));
     out(&match format {
         Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
-        Format::Text | Format::Md => {
+        Format::Text | Format::Md | Format::Html => {
             let mut t = format!(
                 "sweep of {} over {seeds} seeds from {first}; quantiles with their 95 % upper \
                  confidence bound (≤∞: too few runs to bound it)\n\n\
