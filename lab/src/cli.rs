@@ -91,9 +91,14 @@ pub enum Command {
     /// Run many simulated drills, each with a random fault schedule drawn
     /// from its seed, check invariants on every run, and shrink each
     /// failure to a replayable scenario file.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Explore {
+        /// `merge`: add up the summaries of an exploration's shards.
+        #[command(subcommand)]
+        action: Option<ExploreAction>,
         /// Scenario file.
-        scenario: PathBuf,
+        #[arg(required = true)]
+        scenario: Option<PathBuf>,
         /// Runs (seeds seed, seed+1, ...), at most 1,000,000.
         #[arg(long, default_value_t = 100)]
         runs: u64,
@@ -116,6 +121,10 @@ pub enum Command {
         /// scenario's, and a missed objective is a failure.
         #[arg(long, value_enum)]
         envelope: Option<crate::cmd::explore::Envelope>,
+        /// Parallel jobs, 1 to 64 (the summary does not depend on them while
+        /// each job shrinks all its failures: at most 100 per job).
+        #[arg(long, default_value_t = 2)]
+        jobs: u64,
     },
     /// Run many seeds (and parameter values) and summarise RTO/RPO as
     /// p50/p95/p99 per value, for SLA and capacity planning.
@@ -257,5 +266,21 @@ pub enum LabAction {
         /// Directory `lab up` wrote to (its secrets are removed too).
         #[arg(long, value_name = "DIR", default_value = "drlab-lab")]
         out: PathBuf,
+    },
+}
+
+/// `drlab explore merge`.
+#[derive(Debug, Subcommand)]
+pub enum ExploreAction {
+    /// Add up the summaries of the shards of one exploration (each the
+    /// `summary.json` that `explore --shard I/N --out DIR` writes) into
+    /// the summary one run over all their seeds prints.
+    Merge {
+        /// The shards' `--out` directories (or their summary.json files).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Summary format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
 }

@@ -531,9 +531,14 @@ fn explore_finds_shrinks_and_writes_a_replay_that_fails_the_same_way() {
     // the same seeds explore the same schedules (only the speed differs)
     let b = drlab(&args);
     let mut y: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
-    x["runs_per_s"] = 0.into();
-    y["runs_per_s"] = 0.into();
+    for v in [&mut x, &mut y] {
+        v["runs_per_s"] = 0.into();
+        v["wall_s"] = 0.into();
+    }
     assert_eq!(x, y);
+    // and --out holds the summary it printed
+    let written = std::fs::read(d.path().join("summary.json")).unwrap();
+    assert_eq!(written, b.stdout);
 }
 
 #[test]
@@ -573,4 +578,91 @@ fn explore_inside_the_single_host_envelope_and_in_shards() {
     );
     let bad = drlab(&["explore", LAN, "--shard", "2/2"]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// An explore summary without what differs between equal explorations
+/// (speed, wall time, where replay files went).
+fn findings(json: &[u8]) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_slice(json).unwrap();
+    v["runs_per_s"] = 0.into();
+    v["wall_s"] = 0.into();
+    for f in v["failures"].as_array_mut().unwrap() {
+        f.as_object_mut().unwrap().remove("replay");
+    }
+    v
+}
+
+#[test]
+fn explore_shards_merge_into_the_summary_of_one_run_over_their_seeds() {
+    let args = [
+        "explore", LAN, "--runs", "30", "--seed", "3", "--format", "json",
+    ];
+    let one = drlab(&[&args[..], &["--jobs", "1"]].concat());
+    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
+    let whole = findings(&one.stdout);
+    assert!(!whole["failures"].as_array().unwrap().is_empty(), "{whole}");
+    // parallel jobs find what one loop finds
+    let two = drlab(&[&args[..], &["--jobs", "2"]].concat());
+    assert_eq!(findings(&two.stdout), whole);
+    // four shards, each in its own directory as on four machines
+    let d = tempfile::tempdir().unwrap();
+    let dirs: Vec<String> = (0..4)
+        .map(|i| d.path().join(format!("shard{i}")).display().to_string())
+        .collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        let shard = format!("{i}/4");
+        let o = drlab(&[&args[..], &["--shard", &shard, "--out", dir]].concat());
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    }
+    // given in any order
+    let merged = drlab(&[
+        "explore", "merge", &dirs[2], &dirs[0], &dirs[3], &dirs[1], "--format", "json",
+    ]);
+    assert_eq!(merged.status.code(), Some(1), "{}", stderr(&merged));
+    assert_eq!(findings(&merged.stdout), whole);
+    // a missing shard, or a shard of another exploration, is refused
+    let missing = drlab(&["explore", "merge", &dirs[0], &dirs[1], &dirs[3]]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("shard 2/4 is missing"),
+        "{}",
+        stderr(&missing)
+    );
+    let other = d.path().join("other").display().to_string();
+    let o = drlab(&[
+        "explore", LAN, "--runs", "31", "--seed", "3", "--shard", "2/4", "--out", &other,
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let mixed = drlab(&["explore", "merge", &dirs[0], &dirs[1], &other, &dirs[3]]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(
+        stderr(&mixed).contains("not one exploration"),
+        "{}",
+        stderr(&mixed)
+    );
+    // more shards than runs: the empty one says so, and merges
+    let few = ["explore", LAN, "--runs", "3", "--format", "json"];
+    let whole3 = findings(&drlab(&few).stdout);
+    let dirs3: Vec<String> = (0..4)
+        .map(|i| d.path().join(format!("few{i}")).display().to_string())
+        .collect();
+    for (i, dir) in dirs3.iter().enumerate() {
+        let shard = format!("{i}/4");
+        let o = drlab(&[&few[..], &["--shard", &shard, "--out", dir]].concat());
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    }
+    let empty: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{}/summary.json", dirs3[3])).unwrap())
+            .unwrap();
+    assert_eq!(empty["runs"], 0);
+    let m = drlab(&[
+        "explore", "merge", &dirs3[0], &dirs3[1], &dirs3[2], &dirs3[3], "--format", "json",
+    ]);
+    assert_eq!(findings(&m.stdout), whole3, "{}", stderr(&m));
+    // a file that is not a summary says where
+    let bad = d.path().join("bad.json");
+    std::fs::write(&bad, "{\n  \"runs\": x\n}").unwrap();
+    let b = drlab(&["explore", "merge", bad.to_str().unwrap()]);
+    assert_eq!(b.status.code(), Some(2));
+    assert!(stderr(&b).contains("bad.json:2:"), "{}", stderr(&b));
 }

@@ -27,7 +27,7 @@ use drlab_reports::invariants::{self, Violation};
 use drlab_reports::{Report, Verdict};
 use drlab_scenarios::Scenario;
 use drlab_sim::rng::SimRng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{load, out};
 use crate::Outcome;
@@ -63,6 +63,8 @@ pub struct ExploreArgs<'a> {
     pub shard: Option<(u64, u64)>,
     /// Judge the runbook inside a design envelope instead of at random.
     pub envelope: Option<Envelope>,
+    /// Parallel jobs, each a contiguous part of the seeds.
+    pub jobs: u64,
 }
 
 /// A design envelope: the faults a runbook promises to meet its
@@ -209,10 +211,13 @@ fn with_faults(base: &toml::Table, drawn: &[Drawn], replace: bool) -> Result<Str
     for d in drawn {
         faults.extend(d.tables().into_iter().map(toml::Value::Table));
     }
-    let at = |v: &toml::Value| {
-        v.get("at_s")
-            .and_then(|x| x.as_float().or_else(|| x.as_integer().map(|i| i as f64)))
-            .unwrap_or(0.0)
+    // Only fixed times must be in order (a drawn time, a distribution
+    // table, is placed by its draw): a drawn one sorts first, and a value
+    // that is neither fails the scenario's validation after this.
+    let at = |v: &toml::Value| match v.get("at_s") {
+        Some(toml::Value::Float(x)) => *x,
+        Some(toml::Value::Integer(i)) => *i as f64,
+        _ => f64::NEG_INFINITY,
     };
     faults.sort_by(|a, b| at(a).total_cmp(&at(b)));
     t.insert("faults".into(), toml::Value::Array(faults));
@@ -307,41 +312,241 @@ fn shrink(
     Ok(drawn)
 }
 
-#[derive(Serialize)]
+/// What makes two failures the same: the faulted kinds and hosts, and the
+/// outcome (the times differ from seed to seed, the cause does not).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Class {
+    faults: Vec<String>,
+    outcome: String,
+}
+
+impl Class {
+    fn of(drawn: &[Drawn], what: &str) -> Class {
+        let mut faults: Vec<String> = drawn
+            .iter()
+            .map(|d| format!("{} {}", d.kind, d.host))
+            .collect();
+        faults.sort();
+        Class {
+            faults,
+            outcome: what.split(':').next().unwrap_or("").to_string()
+                + what.rsplit('"').nth(1).unwrap_or(""),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
 struct Failure {
-    /// What makes two failures the same: faulted kinds and hosts, outcome.
-    #[serde(skip)]
-    class: (Vec<String>, String),
+    class: Class,
     /// Runs that failed this way.
     runs: u64,
     /// The first seed that did.
     seed: u64,
-    invariant: &'static str,
+    invariant: String,
     at_s: f64,
     what: String,
     /// The drawn faults that still break it, after shrinking.
     schedule: Vec<String>,
     /// The replay file, when `--out` was given.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     replay: Option<PathBuf>,
+    /// The shrunk schedule itself, until its replay file is written.
+    #[serde(skip)]
+    drawn: Vec<Drawn>,
 }
 
-#[derive(Serialize)]
-struct Summary {
-    scenario: String,
-    runs: u64,
-    first_seed: u64,
+/// What the runs of consecutive seeds found. Findings of later seeds
+/// are added with [`Found::then`], so parallel jobs and shards on other
+/// machines add up to what one loop over all the seeds finds, as long as
+/// each part shrinks every failure it meets (at most `SHRINKS_MAX` per
+/// part: beyond that a part counts failing runs without shrinking them,
+/// so parts together may shrink more than one loop would).
+#[derive(Default, Serialize, Deserialize)]
+struct Found {
     failed_runs: u64,
-    failures_by_invariant: BTreeMap<&'static str, u64>,
+    failures_by_invariant: BTreeMap<String, u64>,
     objectives_missed: u64,
-    /// Failing runs not shrunk (beyond `SHRINKS_MAX`).
+    /// Failing runs not shrunk (beyond `SHRINKS_MAX` in their part).
     unshrunk: u64,
-    runs_per_s: f64,
-    /// One per distinct (invariant, shrunk schedule), with its first seed.
+    /// One per distinct (invariant, class), with its first seed.
     failures: Vec<Failure>,
 }
 
+impl Found {
+    /// These findings followed by those of the seeds after them.
+    fn then(mut self, later: Found) -> Found {
+        self.failed_runs += later.failed_runs;
+        for (inv, n) in later.failures_by_invariant {
+            *self.failures_by_invariant.entry(inv).or_default() += n;
+        }
+        self.objectives_missed += later.objectives_missed;
+        self.unshrunk += later.unshrunk;
+        for f in later.failures {
+            self.add(f);
+        }
+        self
+    }
+
+    /// Counts `f` with the failure of its class, or keeps it as a new one.
+    fn add(&mut self, f: Failure) {
+        match self
+            .failures
+            .iter_mut()
+            .find(|k| k.invariant == f.invariant && k.class == f.class)
+        {
+            Some(known) => known.runs += f.runs,
+            None => self.failures.push(f),
+        }
+    }
+}
+
+/// Which part of an exploration a summary covers, when not all of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct ShardOf {
+    index: u64,
+    count: u64,
+    /// The whole exploration's seeds.
+    first_seed: u64,
+    runs: u64,
+}
+
+/// The summary `explore` prints and writes (`DIR/summary.json`), and
+/// `explore merge` reads back.
+#[derive(Serialize, Deserialize)]
+struct Summary {
+    scenario: String,
+    /// The seeds this summary covers.
+    runs: u64,
+    first_seed: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    shard: Option<ShardOf>,
+    faults_max: u32,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    envelope: Option<String>,
+    /// Wall time of the runs (summed over merged shards).
+    wall_s: f64,
+    runs_per_s: f64,
+    #[serde(flatten)]
+    found: Found,
+}
+
+/// Largest summary `explore merge` reads.
+const SUMMARY_BYTES_MAX: u64 = 64 << 20;
+
+/// What every run of one exploration shares.
+struct Explorer<'a> {
+    a: &'a ExploreArgs<'a>,
+    s: &'a Scenario,
+    base: &'a toml::Table,
+    /// Runs done so far, over all jobs (for progress lines).
+    done: std::sync::atomic::AtomicU64,
+    total: u64,
+}
+
+impl Explorer<'_> {
+    /// Runs, judges and shrinks the seeds of one part, in order.
+    fn part(&self, seeds: Seeds) -> Result<Found> {
+        let mut found = Found::default();
+        let mut shrinks = 0;
+        for seed in seeds.iter() {
+            let name = PathBuf::from(format!(
+                "{} (explore seed {seed})",
+                self.a.scenario.display()
+            ));
+            let drawn = draw(self.s, seed, self.a.faults_max, self.a.envelope);
+            let r = run_one(self.base, &drawn, seed, &name, self.a.envelope)?;
+            self.progress();
+            if r.report.as_ref().is_none_or(|x| x.verdict == Verdict::Fail) {
+                found.objectives_missed += 1;
+            }
+            let Some(first) = r.violations.first() else {
+                continue;
+            };
+            found.failed_runs += 1;
+            for v in &r.violations {
+                *found
+                    .failures_by_invariant
+                    .entry(v.invariant.to_string())
+                    .or_default() += 1;
+            }
+            if shrinks >= SHRINKS_MAX {
+                found.unshrunk += 1;
+                continue;
+            }
+            shrinks += 1;
+            let f = self.shrunk(drawn, seed, first, &name)?;
+            found.add(f);
+        }
+        Ok(found)
+    }
+
+    /// The failure of `seed`, shrunk, with what its shrunk schedule shows
+    /// (its time and words).
+    fn shrunk(
+        &self,
+        drawn: Vec<Drawn>,
+        seed: u64,
+        first: &Violation,
+        name: &Path,
+    ) -> Result<Failure> {
+        let env = self.a.envelope;
+        let small = shrink(self.base, drawn, seed, first.invariant, name, env)?;
+        let again = run_one(self.base, &small, seed, name, env)?;
+        let first = again
+            .violations
+            .into_iter()
+            .find(|v| v.invariant == first.invariant)
+            .unwrap_or_else(|| first.clone());
+        Ok(Failure {
+            class: Class::of(&small, &first.what),
+            runs: 1,
+            seed,
+            invariant: first.invariant.to_string(),
+            at_s: first.at_s,
+            what: first.what,
+            schedule: small.iter().map(Drawn::line).collect(),
+            replay: None,
+            drawn: small,
+        })
+    }
+
+    /// A progress line on stderr every 1,000 runs (stdout stays the summary).
+    fn progress(&self) {
+        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if n.is_multiple_of(1000) {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("explore: {n} of {} runs", self.total);
+            }
+        }
+    }
+
+    /// The parts in parallel, added up in seed order, so the findings do
+    /// not depend on thread timing.
+    fn parts(&self, seeds: Seeds, jobs: u64) -> Result<Found> {
+        let found = std::thread::scope(|scope| -> Result<Vec<Found>> {
+            let handles: Vec<_> = seeds
+                .split(jobs)
+                .into_iter()
+                .map(|part| scope.spawn(move || self.part(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| anyhow::anyhow!("an explore job panicked"))?
+                })
+                .collect()
+        })?;
+        Ok(found.into_iter().fold(Found::default(), Found::then))
+    }
+}
+
+/// Most parallel jobs.
+pub const JOBS_MAX: u64 = 64;
+
 pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
+    super::no_html(a.format, "explore")?;
     ensure!(
         (1..=RUNS_MAX).contains(&a.runs),
         "--runs must be between 1 and {RUNS_MAX}, got {}",
@@ -352,6 +557,11 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
         "--faults-max must be between 1 and {FAULTS_MAX}, got {}",
         a.faults_max
     );
+    ensure!(
+        (1..=JOBS_MAX).contains(&a.jobs),
+        "--jobs must be between 1 and {JOBS_MAX}, got {}",
+        a.jobs
+    );
     let s = load(a.scenario)?;
     ensure!(
         !s.hosts.is_empty(),
@@ -359,141 +569,235 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
         a.scenario.display()
     );
     let all = Seeds::new(a.seed.unwrap_or(s.scenario.seed), a.runs)?;
-    let seeds = match a.shard {
-        // an empty shard (more shards than runs) runs nothing
+    let (seeds, shard) = match a.shard {
         Some((i, n)) => match all.split(n).get(i as usize) {
-            Some(part) => *part,
-            None => return Ok(Outcome::Pass),
+            Some(part) => (
+                *part,
+                Some(ShardOf {
+                    index: i,
+                    count: n,
+                    first_seed: all.first,
+                    runs: all.count,
+                }),
+            ),
+            // an empty shard (more shards than runs) runs nothing, and
+            // says so in a summary `explore merge` accepts
+            None => {
+                let empty = Summary {
+                    scenario: s.scenario.name.clone(),
+                    runs: 0,
+                    first_seed: all.first,
+                    shard: Some(ShardOf {
+                        index: i,
+                        count: n,
+                        first_seed: all.first,
+                        runs: all.count,
+                    }),
+                    faults_max: a.faults_max,
+                    envelope: a.envelope.map(envelope_name),
+                    wall_s: 0.0,
+                    runs_per_s: 0.0,
+                    found: Found::default(),
+                };
+                return finish(&empty, a.format, a.out);
+            }
         },
-        None => all,
+        None => (all, None),
     };
     let text = std::fs::read_to_string(a.scenario)
         .with_context(|| format!("cannot read {}", a.scenario.display()))?;
     let base: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not TOML", a.scenario.display()))?;
+    let explorer = Explorer {
+        a,
+        s: &s,
+        base: &base,
+        done: 0.into(),
+        total: seeds.count,
+    };
     let started = Instant::now();
-    let mut by_invariant: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let (mut failed_runs, mut objectives_missed) = (0, 0);
-    let (mut shrinks, mut unshrunk) = (0, 0);
-    let mut failures: Vec<Failure> = Vec::new();
-    for (i, seed) in seeds.iter().enumerate() {
-        let name = PathBuf::from(format!("{} (explore seed {seed})", a.scenario.display()));
-        let drawn = draw(&s, seed, a.faults_max, a.envelope);
-        let r = run_one(&base, &drawn, seed, &name, a.envelope)?;
-        if r.report.as_ref().is_none_or(|x| x.verdict == Verdict::Fail) {
-            objectives_missed += 1;
-        }
-        if let Some(first) = r.violations.first() {
-            failed_runs += 1;
-            for v in &r.violations {
-                *by_invariant.entry(v.invariant).or_default() += 1;
-            }
-            if shrinks >= SHRINKS_MAX {
-                unshrunk += 1;
-                continue;
-            }
-            shrinks += 1;
-            let small = shrink(&base, drawn, seed, first.invariant, &name, a.envelope)?;
-            // what the shrunk schedule shows (its time and words)
-            let again = run_one(&base, &small, seed, &name, a.envelope)?;
-            let first = again
-                .violations
-                .into_iter()
-                .find(|v| v.invariant == first.invariant)
-                .unwrap_or_else(|| first.clone());
-            let first = &first;
-            let schedule: Vec<String> = small.iter().map(Drawn::line).collect();
-            // one failure per invariant, outcome and faulted hosts: the
-            // times differ from seed to seed, the cause does not
-            let class = |f: &[Drawn], what: &str| {
-                let mut k: Vec<String> =
-                    f.iter().map(|d| format!("{} {}", d.kind, d.host)).collect();
-                k.sort();
-                (
-                    k,
-                    what.split(':').next().unwrap_or("").to_string()
-                        + what.rsplit('"').nth(1).unwrap_or(""),
-                )
-            };
-            let key = class(&small, &first.what);
-            let known = failures
-                .iter()
-                .any(|f| f.invariant == first.invariant && f.class == key);
-            if let Some(f) = failures
-                .iter_mut()
-                .find(|f| f.invariant == first.invariant && f.class == key)
-            {
-                f.runs += 1;
-            }
-            if !known {
-                let replay = match a.out {
-                    Some(dir) => Some(write_replay(
-                        dir,
-                        &s,
-                        &base,
-                        (&small, a.envelope.is_some()),
-                        seed,
-                        first,
-                    )?),
-                    None => None,
-                };
-                failures.push(Failure {
-                    class: key,
-                    runs: 1,
-                    seed,
-                    invariant: first.invariant,
-                    at_s: first.at_s,
-                    what: first.what.clone(),
-                    schedule,
-                    replay,
-                });
-            }
-        }
-        if (i + 1) % 1000 == 0 {
-            // progress on stderr, so that stdout stays the summary
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("explore: {} of {} runs", i + 1, seeds.count);
-            }
+    let mut found = explorer.parts(seeds, a.jobs)?;
+    let wall_s = started.elapsed().as_secs_f64();
+    if let Some(dir) = a.out {
+        for f in &mut found.failures {
+            f.replay = Some(write_replay(dir, &s, &base, f, a.envelope.is_some())?);
         }
     }
-    let wall_s = started.elapsed().as_secs_f64();
     let summary = Summary {
         scenario: s.scenario.name.clone(),
         runs: seeds.count,
         first_seed: seeds.first,
-        failed_runs,
-        failures_by_invariant: by_invariant,
-        objectives_missed,
-        unshrunk,
-        runs_per_s: if wall_s > 0.0 {
-            seeds.count as f64 / wall_s
-        } else {
-            0.0
-        },
-        failures,
+        shard,
+        faults_max: a.faults_max,
+        envelope: a.envelope.map(envelope_name),
+        wall_s,
+        runs_per_s: per_s(seeds.count, wall_s),
+        found,
     };
-    out(&match a.format {
-        Format::Json => serde_json::to_string_pretty(&summary)? + "\n",
-        Format::Text | Format::Md => text_summary(&summary),
+    finish(&summary, a.format, a.out)
+}
+
+fn envelope_name(e: Envelope) -> String {
+    match e {
+        Envelope::SingleHost => "single-host".into(),
+    }
+}
+
+fn per_s(runs: u64, wall_s: f64) -> f64 {
+    if wall_s > 0.0 {
+        runs as f64 / wall_s
+    } else {
+        0.0
+    }
+}
+
+/// Prints the summary, writes it beside the replay files, and judges.
+fn finish(summary: &Summary, format: Format, out_dir: Option<&Path>) -> Result<Outcome> {
+    let json = serde_json::to_string_pretty(summary)? + "\n";
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::output::write_file(&dir.join("summary.json"), json.as_bytes())?;
+    }
+    out(&match format {
+        Format::Json => json,
+        Format::Text | Format::Md | Format::Html => text_summary(summary),
     });
-    Ok(if summary.failed_runs == 0 {
+    Ok(if summary.found.failed_runs == 0 {
         Outcome::Pass
     } else {
         Outcome::Fail
     })
 }
 
-/// Writes the replay file of a failure (atomically): the scenario with the
+/// `drlab explore merge DIR...`: the shards' summaries (each `DIR/summary.json`
+/// of `explore --shard I/N --out DIR`) added up into the summary one
+/// exploration over all their seeds prints. Every shard of the same
+/// exploration must be there, each once.
+pub fn merge(dirs: &[PathBuf], format: Format) -> Result<Outcome> {
+    super::no_html(format, "explore merge")?;
+    let mut parts: Vec<(ShardOf, Summary)> = Vec::new();
+    for d in dirs {
+        let p = read_summary(d)?;
+        let shard = p.shard.with_context(|| {
+            format!(
+                "{}: not a shard's summary (no `shard`): it is a whole exploration already",
+                d.display()
+            )
+        })?;
+        parts.push((shard, p));
+    }
+    parts.sort_by_key(|(shard, _)| shard.index);
+    let (whole, first) = parts.first().context("no summaries to merge")?;
+    let whole = *whole;
+    let mut seen = std::collections::BTreeSet::new();
+    for (shard, p) in &parts {
+        let same = p.scenario == first.scenario
+            && p.faults_max == first.faults_max
+            && p.envelope == first.envelope;
+        ensure!(
+            same,
+            "the summaries are of different explorations ({} with --faults-max {} and {:?}, {} with --faults-max {} and {:?})",
+            first.scenario,
+            first.faults_max,
+            first.envelope,
+            p.scenario,
+            p.faults_max,
+            p.envelope
+        );
+        ensure!(
+            (shard.count, shard.first_seed, shard.runs)
+                == (whole.count, whole.first_seed, whole.runs),
+            "shard {}/{} is of {} runs from seed {}, shard {}/{} of {} runs from seed {}: not one exploration",
+            shard.index,
+            shard.count,
+            shard.runs,
+            shard.first_seed,
+            whole.index,
+            whole.count,
+            whole.runs,
+            whole.first_seed
+        );
+        ensure!(
+            seen.insert(shard.index),
+            "shard {}/{} is given twice",
+            shard.index,
+            shard.count
+        );
+    }
+    // every shard that has seeds must be here; empty ones (more shards
+    // than runs) may be
+    let split = Seeds::new(whole.first_seed, whole.runs)?.split(whole.count);
+    for (i, part) in split.iter().enumerate() {
+        ensure!(
+            seen.contains(&(i as u64)),
+            "shard {i}/{} is missing (got shards {:?})",
+            whole.count,
+            seen
+        );
+        if let Some((_, p)) = parts.iter().find(|(s, _)| s.index == i as u64) {
+            ensure!(
+                (p.first_seed, p.runs) == (part.first, part.count),
+                "shard {i}/{} ran {} runs from seed {}, where its part is {} runs from seed {}",
+                whole.count,
+                p.runs,
+                p.first_seed,
+                part.count,
+                part.first
+            );
+        }
+    }
+    let first = &parts[0].1;
+    let (scenario, faults_max, envelope) = (
+        first.scenario.clone(),
+        first.faults_max,
+        first.envelope.clone(),
+    );
+    let wall_s: f64 = parts.iter().map(|(_, p)| p.wall_s).sum();
+    let found = parts
+        .into_iter()
+        .map(|(_, p)| p.found)
+        .fold(Found::default(), Found::then);
+    let summary = Summary {
+        scenario,
+        runs: whole.runs,
+        first_seed: whole.first_seed,
+        shard: None,
+        faults_max,
+        envelope,
+        wall_s,
+        runs_per_s: per_s(whole.runs, wall_s),
+        found,
+    };
+    finish(&summary, format, None)
+}
+
+fn read_summary(dir: &Path) -> Result<Summary> {
+    let path = if dir.is_dir() {
+        dir.join("summary.json")
+    } else {
+        dir.to_path_buf()
+    };
+    let text = super::read_bounded(&path, SUMMARY_BYTES_MAX, "an explore summary")?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}:{}:{}: not an explore summary: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// Writes the replay file of a failure (atomically): the scenario with its
 /// shrunk schedule, its seed, and a header saying how to replay it.
 fn write_replay(
     dir: &Path,
     s: &Scenario,
     base: &toml::Table,
-    (drawn, replace): (&[Drawn], bool),
-    seed: u64,
-    v: &Violation,
+    v: &Failure,
+    replace: bool,
 ) -> Result<PathBuf> {
+    let (drawn, seed) = (&v.drawn, v.seed);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut t = base.clone();
     if let Some(meta) = t.get_mut("scenario").and_then(toml::Value::as_table_mut) {
@@ -512,27 +816,30 @@ fn write_replay(
         v.what.replace('\n', " "),
         path.display()
     );
-    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::output::write_file(&path, text.as_bytes())?;
     Ok(path)
 }
 
 fn text_summary(s: &Summary) -> String {
     let mut t = format!(
         "explore {}: {} runs from seed {} ({:.0} runs/s), {} failed, {} missed an objective\n",
-        s.scenario, s.runs, s.first_seed, s.runs_per_s, s.failed_runs, s.objectives_missed
+        s.scenario,
+        s.runs,
+        s.first_seed,
+        s.runs_per_s,
+        s.found.failed_runs,
+        s.found.objectives_missed
     );
-    for (inv, n) in &s.failures_by_invariant {
+    for (inv, n) in &s.found.failures_by_invariant {
         t += &format!("  {inv}: {n} runs\n");
     }
-    if s.unshrunk > 0 {
+    if s.found.unshrunk > 0 {
         t += &format!(
             "  ({} failing runs beyond the first {SHRINKS_MAX} were not shrunk)\n",
-            s.unshrunk
+            s.found.unshrunk
         );
     }
-    for f in &s.failures {
+    for f in &s.found.failures {
         t += &format!(
             "FAIL seed {} (and {} more runs like it): {} at {:.3} s: {}\n",
             f.seed,

@@ -46,6 +46,11 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
 
         Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Explore {
+            action: Some(crate::cli::ExploreAction::Merge { dirs, format }),
+            ..
+        } => explore::merge(&dirs, format),
+        Command::Explore {
+            action: None,
             scenario,
             runs,
             seed,
@@ -54,8 +59,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             out,
             shard,
             envelope,
+            jobs,
         } => explore::explore(&explore::ExploreArgs {
-            scenario: &scenario,
+            scenario: &scenario.context("a scenario file is required")?,
             runs,
             seed,
             faults_max,
@@ -63,6 +69,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             out: out.as_deref(),
             shard,
             envelope,
+            jobs,
         }),
         Command::Sweep {
             scenario,
