@@ -291,6 +291,39 @@ fn sim_and_lab_agree_on_structure(_lab: &Lab) -> LabTestResult {
     the_arms_agree(&s, &sim, &done.report)
 }
 
+/// How far the simulated RTO of the scenario calibrated on the lab's own
+/// report may be from the lab's RTO, in % of the lab's (issue 9's
+/// acceptance): calibration fits the step times, not detection (the lab's
+/// unanswered heartbeat lasts its whole limit) nor propagation.
+const CALIBRATED_RTO_TOLERANCE_PCT: f64 = 10.0;
+
+/// `drlab calibrate` on the LAN failover's lab report gives a scenario
+/// whose simulation has the lab's RTO.
+fn calibrated_simulation_has_the_labs_rto(_lab: &Lab) -> LabTestResult {
+    let done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    let done = done
+        .as_ref()
+        .ok_or_else(|| fail("the lab drill did not run"))?;
+    let text = std::fs::read_to_string(scenario_path())?;
+    let measured = [drlab_drill::calibrate::Measurement {
+        name: "the lab report",
+        report: &done.report,
+    }];
+    let c = drlab_drill::calibrate::calibrate(&text, &scenario(), &measured)?;
+    let sim = drlab_sim::run(&c.scenario, c.scenario.scenario.seed)?;
+    let sim = Report::from_events(&sim.events);
+    let tolerance = drlab_reports::Tolerance::pct(CALIBRATED_RTO_TOLERANCE_PCT)?;
+    let cmp = drlab_reports::compare(&done.report, &sim, tolerance);
+    eprint!("{}", drlab_reports::compare_text(&cmp));
+    if !cmp.agree {
+        return Err(fail(format!(
+            "the calibrated simulation disagrees with the lab: {}",
+            cmp.disagreements.join("; ")
+        )));
+    }
+    Ok(())
+}
+
 /// Keeps the lab arm's events beside its row (`<name>.events.jsonl`), so a
 /// difference between the arms can be read event by event afterwards.
 fn keep_events(s: &Scenario, events: &[drlab_drivers::Event]) -> LabTestResult {
@@ -324,21 +357,36 @@ fn keep_events(s: &Scenario, events: &[drlab_drivers::Event]) -> LabTestResult {
         text += &serde_json::to_string(e)?;
         text.push('\n');
     }
-    let tmp = dir.join(format!(".{}.events.tmp", s.scenario.name));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, dir.join(format!("{}.events.jsonl", s.scenario.name)))?;
+    drlab_labkit::write_atomic(
+        &dir.join(format!("{}.events.jsonl", s.scenario.name)),
+        &text,
+    )?;
     Ok(())
 }
 
-/// The battery's comparison of the two arms of one scenario: the same
-/// steps in the same order, the same state trace and the same verdict
-/// (unless the scenario's `[lab] differs` says why not). Prints both
-/// arms' RTO breakdown and keeps the row for the catalogue's lab column.
+/// How far the lab's RTO may be from the simulator's, in % of the
+/// simulator's, before the battery fails. The LAN failover's timing is
+/// calibrated on this machine idle; its lab RTO measured +3 % to +28 %
+/// in 6 runs on 2026-12-01 (after Dovecot's refusal delay was removed;
+/// docs/lab.md), the upper end while other work loaded the 2 cores: every
+/// command over SSH then takes 2 to 20 times as long. The comparison
+/// prints each step's difference, so a slow step names itself.
+const LAB_RTO_TOLERANCE_PCT: f64 = 30.0;
+
+/// The battery's comparison of the two arms of one scenario
+/// (`drlab_reports::compare`, what `drlab compare` prints): the same steps
+/// in the same order, the same state trace, the same verdict and the RTO
+/// within `LAB_RTO_TOLERANCE_PCT` (unless the scenario's `[lab] differs`
+/// says why they may not). Keeps both reports, so that `drlab compare
+/// target/lab-battery/NAME.sim.json target/lab-battery/NAME.lab.json`
+/// shows it again, and the row for the catalogue's lab column.
 fn the_arms_agree(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
-    print_arms(&s.scenario.name, sim, lab);
+    let tolerance = drlab_reports::Tolerance::pct(LAB_RTO_TOLERANCE_PCT)?;
+    let c = drlab_reports::compare(sim, lab, tolerance);
+    eprint!("{}", drlab_reports::compare_text(&c));
+    keep_reports(s, sim, lab)?;
     battery_row(s, sim, lab)?;
-    let differs = s.lab.as_ref().and_then(|l| l.differs.as_deref());
-    if let Some(why) = differs {
+    if let Some(why) = s.lab.as_ref().and_then(|l| l.differs.as_deref()) {
         eprintln!(
             "{}: the lab arm may differ: {}",
             s.scenario.name,
@@ -346,60 +394,26 @@ fn the_arms_agree(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
         );
         return Ok(());
     }
-    let names = |r: &Report| r.steps.iter().map(|x| x.name.clone()).collect::<Vec<_>>();
-    if names(sim) != names(lab) {
+    if !c.agree {
         return Err(fail(format!(
-            "steps differ:\n sim {:?}\n lab {:?}",
-            names(sim),
-            names(lab)
-        )));
-    }
-    let codes = |r: &Report| r.states.iter().map(|x| x.code).collect::<Vec<_>>();
-    if codes(sim) != codes(lab) {
-        return Err(fail(format!(
-            "state traces differ: sim {:?}, lab {:?}",
-            codes(sim),
-            codes(lab)
-        )));
-    }
-    if sim.verdict != lab.verdict {
-        return Err(fail(format!(
-            "verdicts differ: sim {:?}, lab {:?} ({})",
-            sim.verdict,
-            lab.verdict,
-            lab.reasons.join("; ")
+            "{}: the lab arm disagrees with the simulator's: {}",
+            s.scenario.name,
+            c.disagreements.join("; ")
         )));
     }
     Ok(())
 }
 
-fn print_arms(name: &str, sim: &Report, lab: &Report) {
-    let row = |arm: &str, r: &Report| {
-        let b = r.rto_breakdown.as_ref();
-        let part = |f: fn(&drlab_reports::Breakdown) -> f64| {
-            b.map_or("-".to_string(), |b| format!("{:.3}", f(b)))
-        };
-        format!(
-            "  {arm}  {:>10}  {:>9}  {:>8}  {:>9}  {:>11}  {:>5}  {:?}",
-            fmt_s(r.rto_s),
-            part(|b| b.detection_s),
-            part(|b| b.decision_s),
-            part(|b| b.execution_s),
-            part(|b| b.propagation_s),
-            r.lost_writes,
-            r.verdict
-        )
-    };
-    eprintln!(
-        "{name}, same scenario file and runbook:\n\
-         \x20            RTO  detection  decision  execution  propagation  lost writes  verdict\n{}\n{}",
-        row("sim", sim),
-        row("lab", lab)
-    );
-}
-
-fn fmt_s(x: Option<f64>) -> String {
-    x.map_or("-".to_string(), |v| format!("{v:.3} s"))
+/// Writes `NAME.sim.json` and `NAME.lab.json` (the reports as `drlab run
+/// --format json` writes them) into the battery's directory.
+fn keep_reports(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
+    let dir = battery_dir();
+    std::fs::create_dir_all(&dir)?;
+    for (arm, r) in [("sim", sim), ("lab", lab)] {
+        let path = dir.join(format!("{}.{arm}.json", s.scenario.name));
+        drlab_labkit::write_atomic(&path, &(serde_json::to_string_pretty(r)? + "\n"))?;
+    }
+    Ok(())
 }
 
 /// Where the battery keeps one JSON row per scenario (`drlab catalogue
@@ -427,9 +441,8 @@ fn battery_row(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
     });
     let dir = battery_dir();
     std::fs::create_dir_all(&dir)?;
-    let tmp = dir.join(format!(".{}.json.tmp", s.scenario.name));
-    std::fs::write(&tmp, serde_json::to_string_pretty(&row)?)?;
-    std::fs::rename(&tmp, dir.join(format!("{}.json", s.scenario.name)))?;
+    let path = dir.join(format!("{}.json", s.scenario.name));
+    drlab_labkit::write_atomic(&path, &serde_json::to_string_pretty(&row)?)?;
     Ok(())
 }
 
@@ -616,6 +629,10 @@ fn main() -> ExitCode {
             LabTest::new(
                 "sim_and_lab_agree_on_structure",
                 sim_and_lab_agree_on_structure,
+            ),
+            LabTest::new(
+                "calibrated_simulation_has_the_labs_rto",
+                calibrated_simulation_has_the_labs_rto,
             ),
             LabTest::new(
                 "secrets_never_appear_in_journal_report_or_events",

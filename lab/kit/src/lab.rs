@@ -55,6 +55,15 @@ impl Shape {
             Shape::Wan => "wan",
         }
     }
+
+    /// The scenario names of the hosts the shape starts, in inventory
+    /// order (the router of a `wan` lab is no scenario host).
+    pub fn scenario_hosts(self) -> Vec<&'static str> {
+        match self {
+            Shape::Lan => HOSTS.iter().map(|h| h.0).collect(),
+            Shape::Wan => WAN_HOSTS.iter().map(|h| h.0).collect(),
+        }
+    }
 }
 
 /// One site of a `wan` lab: its service network and what is on it.

@@ -30,7 +30,7 @@ mod secrets;
 
 pub use build::build_image;
 pub use harness::{LabTest, LabTestResult, run_lab_tests};
-pub use inventory::{HostPlan, MAIL_ROOT, SERVICE_MAP};
+pub use inventory::{HostPlan, MAIL_ROOT, SERVICE_MAP, write_atomic};
 pub use lab::{
     DownReport, LAB_LABEL, Lab, LabError, LabOptions, OWNER_PID_LABEL, Progress, Shape, Site,
     WAN_ROUTER, default_images_dir, down_by_name,

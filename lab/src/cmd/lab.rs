@@ -89,9 +89,7 @@ fn shaped_for(mut opts: LabOptions, scenarios: &[PathBuf]) -> Result<LabOptions>
         }
     }
     // the kit's lab for the shape the scenarios name
-    opts.shape = match shape {
-        Some(drlab_scenarios::format::LabShape::Lan) | None => drlab_labkit::Shape::Lan,
-    };
+    opts.shape = shape.map_or(drlab_labkit::Shape::Lan, kit_shape);
     if let Some(d) = domain {
         opts.netbios_domain = d
             .split('.')
@@ -133,4 +131,30 @@ fn down(name: Option<String>, dir: &Path) -> Result<Outcome> {
         report.containers, report.networks
     ));
     Ok(Outcome::Pass)
+}
+
+/// The kit's lab for a shape the format names.
+fn kit_shape(shape: drlab_scenarios::format::LabShape) -> drlab_labkit::Shape {
+    match shape {
+        drlab_scenarios::format::LabShape::Lan => drlab_labkit::Shape::Lan,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use drlab_scenarios::format::LabShape;
+
+    /// The format validates a scenario's hosts against `LabShape::hosts`;
+    /// the kit starts its own list. One may not drift from the other.
+    #[test]
+    fn each_shape_the_format_names_starts_the_hosts_it_promises() {
+        for shape in LabShape::ALL {
+            assert_eq!(
+                shape.hosts(),
+                super::kit_shape(shape).scenario_hosts().as_slice(),
+                "{}",
+                shape.name()
+            );
+        }
+    }
 }

@@ -129,7 +129,11 @@ pub enum LabShape {
 }
 
 impl LabShape {
-    /// The scenario hosts the shape provides.
+    /// Every shape, for whatever must cover them all.
+    pub const ALL: [LabShape; 1] = [LabShape::Lan];
+
+    /// The scenario hosts the shape provides (the lab kit starts its own
+    /// list; a test of `drlab lab` checks that the two agree).
     pub fn hosts(self) -> &'static [&'static str] {
         match self {
             LabShape::Lan => &["DC1", "EXCH1", "EXCH2", "CLIENT1"],
@@ -250,4 +254,33 @@ pub enum DecisionPolicy {
     Manual,
     /// Automatic failover.
     Autopilot,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LabShape;
+
+    /// `LabShape::ALL` lists every variant: the format's own list of
+    /// expected names (serde's, in its error for an unknown shape) is the
+    /// names of `ALL`.
+    #[test]
+    fn every_lab_shape_is_in_all() {
+        #[derive(Debug, serde::Deserialize)]
+        struct T {
+            #[allow(dead_code)]
+            shape: LabShape,
+        }
+        let e = toml::from_str::<T>("shape = \"no-such-shape\"").unwrap_err();
+        let names: Vec<String> = LabShape::ALL
+            .iter()
+            .map(|s| format!("`{}`", s.name()))
+            .collect();
+        let message = e.to_string();
+        let expected = message.split("expected ").nth(1).unwrap_or_default().trim();
+        let listed: Vec<&str> = expected
+            .split([',', ' '])
+            .filter(|w| w.starts_with('`'))
+            .collect();
+        assert_eq!(listed, names, "{message}");
+    }
 }
