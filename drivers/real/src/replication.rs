@@ -266,17 +266,24 @@ pub fn mirror_command(dir: &str, peer: IpAddr, mode: MirrorMode) -> Option<Strin
     ))
 }
 
-/// Script run on the source: stop any lsyncd, mirror, write the
-/// configuration, start lsyncd. (Only the container's first start
-/// replicates by itself; after a restart replication is off until connected.)
+/// Script run on the source: stop any lsyncd, write the configuration,
+/// start lsyncd, then mirror, and print lsyncd's state. (Only the
+/// container's first start replicates by itself; after a restart
+/// replication is off until connected.)
+///
+/// lsyncd watches before the mirror starts, as Double-Take queues
+/// replication from the start of a mirror: a file that changes while the
+/// mirror runs is shipped by lsyncd, not lost between the mirror's scan
+/// and lsyncd's start. The store is live (delivery renames `tmp/` to
+/// `new/`, Dovecot `new/` to `cur/` when a client selects the mailbox),
+/// so the mirror may find files gone that it listed: rsync's exit 24
+/// ("partial transfer due to vanished source files", rsync(1) EXIT
+/// VALUES) means the mirror is complete but for files that lsyncd ships
+/// under their new names; every other failure fails the connect.
 pub fn connect_script(dir: &str, peer: IpAddr, mode: MirrorMode, delay_s: u32) -> String {
     let mut s = String::from("set -e\n");
     s.push_str(LSYNCD_STOP);
     s.push('\n');
-    if let Some(m) = mirror_command(dir, peer, mode) {
-        s.push_str(&m);
-        s.push('\n');
-    }
     s.push_str(&format!(
         "cat >{LSYNCD_CONFIG} <<'DRLAB_EOF'\n{}DRLAB_EOF\n",
         lsyncd_config(dir, peer, delay_s)
@@ -284,9 +291,12 @@ pub fn connect_script(dir: &str, peer: IpAddr, mode: MirrorMode, delay_s: u32) -
     // lsyncd daemonises; its stdio must not hold the SSH channel open
     s.push_str(&format!(
         "lsyncd {LSYNCD_CONFIG} </dev/null >/dev/null 2>&1\n\
-         for i in $(seq 50); do [ -s {LSYNCD_PID} ] && break; sleep 0.1; done\n\
-         {LSYNCD_STATE_FN}\nlsyncd_state\n"
+         for i in $(seq 50); do [ -s {LSYNCD_PID} ] && break; sleep 0.1; done\n"
     ));
+    if let Some(m) = mirror_command(dir, peer, mode) {
+        s.push_str(&format!("{m} || [ $? -eq 24 ]\n"));
+    }
+    s.push_str(&format!("{LSYNCD_STATE_FN}\nlsyncd_state\n"));
     s
 }
 
@@ -698,8 +708,16 @@ mod tests {
         assert!(c.contains("host = \"root@10.212.5.3\""), "{c}");
         assert!(c.contains("init = false"), "{c}");
         let s = connect_script("/srv/mail", PEER, MirrorMode::Difference, 1);
-        assert!(s.contains("rsync -a --delete -e"), "{s}");
-        assert!(s.contains("lsyncd /etc/lsyncd-drlab.lua </dev/null"), "{s}");
+        let (start, mirror) = (
+            s.find("lsyncd /etc/lsyncd-drlab.lua </dev/null"),
+            s.find("rsync -a --delete -e"),
+        );
+        // lsyncd watches before the mirror scans; only "vanished" passes
+        assert!(start.is_some() && mirror.is_some() && start < mirror, "{s}");
+        assert!(
+            s.contains("root@10.212.5.3:/srv/mail/ || [ $? -eq 24 ]\n"),
+            "{s}"
+        );
         assert!(status_script("/srv/mail", PEER).contains("--dry-run --itemize-changes --stats"));
     }
 
