@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use drlab_drivers::caps::Faults;
 use drlab_drivers::error::OpError;
 use drlab_drivers::types::{Fault, MirrorMode, ServiceState, StartupType};
-use drlab_labkit::{Lab, LabOptions, LabTest, LabTestResult, run_lab_tests};
+use drlab_labkit::{Lab, LabOptions, LabTest, LabTestResult, check, run_lab_tests};
 use drlab_real::dialect::{DialectError, linux};
 use drlab_real::faults::{FaultError, FaultInjector, FaultLimits};
 use drlab_real::replication::{LsyncdState, ReplicationLimits, Replicator};
@@ -81,14 +81,6 @@ fn rt() -> tokio::runtime::Runtime {
 
 fn target(lab: &Lab, host: &str) -> Result<SshTarget, SshError> {
     SshTarget::from_inventory(lab.inventory(), host)
-}
-
-fn check(cond: bool, what: impl Into<String>) -> LabTestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(what.into().into())
-    }
 }
 
 const T: Duration = Duration::from_secs(30);

@@ -14,6 +14,16 @@ use crate::lab::{Lab, LabOptions};
 /// What a lab test returns.
 pub type LabTestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// `Ok` when `cond` holds, else a failure saying `what`: the assertion of
+/// lab tests, which report failures rather than panic mid-lab.
+pub fn check(cond: bool, what: impl Into<String>) -> LabTestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
+}
+
 /// The body of a lab test, given the shared running lab.
 pub type LabTestBody = Arc<dyn Fn(&Lab) -> LabTestResult + Send + Sync>;
 

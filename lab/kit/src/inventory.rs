@@ -195,6 +195,16 @@ mod tests {
     use super::*;
     use crate::secrets::SecretFiles;
 
+    /// The secret files a lab under `d` writes.
+    fn secret_files(d: &Path) -> SecretFiles {
+        SecretFiles {
+            admin: d.join("secrets/admin_password"),
+            root: d.join("secrets/root_password"),
+            mail: d.join("secrets/mail_password"),
+            ssh_key: d.join("secrets/id_ed25519"),
+        }
+    }
+
     #[test]
     fn written_inventory_loads_and_names_files_not_values() {
         let plans: Vec<HostPlan> = [
@@ -215,12 +225,7 @@ mod tests {
         })
         .collect();
         let d = Path::new("/run/lab");
-        let files = SecretFiles {
-            admin: d.join("secrets/admin_password"),
-            root: d.join("secrets/root_password"),
-            mail: d.join("secrets/mail_password"),
-            ssh_key: d.join("secrets/id_ed25519"),
-        };
+        let files = secret_files(d);
         let opts = LabOptions::new(d);
         let inv = build(
             "t",
@@ -287,12 +292,7 @@ mod tests {
         })
         .collect();
         let d = Path::new("/run/lab");
-        let files = SecretFiles {
-            admin: d.join("secrets/admin_password"),
-            root: d.join("secrets/root_password"),
-            mail: d.join("secrets/mail_password"),
-            ssh_key: d.join("secrets/id_ed25519"),
-        };
+        let files = secret_files(d);
         let mut opts = LabOptions::new(d);
         opts.shape = Shape::Wan;
         let inv = build(

@@ -29,7 +29,8 @@ mod lab;
 mod secrets;
 
 pub use build::build_image;
-pub use harness::{LabTest, LabTestResult, run_lab_tests};
+pub use docker::{DOCKER_CALL_TIMEOUT_MS, docker};
+pub use harness::{LabTest, LabTestResult, check, run_lab_tests};
 pub use inventory::{HostPlan, MAIL_ROOT, SERVICE_MAP, write_atomic};
 pub use lab::{
     DownReport, LAB_LABEL, Lab, LabError, LabOptions, OWNER_PID_LABEL, Progress, Shape, Site,

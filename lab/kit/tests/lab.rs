@@ -12,7 +12,7 @@ use std::process::{Command, ExitCode};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use drlab_labkit::{Lab, LabOptions, LabTest, LabTestResult, SERVICE_MAP, run_lab_tests};
+use drlab_labkit::{Lab, LabOptions, LabTest, LabTestResult, SERVICE_MAP, check, run_lab_tests};
 use drlab_real::inventory::Inventory;
 
 /// Every progress line of the lab's start, to check that none leaks a secret.
@@ -50,24 +50,9 @@ fn main() -> ExitCode {
     )
 }
 
+/// The kit's `docker` call with its time limit.
 fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn check(cond: bool, what: impl Into<String>) -> LabTestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(what.into().into())
-    }
+    drlab_labkit::docker(args, drlab_labkit::DOCKER_CALL_TIMEOUT_MS)
 }
 
 fn inventory_maps(lab: &Lab) -> LabTestResult {

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use drlab_labkit::{
-    Lab, LabOptions, LabTest, LabTestResult, Shape, Site, WAN_ROUTER, run_lab_tests,
+    Lab, LabOptions, LabTest, LabTestResult, Shape, Site, WAN_ROUTER, check, run_lab_tests,
 };
 use drlab_real::inventory::{Inventory, LabRole};
 
@@ -59,24 +59,9 @@ fn main() -> ExitCode {
     )
 }
 
+/// The kit's `docker` call with its time limit.
 fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn check(cond: bool, what: impl Into<String>) -> LabTestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(what.into().into())
-    }
+    drlab_labkit::docker(args, drlab_labkit::DOCKER_CALL_TIMEOUT_MS)
 }
 
 /// Runs `sh -c script` in a host's container; stdout, or an error with
