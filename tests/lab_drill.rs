@@ -17,9 +17,10 @@ use drlab_drill::journal::{Phase, Record};
 use drlab_drill::lab::{LabDrill, LabDrillOptions};
 use drlab_drivers::types::{ServiceState, StoreRef};
 use drlab_drivers::{Directory, EventKind, MailStores, Services};
-use drlab_labkit::{Lab, LabOptions, LabTest, LabTestResult, run_lab_tests};
+use drlab_labkit::{Lab, LabGroup, LabOptions, LabTest, LabTestResult, run_lab_groups};
 use drlab_reports::{Report, Verdict};
 use drlab_scenarios::Scenario;
+use drlab_scenarios::format::LabShape;
 
 /// The drill's results, for the trials after it.
 struct Done {
@@ -39,15 +40,29 @@ fn scenario() -> Scenario {
     drlab_scenarios::load(&scenario_path()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn options() -> LabOptions {
-    let dir = std::env::temp_dir().join(format!("drlab-lab-drill-{}", std::process::id()));
-    LabOptions::new(dir).with_progress(|line| {
-        eprintln!("[lab] {line}");
-        PROGRESS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(line.to_string());
-    })
+/// The lab of `shape` that hosts the library's scenarios of that shape,
+/// with progress lines kept for the trials.
+fn options(shape: LabShape) -> LabOptions {
+    let dir = std::env::temp_dir().join(format!(
+        "drlab-lab-drill-{}-{}",
+        shape.name(),
+        std::process::id()
+    ));
+    let scenarios: Vec<(PathBuf, Scenario)> = lab_scenarios()
+        .into_iter()
+        .filter(|(_, s)| s.lab.as_ref().is_some_and(|l| l.shape == shape))
+        .collect();
+    let refs: Vec<_> = scenarios.iter().map(|(p, s)| (p.as_path(), s)).collect();
+    LabOptions::new(dir)
+        .shaped_for(&refs)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_progress(|line| {
+            eprintln!("[lab] {line}");
+            PROGRESS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(line.to_string());
+        })
 }
 
 fn fail(msg: impl Into<String>) -> Box<dyn std::error::Error> {
@@ -496,16 +511,34 @@ fn roll_back(lab: &Lab, s: &Scenario, journal: &std::path::Path) -> LabTestResul
     Ok(())
 }
 
-/// The library scenarios the battery runs besides the LAN failover, which
-/// the trials above run with their own checks.
-fn battery_scenarios() -> Vec<PathBuf> {
+/// Every library scenario with a `[lab]` table.
+fn lab_scenarios() -> Vec<(PathBuf, Scenario)> {
     drlab_tests::library()
         .into_iter()
-        .filter(|p| p != &scenario_path())
-        .filter(|p| {
-            drlab_scenarios::load(p)
-                .map(|s| s.lab.is_some())
-                .unwrap_or_else(|e| panic!("{e}"))
+        .map(|p| {
+            let s = drlab_scenarios::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            (p, s)
+        })
+        .filter(|(_, s)| s.lab.is_some())
+        .collect()
+}
+
+/// The battery's arms on the lab of `shape`: every library scenario with
+/// that `[lab] shape` besides the LAN failover, which the trials above run
+/// with their own checks.
+fn battery_tests(shape: LabShape) -> Vec<LabTest> {
+    lab_scenarios()
+        .into_iter()
+        .filter(|(p, s)| p != &scenario_path() && s.lab.as_ref().is_some_and(|l| l.shape == shape))
+        .map(|(p, _)| {
+            let stem = p
+                .file_stem()
+                .and_then(|x| x.to_str())
+                .unwrap_or("scenario")
+                .to_string();
+            LabTest::new(format!("battery::{}::{stem}", shape.name()), move |lab| {
+                battery(lab, &p)
+            })
         })
         .collect()
 }
@@ -611,44 +644,47 @@ fn rollback_restores_the_estate(lab: &Lab) -> LabTestResult {
 }
 
 fn main() -> ExitCode {
-    run_lab_tests(
-        options,
-        vec![
-            LabTest::new(
-                "plan_names_every_step_and_no_secret",
-                plan_names_every_step_and_no_secret,
-            ),
-            LabTest::new(
-                "lan_failover_drill_on_real_components",
-                lan_failover_drill_on_real_components,
-            ),
-            LabTest::new(
-                "the_plan_is_what_the_drill_sent",
-                the_plan_is_what_the_drill_sent,
-            ),
-            LabTest::new(
-                "sim_and_lab_agree_on_structure",
-                sim_and_lab_agree_on_structure,
-            ),
-            LabTest::new(
-                "calibrated_simulation_has_the_labs_rto",
-                calibrated_simulation_has_the_labs_rto,
-            ),
-            LabTest::new(
-                "secrets_never_appear_in_journal_report_or_events",
-                secrets_never_appear_in_journal_report_or_events,
-            ),
-            LabTest::new("rollback_restores_the_estate", rollback_restores_the_estate),
-        ]
+    let lan = vec![
+        LabTest::new(
+            "plan_names_every_step_and_no_secret",
+            plan_names_every_step_and_no_secret,
+        ),
+        LabTest::new(
+            "lan_failover_drill_on_real_components",
+            lan_failover_drill_on_real_components,
+        ),
+        LabTest::new(
+            "the_plan_is_what_the_drill_sent",
+            the_plan_is_what_the_drill_sent,
+        ),
+        LabTest::new(
+            "sim_and_lab_agree_on_structure",
+            sim_and_lab_agree_on_structure,
+        ),
+        LabTest::new(
+            "calibrated_simulation_has_the_labs_rto",
+            calibrated_simulation_has_the_labs_rto,
+        ),
+        LabTest::new(
+            "secrets_never_appear_in_journal_report_or_events",
+            secrets_never_appear_in_journal_report_or_events,
+        ),
+        LabTest::new("rollback_restores_the_estate", rollback_restores_the_estate),
+    ];
+    // one lab per shape, one at a time: the LAN trials and the LAN
+    // battery, then each other shape's battery on its own lab
+    let groups = LabShape::ALL
         .into_iter()
-        .chain(battery_scenarios().into_iter().map(|p| {
-            let stem = p
-                .file_stem()
-                .and_then(|x| x.to_str())
-                .unwrap_or("scenario")
-                .to_string();
-            LabTest::new(format!("battery::{stem}"), move |lab| battery(lab, &p))
-        }))
-        .collect(),
-    )
+        .map(|shape| {
+            let mut tests = if shape == LabShape::Lan {
+                lan.clone()
+            } else {
+                Vec::new()
+            };
+            tests.extend(battery_tests(shape));
+            LabGroup::new(move || options(shape), tests)
+        })
+        .filter(|g| !g.tests.is_empty())
+        .collect();
+    run_lab_groups(groups)
 }

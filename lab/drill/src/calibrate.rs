@@ -408,6 +408,18 @@ fn timing_of(s: &Scenario, label: &str) -> Option<Timed> {
             None
         };
     }
+    // `dnscmd SERVER /RecordDelete ZONE ...` and `/RecordAdd`: wan_failover,
+    // one RFC 2136 update each (`Dns::delete_record`, `Dns::add_record`).
+    if let Some(tail) = label.strip_prefix("dnscmd ") {
+        let (server, rest) = tail.split_once(' ')?;
+        word(server)?;
+        return (rest.starts_with("/RecordDelete ") || rest.starts_with("/RecordAdd ")).then_some(
+            Timed {
+                key: Key::Timing("dns_update_s"),
+                units: 1,
+            },
+        );
+    }
     // `move mailboxes SRC -> TGT on DC` (exchange_ops) and
     // `exchfailover -failover: move mailboxes SRC -> TGT` (lan_failover): one
     // draw per mailbox of SRC. The failback's move back is another count
@@ -922,6 +934,17 @@ mod tests {
             (
                 "318 revert: mount SG1/DB1 on EX1".into(),
                 t("store_mount_s"),
+                1,
+            ),
+            // wan_failover's DNSCMD updates.
+            (
+                "dnscmd DC1 /RecordDelete corp.example.com exch1 A 10.0.0.11 /f".into(),
+                t("dns_update_s"),
+                1,
+            ),
+            (
+                "dnscmd DC2 /RecordAdd 0.1.10.in-addr.arpa 12.0.1.10.in-addr.arpa PTR exch1.corp.example.com".into(),
+                t("dns_update_s"),
                 1,
             ),
             // exchange_ops::dismount_stores, two_site (306).

@@ -83,6 +83,13 @@ pub fn of(s: &Scenario) -> Estate {
     for p in &s.personas {
         e.initiators.insert(p.host.clone(), p.initiator.clone());
     }
+    e.addresses = s.hosts.iter().map(|h| (h.name.clone(), h.ip)).collect();
+    for server in s.dns.zones.iter().flat_map(|z| &z.servers) {
+        let records = drlab_scenarios::dns::records_on(s, server)
+            .filter_map(drlab_scenarios::dns::to_record)
+            .collect();
+        e.dns_records.insert(server.clone(), records);
+    }
     e.volumes = s
         .volumes
         .iter()

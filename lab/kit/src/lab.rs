@@ -498,6 +498,7 @@ impl Lab {
             ];
             exec_ok(rt, dc, "samba-tool dns add", add)?;
         }
+        self.reverse_zones(rt, dc, plans, say)?;
         say(&format!("lab {}: collecting host keys", self.name));
         let mut known = String::new();
         for p in plans {
@@ -537,6 +538,48 @@ impl Lab {
             .map_err(|e| LabError::Inventory(e.to_string()))?;
         crate::inventory::write_atomic(&self.inventory_path, &text)
             .map_err(io(&self.inventory_path))?;
+        Ok(())
+    }
+
+    /// The reverse zone of every service subnet (a `/24` each), made on
+    /// DC1 with the domain administrator's password from the container's
+    /// own environment (never a command line), so that a scenario's PTR
+    /// records have a zone on the lab's servers; `wan`'s DC2 then pulls
+    /// them with a forced replication of the DNS partition, as it serves
+    /// the same AD-integrated zones.
+    fn reverse_zones(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        dc: &str,
+        plans: &[HostPlan],
+        say: &dyn Fn(&str),
+    ) -> Result<(), LabError> {
+        let zones: std::collections::BTreeSet<String> = plans
+            .iter()
+            .filter_map(|p| reverse_zone(p.address))
+            .collect();
+        for z in &zones {
+            say(&format!("lab {}: reverse zone {z}", self.name));
+            let create = format!(
+                "PASSWD=\"$DC_ADMIN_PASSWORD\" samba-tool dns zonecreate 127.0.0.1 {z} -U Administrator"
+            );
+            exec_ok(rt, dc, "samba-tool dns zonecreate", sh_argv(&create))?;
+        }
+        if self.shape == Shape::Wan {
+            let base: Vec<String> = self
+                .inventory
+                .lab
+                .domain
+                .split('.')
+                .map(|p| format!("DC={p}"))
+                .collect();
+            let nc = format!("DC=DomainDnsZones,{}", base.join(","));
+            let dc2 = self.container_handle("DC2")?.id().to_string();
+            let pull = format!(
+                "PASSWD=\"$DC_ADMIN_PASSWORD\" samba-tool drs replicate dc2 dc1 '{nc}' -U Administrator"
+            );
+            exec_ok(rt, &dc2, "samba-tool drs replicate", sh_argv(&pull))?;
+        }
         Ok(())
     }
 
@@ -761,6 +804,19 @@ fn create_network(
     Err(LabError::Docker(format!(
         "no free {prefix}.x.0/24 after {SUBNET_TRIES_MAX} tries ({last})"
     )))
+}
+
+/// `c.b.a.in-addr.arpa`, the reverse zone of the `/24` holding `a.b.c.d`
+/// (RFC 1035 §3.5); none for IPv6.
+fn reverse_zone(a: IpAddr) -> Option<String> {
+    let IpAddr::V4(a) = a else { return None };
+    let [a, b, c, _] = a.octets();
+    Some(format!("{c}.{b}.{a}.in-addr.arpa"))
+}
+
+/// `sh -c SCRIPT`.
+fn sh_argv(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into()]
 }
 
 /// Limit of one command run in a container during set-up or by [`Lab::exec`].

@@ -49,59 +49,15 @@ fn up(dir: &Path, name: Option<String>, scenarios: &[PathBuf]) -> Result<Outcome
     Ok(Outcome::Pass)
 }
 
-/// The lab options for `scenarios`: the one shape their `[lab]` tables
-/// name (validation made sure their hosts are the shape's), their domain,
-/// and their mailboxes beside the lab's own.
-fn shaped_for(mut opts: LabOptions, scenarios: &[PathBuf]) -> Result<LabOptions> {
-    let mut shape = None;
-    let mut domain: Option<String> = None;
-    for path in scenarios {
-        let s = super::load(path)?;
-        let Some(l) = &s.lab else {
-            bail!(
-                "{}: no [lab] table, so no CI lab is known to host it; add `[lab] shape = \"lan\"` if its hosts are DC1, EXCH1, EXCH2 (see docs/scenario-format.md)",
-                path.display()
-            );
-        };
-        match shape {
-            Some(other) if other != l.shape => bail!(
-                "{}: needs the {} lab, the other scenarios the {} lab; start one lab per shape",
-                path.display(),
-                l.shape.name(),
-                drlab_scenarios::format::LabShape::name(other)
-            ),
-            _ => shape = Some(l.shape),
-        }
-        if let Some(d) = &s.domain {
-            match &domain {
-                Some(other) if !other.eq_ignore_ascii_case(&d.name) => bail!(
-                    "{}: domain {} where the other scenarios have {other}; one lab has one domain",
-                    path.display(),
-                    d.name
-                ),
-                _ => domain = Some(d.name.clone()),
-            }
-        }
-        for m in &s.mailboxes {
-            if !opts.mailboxes.contains(&m.name) {
-                opts.mailboxes.push(m.name.clone());
-            }
-        }
-    }
-    // the kit's lab for the shape the scenarios name
-    opts.shape = shape.map_or(drlab_labkit::Shape::Lan, kit_shape);
-    if let Some(d) = domain {
-        opts.netbios_domain = d
-            .split('.')
-            .next()
-            .unwrap_or("CORP")
-            .to_uppercase()
-            .chars()
-            .take(15)
-            .collect();
-        opts.domain = d;
-    }
-    Ok(opts)
+/// The lab options for `scenarios` (`drlab_labkit`'s `shaped_for`), each
+/// loaded with its located errors first.
+fn shaped_for(opts: LabOptions, scenarios: &[PathBuf]) -> Result<LabOptions> {
+    let loaded = scenarios
+        .iter()
+        .map(|p| super::load(p).map(|s| (p.as_path(), s)))
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<_> = loaded.iter().map(|(p, s)| (*p, s)).collect();
+    Ok(opts.shaped_for(&refs)?)
 }
 
 fn down(name: Option<String>, dir: &Path) -> Result<Outcome> {
@@ -131,30 +87,4 @@ fn down(name: Option<String>, dir: &Path) -> Result<Outcome> {
         report.containers, report.networks
     ));
     Ok(Outcome::Pass)
-}
-
-/// The kit's lab for a shape the format names.
-fn kit_shape(shape: drlab_scenarios::format::LabShape) -> drlab_labkit::Shape {
-    match shape {
-        drlab_scenarios::format::LabShape::Lan => drlab_labkit::Shape::Lan,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use drlab_scenarios::format::LabShape;
-
-    /// The format validates a scenario's hosts against `LabShape::hosts`;
-    /// the kit starts its own list. One may not drift from the other.
-    #[test]
-    fn each_shape_the_format_names_starts_the_hosts_it_promises() {
-        for shape in LabShape::ALL {
-            assert_eq!(
-                shape.hosts(),
-                super::kit_shape(shape).scenario_hosts().as_slice(),
-                "{}",
-                shape.name()
-            );
-        }
-    }
 }

@@ -126,17 +126,24 @@ pub enum LabShape {
     /// `EXCH2` standby), a client host (`CLIENT1`), and drlab's management
     /// network beside it.
     Lan,
+    /// Two sites, each its own service network, joined by a router
+    /// container that shapes the WAN link with `tc`: `hq` holds `DC1`,
+    /// `EXCH1` and `CLIENT1`, `dr` a second domain controller of the
+    /// domain (`DC2`, replicating the directory and its DNS zones with
+    /// `DC1`) and `EXCH2`.
+    Wan,
 }
 
 impl LabShape {
     /// Every shape, for whatever must cover them all.
-    pub const ALL: [LabShape; 1] = [LabShape::Lan];
+    pub const ALL: [LabShape; 2] = [LabShape::Lan, LabShape::Wan];
 
     /// The scenario hosts the shape provides (the lab kit starts its own
     /// list; a test of `drlab lab` checks that the two agree).
     pub fn hosts(self) -> &'static [&'static str] {
         match self {
             LabShape::Lan => &["DC1", "EXCH1", "EXCH2", "CLIENT1"],
+            LabShape::Wan => &["DC1", "EXCH1", "EXCH2", "CLIENT1", "DC2"],
         }
     }
 
@@ -144,6 +151,7 @@ impl LabShape {
     pub fn name(self) -> &'static str {
         match self {
             LabShape::Lan => "lan",
+            LabShape::Wan => "wan",
         }
     }
 }

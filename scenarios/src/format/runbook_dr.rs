@@ -43,6 +43,15 @@ pub struct WanFailoverParams {
     pub flush_after_s: f64,
     /// The DC the user move writes to (default: the target's DC).
     pub dc: Option<String>,
+    /// postover.bat's `dtcl wait 20000`, as for `lan-failover`.
+    #[serde(default = "default_service_wait_s")]
+    pub service_wait_s: f64,
+    /// postover.bat's `dtcl waitontarget` idle time, as for `lan-failover`.
+    #[serde(default = "super::runbook::default_idle_s")]
+    pub wait_on_target_idle_s: f64,
+    /// The bound on the whole drain wait, as for `lan-failover`.
+    #[serde(default = "super::runbook::default_drain_limit_s")]
+    pub wait_on_target_limit_s: f64,
 }
 
 fn default_watch_limit_s() -> f64 {

@@ -174,6 +174,9 @@ pub async fn run<B: Backend>(
     let mut lp = LanFailoverParams::new(&p.source, &p.target);
     lp.fail_over_ip_addresses = false;
     lp.dc = p.dc.clone();
+    lp.service_wait_s = p.service_wait_s;
+    lp.wait_on_target_idle_s = p.wait_on_target_idle_s;
+    lp.wait_on_target_limit_s = p.wait_on_target_limit_s;
     let mut done = super::lan_failover::run(cx, &lp).await?;
 
     let record = |n: String, rtype: RecordType, data: String, ttl_s: u32| DnsRecord {

@@ -25,6 +25,7 @@ use drlab_drivers::types::{
 };
 
 use super::LabLimits;
+use super::addresses::AddressMap;
 use super::estate::Estate;
 use super::{hosts, stores};
 use crate::dialect::windows::{self, ExchangeShell, PsCommand};
@@ -305,6 +306,17 @@ impl<'a> Commands<'a> {
                 "host {host} in the inventory (drlab touches only inventory hosts)"
             ))
         })
+    }
+
+    /// The scenario's addresses on the inventory's, for every estate host
+    /// the inventory has.
+    pub fn addresses(&self) -> AddressMap {
+        AddressMap::new(
+            self.estate
+                .addresses
+                .iter()
+                .filter_map(|(h, a)| self.inv.host(h).map(|e| (*a, e.address))),
+        )
     }
 
     fn ssh_op(
@@ -854,6 +866,10 @@ impl<'a> Commands<'a> {
         let def = e.dns.as_ref().ok_or_else(|| {
             OpError::not_found(format!("DNS service on {server} in the inventory"))
         })?;
+        let change = match change {
+            DnsChange::Add(r) => DnsChange::Add(self.addresses().record_to_lab(&r)),
+            DnsChange::Delete(r) => DnsChange::Delete(self.addresses().record_to_lab(&r)),
+        };
         let (DnsChange::Add(r) | DnsChange::Delete(r)) = &change;
         crate::dns::message::to_record(r).map_err(OpError::from)?;
         Ok(vec![LabOp::Dns {

@@ -74,8 +74,10 @@ impl Dns for LabBackend {
         rtype: RecordType,
     ) -> OpResult<Vec<DnsRecord>> {
         let (addr, _) = self.dns_server(server)?;
-        client::query_records(addr, name, rtype, DnsLimits::default())
+        let map = self.commands().addresses();
+        client::query_records(addr, &map.name_to_lab(name), rtype, DnsLimits::default())
             .await
+            .map(|rs| rs.iter().map(|r| map.record_to_scenario(r)).collect())
             .map_err(OpError::from)
     }
 
@@ -85,10 +87,16 @@ impl Dns for LabBackend {
         name: &str,
         rtype: RecordType,
     ) -> OpResult<Vec<DnsRecord>> {
+        let map = self.commands().addresses();
         self.resolver(client)?
-            .resolve(name, rtype)
+            .resolve(&map.name_to_lab(name), rtype)
             .await
-            .map(|r| r.records)
+            .map(|r| {
+                r.records
+                    .iter()
+                    .map(|r| map.record_to_scenario(r))
+                    .collect()
+            })
             .map_err(OpError::from)
     }
 

@@ -8,8 +8,9 @@
 //! interface. Every field is plain data in the interface's types.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 
-use drlab_drivers::types::{StoreInfo, StoreRef};
+use drlab_drivers::types::{DnsRecord, StoreInfo, StoreRef};
 
 use crate::dns::resolver::CachePolicy;
 
@@ -48,6 +49,14 @@ pub struct Estate {
     /// The SAN volumes, in the scenario's order (which numbers their
     /// targets on the SAN), each with the initiators allowed at the start.
     pub volumes: Vec<Volume>,
+    /// Each host's address in the scenario (`[[hosts]] ip`): DNS records
+    /// and answers speak these, and the backend maps them to and from the
+    /// inventory's addresses ([`crate::lab::addresses`]).
+    pub addresses: BTreeMap<String, Ipv4Addr>,
+    /// The DNS records each DNS server starts with (`[[dns.records]]` on
+    /// the servers of their zone), in the scenario's addresses: set-up
+    /// makes each server hold exactly these for their names and types.
+    pub dns_records: BTreeMap<String, Vec<DnsRecord>>,
 }
 
 /// A SAN volume as the estate starts it.

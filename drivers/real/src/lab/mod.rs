@@ -21,6 +21,7 @@
 //! order, and nothing else (the dry-run plan and the journal show the same
 //! operations); [`LabBackend::issued`] lists what each call sent.
 
+pub mod addresses;
 pub mod commands;
 mod directory;
 mod dns;
@@ -37,8 +38,8 @@ use std::time::{Duration, Instant};
 
 use drlab_drivers::caps::OpResult;
 use drlab_drivers::types::{
-    ArchiveInfo, Fault, MirrorMode, QueueStatus, ReplicationState, RestoreOptions, ServiceState,
-    StartupType,
+    ArchiveInfo, DnsRecord, Fault, MirrorMode, QueueStatus, RecordType, ReplicationState,
+    RestoreOptions, ServiceState, StartupType,
 };
 
 use self::issue::Issued;
@@ -401,6 +402,7 @@ impl LabBackend {
                 self.estate.mailboxes.len()
             ));
         }
+        did.extend(self.prepare_dns().await?);
         // The SAN's volumes with their starting ACLs: a scenario with
         // volumes needs a SAN host (prepare_san says so when there is none).
         let cmds = self.commands();
@@ -429,6 +431,36 @@ impl LabBackend {
 
     fn first_dc(&self) -> Option<&str> {
         self.commands().first_dc()
+    }
+
+    /// The scenario's DNS records on each of its servers, whatever an
+    /// earlier drill left: per name and type, one RFC 2136 update that
+    /// deletes the RRset and adds the scenario's records (with their
+    /// TTLs, which the clients' caches then follow), in the lab's
+    /// addresses.
+    async fn prepare_dns(&self) -> OpResult<Vec<String>> {
+        let map = self.commands().addresses();
+        let mut did = Vec::new();
+        for (server, records) in &self.estate.dns_records {
+            let mut sets: BTreeMap<(String, RecordType), Vec<DnsRecord>> = BTreeMap::new();
+            for r in records.iter().map(|r| map.record_to_lab(r)) {
+                sets.entry((r.name.to_string(), r.rtype))
+                    .or_default()
+                    .push(r);
+            }
+            for ((name, _), set) in &sets {
+                self.updater(server, name)
+                    .await?
+                    .replace(set)
+                    .await
+                    .map_err(OpError::from)?;
+            }
+            did.push(format!(
+                "{server}: {} DNS records as the scenario starts",
+                records.len()
+            ));
+        }
+        Ok(did)
     }
 }
 
