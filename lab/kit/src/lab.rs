@@ -874,6 +874,9 @@ struct Placement {
     network: String,
     dns: Vec<IpAddr>,
     forwarding: bool,
+    /// `wan`: the other site's subnet and the router's address on this
+    /// one; the entrypoint sets the route at every start (`DRLAB_ROUTE`).
+    route: Option<(String, IpAddr)>,
 }
 
 /// What the async part of `start` needs.
@@ -906,6 +909,7 @@ impl StartCtx<'_> {
             network: self.network.clone(),
             dns: dns.into_iter().collect(),
             forwarding: false,
+            route: None,
         };
         self.run_on(at, host, short, role, env).await
     }
@@ -923,6 +927,7 @@ impl StartCtx<'_> {
             network,
             dns,
             forwarding,
+            route,
         } = at;
         let (repo, tag) = self
             .image
@@ -964,6 +969,9 @@ impl StartCtx<'_> {
                 .with_label(OWNER_PIDNS_LABEL, own_pidns());
         }
         req = req.with_env_var("ROLE", role);
+        if let Some((subnet, via)) = route {
+            req = req.with_env_var("DRLAB_ROUTE", format!("{subnet} via {via}"));
+        }
         for (k, v) in env {
             req = req.with_env_var(k, v);
         }
@@ -1208,22 +1216,6 @@ impl StartCtx<'_> {
         self.address_on(network, host, id).await
     }
 
-    /// `ip route replace <subnet> via <router>` in the host's container.
-    async fn route(&self, host: &str, id: &str, subnet: &str, via: IpAddr) -> Result<(), LabError> {
-        let argv: Vec<String> = ["ip", "route", "replace", subnet, "via", &via.to_string()]
-            .map(String::from)
-            .to_vec();
-        let (code, _, err) = exec_raw(id, argv).await?;
-        if code == 0 {
-            Ok(())
-        } else {
-            Err(LabError::Setup {
-                step: format!("{host}: route {subnet} via {via}"),
-                detail: format!("exit {code}: {}", err.trim()),
-            })
-        }
-    }
-
     /// The wan lab: the router on both site networks, DC1 (a new domain),
     /// EXCH1 and CLIENT1 at hq, DC2 (joining the domain as a second DC)
     /// and EXCH2 at dr, each routing the other site via the router, then
@@ -1255,11 +1247,6 @@ impl StartCtx<'_> {
                 });
             }
         };
-        let on = |network: &str, dns: Vec<IpAddr>| Placement {
-            network: network.to_string(),
-            dns,
-            forwarding: false,
-        };
         // the router: no sshd, no secret in its environment
         let (rh, rs) = WAN_ROUTER;
         say(&format!(
@@ -1273,6 +1260,7 @@ impl StartCtx<'_> {
                     network: hq_net.clone(),
                     dns: Vec::new(),
                     forwarding: true,
+                    route: None,
                 },
                 rh,
                 rs,
@@ -1288,8 +1276,20 @@ impl StartCtx<'_> {
         ));
         // the route of a host on `site` to the other site's subnet
         let via = |site: &str| match site {
-            "hq" => (dr_subnet.as_str(), router_hq),
-            _ => (hq_subnet.as_str(), router_dr),
+            "hq" => (dr_subnet.clone(), router_hq),
+            _ => (hq_subnet.clone(), router_dr),
+        };
+        // a host on `site`'s network, asking `dns`, routing the other site
+        // through the router (the entrypoint sets it at every start)
+        let on = |site: &str, dns: Vec<IpAddr>| Placement {
+            network: if site == "hq" {
+                hq_net.clone()
+            } else {
+                dr_net.clone()
+            },
+            dns,
+            forwarding: false,
+            route: Some(via(site)),
         };
         let host_def = |h: &str| {
             WAN_HOSTS
@@ -1326,15 +1326,13 @@ impl StartCtx<'_> {
         say(&format!("lab {}: starting {} at hq", self.name, dc1_h.0));
         let dc1 = self
             .run_on(
-                on(&hq_net, Vec::new()),
+                on(dc1_h.3, Vec::new()),
                 dc1_h.0,
                 dc1_h.1,
                 dc1_h.2,
                 dc_env(None),
             )
             .await?;
-        let (sub, r) = via(dc1_h.3);
-        self.route(dc1_h.0, dc1.id(), sub, r).await?;
         let dc1_ip = self.address_on(&hq_net, dc1_h.0, dc1.id()).await?;
 
         say(&format!(
@@ -1343,14 +1341,14 @@ impl StartCtx<'_> {
         ));
         let (dc2, client) = tokio::join!(
             self.run_on(
-                on(&dr_net, vec![dc1_ip]),
+                on(dc2_h.3, vec![dc1_ip]),
                 dc2_h.0,
                 dc2_h.1,
                 dc2_h.2,
                 dc_env(Some(dc1_ip))
             ),
             self.run_on(
-                on(&hq_net, vec![dc1_ip]),
+                on(client_h.3, vec![dc1_ip]),
                 client_h.0,
                 client_h.1,
                 client_h.2,
@@ -1358,22 +1356,16 @@ impl StartCtx<'_> {
             ),
         );
         let (dc2, client) = (dc2?, client?);
-        let (sub, r) = via(dc2_h.3);
-        self.route(dc2_h.0, dc2.id(), sub, r).await?;
-        let (sub, r) = via(client_h.3);
-        self.route(client_h.0, client.id(), sub, r).await?;
         let dc2_ip = self.address_on(&dr_net, dc2_h.0, dc2.id()).await?;
         let exch2 = self
             .run_on(
-                on(&dr_net, vec![dc2_ip, dc1_ip]),
+                on(exch2_h.3, vec![dc2_ip, dc1_ip]),
                 exch2_h.0,
                 exch2_h.1,
                 exch2_h.2,
                 self.mail_env(None, true),
             )
             .await?;
-        let (sub, r) = via(exch2_h.3);
-        self.route(exch2_h.0, exch2.id(), sub, r).await?;
         let exch2_ip = self.address_on(&dr_net, exch2_h.0, exch2.id()).await?;
         self.wait_ready(exch2_h.0, exch2.id(), quick).await?;
         say(&format!(
@@ -1382,17 +1374,13 @@ impl StartCtx<'_> {
         ));
         let exch1 = self
             .run_on(
-                on(&hq_net, vec![dc1_ip]),
+                on(exch1_h.3, vec![dc1_ip]),
                 exch1_h.0,
                 exch1_h.1,
                 exch1_h.2,
                 self.mail_env(Some(exch2_ip), false),
             )
             .await?;
-        // before its lsyncd starts (after its mail services), and lsyncd
-        // insists on its first sync anyway
-        let (sub, r) = via(exch1_h.3);
-        self.route(exch1_h.0, exch1.id(), sub, r).await?;
         let (r1, r2, r3, r4) = tokio::join!(
             self.wait_ready(exch1_h.0, exch1.id(), quick),
             self.wait_ready(client_h.0, client.id(), quick),
