@@ -74,6 +74,9 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Print the JSON Schema of the scenario format (docs/scenario.schema.json),
+    /// for editors (taplo, Even Better TOML) and validators.
+    Schema,
     /// Run every scenario of a directory and print a table of RTO, RPO and verdict.
     Catalogue {
         /// Directory of scenarios.

@@ -165,12 +165,22 @@ const RULES: &[(Match, Bound)] = &[
 
 /// The bound of a number stored under `key`, if the format has one.
 pub fn for_key(key: &str) -> Option<Bound> {
-    RULES.iter().find_map(|(m, b)| {
-        let hit = match *m {
-            Match::Exact(n) => key == n,
-            Match::Suffix(s) => key.ends_with(s) && key.len() > s.len(),
-        };
-        hit.then_some(*b)
+    rule(key).map(|(_, b)| b)
+}
+
+/// The name of the rule that bounds `key` (the exact name, or the suffix
+/// such as `_interval_s`), if the format has one.
+pub fn rule_name(key: &str) -> Option<&'static str> {
+    rule(key).map(|(m, _)| match m {
+        Match::Exact(n) | Match::Suffix(n) => n,
+    })
+}
+
+/// The first rule matching `key`.
+fn rule(key: &str) -> Option<(Match, Bound)> {
+    RULES.iter().copied().find(|(m, _)| match *m {
+        Match::Exact(n) => key == n,
+        Match::Suffix(s) => key.ends_with(s) && key.len() > s.len(),
     })
 }
 

@@ -5,6 +5,7 @@
 //! they run simulated or real. Reports are computed only from [`Event`]s, so
 //! simulated and measured runs are directly comparable.
 
+pub mod cache;
 pub mod caps;
 pub mod dr;
 pub mod error;

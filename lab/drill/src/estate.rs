@@ -8,7 +8,7 @@ use drlab_real::dns::CachePolicy;
 use drlab_real::lab::Estate;
 use drlab_real::lab::estate::{Client, Mailbox, Volume};
 use drlab_scenarios::Scenario;
-use drlab_scenarios::format::{ExchangeRole, ResolverPolicy};
+use drlab_scenarios::format::ExchangeRole;
 
 /// The estate of `s` at the start of a drill, for
 /// [`drlab_real::lab::LabBackend::connect`] and the plan's renderer.
@@ -35,13 +35,7 @@ pub fn of(s: &Scenario) -> Estate {
             .map(|c| Client {
                 name: c.name.clone(),
                 dns_server: c.dns_server.clone(),
-                cache: match c.resolver {
-                    ResolverPolicy::HonourTtl => CachePolicy::HonourTtl,
-                    ResolverPolicy::MinTtl => CachePolicy::MinTtl {
-                        floor_s: c.min_ttl_s,
-                    },
-                    ResolverPolicy::NeverExpire => CachePolicy::NeverExpire,
-                },
+                cache: CachePolicy::Rules(drlab_scenarios::dns::rules_of(c)),
             })
             .collect(),
         ..Estate::default()
@@ -104,6 +98,33 @@ pub fn of(s: &Scenario) -> Estate {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    /// The lab's client resolvers cache by the same rules as the
+    /// simulator's: a profile's, or the plain policy's.
+    #[test]
+    fn each_client_resolver_gets_the_scenarios_cache_rules() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/library");
+        let text = std::fs::read_to_string(dir.join("wan-failover-lab.toml")).unwrap();
+        let text = text.replacen("resolver = \"honour-ttl\"", "profile = \"java\"", 1);
+        let s =
+            drlab_scenarios::parse(Path::new("w.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+        let e = super::of(&s);
+        assert_eq!(e.clients.len(), s.clients.len());
+        for (c, lab) in s.clients.iter().zip(&e.clients) {
+            assert_eq!(
+                lab.cache.rules(),
+                drlab_scenarios::dns::rules_of(c),
+                "{}",
+                c.name
+            );
+        }
+        let java = drlab_scenarios::dns::profile(drlab_scenarios::format::ClientProfile::Java);
+        assert_eq!(e.clients[0].cache.rules(), java.rules);
+        assert_eq!(
+            e.clients[0].cache.lifetime(300),
+            Some(std::time::Duration::from_secs(30))
+        );
+    }
 
     /// Both backends log a host in to the SAN under the same initiator
     /// name: a persona's, else the default, on every library scenario

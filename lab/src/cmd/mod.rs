@@ -8,6 +8,7 @@ mod drill;
 pub mod explore;
 mod lab;
 mod run;
+mod schema;
 pub mod sweep;
 
 mod validate;
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         }),
 
         Command::Validate { scenarios } => validate::validate(&scenarios),
+        Command::Schema => schema::schema(),
         Command::Explore {
             action: Some(crate::cli::ExploreAction::Merge { dirs, format }),
             ..

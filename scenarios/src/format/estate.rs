@@ -4,10 +4,11 @@
 use std::net::Ipv4Addr;
 
 use drlab_drivers::types::{MirrorMode, StartupType};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// Network parameters of a LAN or WAN link.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     /// One-way latency.
@@ -20,7 +21,7 @@ pub struct LinkSpec {
 }
 
 /// `[[sites]]`: a failure domain with its own LAN.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteDef {
     /// Site name.
@@ -39,7 +40,7 @@ fn default_lan() -> LinkSpec {
 }
 
 /// `[[links]]`: a WAN link between two sites.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkDef {
     /// The two sites.
@@ -65,7 +66,7 @@ impl LinkDef {
 }
 
 /// `[domain]`: the Active Directory domain.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainDef {
     /// DNS name of the domain, e.g. `corp.example.com`.
@@ -82,7 +83,7 @@ fn default_ad_delay() -> f64 {
 }
 
 /// What a host does besides Exchange.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// An Active Directory domain controller.
@@ -92,7 +93,7 @@ pub enum Role {
 }
 
 /// Whether a host's Exchange serves users at the start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExchangeRole {
     /// Services running, stores mounted.
@@ -103,11 +104,12 @@ pub enum ExchangeRole {
 }
 
 /// A host's Exchange installation.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeHostDef {
     /// Startup type of the Exchange services (the guide sets the target to manual).
     #[serde(default = "default_startup")]
+    #[schemars(with = "super::schema::StartupTypeSchema")]
     pub startup: StartupType,
     /// Active or standby at the start.
     #[serde(default)]
@@ -121,7 +123,7 @@ fn default_startup() -> StartupType {
 }
 
 /// `[[hosts]]`: a server.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostDef {
     /// Computer name.
@@ -140,7 +142,7 @@ pub struct HostDef {
 }
 
 /// How a client resolver caches answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolverPolicy {
     /// Caches for the record's TTL.
@@ -152,9 +154,48 @@ pub enum ResolverPolicy {
     NeverExpire,
 }
 
+/// A named client resolver at a product's documented defaults (the table
+/// with their sources is `crate::dns::PROFILES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientProfile {
+    /// The JDK's `InetAddress` cache: 30 s whatever the TTL, failures 10 s.
+    Java,
+    /// Chrome's built-in resolver: at least 60 s, failures not cached.
+    Chrome,
+    /// The Windows DNS Client service: TTL up to 1 day, failures up to 15 min.
+    Windows,
+    /// A BIND 9 caching resolver: TTL up to 1 week, failures up to 3 h.
+    Bind,
+    /// An Unbound with `serve-expired: yes`: expired answers served while refreshed.
+    UnboundServeExpired,
+}
+
+impl ClientProfile {
+    /// Every profile.
+    pub const ALL: [ClientProfile; 5] = [
+        ClientProfile::Java,
+        ClientProfile::Chrome,
+        ClientProfile::Windows,
+        ClientProfile::Bind,
+        ClientProfile::UnboundServeExpired,
+    ];
+
+    /// Its name as the format spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientProfile::Java => "java",
+            ClientProfile::Chrome => "chrome",
+            ClientProfile::Windows => "windows",
+            ClientProfile::Bind => "bind",
+            ClientProfile::UnboundServeExpired => "unbound-serve-expired",
+        }
+    }
+}
+
 /// `[[clients]]`: an end-user population behind one resolver.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(try_from = "ClientFields")]
 pub struct ClientDef {
     /// Name.
     pub name: String,
@@ -162,16 +203,73 @@ pub struct ClientDef {
     pub site: String,
     /// The DNS server its resolver asks.
     pub dns_server: String,
-    /// Cache policy.
-    #[serde(default)]
+    /// Cache policy (without a profile).
     pub resolver: ResolverPolicy,
     /// Floor applied by `min-ttl` resolvers.
-    #[serde(default)]
     pub min_ttl_s: u32,
+    /// A named resolver profile, instead of `resolver` and `min_ttl_s`.
+    pub profile: Option<ClientProfile>,
+}
+
+/// `[[clients]]` as written: a profile excludes the explicit cache fields.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ClientDef")]
+#[schemars(extend("not" = { "anyOf": [
+    { "required": ["profile", "resolver"] },
+    { "required": ["profile", "min_ttl_s"] }
+] }))]
+struct ClientFields {
+    /// Name.
+    name: String,
+    /// Site.
+    site: String,
+    /// The DNS server its resolver asks.
+    dns_server: String,
+    /// Cache policy (default `honour-ttl`); not with `profile`.
+    resolver: Option<ResolverPolicy>,
+    /// Floor applied by `min-ttl` resolvers (default 0); not with `profile`.
+    min_ttl_s: Option<u32>,
+    /// A named resolver profile at a product's defaults (`java`, `chrome`,
+    /// `windows`, `bind`, `unbound-serve-expired`): sets the whole cache
+    /// policy, so `resolver` and `min_ttl_s` may not be given with it.
+    profile: Option<ClientProfile>,
+}
+
+impl TryFrom<ClientFields> for ClientDef {
+    type Error = String;
+
+    fn try_from(f: ClientFields) -> Result<ClientDef, String> {
+        if let Some(p) = f.profile {
+            let explicit: Vec<&str> = [
+                f.resolver.map(|_| "`resolver`"),
+                f.min_ttl_s.map(|_| "`min_ttl_s`"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !explicit.is_empty() {
+                return Err(format!(
+                    "client {:?}: profile {:?} sets the whole cache policy; remove {} or the profile",
+                    f.name,
+                    p.name(),
+                    explicit.join(" and ")
+                ));
+            }
+        }
+        Ok(ClientDef {
+            name: f.name,
+            site: f.site,
+            dns_server: f.dns_server,
+            resolver: f.resolver.unwrap_or_default(),
+            min_ttl_s: f.min_ttl_s.unwrap_or(0),
+            profile: f.profile,
+        })
+    }
 }
 
 /// `[dns]`: zones and records.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsDef {
     /// Zones.
@@ -183,7 +281,7 @@ pub struct DnsDef {
 }
 
 /// `[[dns.zones]]`: a zone on one or more servers.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneDef {
     /// Zone name, e.g. `corp.example.com` or `0.0.10.in-addr.arpa`.
@@ -193,6 +291,16 @@ pub struct ZoneDef {
     /// Whether dynamic updates are allowed (the guide: DNSCMD needs them).
     #[serde(default = "yes")]
     pub dynamic_updates: bool,
+    /// How long resolvers may cache an empty answer from the zone (RFC 2308
+    /// §5: the SOA's TTL and MINIMUM, the smaller; a Windows DNS zone's
+    /// default minimum TTL is 1 hour). Clients with a profile that caches
+    /// negative answers use it, capped by the profile.
+    #[serde(default = "default_negative_ttl")]
+    pub negative_ttl_s: u32,
+}
+
+fn default_negative_ttl() -> u32 {
+    3600
 }
 
 fn yes() -> bool {
@@ -200,7 +308,7 @@ fn yes() -> bool {
 }
 
 /// `[[dns.records]]`: a record in a zone (on all its servers).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordDef {
     /// Owner name.
@@ -220,7 +328,7 @@ fn default_ttl() -> u32 {
 }
 
 /// `[[exchange.services]]`: one Exchange (or IIS) service.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDef {
     /// Service name, e.g. `MSExchangeIS`.
@@ -231,7 +339,7 @@ pub struct ServiceDef {
 }
 
 /// `[[exchange.storage_groups]]`: a storage group.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupDef {
     /// Group name.
@@ -243,7 +351,7 @@ pub struct GroupDef {
 }
 
 /// A store inside a storage group.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreDef {
     /// Store name.
@@ -263,7 +371,7 @@ fn default_store_mb() -> f64 {
 }
 
 /// `[exchange]`: services and storage layout shared by Exchange hosts.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeDef {
     /// Services with their dependencies.
@@ -291,7 +399,7 @@ fn default_user_path() -> Vec<String> {
 }
 
 /// `[[mailboxes]]`: a mailbox and its home.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxDef {
     /// Mailbox name.
@@ -305,7 +413,7 @@ pub struct MailboxDef {
 }
 
 /// `[[replication]]`: a replication connection.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicationDef {
     /// Source host.
@@ -314,6 +422,7 @@ pub struct ReplicationDef {
     pub target: String,
     /// Mirror before replicating (`full`, `difference`, `none`).
     #[serde(default = "default_mirror")]
+    #[schemars(with = "super::schema::MirrorModeSchema")]
     pub mirror: MirrorMode,
     /// Whether the mirror is already complete at the start (protected estate).
     #[serde(default = "yes")]

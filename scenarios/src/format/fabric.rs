@@ -3,6 +3,7 @@
 //! personas (Dell AIM paper), an Exchange 2010 DAG (same paper), lockstep
 //! pairs (Marathon everRun blog) and the patent's archive disks.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::Dist;
@@ -10,7 +11,7 @@ use super::Dist;
 /// `[[servers]]`: a physical server (an AIM server pool member, or one half
 /// of a lockstep pair). Hosts are the operating systems; a host listed in
 /// `runs` runs on this server at the start.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerDef {
     /// Server name, e.g. `R720-A`.
@@ -29,7 +30,7 @@ pub struct ServerDef {
 
 /// `[[networks]]`: a logical network carried by a VLAN (AIM networks: the
 /// Exchange MAPI and DAG replication networks).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkDef {
     /// Network name, e.g. `MAPI`.
@@ -44,7 +45,7 @@ pub struct NetworkDef {
 
 /// `[[volumes]]`: an iSCSI SAN volume; only the listed initiator names may
 /// log in to it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VolumeDef {
     /// Volume name, e.g. `Database-1Active`.
@@ -63,7 +64,7 @@ pub struct VolumeDef {
 /// `[[personas]]`: a host whose operating system and applications live on
 /// a SAN boot volume (an AIM persona), so AIM can boot it on any server of
 /// its pool.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonaDef {
     /// The host.
@@ -76,7 +77,7 @@ pub struct PersonaDef {
 }
 
 /// One copy of a DAG database.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyDef {
     /// The DAG member holding the copy.
@@ -86,7 +87,7 @@ pub struct CopyDef {
 }
 
 /// `[[dag.databases]]`: a mailbox database and its copies.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DagDatabaseDef {
     /// The storage group of the members' `[exchange]` layout that holds the
@@ -99,7 +100,7 @@ pub struct DagDatabaseDef {
 /// `[dag]`: an Exchange 2010 database availability group. Its members
 /// replicate every database continuously to each other and proxy user
 /// requests (multi-role Client Access) to the member where a database is mounted.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DagDef {
     /// DAG name.
@@ -126,7 +127,7 @@ fn default_cluster_missed() -> u32 {
 /// `[[lockstep]]`: a host running in lockstep on two physical servers
 /// (everRun): both execute the same instruction stream, so a hardware
 /// fault of one costs nothing, and a software fault happens on both.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockstepDef {
     /// The protected host.
@@ -146,7 +147,7 @@ fn default_lockstep_latency_ms() -> f64 {
 
 /// `[[archive_disks]]`: near-line archive disks holding one image per level
 /// (the patent's archives 124a-n).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveDiskDef {
     /// Disk name.

@@ -7,15 +7,17 @@ mod fabric;
 mod runbook;
 mod runbook_dr;
 mod runbook_recovery;
+pub mod schema;
 mod timing;
 mod workload;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use estate::{
-    ClientDef, DnsDef, DomainDef, ExchangeDef, ExchangeHostDef, ExchangeRole, GroupDef, HostDef,
-    LinkDef, LinkSpec, MailboxDef, RecordDef, ReplicationDef, ResolverPolicy, Role, ServiceDef,
-    SiteDef, StoreDef, ZoneDef,
+    ClientDef, ClientProfile, DnsDef, DomainDef, ExchangeDef, ExchangeHostDef, ExchangeRole,
+    GroupDef, HostDef, LinkDef, LinkSpec, MailboxDef, RecordDef, ReplicationDef, ResolverPolicy,
+    Role, ServiceDef, SiteDef, StoreDef, ZoneDef,
 };
 pub use fabric::{
     ArchiveDiskDef, CopyDef, DagDatabaseDef, DagDef, LockstepDef, NetworkDef, PersonaDef,
@@ -36,7 +38,7 @@ pub use workload::{
 };
 
 /// A whole scenario, as written in the file (validated by [`crate::load`]).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Name, description, seed, horizon.
@@ -105,7 +107,7 @@ pub struct Scenario {
 
 /// `[lab]`: which shape of the CI lab hosts the scenario, and whether its
 /// lab arm is expected to differ from the simulator's.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabDef {
     /// The lab that hosts it (`drlab lab up --for` starts that one).
@@ -118,7 +120,7 @@ pub struct LabDef {
 }
 
 /// The shapes of CI lab drlab can start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum LabShape {
     /// One service network: a Samba AD domain controller with its DNS
@@ -157,7 +159,7 @@ impl LabShape {
 }
 
 /// `[scenario]`: identity and run limits.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
     /// Short name, e.g. `lan-failover`.
@@ -185,7 +187,7 @@ pub struct Meta {
 }
 
 /// The verdict a scenario is expected to produce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Expect {
     /// Objectives met.
@@ -210,7 +212,7 @@ fn default_settle_s() -> f64 {
 }
 
 /// `[objectives]`: what the drill must achieve.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Objectives {
     /// Recovery time objective.
@@ -228,7 +230,7 @@ pub struct Objectives {
 }
 
 /// `[policy]`: monitoring and how failover is engaged.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Heartbeat interval (Double-Take default 5 s).
@@ -255,7 +257,7 @@ fn default_missed() -> u32 {
 }
 
 /// How failover is engaged after detection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DecisionPolicy {
     /// A manual-intervention prompt an operator acknowledges.

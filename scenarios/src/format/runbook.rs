@@ -1,9 +1,10 @@
 //! `[runbook]`: which runbook to use and its parameters.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The runbook of a scenario, chosen by `name`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "name", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum RunbookDef {
     /// Storage Mirroring LAN failover of an Exchange 2000/2003 member server.
@@ -50,7 +51,7 @@ impl RunbookDef {
 }
 
 /// Which public folders move with the users (`-nopublicfolders`, `-onlypublicfolders`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum PublicFolders {
     /// Mailbox and public folder stores.
@@ -64,7 +65,7 @@ pub enum PublicFolders {
 
 /// Parameters of the LAN failover runbook (Storage Mirroring guide,
 /// "Configuring failure monitoring", postover.bat).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LanFailoverParams {
     /// The protected (source) server.

@@ -4,6 +4,7 @@
 //! `docs/scenario-format.md` describes them for scenario authors.
 
 use drlab_drivers::types::MirrorMode;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 fn s(v: &[&str]) -> Vec<String> {
@@ -13,7 +14,7 @@ fn s(v: &[&str]) -> Vec<String> {
 /// Parameters of the WAN failover runbook (guide, Appendix A): the LAN
 /// postover.bat with only the server name failing over, followed by the
 /// DNSCMD updates of the forward and reverse zones.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WanFailoverParams {
     /// The protected (source) server.
@@ -62,7 +63,7 @@ fn default_flush_after_s() -> f64 {
 }
 
 /// When the source's Exchange services are stopped during a failback.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum StopSource {
     /// Before the failback on the target ("Recovering to the original
@@ -77,7 +78,7 @@ pub enum StopSource {
 /// Parameters of the failback runbook: LAN failover, then "Recovering to
 /// the original source" with the PreBack.BAT stop order, the restoration
 /// target → source, the public-folder split and re-protection.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailbackParams {
     /// The original source.
@@ -177,7 +178,7 @@ fn yes() -> bool {
 }
 
 /// The operator's answer to the confirmation prompt of step 314.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Confirmation {
     /// Confirms after `confirm_after_s`.
@@ -191,7 +192,7 @@ pub enum Confirmation {
 
 /// Parameters of the two-site DR system (patent: Figure 2's state machine,
 /// failover process 300, switch-back, Auto Pilot 400).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TwoSiteParams {
     /// The primary Exchange server (118a).
@@ -260,6 +261,7 @@ pub struct TwoSiteParams {
     pub unpause_reverse: bool,
     /// Mirror used when a replication session must be established anew.
     #[serde(default = "default_mirror")]
+    #[schemars(with = "super::schema::MirrorModeSchema")]
     pub resync_mirror: MirrorMode,
     /// Planned switchover: the operator engages the secondary at this drill
     /// time, without any fault (maintenance).
@@ -327,7 +329,7 @@ fn default_mirror() -> MirrorMode {
 }
 
 /// One change of the AutoSync setting on the console.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoSyncChange {
     /// Drill time of the change.
@@ -337,7 +339,7 @@ pub struct AutoSyncChange {
 }
 
 /// Parameters of AutoSync (patent process 500).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoSyncParams {
     /// The active server (replication source).
@@ -350,6 +352,7 @@ pub struct AutoSyncParams {
     /// The mirror of step 506 when no session exists (a "full mirror" that
     /// sends the differences: Double-Take's difference mirror).
     #[serde(default = "default_mirror")]
+    #[schemars(with = "super::schema::MirrorModeSchema")]
     pub mirror: MirrorMode,
     /// The setting at the start.
     #[serde(default = "yes")]

@@ -3,11 +3,12 @@
 //! paper, automatic and manual), the Exchange 2007 CCR activation and the
 //! everRun lockstep runbook.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// `[runbook.archive]`: the patent's archive process 600 as configured on
 /// the console (Figure 9E: the Archive setting and its levels).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveSchedule {
     /// The host whose information store is archived (the patent archives
@@ -44,7 +45,7 @@ fn yes() -> bool {
 }
 
 /// Parameters of the archive runbook (process 600 running for days).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveParams {
     /// The primary server, which serves users throughout.
@@ -55,7 +56,7 @@ pub struct ArchiveParams {
 
 /// Parameters of the restore-from-archive runbook (process 700, with the
 /// archive schedule running alongside).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreParams {
     /// The primary server (store 120a).
@@ -110,7 +111,7 @@ fn default_drain_s() -> f64 {
 }
 
 /// Parameters of the DAG re-provisioning runbook with Dell AIM.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DagAimParams {
     /// The host running the AIM controller (it heartbeats the personas).
@@ -164,7 +165,7 @@ fn default_healthy_s() -> f64 {
 /// Parameters of the manual DAG re-provisioning runbook: the paper's list of
 /// manual steps. The paper gives no durations ("from few hours to a day");
 /// the defaults are one administrator's working times.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DagManualParams {
     /// The host whose monitoring notices the failed member (heartbeats per
@@ -236,7 +237,7 @@ fn d_connect() -> f64 {
 }
 
 /// Parameters of the Exchange 2007 CCR activation at the DR site.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CcrParams {
     /// The active node (primary site).
@@ -269,7 +270,7 @@ fn default_ccr_ttl_s() -> u32 {
 
 /// Parameters of the everRun lockstep runbook: the availability monitor of
 /// a fault-tolerant pair, which watches the hardware and nothing else.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockstepParams {
     /// The protected host (a `[[lockstep]]` entry).

@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A duration in seconds: a fixed number or a distribution.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Dist {
     /// Always this many seconds: `5.0`.
@@ -82,7 +83,7 @@ impl Dist {
 }
 
 /// Per-service timing overrides.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceTiming {
     /// Time until the service manager reports running.
@@ -98,7 +99,7 @@ pub struct ServiceTiming {
 }
 
 /// `[timing]` with every default from the lab's calibration.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Timing {
     /// Service start, until "running".

@@ -1,11 +1,12 @@
 //! `[workload]` and `[[faults]]`: what users do and what goes wrong, when.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
 use super::Dist;
 
 /// `[workload]`: sequence-numbered writes and end-user probes through a name.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadDef {
     /// The client population that writes and probes.
@@ -54,7 +55,7 @@ pub struct WorkloadDef {
 }
 
 /// `workload.arrivals`: the arrival process of writes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArrivalKind {
     /// A write every `write_interval_ms` (draws nothing).
@@ -165,7 +166,8 @@ fn default_probe_n() -> u32 {
 
 /// `[[faults]]`: one scheduled fault, or a weighted choice of faults.
 /// (Unknown fields are refused by [`FaultSpec`]; serde cannot refuse them
-/// on a struct that flattens.)
+/// on a struct that flattens; the schema's own impl in `schema.rs` refuses
+/// them.)
 #[derive(Clone, Debug, Deserialize)]
 pub struct FaultDef {
     /// Drill time at which the fault takes effect: a number or a distribution.
@@ -216,7 +218,7 @@ impl<'de> Deserialize<'de> for FaultWhat {
     }
 }
 
-/// One choice of a `one_of` set.
+/// One choice of a `one_of` set (its schema: `schema.rs`).
 #[derive(Clone, Debug, Deserialize)]
 pub struct WeightedFault {
     /// Relative weight (default 1).
@@ -232,7 +234,7 @@ fn default_weight() -> f64 {
 }
 
 /// The fault kinds a scenario can schedule.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FaultSpec {
     /// Host stops at once.

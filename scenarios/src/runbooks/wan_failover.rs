@@ -264,12 +264,13 @@ fn resolver_label(s: &Scenario, p: &WanFailoverParams, client: &str) -> String {
         Ok(t) => format!("{t} s"),
         Err(e) => format!("unknown ({e})"),
     };
-    let base = match c.resolver {
-        ResolverPolicy::HonourTtl => format!("honour-ttl, record TTL {ttl}"),
-        ResolverPolicy::MinTtl => {
+    let base = match (c.profile, c.resolver) {
+        (Some(profile), _) => format!("profile {}, record TTL {ttl}", profile.name()),
+        (None, ResolverPolicy::HonourTtl) => format!("honour-ttl, record TTL {ttl}"),
+        (None, ResolverPolicy::MinTtl) => {
             format!("min-ttl, floor {} s over record TTL {ttl}", c.min_ttl_s)
         }
-        ResolverPolicy::NeverExpire => "never-expire".to_string(),
+        (None, ResolverPolicy::NeverExpire) => "never-expire".to_string(),
     };
     if p.flush_clients.iter().any(|f| f == client) {
         format!("{base}; flushed {} s after the change", p.flush_after_s)

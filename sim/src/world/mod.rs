@@ -24,7 +24,7 @@ use std::time::Duration;
 use drlab_drivers::OpError;
 use drlab_drivers::SeqSet;
 use drlab_drivers::types::{ServiceState, StartupType, StoreRef};
-use drlab_scenarios::format::{ExchangeRole, LinkSpec, ResolverPolicy, Role, Scenario, Timing};
+use drlab_scenarios::format::{ExchangeRole, LinkSpec, Role, Scenario, Timing};
 
 use crate::rng::SimRng;
 
@@ -358,14 +358,7 @@ impl World {
                 name: c.name.as_str().into(),
                 site: site_ix(&c.site),
                 dns_server: host_ix(&c.dns_server).expect("validated dns server"),
-                resolver: Resolver::new(
-                    c.resolver,
-                    if c.resolver == ResolverPolicy::MinTtl {
-                        c.min_ttl_s
-                    } else {
-                        0
-                    },
-                ),
+                resolver: Resolver::new(drlab_scenarios::dns::rules_of(c)),
             })
             .collect();
         let zones = dns::build_zones(s, &host_ix);

@@ -170,9 +170,20 @@ pub async fn query_records(
     rtype: RecordType,
     limits: DnsLimits,
 ) -> Result<Vec<DnsRecord>, DnsError> {
+    Ok(query_answer(server, name, rtype, limits).await?.0)
+}
+
+/// [`query_records`] with, for an empty answer, the negative-caching TTL
+/// its authority SOA gives (RFC 2308 §5), for a client resolver's cache.
+pub async fn query_answer(
+    server: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    limits: DnsLimits,
+) -> Result<(Vec<DnsRecord>, Option<u32>), DnsError> {
     let r = query(server, name, hickory_type(rtype), limits).await?;
     match r.rcode {
-        ResponseCode::NoError | ResponseCode::NXDomain => Ok(r.of_type(rtype)),
+        ResponseCode::NoError | ResponseCode::NXDomain => Ok((r.of_type(rtype), r.negative_ttl_s)),
         ResponseCode::Refused => Err(DnsError::Refused {
             what: format!("query {name} {}", rtype.as_str()),
             server,

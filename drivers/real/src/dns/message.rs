@@ -162,6 +162,10 @@ pub struct QueryResponse {
     /// zone that holds the name (RFC 2308 §3 puts it in the authority
     /// section of negative answers).
     pub zone: Option<String>,
+    /// How long a negative answer may be cached (RFC 2308 §5: the smaller
+    /// of the authority SOA's TTL and its MINIMUM field), when the response
+    /// carries an SOA in its authority section.
+    pub negative_ttl_s: Option<u32>,
 }
 
 impl QueryResponse {
@@ -208,12 +212,17 @@ pub fn parse_response(
         .chain(&m.authorities)
         .find(|r| r.record_type() == HRecordType::SOA)
         .map(|r| normalise(&r.name.to_ascii()));
+    let negative_ttl_s = m.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+        _ => None,
+    });
     Ok(QueryResponse {
         rcode: m.metadata.response_code,
         truncated: m.metadata.truncation,
         authoritative: m.metadata.authoritative,
         answers: m.answers.iter().filter_map(from_record).collect(),
         zone,
+        negative_ttl_s,
     })
 }
 
@@ -396,6 +405,8 @@ mod tests {
         assert_eq!(p.rcode, ResponseCode::NXDomain);
         assert!(p.answers.is_empty());
         assert_eq!(p.zone.as_deref(), Some("drlab.test"));
+        // RFC 2308 §5: min(SOA TTL 3600, MINIMUM 3600).
+        assert_eq!(p.negative_ttl_s, Some(3600));
     }
 
     #[test]

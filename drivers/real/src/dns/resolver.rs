@@ -3,23 +3,28 @@
 //! only when its cached answer expires (or is flushed, `ipconfig
 //! /flushdns`), not when the server changes.
 //!
-//! The three cache policies are drlab's (`resolver` in the scenario's
-//! clients, docs/scenario-format.md) and behave exactly as the simulator's
-//! (`sim/src/world/dns.rs`): an answer is kept for the smallest TTL of its
-//! records (`honour-ttl`, RFC 1035 §3.2.1 / RFC 2181 §5.2 treat an RRset's
-//! TTLs as one), for at least a floor (`min-ttl`, like resolvers that clamp
-//! short TTLs), or until flushed (`never-expire`, a stale client). Empty
-//! answers are not cached (the simulator does not model RFC 2308 negative
-//! caching either), so a name that appears is seen on the next lookup.
+//! The cache follows drlab's client cache rules and behaves exactly as the
+//! simulator's (`sim/src/world/dns.rs`; the rules and the named client
+//! profiles are `drlab_scenarios::dns`, this crate keeps its own copy of
+//! the primitives since it depends on the interface only). The three plain
+//! policies: an answer is kept for the smallest TTL of its records
+//! (`honour-ttl`, RFC 1035 §3.2.1 / RFC 2181 §5.2 treat an RRset's TTLs as
+//! one), for at least a floor (`min-ttl`, like resolvers that clamp short
+//! TTLs), or until flushed (`never-expire`, a stale client); they cache no
+//! empty answer, so a name that appears is seen on the next lookup.
+//! [`CacheRules`] add what the profiles need: a fixed lifetime, a ceiling,
+//! negative caching (fixed, or the authority SOA's RFC 2308 TTL capped) and
+//! serve-expired (RFC 8767 as Unbound's `serve-expired` does it).
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use drlab_drivers::cache::{CacheRules, Negative, Positive};
 use drlab_drivers::types::{DnsRecord, RecordType};
 
 use super::DnsError;
-use super::client::{DnsLimits, query_records};
+use super::client::{DnsLimits, query_answer};
 use super::message::normalise;
 
 /// Most answers a cache keeps; the oldest is dropped beyond this (a client
@@ -38,19 +43,46 @@ pub enum CachePolicy {
     },
     /// Until flushed (`never-expire`).
     NeverExpire,
+    /// Any combination of the primitives (a client profile).
+    Rules(CacheRules),
 }
 
 impl CachePolicy {
+    /// The policy as primitives.
+    pub fn rules(self) -> CacheRules {
+        let plain = |positive| CacheRules {
+            positive,
+            max_ttl_s: None,
+            negative: Negative::None,
+            serve_expired: None,
+        };
+        match self {
+            CachePolicy::HonourTtl => plain(Positive::HonourTtl),
+            CachePolicy::MinTtl { floor_s } => plain(Positive::MinTtl(floor_s)),
+            CachePolicy::NeverExpire => plain(Positive::NeverExpire),
+            CachePolicy::Rules(r) => r,
+        }
+    }
+
     /// How long an answer whose smallest TTL is `ttl_s` stays cached
     /// (`None`: until flushed).
     pub fn lifetime(self, ttl_s: u32) -> Option<Duration> {
-        match self {
-            CachePolicy::HonourTtl => Some(Duration::from_secs(u64::from(ttl_s))),
-            CachePolicy::MinTtl { floor_s } => {
-                Some(Duration::from_secs(u64::from(ttl_s.max(floor_s))))
-            }
-            CachePolicy::NeverExpire => None,
-        }
+        self.rules()
+            .positive_s(ttl_s)
+            .map(|s| Duration::from_secs(u64::from(s)))
+    }
+
+    /// How long an empty answer stays cached, given the authority SOA's
+    /// negative TTL (`None`: not cached).
+    pub fn negative_lifetime(self, soa_negative_ttl_s: Option<u32>) -> Option<Duration> {
+        self.rules()
+            .negative_s(soa_negative_ttl_s)
+            .map(|s| Duration::from_secs(u64::from(s)))
+    }
+
+    /// Whether an answer that expired `since` ago may still be served.
+    pub fn serves_expired(self, since: Duration) -> bool {
+        self.rules().may_serve_expired(since.as_secs_f64())
     }
 }
 
@@ -58,6 +90,7 @@ impl CachePolicy {
 struct Entry {
     name: String,
     rtype: RecordType,
+    /// Empty: a cached negative answer.
     records: Vec<DnsRecord>,
     expires_at: Option<Instant>,
 }
@@ -83,33 +116,78 @@ impl TtlCache {
         self.policy
     }
 
-    /// A live cached answer for `name`/`rtype` at `now`.
-    pub fn lookup(&self, name: &str, rtype: RecordType, now: Instant) -> Option<&[DnsRecord]> {
+    fn entry(&self, name: &str, rtype: RecordType) -> Option<&Entry> {
         let name = normalise(name);
-        let e = self
-            .entries
+        self.entries
             .iter()
-            .find(|e| e.rtype == rtype && e.name == name)?;
+            .find(|e| e.rtype == rtype && e.name == name)
+    }
+
+    /// A live cached answer for `name`/`rtype` at `now` (empty: a cached
+    /// negative answer).
+    pub fn lookup(&self, name: &str, rtype: RecordType, now: Instant) -> Option<&[DnsRecord]> {
+        let e = self.entry(name, rtype)?;
         match e.expires_at {
             Some(t) if now >= t => None,
             _ => Some(&e.records),
         }
     }
 
+    /// An expired non-empty answer the policy still serves at `now`
+    /// (serve-expired), when there is no live one.
+    pub fn lookup_expired(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        now: Instant,
+    ) -> Option<&[DnsRecord]> {
+        let e = self.entry(name, rtype)?;
+        match e.expires_at {
+            Some(t) if now >= t && !e.records.is_empty() && self.policy.serves_expired(now - t) => {
+                Some(&e.records)
+            }
+            _ => None,
+        }
+    }
+
     /// Caches a non-empty answer received at `now` (an empty one is not
     /// cached, and leaves any older entry alone).
     pub fn store(&mut self, name: &str, rtype: RecordType, records: Vec<DnsRecord>, now: Instant) {
-        if records.is_empty() {
-            return;
-        }
+        self.store_answer(name, rtype, records, None, now);
+    }
+
+    /// Caches the server's answer received at `now`: a non-empty one by the
+    /// positive rules, an empty one by the negative rules and the authority
+    /// SOA's negative TTL (when they cache none, any older entry is left alone).
+    pub fn store_answer(
+        &mut self,
+        name: &str,
+        rtype: RecordType,
+        records: Vec<DnsRecord>,
+        soa_negative_ttl_s: Option<u32>,
+        now: Instant,
+    ) {
+        let lifetime = if records.is_empty() {
+            match self.policy.negative_lifetime(soa_negative_ttl_s) {
+                Some(d) => Some(d),
+                None => return,
+            }
+        } else {
+            let ttl = records.iter().map(|r| r.ttl_s).min().unwrap_or(0);
+            self.policy.lifetime(ttl)
+        };
         let name = normalise(name);
-        let ttl = records.iter().map(|r| r.ttl_s).min().unwrap_or(0);
-        let expires_at = self.policy.lifetime(ttl).map(|d| now + d);
+        let expires_at = lifetime.map(|d| now + d);
         self.entries
             .retain(|e| !(e.rtype == rtype && e.name == name));
-        // drop what has expired, then the oldest, to stay within the bound
-        self.entries
-            .retain(|e| e.expires_at.is_none_or(|t| t > now));
+        // drop what can no longer be served, then the oldest, to stay
+        // within the bound
+        let policy = self.policy;
+        self.entries.retain(|e| match e.expires_at {
+            None => true,
+            Some(t) if t > now => true,
+            Some(t) => !e.records.is_empty() && policy.serves_expired(now - t),
+        });
         if self.entries.len() >= CACHE_ENTRIES_MAX {
             self.entries.remove(0);
         }
@@ -123,11 +201,7 @@ impl TtlCache {
 
     /// When the entry for `name`/`rtype` expires (`None` if absent or never).
     pub fn expires_at(&self, name: &str, rtype: RecordType) -> Option<Instant> {
-        let name = normalise(name);
-        self.entries
-            .iter()
-            .find(|e| e.rtype == rtype && e.name == name)
-            .and_then(|e| e.expires_at)
+        self.entry(name, rtype).and_then(|e| e.expires_at)
     }
 
     /// Empties the cache.
@@ -198,20 +272,54 @@ impl Resolver {
     }
 
     /// Resolves `name`/`rtype`: from the cache while the cached answer
-    /// lives, else from the server (and caches a non-empty answer).
+    /// lives, else from the server (and caches its answer by the policy).
+    /// With serve-expired, an expired answer is the answer: the server is
+    /// asked to refresh it (awaited here, where Unbound refreshes behind the
+    /// reply: the same answer, one round trip later), and when the server
+    /// cannot answer the expired one is served, as RFC 8767 intends.
     pub async fn resolve(&self, name: &str, rtype: RecordType) -> Result<Resolution, DnsError> {
-        if let Some(hit) = self.cache().lookup(name, rtype, Instant::now()) {
-            return Ok(Resolution {
-                records: hit.to_vec(),
+        let stale = {
+            let cache = self.cache();
+            let now = Instant::now();
+            if let Some(hit) = cache.lookup(name, rtype, now) {
+                return Ok(Resolution {
+                    records: hit.to_vec(),
+                    from_cache: true,
+                });
+            }
+            cache.lookup_expired(name, rtype, now).map(<[_]>::to_vec)
+        };
+        let answer = query_answer(self.server, name, rtype, self.limits).await;
+        let (records, soa_negative_ttl_s) = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                // Unanswered: the expired answer if there is one (the
+                // point of serve-expired), else the error.
+                return match stale {
+                    Some(records) => Ok(Resolution {
+                        records,
+                        from_cache: true,
+                    }),
+                    None => Err(e),
+                };
+            }
+        };
+        self.cache().store_answer(
+            name,
+            rtype,
+            records.clone(),
+            soa_negative_ttl_s,
+            Instant::now(),
+        );
+        Ok(match stale {
+            Some(records) => Resolution {
+                records,
                 from_cache: true,
-            });
-        }
-        let records = query_records(self.server, name, rtype, self.limits).await?;
-        self.cache()
-            .store(name, rtype, records.clone(), Instant::now());
-        Ok(Resolution {
-            records,
-            from_cache: false,
+            },
+            None => Resolution {
+                records,
+                from_cache: false,
+            },
         })
     }
 
@@ -382,5 +490,182 @@ mod tests {
             from_cache: false,
         };
         assert_eq!(r.first_addr(), Some(std::net::Ipv4Addr::new(10, 0, 0, 7)));
+    }
+
+    /// The profiles' rules as `drlab_scenarios::dns::PROFILES` has them
+    /// (this crate cannot depend on that table; the lab drill maps it).
+    fn rules(
+        positive: Positive,
+        max_ttl_s: Option<u32>,
+        negative: Negative,
+        serve_expired: Option<Option<u32>>,
+    ) -> CachePolicy {
+        CachePolicy::Rules(CacheRules {
+            positive,
+            max_ttl_s,
+            negative,
+            serve_expired,
+        })
+    }
+
+    fn windows() -> CachePolicy {
+        rules(
+            Positive::HonourTtl,
+            Some(86_400),
+            Negative::ZoneTtlCapped(900),
+            None,
+        )
+    }
+
+    fn secs(t0: Instant, s: f64) -> Instant {
+        t0 + Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn windows_keeps_a_300_s_answer_300_s_and_a_negative_one_900_s() {
+        let t0 = Instant::now();
+        let mut c = TtlCache::new(windows());
+        c.store_answer(N, RecordType::A, vec![a("10.0.0.1", 300)], Some(3600), t0);
+        assert!(c.lookup(N, RecordType::A, secs(t0, 299.9)).is_some());
+        assert!(c.lookup(N, RecordType::A, secs(t0, 300.0)).is_none());
+        // A week's TTL is held a day (MaxCacheTtl).
+        c.store_answer(N, RecordType::A, vec![a("10.0.0.1", 604_800)], None, t0);
+        assert_eq!(
+            c.expires_at(N, RecordType::A),
+            Some(t0 + Duration::from_secs(86_400))
+        );
+        // NXDOMAIN with an SOA of negative TTL 3600: cached 900 s, empty.
+        let gone = "gone.drlab.test";
+        c.store_answer(gone, RecordType::A, vec![], Some(3600), t0);
+        assert_eq!(
+            c.lookup(gone, RecordType::A, secs(t0, 899.9)),
+            Some(&[][..])
+        );
+        assert!(c.lookup(gone, RecordType::A, secs(t0, 900.0)).is_none());
+        // A short SOA negative TTL is honoured; no SOA, nothing cached.
+        c.store_answer(gone, RecordType::A, vec![], Some(60), t0);
+        assert!(c.lookup(gone, RecordType::A, secs(t0, 60.0)).is_none());
+        c.flush();
+        c.store_answer(gone, RecordType::A, vec![], None, t0);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn java_keeps_answers_30_s_whatever_the_ttl_and_failures_10_s() {
+        let t0 = Instant::now();
+        let mut c = TtlCache::new(rules(Positive::Fixed(30), None, Negative::Fixed(10), None));
+        c.store_answer(N, RecordType::A, vec![a("10.0.0.1", 300)], None, t0);
+        assert!(c.lookup(N, RecordType::A, secs(t0, 29.9)).is_some());
+        assert!(c.lookup(N, RecordType::A, secs(t0, 30.0)).is_none());
+        let gone = "gone.drlab.test";
+        c.store_answer(gone, RecordType::A, vec![], None, t0);
+        assert!(c.lookup(gone, RecordType::A, secs(t0, 9.9)).is_some());
+        assert!(c.lookup(gone, RecordType::A, secs(t0, 10.0)).is_none());
+    }
+
+    #[test]
+    fn chrome_holds_answers_60_s_at_least_and_no_failures() {
+        let t0 = Instant::now();
+        let mut c = TtlCache::new(rules(Positive::MinTtl(60), None, Negative::None, None));
+        c.store_answer(N, RecordType::A, vec![a("10.0.0.1", 5)], None, t0);
+        assert!(c.lookup(N, RecordType::A, secs(t0, 59.9)).is_some());
+        assert!(c.lookup(N, RecordType::A, secs(t0, 60.0)).is_none());
+        c.store_answer("gone.drlab.test", RecordType::A, vec![], Some(3600), t0);
+        assert!(c.lookup("gone.drlab.test", RecordType::A, t0).is_none());
+    }
+
+    #[test]
+    fn bind_caps_at_a_week_and_negative_answers_at_3_h() {
+        let t0 = Instant::now();
+        let p = rules(
+            Positive::HonourTtl,
+            Some(604_800),
+            Negative::ZoneTtlCapped(10_800),
+            None,
+        );
+        assert_eq!(p.lifetime(2_000_000), Some(Duration::from_secs(604_800)));
+        assert_eq!(
+            p.negative_lifetime(Some(86_400)),
+            Some(Duration::from_secs(10_800))
+        );
+        assert_eq!(
+            p.negative_lifetime(Some(3600)),
+            Some(Duration::from_secs(3600))
+        );
+        let mut c = TtlCache::new(p);
+        c.store_answer(N, RecordType::A, vec![a("10.0.0.1", 300)], None, t0);
+        assert!(c.lookup(N, RecordType::A, secs(t0, 300.0)).is_none());
+        assert!(
+            c.lookup_expired(N, RecordType::A, secs(t0, 300.0))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn serve_expired_keeps_an_expired_answer_servable_within_its_limit() {
+        let t0 = Instant::now();
+        let unlimited = rules(
+            Positive::HonourTtl,
+            Some(86_400),
+            Negative::None,
+            Some(None),
+        );
+        let mut c = TtlCache::new(unlimited);
+        c.store_answer(N, RecordType::A, vec![a("10.0.0.1", 300)], None, t0);
+        let later = secs(t0, 1e6);
+        assert!(c.lookup(N, RecordType::A, later).is_none());
+        assert!(c.lookup_expired(N, RecordType::A, later).is_some());
+        // Storing another name later does not evict it.
+        c.store_answer(
+            "other.drlab.test",
+            RecordType::A,
+            vec![a("10.0.0.2", 1)],
+            None,
+            later,
+        );
+        assert!(c.lookup_expired(N, RecordType::A, later).is_some());
+        // With serve-expired-ttl 3600, an hour after expiry it is gone.
+        let limited = rules(Positive::HonourTtl, None, Negative::None, Some(Some(3600)));
+        let mut c = TtlCache::new(limited);
+        c.store_answer(N, RecordType::A, vec![a("10.0.0.1", 300)], None, t0);
+        assert!(
+            c.lookup_expired(N, RecordType::A, secs(t0, 3900.0))
+                .is_some()
+        );
+        assert!(
+            c.lookup_expired(N, RecordType::A, secs(t0, 3900.5))
+                .is_none()
+        );
+    }
+
+    /// The resolver's fallback: a server that does not answer leaves the
+    /// expired answer served (serve-expired) and is an error otherwise.
+    /// The "server" is a bound UDP socket on loopback that never replies.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_unanswered_refresh_serves_the_expired_answer() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap();
+        let limits = DnsLimits {
+            udp_timeout_ms: 50,
+            udp_attempts: 1,
+            ..DnsLimits::default()
+        };
+        let stale = Resolver::new(
+            addr,
+            rules(Positive::HonourTtl, None, Negative::None, Some(None)),
+            limits,
+        );
+        stale
+            .cache()
+            .store(N, RecordType::A, vec![a("10.0.0.1", 0)], Instant::now());
+        let r = stale.resolve(N, RecordType::A).await.unwrap();
+        assert!(r.from_cache);
+        assert_eq!(r.first_addr(), Some(std::net::Ipv4Addr::new(10, 0, 0, 1)));
+        let strict = Resolver::new(addr, windows(), limits);
+        strict
+            .cache()
+            .store(N, RecordType::A, vec![a("10.0.0.1", 0)], Instant::now());
+        assert!(strict.resolve(N, RecordType::A).await.is_err());
+        drop(silent);
     }
 }
