@@ -154,6 +154,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
     },
+    /// Availability budget per user tier from a plan (docs/sla.md): failure
+    /// rates × simulated recovery, a Monte Carlo over years of failures and
+    /// maintenance; per tier the downtime per week and year, availability,
+    /// the chance of staying within budget and what contributes most. Exit
+    /// 1 when no protection choice meets every tier's budget.
+    Sla {
+        /// Plan file (TOML).
+        plan: PathBuf,
+        /// Simulated runs per scenario (seeds seed, seed+1, ...), 1 to 100000.
+        #[arg(long, default_value_t = 200)]
+        seeds: u64,
+        /// First seed of the runs, and the Monte Carlo's seed (default: the plan's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Simulated years, 2 to 100000.
+        #[arg(long, default_value_t = 1000)]
+        years: u64,
+        /// Parallel jobs for the runs, 1 to 64 (the result does not depend on them).
+        #[arg(long, default_value_t = 2)]
+        jobs: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Also write sla.txt, sla.md and sla.json here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Measure simulator speed on a scenario (simulated seconds per wall
 
     /// second, events per second, runs per minute).

@@ -46,6 +46,20 @@ pub fn upper_bound(sorted: &[Option<f64>], p: f64) -> Option<f64> {
     upper_rank(sorted.len(), p).and_then(|k| sorted[k - 1])
 }
 
+/// The 1-based rank of the order statistic that bounds the p-quantile from
+/// below with [`CONFIDENCE`], or `None` when `n` runs are too few. By
+/// symmetry it is the upper bound of the (1 − p)-quantile counted from the
+/// largest value down: P(Binomial(n, p) ≥ k) ≥ 95 %.
+pub fn lower_rank(n: usize, p: f64) -> Option<usize> {
+    upper_rank(n, 1.0 - p).map(|k| n - k + 1)
+}
+
+/// The lower confidence bound of the p-quantile of `sorted` (`None`: too
+/// few runs, or the bounding run never recovered).
+pub fn lower_bound(sorted: &[Option<f64>], p: f64) -> Option<f64> {
+    lower_rank(sorted.len(), p).and_then(|k| sorted[k - 1])
+}
+
 /// The fewest runs whose largest value bounds the p-quantile from above.
 pub fn runs_needed(p: f64) -> u64 {
     ((1.0 - CONFIDENCE).ln() / p.ln()).ceil() as u64
@@ -70,6 +84,11 @@ mod tests {
     fn the_bound_rank_matches_the_binomial_tail() {
         // n = 100, p = 0.5: P(B <= 58) = 0.9557 and P(B <= 57) = 0.9334.
         assert_eq!(upper_rank(100, 0.5), Some(59));
+        // And from below: P(B >= 42) = 0.9557, P(B >= 43) = 0.9334.
+        assert_eq!(lower_rank(100, 0.5), Some(42));
+        // A lower bound of p99 needs few runs, an upper bound 299.
+        assert_eq!(lower_rank(20, 0.99), Some(19));
+        assert_eq!(upper_rank(20, 0.99), None);
         // Large samples: the bound approaches the quantile's own rank.
         let k = upper_rank(1_000_000, 0.99).unwrap();
         assert!((990_000..990_200).contains(&k), "{k}");

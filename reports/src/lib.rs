@@ -12,6 +12,7 @@ pub mod invariants;
 mod read;
 mod recovery;
 mod render;
+pub mod sla;
 
 pub use compare::{Comparison, Tolerance, compare, compare_markdown, compare_text};
 pub use compute::{

@@ -126,6 +126,18 @@ const RULES: &[(Match, Bound)] = &[
         Match::Exact("weight"),
         real(0.0, 1e6, "relative weight of a choice"),
     ),
+    (
+        Match::Exact("components"),
+        int(1.0, 1e6, "components of a failure class (`drlab sla`)"),
+    ),
+    (
+        Match::Exact("mtbf_h"),
+        real(1.0, 1e9, "mean time between failures in hours"),
+    ),
+    (
+        Match::Exact("availability_pct"),
+        real(0.0, 100.0, "availability target in percent"),
+    ),
     (Match::Suffix("_probability"), real(0.0, 1.0, "probability")),
     (Match::Suffix("_max"), int(1.0, 1000.0, "attempts")),
     (
@@ -137,6 +149,7 @@ const RULES: &[(Match, Bound)] = &[
         int(1.0, 3_600_000.0, "period in milliseconds (1 ms to 1 h)"),
     ),
     (Match::Suffix("_per_s"), real(1e-6, 1e6, "rate per second")),
+    (Match::Suffix("_per_year"), real(0.0, 1e6, "rate per year")),
     (
         Match::Suffix("_ttl_s"),
         int(0.0, 2_147_483_647.0, "DNS TTL in seconds (RFC 2181 §8)"),

@@ -29,6 +29,9 @@ pub enum Stream {
     Arrivals = 2,
     /// The workload's write sizes.
     Sizes = 3,
+    /// `drlab sla`'s Monte Carlo: failure times and the simulated run
+    /// each incident takes its outage from.
+    Availability = 4,
 }
 
 /// A seeded generator on one stream.

@@ -19,3 +19,4 @@ pub mod context;
 pub mod drill;
 pub mod runbooks;
 pub mod schedule;
+pub mod sla;

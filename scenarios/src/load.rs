@@ -150,6 +150,28 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text; `path` is only used in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    parse_located(
+        path,
+        text,
+        |scenario: &Scenario| crate::bounds::Budget {
+            horizon_s: scenario.scenario.horizon_s,
+            events_max: scenario.scenario.events_max,
+        },
+        validate::check,
+    )
+}
+
+/// Parses `text` as a `T` (TOML syntax, then the type), checks every
+/// number against the bounds table ([`crate::bounds`]) and runs `semantic`,
+/// each problem located at line, column and field path. Any file of the
+/// project's TOML formats loads through here (scenarios, `drlab sla`
+/// plans), so they all report problems the same way.
+pub(crate) fn parse_located<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    budget: impl FnOnce(&T) -> crate::bounds::Budget,
+    semantic: impl FnOnce(&T) -> Vec<(FieldPath, String)>,
+) -> Result<T, ScenarioError> {
     let invalid = |problems| ScenarioError::Invalid {
         path: path.to_path_buf(),
         problems,
@@ -161,7 +183,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             return Err(invalid(vec![problem_at(text, at, "-".into(), e.message())]));
         }
     };
-    let scenario: Scenario = match toml::from_str(text) {
+    let value: T = match toml::from_str(text) {
         Ok(s) => s,
         Err(e) => {
             let at = e.span().map_or(0, |s| s.start);
@@ -178,13 +200,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             )]));
         }
     };
-    let budget = crate::bounds::Budget {
-        horizon_s: scenario.scenario.horizon_s,
-        events_max: scenario.scenario.events_max,
-    };
-    let out_of_range = crate::bounds::check(doc.get_ref(), budget);
+    let out_of_range = crate::bounds::check(doc.get_ref(), budget(&value));
     // A value out of range is reported once, by its bound.
-    let semantic = validate::check(&scenario)
+    let semantic = semantic(&value)
         .into_iter()
         .filter(|(f, _)| !out_of_range.iter().any(|(g, _)| g == f))
         .collect::<Vec<_>>();
@@ -197,7 +215,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         })
         .collect();
     if problems.is_empty() {
-        Ok(scenario)
+        Ok(value)
     } else {
         problems.sort_by_key(|p| (p.line, p.column));
         Err(invalid(problems))

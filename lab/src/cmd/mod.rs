@@ -9,6 +9,7 @@ pub mod explore;
 mod lab;
 mod run;
 mod schema;
+mod sla;
 pub mod sweep;
 
 mod validate;
@@ -91,6 +92,23 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             format,
         ),
 
+        Command::Sla {
+            plan,
+            seeds,
+            seed,
+            years,
+            jobs,
+            format,
+            out,
+        } => sla::sla(&sla::SlaArgs {
+            plan: &plan,
+            seeds,
+            seed,
+            years,
+            jobs,
+            format,
+            out: out.as_deref(),
+        }),
         Command::Catalogue { dir, format, lab } => {
             catalogue::catalogue(&dir, format, lab.as_deref())
         }

@@ -181,7 +181,8 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), Str
 
 /// Distribution of one metric (seconds); `None` runs (never restored) count
 /// as +∞. Each quantile comes with its 95 % upper confidence bound
-/// (`None`: too few runs to bound it, or the bounding run never recovered).
+/// (`None`: too few runs to bound it, or the bounding run never recovered)
+/// and, in JSON, its 95 % lower bound (`drlab sla` prints both).
 #[derive(Debug, Clone, Copy, Serialize)]
 struct Dist {
     p50: Option<f64>,
@@ -191,6 +192,9 @@ struct Dist {
     p50_upper95: Option<f64>,
     p95_upper95: Option<f64>,
     p99_upper95: Option<f64>,
+    p50_lower95: Option<f64>,
+    p95_lower95: Option<f64>,
+    p99_lower95: Option<f64>,
 }
 
 fn dist(mut xs: Vec<Option<f64>>) -> Dist {
@@ -209,6 +213,9 @@ fn dist(mut xs: Vec<Option<f64>>) -> Dist {
         p50_upper95: quantile::upper_bound(&xs, 0.50),
         p95_upper95: quantile::upper_bound(&xs, 0.95),
         p99_upper95: quantile::upper_bound(&xs, 0.99),
+        p50_lower95: quantile::lower_bound(&xs, 0.50),
+        p95_lower95: quantile::lower_bound(&xs, 0.95),
+        p99_lower95: quantile::lower_bound(&xs, 0.99),
     }
 }
 
@@ -252,7 +259,9 @@ fn quantile_of(metric: &str) -> Option<f64> {
     }
 }
 
-fn runs(s: &drlab_scenarios::Scenario, seeds: Seeds, jobs: u64) -> Result<Vec<Report>> {
+/// The reports of `seeds` simulated runs of `s` on `jobs` threads, in seed
+/// order (also `drlab sla`'s runs).
+pub(crate) fn runs(s: &drlab_scenarios::Scenario, seeds: Seeds, jobs: u64) -> Result<Vec<Report>> {
     let results = std::thread::scope(|scope| -> Result<Vec<Vec<Report>>> {
         let handles: Vec<_> = seeds
             .split(jobs)
@@ -486,6 +495,10 @@ mod tests {
         let d = dist(ys);
         assert_eq!(d.p99, Some(99.0));
         assert_eq!(d.max, None);
+        // 100 runs bound p50 within [42, 59] and p99 only from below.
+        let d = dist((1..=100).map(|x| Some(x as f64)).collect());
+        assert_eq!((d.p50_lower95, d.p50_upper95), (Some(42.0), Some(59.0)));
+        assert_eq!((d.p99_lower95.is_some(), d.p99_upper95), (true, None));
     }
 
     #[test]

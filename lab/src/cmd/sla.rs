@@ -1,0 +1,255 @@
+//! `drlab sla PLAN.toml`: the availability budget of each user tier. Loads
+//! the plan and its scenarios, runs each scenario over the seed range in the
+//! simulator (as `sweep` does), turns every report into an incident with its
+//! outage quantiles and their order-statistic bounds, and hands them to the
+//! reports crate's Monte Carlo and renderers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use drlab_reports::Report;
+use drlab_reports::sla::{self, ChoiceRuns, ClassRuns, Incident, Quantile, Settings};
+use drlab_scenarios::sla::{Failure, LoadedPlan};
+
+use super::out;
+use crate::Outcome;
+use crate::cli::Format;
+use crate::quantile;
+use crate::seeds::Seeds;
+
+/// Most runs per scenario.
+const SEEDS_MAX: u64 = 100_000;
+
+/// `drlab sla`'s arguments.
+pub struct SlaArgs<'a> {
+    /// The plan file.
+    pub plan: &'a Path,
+    /// Runs per scenario.
+    pub seeds: u64,
+    /// First seed (default: the plan's).
+    pub seed: Option<u64>,
+    /// Simulated years.
+    pub years: u64,
+    /// Parallel jobs.
+    pub jobs: u64,
+    /// Output format.
+    pub format: Format,
+    /// Where to write all formats too.
+    pub out: Option<&'a Path>,
+}
+
+/// Runs `drlab sla`.
+pub fn sla(a: &SlaArgs<'_>) -> Result<Outcome> {
+    super::no_html(a.format, "sla")?;
+    anyhow::ensure!(
+        (1..=SEEDS_MAX).contains(&a.seeds),
+        "--seeds must be between 1 and {SEEDS_MAX}"
+    );
+    anyhow::ensure!(
+        (1..=64).contains(&a.jobs),
+        "--jobs must be between 1 and 64"
+    );
+    anyhow::ensure!(
+        (2..=sla::YEARS_MAX).contains(&a.years),
+        "--years must be between 2 and {}",
+        sla::YEARS_MAX
+    );
+    let loaded = drlab_scenarios::sla::load(a.plan).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seed = a.seed.unwrap_or(loaded.plan.plan.seed);
+    let seeds = Seeds::new(seed, a.seeds).context("--seed with --seeds")?;
+    let reports = run_scenarios(&loaded, seeds, a.jobs)?;
+    let choices = choice_runs(&loaded, &reports)?;
+    let settings = Settings {
+        years: a.years,
+        seed,
+        runs: a.seeds,
+        first_run_seed: seed,
+        runs_for_upper_bounds: [("p95", 0.95), ("p99", 0.99)]
+            .into_iter()
+            .map(|(q, p)| (q.to_string(), quantile::runs_needed(p)))
+            .collect(),
+    };
+    let result = sla::monte_carlo(&loaded.plan, &choices, settings)?;
+    let json = serde_json::to_string_pretty(&result)? + "\n";
+    if let Some(dir) = a.out {
+        write_all(dir, &result, &json)?;
+    }
+    out(&match a.format {
+        Format::Json => json,
+        Format::Md => sla::markdown(&result),
+        Format::Text | Format::Html => sla::text(&result),
+    });
+    Ok(if result.some_choice_meets_all() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    })
+}
+
+/// Every scenario the plan names, run once over the seed range.
+fn run_scenarios(
+    loaded: &LoadedPlan,
+    seeds: Seeds,
+    jobs: u64,
+) -> Result<BTreeMap<PathBuf, Vec<Report>>> {
+    let mut reports = BTreeMap::new();
+    for (path, scenario) in &loaded.scenarios {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("sla: {} ({} runs)", path.display(), seeds.count);
+        }
+        let runs = super::sweep::runs(scenario, seeds, jobs)
+            .with_context(|| format!("{}", path.display()))?;
+        reports.insert(path.clone(), runs);
+    }
+    Ok(reports)
+}
+
+/// Per protection choice, per failure class: the incidents of its
+/// scenario's runs and their outage quantiles.
+fn choice_runs(
+    loaded: &LoadedPlan,
+    reports: &BTreeMap<PathBuf, Vec<Report>>,
+) -> Result<Vec<ChoiceRuns>> {
+    loaded
+        .choices
+        .iter()
+        .map(|c| {
+            let classes = loaded
+                .plan
+                .failures
+                .iter()
+                .zip(&c.scenarios)
+                .map(|(f, path)| {
+                    let runs = reports
+                        .get(path)
+                        .with_context(|| format!("{} was not run", path.display()))?;
+                    let name = loaded
+                        .scenarios
+                        .get(path)
+                        .map_or_else(|| path.display().to_string(), |s| s.scenario.name.clone());
+                    Ok(class_runs(f, name, runs))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(ChoiceRuns {
+                name: c.name.clone(),
+                classes,
+            })
+        })
+        .collect()
+}
+
+fn class_runs(f: &Failure, scenario: String, reports: &[Report]) -> ClassRuns {
+    let incidents: Vec<Incident> = reports
+        .iter()
+        .map(|r| sla::incident(r, f.unrecovered_outage_s))
+        .collect();
+    let quantiles = outage_quantiles(&incidents);
+    ClassRuns {
+        scenario,
+        incidents,
+        quantiles,
+    }
+}
+
+/// p50, p95, p99 with their 95 % lower and upper order-statistic bounds,
+/// and the largest outage.
+fn outage_quantiles(incidents: &[Incident]) -> Vec<Quantile> {
+    let mut xs: Vec<Option<f64>> = incidents.iter().map(|i| Some(i.outage_s)).collect();
+    xs.sort_by(|a, b| {
+        a.unwrap_or(f64::INFINITY)
+            .total_cmp(&b.unwrap_or(f64::INFINITY))
+    });
+    let mut qs: Vec<Quantile> = [("p50", 0.50), ("p95", 0.95), ("p99", 0.99)]
+        .into_iter()
+        .map(|(name, p)| Quantile {
+            name: name.into(),
+            value: quantile::nearest_rank(&xs, p),
+            lower: quantile::lower_bound(&xs, p),
+            upper: quantile::upper_bound(&xs, p),
+        })
+        .collect();
+    qs.push(Quantile {
+        name: "max".into(),
+        value: quantile::nearest_rank(&xs, 1.0),
+        lower: None,
+        upper: None,
+    });
+    qs
+}
+
+/// The files `drlab sla --out DIR` writes.
+const ARTEFACTS: [&str; 3] = ["sla.txt", "sla.md", "sla.json"];
+
+/// Replaces `dir` by one holding sla.txt, sla.md and sla.json, atomically
+/// (`output::write_set`: a directory holding other files is refused).
+fn write_all(dir: &Path, r: &sla::SlaReport, json: &str) -> Result<()> {
+    let (text, md) = (sla::text(r), sla::markdown(r));
+    let files: [(&str, &[u8]); 3] = [
+        (ARTEFACTS[0], text.as_bytes()),
+        (ARTEFACTS[1], md.as_bytes()),
+        (ARTEFACTS[2], json.as_bytes()),
+    ];
+    crate::output::write_set(dir, &files, &ARTEFACTS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn simulated(stem: &str, seed: u64) -> Report {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/library")
+            .join(format!("{stem}.toml"));
+        let s = drlab_scenarios::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        let run = drlab_sim::run(&s, seed).expect("the run");
+        Report::from_events(&run.events)
+    }
+
+    #[test]
+    fn an_incidents_parts_add_up_to_its_rto() {
+        let r = simulated("lan-failover", 7);
+        let i = sla::incident(&r, None);
+        let rto = r.rto_s.expect("lan-failover recovers");
+        assert!(i.recovered);
+        assert_eq!(i.outage_s, rto);
+        let sum: f64 = i.parts.iter().map(|(_, s)| s).sum();
+        assert!((sum - rto).abs() < 0.01, "{sum} vs {rto}: {:?}", i.parts);
+        assert!(
+            i.parts.iter().any(|(n, _)| n.starts_with("step ")),
+            "{:?}",
+            i.parts
+        );
+    }
+
+    #[test]
+    fn an_unrecovered_run_counts_the_plans_outage_or_its_own_length() {
+        let r = simulated("everrun-application-hang", 4);
+        assert_eq!(r.rto_s, None);
+        assert_eq!(sla::incident(&r, Some(3600.0)).outage_s, 3600.0);
+        let own = sla::incident(&r, None);
+        assert!(!own.recovered);
+        let fault = r.faults[0].at_s;
+        assert!((own.outage_s - (r.timeline.ended_s - fault)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn outage_quantiles_carry_both_bounds_or_none() {
+        let incidents: Vec<Incident> = (1..=100)
+            .map(|x| Incident {
+                outage_s: f64::from(x),
+                recovered: true,
+                parts: vec![],
+            })
+            .collect();
+        let q = outage_quantiles(&incidents);
+        assert_eq!(
+            (q[0].value, q[0].lower, q[0].upper),
+            (Some(50.0), Some(42.0), Some(59.0))
+        );
+        assert_eq!(q[2].name, "p99");
+        assert_eq!(q[2].upper, None, "100 runs cannot bound p99 from above");
+        assert_eq!(q[3].value, Some(100.0));
+    }
+}
