@@ -9,6 +9,7 @@ use drlab_reports::Report;
 
 use super::{load, out};
 use crate::Outcome;
+use crate::progress::Progress;
 use crate::seeds::Seeds;
 
 #[derive(Default, Clone, Copy)]
@@ -19,10 +20,17 @@ struct Totals {
     timer_fires: u64,
 }
 
-fn job(s: &drlab_scenarios::Scenario, seeds: Seeds, with_report: bool) -> Result<Totals> {
+/// The runs of `seeds`, each shown on `progress` when it is done.
+fn job(
+    s: &drlab_scenarios::Scenario,
+    seeds: Seeds,
+    with_report: bool,
+    progress: &Progress,
+) -> Result<Totals> {
     let mut t = Totals::default();
     for seed in seeds.iter() {
         let r = drlab_sim::run(s, seed).with_context(|| format!("seed {seed}"))?;
+        progress.inc(1);
         t.runs += 1;
         t.sim_us += r.events.last().map_or(0, |e| e.at.as_micros());
         t.events += r.events.len() as u64;
@@ -39,13 +47,14 @@ fn measure(
     seeds: Seeds,
     jobs: u64,
     with_report: bool,
+    progress: &Progress,
 ) -> Result<(Totals, f64)> {
     let start = Instant::now();
     let totals = std::thread::scope(|scope| -> Result<Vec<Totals>> {
         let handles: Vec<_> = seeds
             .split(jobs)
             .into_iter()
-            .map(|chunk| scope.spawn(move || job(s, chunk, with_report)))
+            .map(|chunk| scope.spawn(move || job(s, chunk, with_report, progress)))
             .collect();
         handles
             .into_iter()
@@ -76,10 +85,18 @@ pub fn bench(path: &Path, runs: u64, jobs: u64, seed: Option<u64>) -> Result<Out
     let seed = seed.unwrap_or(s.scenario.seed);
     // `--runs` per job: runs x jobs consecutive seeds in all.
     let seeds = Seeds::new(seed, runs * jobs).context("--seed with --runs and --jobs")?;
+    // Progress on stderr over the three phases; its cost (an atomic add
+    // per run, a redraw at most 20 times a second) is within the noise.
+    let warm = Seeds::new(seed, runs.min(50))?;
+    let progress = Progress::new("bench", Some(warm.count + 2 * seeds.count), "runs");
     // Warm up caches and the allocator; not measured.
-    job(&s, Seeds::new(seed, runs.min(50))?, true)?;
-    let (sim, wall_sim) = measure(&s, seeds, jobs, false)?;
-    let (_, wall_full) = measure(&s, seeds, jobs, true)?;
+    progress.set_message("warm-up");
+    job(&s, warm, true, &progress)?;
+    progress.set_message("simulator only");
+    let (sim, wall_sim) = measure(&s, seeds, jobs, false, &progress)?;
+    progress.set_message("simulator + report");
+    let (_, wall_full) = measure(&s, seeds, jobs, true, &progress)?;
+    progress.finish();
     let sim_s = sim.sim_us as f64 / 1e6;
     out(&format!(
         "drlab bench {} ({} runs x {} job(s), seeds from {seed})\n\

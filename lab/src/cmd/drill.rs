@@ -12,6 +12,7 @@ use drlab_drill::recorded::{self, RollbackReport, UndoResult};
 use super::out;
 use crate::Outcome;
 use crate::cli::DrillAction;
+use crate::progress::Progress;
 
 /// Largest journal read: a drill records a few dozen actions, a runaway one
 /// at most `recorded::ACTIONS_MAX` (about 60 MB of records).
@@ -283,9 +284,14 @@ fn rollback(path: &Path, dry_run: bool, inventory: Option<&Path>) -> Result<Outc
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // no per-action callback: a spinner with the elapsed time (stderr)
+    let progress = Progress::new("drill rollback", None, "actions");
+    let doing = format!("undoing the recorded actions on lab {lab}");
+    progress.event(&format!("drill rollback: {doing}"), &doing);
     let report = rt
         .block_on(recorded::rollback(&backend, path, false))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    progress.finish();
     out(&render_rollback(&report));
     Ok(if report.failures() == 0 {
         Outcome::Pass

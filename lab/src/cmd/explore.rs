@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::{load, out};
 use crate::Outcome;
 use crate::cli::Format;
+use crate::progress::Progress;
 use crate::seeds::Seeds;
 
 /// Most runs of one exploration.
@@ -438,9 +439,10 @@ struct Explorer<'a> {
     a: &'a ExploreArgs<'a>,
     s: &'a Scenario,
     base: &'a toml::Table,
-    /// Runs done so far, over all jobs (for progress lines).
-    done: std::sync::atomic::AtomicU64,
-    total: u64,
+    /// Runs done so far, over all jobs, on stderr (`crate::progress`).
+    progress: Progress,
+    /// Failing runs so far, over all jobs (for the progress message).
+    failed: std::sync::atomic::AtomicU64,
 }
 
 impl Explorer<'_> {
@@ -455,7 +457,7 @@ impl Explorer<'_> {
             ));
             let drawn = draw(self.s, seed, self.a.faults_max, self.a.envelope);
             let r = run_one(self.base, &drawn, seed, &name, self.a.envelope)?;
-            self.progress();
+            self.ran(!r.violations.is_empty());
             if r.report.as_ref().is_none_or(|x| x.verdict == Verdict::Fail) {
                 found.objectives_missed += 1;
             }
@@ -510,15 +512,17 @@ impl Explorer<'_> {
         })
     }
 
-    /// A progress line on stderr every 1,000 runs (stdout stays the summary).
-    fn progress(&self) {
-        let n = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if n.is_multiple_of(1000) {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("explore: {n} of {} runs", self.total);
-            }
+    /// One more run done, failed or not, shown on stderr (stdout stays
+    /// the summary). The progress does not change what is found.
+    fn ran(&self, failed: bool) {
+        if failed {
+            let n = self
+                .failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            self.progress.set_message(&format!("{n} failed"));
         }
+        self.progress.inc(1);
     }
 
     /// The parts in parallel, added up in seed order, so the findings do
@@ -612,12 +616,13 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
         a,
         s: &s,
         base: &base,
-        done: 0.into(),
-        total: seeds.count,
+        progress: Progress::new("explore", Some(seeds.count), "runs"),
+        failed: 0.into(),
     };
     let started = Instant::now();
     let mut found = explorer.parts(seeds, a.jobs)?;
     let wall_s = started.elapsed().as_secs_f64();
+    explorer.progress.finish();
     if let Some(dir) = a.out {
         for f in &mut found.failures {
             f.replay = Some(write_replay(dir, &s, &base, f, a.envelope.is_some())?);

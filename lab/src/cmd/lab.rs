@@ -2,7 +2,6 @@
 //! containers (see `lab/kit`), started with progress on stderr and left
 //! running for drills until `down`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -11,6 +10,7 @@ use drlab_labkit::{Lab, LabOptions};
 use super::out;
 use crate::Outcome;
 use crate::cli::LabAction;
+use crate::progress::Progress;
 
 pub fn lab(action: LabAction) -> Result<Outcome> {
     match action {
@@ -23,10 +23,31 @@ pub fn lab(action: LabAction) -> Result<Outcome> {
     }
 }
 
-/// Progress goes to stderr, so that stdout stays the result.
-fn progress(line: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "{line}");
+/// The lab kit's progress lines (the image build's stages, then each
+/// set-up step) on `p`, on stderr so that stdout stays the result: on a
+/// terminal a spinner with the elapsed time and the current step
+/// (warnings kept above it), elsewhere every line as the kit says it.
+fn progress(p: Progress) -> impl Fn(&str) + Send + Sync + 'static {
+    move |line: &str| {
+        if ["WARNING", "ERROR", "FAILED", "failed"]
+            .iter()
+            .any(|w| line.contains(w))
+        {
+            p.note(line);
+        } else {
+            p.event(line, &short(line));
+        }
+    }
+}
+
+/// A progress line as the spinner shows it: a build line
+/// (`[build   12s] step 2/4: ...`) without its own clock, which the
+/// spinner shows.
+fn short(line: &str) -> String {
+    match line.strip_prefix("[build").and_then(|r| r.split_once("] ")) {
+        Some((_, rest)) => format!("image build: {rest}"),
+        None => line.to_string(),
+    }
 }
 
 fn up(dir: &Path, name: Option<String>, scenarios: &[PathBuf]) -> Result<Outcome> {
@@ -35,10 +56,12 @@ fn up(dir: &Path, name: Option<String>, scenarios: &[PathBuf]) -> Result<Outcome
     if let Some(why) = drlab_labkit::docker_unreachable_reason() {
         bail!("Docker is not reachable ({why}); the lab needs a running Docker daemon");
     }
-    opts = opts.with_progress(progress);
+    let p = Progress::new("lab up", None, "steps");
+    opts = opts.with_progress(progress(p.clone()));
     opts.keep = true;
     opts.name = Some(name.unwrap_or_else(|| format!("lab-{}", std::process::id())));
     let lab = Lab::start(opts).context("starting the lab")?;
+    p.finish();
     let path = lab.inventory_path().display().to_string();
     let started = lab.startup();
     let name = lab.detach();
@@ -87,4 +110,32 @@ fn down(name: Option<String>, dir: &Path) -> Result<Outcome> {
         report.containers, report.networks
     ));
     Ok(Outcome::Pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_lines_lose_their_clock_on_the_spinner() {
+        assert_eq!(
+            short("[build   12s] step 2/4: copying rootfs/ overlay and trimming"),
+            "image build: step 2/4: copying rootfs/ overlay and trimming"
+        );
+        assert_eq!(
+            short("lab ci-1: starting DC1 (drlab-ci-1-dc1)"),
+            "lab ci-1: starting DC1 (drlab-ci-1-dc1)"
+        );
+    }
+
+    #[test]
+    fn the_kit_s_lines_feed_the_progress_from_any_thread() {
+        let say = std::sync::Arc::new(progress(Progress::hidden("lab up", None, "steps")));
+        let other = say.clone();
+        std::thread::spawn(move || other("[build    3s] step 1/4: debootstrap"))
+            .join()
+            .unwrap();
+        say("lab ci-1: set-up failed, removing it");
+        say("lab ci-1: every container is ready");
+    }
 }

@@ -6,8 +6,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use std::cell::Cell;
+
 use anyhow::{Context, Result, bail};
-use drlab_drivers::Event;
+use drlab_drivers::{Event, EventKind};
 use drlab_real::inventory::Inventory;
 use drlab_reports::{Report, Verdict};
 
@@ -15,6 +17,7 @@ use super::{load, out};
 use crate::Outcome;
 use crate::cli::{BackendKind, Format};
 use crate::output::{RUN_ARTEFACTS, write_set};
+use crate::progress::Progress;
 
 /// What `drlab run` was asked.
 pub struct RunArgs<'a> {
@@ -50,12 +53,8 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
                 );
                 return Ok(Outcome::Pass);
             }
-            let say = |m: &str| {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("drlab: {m}");
-                }
-            };
+            let progress = DrillProgress::new(planned_steps(&s, seed));
+            let say = |m: &str| progress.line(m);
             let opts = drlab_drill::lab::LabDrillOptions {
                 scenario_file: a.scenario,
                 inventory_file: inv_path,
@@ -71,6 +70,7 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
                     drill.journal.display()
                 )),
             }
+            progress.p.finish();
             drill.events
         }
         _ => {
@@ -85,6 +85,80 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
         }
     };
     report(&events, a.format, a.out, a.scenario)
+}
+
+/// The steps a lab drill plans: those its rehearsal in the simulator
+/// with the same seed starts (as `--dry-run` plans it); `None` when the
+/// rehearsal fails. A drill that takes another branch may run more.
+fn planned_steps(s: &drlab_scenarios::Scenario, seed: u64) -> Option<u64> {
+    let sim = drlab_sim::run(s, seed).ok()?;
+    let started = sim
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::StepStarted { .. }))
+        .count();
+    Some(started as u64)
+}
+
+/// A lab drill's progress, from the lines `drlab_drill::lab::run` says:
+/// every line kept on stderr as `drlab: LINE` (above the bar on a
+/// terminal), and on a terminal a bar of the steps done out of those
+/// planned, with the drill's elapsed time (from its journal's start) and
+/// its latest milestone.
+struct DrillProgress {
+    p: Progress,
+    planned: Option<u64>,
+    /// Steps started so far.
+    started: Cell<u64>,
+}
+
+impl DrillProgress {
+    fn new(planned: Option<u64>) -> DrillProgress {
+        Self::on(Progress::new("drill", planned, "steps"), planned)
+    }
+
+    fn on(p: Progress, planned: Option<u64>) -> DrillProgress {
+        DrillProgress {
+            p,
+            planned,
+            started: Cell::new(0),
+        }
+    }
+
+    fn line(&self, m: &str) {
+        self.p.note(&format!("drlab: {m}"));
+        if m.starts_with("journal: ") {
+            // the drill's clock starts with its journal
+            self.p.reset_elapsed();
+            self.p.set_message("drill started");
+            return;
+        }
+        let Some(milestone) = milestone_of(m) else {
+            self.p.set_message(m.trim());
+            return;
+        };
+        if milestone.starts_with("step: ") {
+            let n = self.started.get() + 1;
+            self.started.set(n);
+            if self.planned.is_some_and(|p| n > p) {
+                self.p.set_length(n);
+            }
+            // the step that starts is not done yet
+            self.p.set_position(n - 1);
+        } else if milestone.starts_with("runbook finished") || milestone.starts_with("drill ended")
+        {
+            self.p.set_position(self.started.get());
+        }
+        self.p.set_message(milestone);
+    }
+}
+
+/// The milestone of a drill line `[   1.234s] step: X` (`step: X`), as
+/// `drlab_drill::lab::run` prints a milestone with its drill time.
+fn milestone_of(line: &str) -> Option<&str> {
+    let (at, rest) = line.strip_prefix('[')?.split_once("s] ")?;
+    at.trim().parse::<f64>().ok()?;
+    Some(rest)
 }
 
 /// Prints the report and writes the artefacts; the verdict decides the
@@ -129,4 +203,42 @@ fn report(
         Verdict::Pass => Outcome::Pass,
         Verdict::Fail => Outcome::Fail,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drlab_drivers::Timestamp;
+
+    #[test]
+    fn drill_lines_give_their_milestones() {
+        // the line as `drlab_drill::lab::run` prints a milestone
+        let e = Event {
+            at: Timestamp::from_secs_f64(12.345),
+            kind: EventKind::StepStarted {
+                step: "promote standby".into(),
+            },
+        };
+        let m = drlab_drill::lab::milestone(&e).unwrap();
+        let line = format!("[{:>8.3}s] {m}", e.at.as_secs_f64());
+        assert_eq!(milestone_of(&line), Some("step: promote standby"));
+        assert_eq!(milestone_of("journal: /tmp/x.jsonl"), None);
+        assert_eq!(milestone_of("  [dc1] ready"), None);
+    }
+
+    #[test]
+    fn the_plan_counts_the_rehearsed_steps() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/library/lan-failover.toml");
+        let s = load(&path).unwrap();
+        let n = planned_steps(&s, s.scenario.seed).unwrap();
+        assert!(n > 0, "{n}");
+        // a drill line feeds the counter without panicking past the plan
+        let p = DrillProgress::on(Progress::hidden("drill", Some(1), "steps"), Some(1));
+        for _ in 0..3 {
+            p.line("[   1.000s] step: x");
+        }
+        p.line("[   2.000s] runbook finished (ok: true)");
+        assert_eq!(p.started.get(), 3);
+    }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::out;
 use crate::Outcome;
 use crate::cli::Format;
+use crate::progress::Progress;
 use crate::quantile;
 use crate::seeds::Seeds;
 
@@ -262,6 +263,17 @@ fn quantile_of(metric: &str) -> Option<f64> {
 /// The reports of `seeds` simulated runs of `s` on `jobs` threads, in seed
 /// order (also `drlab sla`'s runs).
 pub(crate) fn runs(s: &drlab_scenarios::Scenario, seeds: Seeds, jobs: u64) -> Result<Vec<Report>> {
+    runs_with(s, seeds, jobs, &|| {})
+}
+
+/// [`runs`], calling `ran` after each run (from its job's thread), for
+/// progress: the reports do not depend on it.
+fn runs_with(
+    s: &drlab_scenarios::Scenario,
+    seeds: Seeds,
+    jobs: u64,
+    ran: &(dyn Fn() + Sync),
+) -> Result<Vec<Report>> {
     let results = std::thread::scope(|scope| -> Result<Vec<Vec<Report>>> {
         let handles: Vec<_> = seeds
             .split(jobs)
@@ -273,6 +285,7 @@ pub(crate) fn runs(s: &drlab_scenarios::Scenario, seeds: Seeds, jobs: u64) -> Re
                         .map(|seed| {
                             let r = drlab_sim::run(s, seed)
                                 .with_context(|| format!("simulation with seed {seed} failed"))?;
+                            ran();
                             Ok(Report::from_events(&r.events))
                         })
                         .collect()
@@ -337,6 +350,8 @@ pub fn sweep(
     );
 
     let mut rows = Vec::new();
+    // on stderr, a bar or bounded lines (crate::progress); never stdout
+    let progress = Progress::new("sweep", Some(variants.len() as u64 * seeds), "runs");
     for (i, settings) in variants.iter().enumerate() {
         let mut t = table.clone();
         for (k, v) in settings {
@@ -368,15 +383,10 @@ pub fn sweep(
         };
         let s = drlab_scenarios::parse(&shown, &edited)
             .map_err(|e| anyhow::anyhow!("with {name}:\n{e}"))?;
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!(
-                "sweep: variant {}/{}: {name} ({seeds} seeds)",
-                i + 1,
-                variants.len()
-            );
+        if variants.len() > 1 {
+            progress.set_message(&format!("variant {}/{}: {name}", i + 1, variants.len()));
         }
-        let reports = runs(&s, seed_range, jobs)?;
+        let reports = runs_with(&s, seed_range, jobs, &|| progress.inc(1))?;
         let passed = reports
             .iter()
             .filter(|r| r.verdict == Verdict::Pass)
@@ -396,6 +406,7 @@ pub fn sweep(
         }
         rows.push(row);
     }
+    progress.finish();
     if vary.is_empty() && variants.len() == 1 && rows.is_empty() {
         bail!("nothing to run");
     }
