@@ -47,6 +47,17 @@ fn lab(s: &Scenario, p: &mut Problems) {
             ),
         ));
     }
+    for (i, z) in s.dns.zones.iter().enumerate() {
+        if z.negative_ttl_s != crate::format::ZONE_NEGATIVE_TTL_S_DEFAULT {
+            p.push((
+                path!("dns", "zones", i, "negative_ttl_s"),
+                format!(
+                    "the lab's Samba zones answer empty with their SOA's negative TTL, {} s, which drlab does not change: leave the field out in a scenario with [lab]",
+                    crate::format::ZONE_NEGATIVE_TTL_S_DEFAULT
+                ),
+            ));
+        }
+    }
     if l.differs.as_deref().is_some_and(|d| d.trim().is_empty()) {
         p.push((
             path!("lab", "differs"),

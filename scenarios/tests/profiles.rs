@@ -85,3 +85,21 @@ fn a_profile_in_a_scenario_with_a_lab_arm_loads() {
         drlab_scenarios::dns::profile(ClientProfile::Windows).rules
     );
 }
+
+#[test]
+fn a_lab_scenario_keeps_the_negative_ttl_the_labs_zones_answer_with() {
+    let lab = include_str!("../library/wan-failover-lab.toml");
+    let text = lab.replacen(
+        "name = \"corp.example.com\"\nservers = [\"DC1\", \"DC2\"]",
+        "name = \"corp.example.com\"\nservers = [\"DC1\", \"DC2\"]\nnegative_ttl_s = 60",
+        1,
+    );
+    assert_ne!(text, lab);
+    let e = drlab_scenarios::parse(Path::new("s.toml"), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("dns.zones[0].negative_ttl_s"), "{e}");
+    assert!(e.contains("3600 s"), "{e}");
+    let sim_only = text.replace("[lab]\nshape = \"wan\"\n", "");
+    drlab_scenarios::parse(Path::new("s.toml"), &sim_only).unwrap_or_else(|e| panic!("{e}"));
+}

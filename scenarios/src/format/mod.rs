@@ -17,7 +17,7 @@ use serde::Deserialize;
 pub use estate::{
     ClientDef, ClientProfile, DnsDef, DomainDef, ExchangeDef, ExchangeHostDef, ExchangeRole,
     GroupDef, HostDef, LinkDef, LinkSpec, MailboxDef, RecordDef, ReplicationDef, ResolverPolicy,
-    Role, ServiceDef, SiteDef, StoreDef, ZoneDef,
+    Role, ServiceDef, SiteDef, StoreDef, ZONE_NEGATIVE_TTL_S_DEFAULT, ZoneDef,
 };
 pub use fabric::{
     ArchiveDiskDef, CopyDef, DagDatabaseDef, DagDef, LockstepDef, NetworkDef, PersonaDef,

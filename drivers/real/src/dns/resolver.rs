@@ -16,8 +16,9 @@
 //! negative caching (fixed, or the authority SOA's RFC 2308 TTL capped) and
 //! serve-expired (RFC 8767 as Unbound's `serve-expired` does it).
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use drlab_drivers::cache::{CacheRules, Negative, Positive};
@@ -247,7 +248,11 @@ impl Resolution {
 pub struct Resolver {
     server: SocketAddr,
     limits: DnsLimits,
-    cache: Mutex<TtlCache>,
+    cache: Arc<Mutex<TtlCache>>,
+    /// Names whose expired answer is being refreshed behind the reply
+    /// (serve-expired): one refresh each at a time, at most
+    /// [`CACHE_ENTRIES_MAX`] as the cache itself.
+    refreshing: Arc<Mutex<BTreeSet<(String, RecordType)>>>,
 }
 
 impl Resolver {
@@ -256,7 +261,8 @@ impl Resolver {
         Resolver {
             server,
             limits,
-            cache: Mutex::new(TtlCache::new(policy)),
+            cache: Arc::new(Mutex::new(TtlCache::new(policy))),
+            refreshing: Arc::new(Mutex::new(BTreeSet::new())),
         }
     }
 
@@ -273,10 +279,11 @@ impl Resolver {
 
     /// Resolves `name`/`rtype`: from the cache while the cached answer
     /// lives, else from the server (and caches its answer by the policy).
-    /// With serve-expired, an expired answer is the answer: the server is
-    /// asked to refresh it (awaited here, where Unbound refreshes behind the
-    /// reply: the same answer, one round trip later), and when the server
-    /// cannot answer the expired one is served, as RFC 8767 intends.
+    /// With serve-expired, an expired answer is the answer at once, as
+    /// Unbound's `serve-expired-client-timeout: 0` gives it, and the server
+    /// is asked behind the reply (a task on the runtime); when the server
+    /// cannot answer, the expired answer stays and is served again, as
+    /// RFC 8767 intends.
     pub async fn resolve(&self, name: &str, rtype: RecordType) -> Result<Resolution, DnsError> {
         let stale = {
             let cache = self.cache();
@@ -289,21 +296,23 @@ impl Resolver {
             }
             cache.lookup_expired(name, rtype, now).map(<[_]>::to_vec)
         };
-        let answer = query_answer(self.server, name, rtype, self.limits).await;
-        let (records, soa_negative_ttl_s) = match answer {
-            Ok(a) => a,
-            Err(e) => {
-                // Unanswered: the expired answer if there is one (the
-                // point of serve-expired), else the error.
-                return match stale {
-                    Some(records) => Ok(Resolution {
-                        records,
-                        from_cache: true,
-                    }),
-                    None => Err(e),
-                };
+        if let Some(records) = stale {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                self.refresh_behind(name, rtype);
+            } else if let Ok((fresh, soa)) =
+                query_answer(self.server, name, rtype, self.limits).await
+            {
+                // no runtime to refresh behind the reply: refresh first
+                self.cache()
+                    .store_answer(name, rtype, fresh, soa, Instant::now());
             }
-        };
+            return Ok(Resolution {
+                records,
+                from_cache: true,
+            });
+        }
+        let (records, soa_negative_ttl_s) =
+            query_answer(self.server, name, rtype, self.limits).await?;
         self.cache().store_answer(
             name,
             rtype,
@@ -311,16 +320,39 @@ impl Resolver {
             soa_negative_ttl_s,
             Instant::now(),
         );
-        Ok(match stale {
-            Some(records) => Resolution {
-                records,
-                from_cache: true,
-            },
-            None => Resolution {
-                records,
-                from_cache: false,
-            },
+        Ok(Resolution {
+            records,
+            from_cache: false,
         })
+    }
+
+    /// Asks the server for `name`/`rtype` in a task of its own and caches
+    /// the answer; an unanswered refresh leaves the expired answer. At most
+    /// one refresh per name runs at a time.
+    fn refresh_behind(&self, name: &str, rtype: RecordType) {
+        let key = (normalise(name), rtype);
+        {
+            let mut busy = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+            if busy.len() >= CACHE_ENTRIES_MAX || !busy.insert(key.clone()) {
+                return;
+            }
+        }
+        let (server, limits) = (self.server, self.limits);
+        let (cache, refreshing) = (self.cache.clone(), self.refreshing.clone());
+        tokio::spawn(async move {
+            if let Ok((records, soa_negative_ttl_s)) =
+                query_answer(server, &key.0, key.1, limits).await
+            {
+                cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .store_answer(&key.0, key.1, records, soa_negative_ttl_s, Instant::now());
+            }
+            refreshing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+        });
     }
 
     /// Resolves the IPv4 address users reach `name` at.
@@ -666,6 +698,42 @@ mod tests {
             .cache()
             .store(N, RecordType::A, vec![a("10.0.0.1", 0)], Instant::now());
         assert!(strict.resolve(N, RecordType::A).await.is_err());
+        drop(silent);
+    }
+
+    /// Serve-expired answers at once and refreshes behind the reply, as the
+    /// simulator does: with a server that would keep the client waiting a
+    /// minute, the expired answer still comes back (the bound of 10 s is
+    /// liveness, not a timing), and again on the next lookup while the
+    /// refresh is still out.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_expired_answer_does_not_wait_for_its_refresh() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let limits = DnsLimits {
+            udp_timeout_ms: 60_000,
+            udp_attempts: 1,
+            ..DnsLimits::default()
+        };
+        let r = Resolver::new(
+            silent.local_addr().unwrap(),
+            rules(Positive::HonourTtl, None, Negative::None, Some(None)),
+            limits,
+        );
+        r.cache()
+            .store(N, RecordType::A, vec![a("10.0.0.1", 0)], Instant::now());
+        for _ in 0..2 {
+            let got = tokio::time::timeout(Duration::from_secs(10), r.resolve(N, RecordType::A))
+                .await
+                .expect("the expired answer without waiting for the server")
+                .unwrap();
+            assert!(got.from_cache);
+            assert_eq!(got.first_addr(), Some(std::net::Ipv4Addr::new(10, 0, 0, 1)));
+        }
+        assert_eq!(
+            r.refreshing.lock().unwrap().len(),
+            1,
+            "one refresh per name"
+        );
         drop(silent);
     }
 }
