@@ -4,12 +4,16 @@
 //! and JSON renderings.
 //!
 //! Pure functions of their inputs: the runs are made by the caller and
-//! reach this module as [`Incident`]s (one per report, [`incident`]); the
+//! reach this module as [`Run`]s (one small record per report, [`run`]),
+//! which [`class_incidents`] turns into each class's [`Incident`]s; the
 //! failure times are Poisson processes drawn from the plan's rates on the
 //! seed's [`Stream::Availability`], and each incident takes its outage from
 //! one of the simulated runs, chosen on the same stream. Every protection
 //! choice sees the same failure times and the same choice of run (common
 //! random numbers), so choices differ only by what their scenarios measured.
+//! Overlapping outages are merged per tier (`union`, `split`), the work
+//! is bounded before any run ([`check_work`]), and a meet that too few runs
+//! back is undecided (`doubt`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -22,9 +26,15 @@ use crate::Report;
 
 /// Most simulated years.
 pub const YEARS_MAX: u64 = 100_000;
-/// Most incidents and maintenance windows a Monte Carlo may expect to
-/// draw (rates × years): its work and memory grow with them.
+/// Most incidents and maintenance windows a Monte Carlo may draw: its work
+/// and memory grow with them ([`check_work`]).
 pub const INCIDENTS_MAX: f64 = 1e6;
+/// An outcome none of `n` runs showed may still occur in up to `3 / n` of
+/// the incidents (the rule of three: the 95 % upper bound of a rate seen 0
+/// times in `n`).
+const RULE_OF_THREE: f64 = 3.0;
+/// The most runs per scenario [`doubt`] looks for.
+const RUNS_TO_DECIDE_MAX: u64 = 1_000_000_000;
 /// z of the two-sided 95 % normal intervals.
 const Z95: f64 = 1.959_963_984_540_054;
 
@@ -34,16 +44,40 @@ pub enum SlaError {
     /// Too few or too many years.
     #[error("{0} years: simulate 2 to {YEARS_MAX} years")]
     Years(u64),
-    /// The rates × years would draw too many incidents.
+    /// The rates × years could draw too many incidents.
     #[error(
-        "the plan's failure rates and maintenance windows over {years} years draw about \
-         {expected:.0} incidents and windows, more than {INCIDENTS_MAX:e}: simulate fewer years"
+        "the plan's failure rates and maintenance windows over {years} years could draw \
+         {bound:.0} incidents and windows (failures with 6 standard deviations of Poisson \
+         margin), more than {INCIDENTS_MAX:e}; {knob}"
     )]
     TooManyIncidents {
         /// Years asked for.
         years: u64,
-        /// Incidents expected.
-        expected: f64,
+        /// The most incidents and windows they may draw.
+        bound: f64,
+        /// What to lower.
+        knob: String,
+    },
+    /// Runs of a class never served users again and the class says not
+    /// how long such an outage lasts.
+    #[error(
+        "protection {choice:?}: failure class {failure:?}: {unrecovered} of the {runs} runs \
+         of scenario {scenario:?} never served users again, and the class has no \
+         unrecovered_outage_s: set unrecovered_outage_s on the class to how long such an \
+         outage lasts (e.g. until an operator restores service by hand); the time until the \
+         drill ends would understate it"
+    )]
+    Unrecovered {
+        /// The protection choice.
+        choice: String,
+        /// The failure class.
+        failure: String,
+        /// Its scenario.
+        scenario: String,
+        /// Runs that never recovered.
+        unrecovered: u64,
+        /// Runs.
+        runs: u64,
     },
     /// A choice lacks runs for a failure class.
     #[error("protection {choice:?}: failure class {failure:?} has no simulated runs")]
@@ -67,29 +101,73 @@ pub struct Incident {
     pub parts: Vec<(String, f64)>,
 }
 
-/// The incident of a report: its RTO split into the breakdown's phases and
-/// the runbook's steps; a run that never served users again counts
-/// `unrecovered_outage_s`, or else the time from the fault to the run's end.
-pub fn incident(report: &Report, unrecovered_outage_s: Option<f64>) -> Incident {
-    let fault_s = report.faults.first().map_or(0.0, |f| f.at_s);
-    let Some(rto) = report.rto_s else {
-        let outage_s =
-            unrecovered_outage_s.unwrap_or_else(|| (report.timeline.ended_s - fault_s).max(0.0));
-        let why = match unrecovered_outage_s {
-            Some(_) => "not recovered in the scenario (the plan's unrecovered_outage_s)",
-            None => "not recovered in the scenario (until its end, a lower bound)",
-        };
-        return Incident {
+/// What one simulated run measured, whichever failure class it stands
+/// for: the small record `drlab sla` keeps of each report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    /// Its RTO (`None`: it never served users again).
+    pub rto_s: Option<f64>,
+    /// Where the RTO went (see [`Incident::parts`]).
+    pub parts: Vec<(String, f64)>,
+}
+
+/// The run of a report: its RTO split into the breakdown's phases and the
+/// runbook's steps, measured from the report's T0 as the RTO is.
+pub fn run(report: &Report) -> Run {
+    let t0_s = report.timeline.t0_s.unwrap_or(0.0);
+    Run {
+        rto_s: report.rto_s,
+        parts: report
+            .rto_s
+            .map_or_else(Vec::new, |rto| parts_of(report, t0_s, rto)),
+    }
+}
+
+/// The incident of a run for a class: a run that never served users again
+/// counts `unrecovered_outage_s`; `None` when the class has none (the
+/// outage is unknown: [`class_incidents`] refuses it).
+pub fn incident(run: &Run, unrecovered_outage_s: Option<f64>) -> Option<Incident> {
+    match run.rto_s {
+        Some(rto) => Some(Incident {
+            outage_s: rto,
+            recovered: true,
+            parts: run.parts.clone(),
+        }),
+        None => unrecovered_outage_s.map(|outage_s| Incident {
             outage_s,
             recovered: false,
-            parts: vec![(why.to_string(), outage_s)],
-        };
-    };
-    Incident {
-        outage_s: rto,
-        recovered: true,
-        parts: parts_of(report, fault_s, rto),
+            parts: vec![(
+                "not recovered in the scenario (the plan's unrecovered_outage_s)".to_string(),
+                outage_s,
+            )],
+        }),
     }
+}
+
+/// The incidents of a class's runs under a protection choice; refused when
+/// a run never recovered and the class has no `unrecovered_outage_s`:
+/// counting the time to the drill's end would understate the outage and
+/// could turn a miss into a pass.
+pub fn class_incidents(
+    choice: &str,
+    failure: &Failure,
+    scenario: &str,
+    runs: &[Run],
+) -> Result<Vec<Incident>, SlaError> {
+    let out: Vec<Incident> = runs
+        .iter()
+        .filter_map(|r| incident(r, failure.unrecovered_outage_s))
+        .collect();
+    if out.len() < runs.len() {
+        return Err(SlaError::Unrecovered {
+            choice: choice.to_string(),
+            failure: failure.name.clone(),
+            scenario: scenario.to_string(),
+            unrecovered: (runs.len() - out.len()) as u64,
+            runs: runs.len() as u64,
+        });
+    }
+    Ok(out)
 }
 
 /// The breakdown's phases with the execution split into its steps (each
@@ -201,7 +279,8 @@ pub enum Judgement {
     Meets,
     /// Its upper bound stays below it.
     Misses,
-    /// The interval straddles it: simulate more years.
+    /// The interval straddles it (simulate more years), or the runs are
+    /// too few to rule out an outcome none of them showed (run more seeds).
     Undecided,
 }
 
@@ -272,6 +351,9 @@ pub struct TierLine {
     pub within_budget: Share,
     /// What that shows.
     pub judgement: Judgement,
+    /// Runs per scenario that would decide an Undecided that the runs'
+    /// rule of three makes (if they show nothing new).
+    pub seeds_to_decide: Option<u64>,
     /// The failure classes, largest contributor first.
     pub contributions: Vec<Contribution>,
     /// Years that would state the yearly downtime to ±10 % (`None`: none
@@ -346,30 +428,62 @@ fn draw_failures(failures: &[Failure], horizon_s: f64, seed: u64) -> Vec<Vec<Dra
         .collect()
 }
 
-/// Downtime per period index (sparse: most periods have none).
-type Buckets = BTreeMap<u64, f64>;
+/// Downtime per period index, ascending (sparse: most periods have none).
+type Buckets = Vec<(u64, f64)>;
 
-/// Adds `[start, start + len)` (clipped to the horizon) to the periods it spans.
-fn add_outage(b: &mut Buckets, (start, len): (f64, f64), period_s: f64, horizon_s: f64) {
-    let (mut at, end) = (start, (start + len).min(horizon_s));
-    while at < end {
-        let idx = (at / period_s).floor();
-        let take = ((idx + 1.0) * period_s).min(end) - at;
-        *b.entry(idx as u64).or_insert(0.0) += take;
-        at += take.max(f64::EPSILON * at.max(1.0));
+/// An outage `[start, end)` in seconds from the start of the simulation.
+type Span = (f64, f64);
+
+/// The union of `spans` clipped to `[0, horizon_s)`: sorted, disjoint, so
+/// overlapping outages count once (users are either served or not).
+fn union(mut spans: Vec<Span>, horizon_s: f64) -> Vec<Span> {
+    spans.retain(|&(s, e)| e > s && s < horizon_s);
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        let e = e.min(horizon_s);
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
     }
+    out
+}
+
+/// Splits disjoint sorted `spans` ([`union`]) between the periods they
+/// touch. A period's downtime never exceeds its length, and the work is at
+/// most one step per span plus one per period (disjoint spans share at
+/// most their boundary periods): O(incidents + periods).
+fn split(spans: &[Span], period_s: f64) -> Buckets {
+    let mut b: Buckets = Vec::new();
+    for &(s, e) in spans {
+        let first = (s / period_s).floor() as u64;
+        let last = ((e / period_s).ceil() as u64).max(first + 1) - 1;
+        for idx in first..=last {
+            let lo = idx as f64 * period_s;
+            let take = e.min(lo + period_s) - s.max(lo);
+            if take <= 0.0 {
+                continue;
+            }
+            match b.last_mut() {
+                Some((i, x)) if *i == idx => *x += take,
+                _ => b.push((idx, take)),
+            }
+        }
+    }
+    b
 }
 
 /// The downtime of all periods (from +0: an empty `sum` is −0).
 fn total(b: &Buckets) -> f64 {
-    b.values().fold(0.0, |a, x| a + x)
+    b.iter().fold(0.0, |a, (_, x)| a + x)
 }
 
 /// The share of the whole periods whose downtime stays within `allowed_s`.
 fn within(b: &Buckets, allowed_s: f64, periods: u64) -> Share {
     let over = b
         .iter()
-        .filter(|(i, s)| **i < periods && **s > allowed_s + 1e-9)
+        .filter(|(i, s)| *i < periods && *s > allowed_s + 1e-9)
         .count() as u64;
     wilson(periods - over, periods)
 }
@@ -414,7 +528,7 @@ fn yearly(b: &Buckets, years: u64) -> (Estimate, Option<u64>) {
     let sum = total(b);
     let mean = sum / n;
     let ss: f64 =
-        b.values().map(|x| (x - mean).powi(2)).sum::<f64>() + (n - b.len() as f64) * mean * mean;
+        b.iter().map(|(_, x)| (x - mean).powi(2)).sum::<f64>() + (n - b.len() as f64) * mean * mean;
     let sd = (ss / (n - 1.0)).sqrt();
     let half = Z95 * sd / n.sqrt();
     let needed = (mean > 0.0).then(|| (Z95 * sd / (0.1 * mean)).powi(2).ceil() as u64);
@@ -428,32 +542,22 @@ fn yearly(b: &Buckets, years: u64) -> (Estimate, Option<u64>) {
     )
 }
 
-/// What one tier gathers from one class under one choice.
+/// What one tier gathers from one class under one choice: its outages
+/// and where they went.
 #[derive(Default)]
 struct Gathered {
-    periods: Buckets,
-    years: Buckets,
+    spans: Vec<Span>,
     parts: BTreeMap<String, (usize, f64)>,
 }
 
-/// Adds the class's incidents to `all` and returns its own buckets.
-fn gather(
-    drawn: &[Drawn],
-    runs: &ClassRuns,
-    period_s: f64,
-    horizon_s: f64,
-    all: &mut Gathered,
-) -> Gathered {
+/// The class's incidents: their outages and their parts.
+fn gather(drawn: &[Drawn], runs: &ClassRuns) -> Gathered {
     let mut own = Gathered::default();
     let n = runs.incidents.len();
     for d in drawn {
         let i = ((d.run * n as f64) as usize).min(n - 1);
         let inc = &runs.incidents[i];
-        let span = (d.at_s, inc.outage_s);
-        for g in [&mut own, &mut *all] {
-            add_outage(&mut g.periods, span, period_s, horizon_s);
-            add_outage(&mut g.years, span, YEAR_S, horizon_s);
-        }
+        own.spans.push((d.at_s, d.at_s + inc.outage_s));
         for (order, (name, s)) in inc.parts.iter().enumerate() {
             let e = own.parts.entry(name.clone()).or_insert((order, 0.0));
             e.1 += s;
@@ -462,10 +566,15 @@ fn gather(
     own
 }
 
-/// Adds the counted maintenance of `tier` to `all`; returns the excluded
-/// maintenance's seconds per year.
-fn maintenance(plan: &Plan, tier: &Tier, years: u64, period_s: f64, all: &mut Gathered) -> f64 {
-    let horizon_s = years as f64 * YEAR_S;
+/// Per period and per year: the downtime of the union of `spans`.
+fn buckets(spans: Vec<Span>, period_s: f64, horizon_s: f64) -> (Buckets, Buckets) {
+    let u = union(spans, horizon_s);
+    (split(&u, period_s), split(&u, YEAR_S))
+}
+
+/// Adds the counted maintenance windows of `tier` to `spans`; returns the
+/// excluded maintenance's seconds per year.
+fn maintenance(plan: &Plan, tier: &Tier, years: u64, spans: &mut Vec<Span>) -> f64 {
     let mut excluded = 0.0;
     for m in plan
         .maintenance
@@ -479,11 +588,73 @@ fn maintenance(plan: &Plan, tier: &Tier, years: u64, period_s: f64, all: &mut Ga
         let windows = (m.windows_per_year * years as f64).floor() as u64;
         for k in 0..windows {
             let at = (k as f64 + 0.5) * YEAR_S / m.windows_per_year;
-            add_outage(&mut all.periods, (at, m.duration_s), period_s, horizon_s);
-            add_outage(&mut all.years, (at, m.duration_s), YEAR_S, horizon_s);
+            spans.push((at, at + m.duration_s));
         }
     }
     excluded
+}
+
+/// The most incidents and windows `years` of `plan` may draw: each class's
+/// Poisson count at its mean `μ` plus six standard deviations (`√μ`: a draw
+/// exceeds it with a probability of about 10⁻⁹), and the maintenance
+/// windows, which are not drawn.
+fn work_bound(plan: &Plan, years: u64) -> f64 {
+    let y = years as f64;
+    let mean: f64 = plan.failures.iter().map(|f| f.rate_per_year() * y).sum();
+    let windows: f64 = plan
+        .maintenance
+        .iter()
+        .map(|m| (m.windows_per_year * y).floor())
+        .sum();
+    mean + 6.0 * mean.sqrt() + windows
+}
+
+/// Refuses a Monte Carlo that could draw more than [`INCIDENTS_MAX`]
+/// incidents and windows; the caller checks it before any simulation.
+pub fn check_work(plan: &Plan, years: u64) -> Result<(), SlaError> {
+    let bound = work_bound(plan, years);
+    if bound <= INCIDENTS_MAX {
+        return Ok(());
+    }
+    // The most years that fit (the bound grows with the years).
+    let (mut lo, mut hi) = (1u64, years);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if work_bound(plan, mid) <= INCIDENTS_MAX {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let top_failure = plan
+        .failures
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.rate_per_year().total_cmp(&b.1.rate_per_year()))
+        .map(|(i, f)| (f.rate_per_year(), format!("failures[{i}] ({:?})", f.name)));
+    let top_window = plan
+        .maintenance
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.windows_per_year.total_cmp(&b.1.windows_per_year))
+        .map(|(i, m)| {
+            (
+                m.windows_per_year,
+                format!("maintenance[{i}] ({:?})", m.name),
+            )
+        });
+    let most = match (top_failure, top_window) {
+        (Some(f), Some(m)) if m.0 > f.0 => format!("{}'s windows_per_year", m.1),
+        (Some(f), _) => format!("{}'s components or failures_per_year/mtbf_h", f.1),
+        (None, Some(m)) => format!("{}'s windows_per_year", m.1),
+        (None, None) => "the rates".into(),
+    };
+    let knob = if work_bound(plan, 2) <= INCIDENTS_MAX {
+        format!("simulate fewer years (--years {lo} fits) or lower {most}")
+    } else {
+        format!("lower {most}: even 2 years draw too many")
+    };
+    Err(SlaError::TooManyIncidents { years, bound, knob })
 }
 
 /// Runs the Monte Carlo for every choice and tier.
@@ -495,23 +666,7 @@ pub fn monte_carlo(
     if !(2..=YEARS_MAX).contains(&s.years) {
         return Err(SlaError::Years(s.years));
     }
-    let per_year = plan
-        .failures
-        .iter()
-        .map(Failure::rate_per_year)
-        .sum::<f64>()
-        + plan
-            .maintenance
-            .iter()
-            .map(|m| m.windows_per_year)
-            .sum::<f64>();
-    let expected = per_year * s.years as f64;
-    if expected > INCIDENTS_MAX {
-        return Err(SlaError::TooManyIncidents {
-            years: s.years,
-            expected,
-        });
-    }
+    check_work(plan, s.years)?;
     for c in choices {
         for (f, runs) in plan.failures.iter().zip(&c.classes) {
             if runs.incidents.is_empty() {
@@ -581,14 +736,24 @@ fn tier_line(
     let periods = (horizon_s / period_s + 1e-9).floor() as u64;
     let allowed = tier.budget.allowed_s();
     let required = tier.budget.meet_probability;
-    let mut all = Gathered::default();
+    let mut all: Vec<Span> = Vec::new();
     let mut contributions: Vec<Contribution> = Vec::new();
+    // Incidents a year of an outcome no run showed, times the runs.
+    let mut unseen = 0.0;
+    let mut runs_min = u64::MAX;
     for ((f, runs), d) in plan.failures.iter().zip(&c.classes).zip(drawn) {
         if !f.tiers.contains(&tier.name) {
             continue;
         }
-        let own = gather(d, runs, period_s, horizon_s, &mut all);
-        let alone = within(&own.periods, allowed, periods);
+        let n = runs.incidents.len() as u64;
+        unseen += RULE_OF_THREE * f.rate_per_year();
+        runs_min = runs_min.min(n);
+        let own = gather(d, runs);
+        all.extend_from_slice(&own.spans);
+        let (own_periods, own_years) = buckets(own.spans, period_s, horizon_s);
+        let alone = within(&own_periods, allowed, periods);
+        let hidden = RULE_OF_THREE * f.rate_per_year();
+        let (alone_judgement, _) = doubt(alone, required, hidden, n, period_s);
         let top = own
             .parts
             .iter()
@@ -596,10 +761,10 @@ fn tier_line(
             .filter(|(_, (_, s))| *s > 0.0);
         contributions.push(Contribution {
             failure: f.name.clone(),
-            downtime_per_year_s: total(&own.years) / years as f64,
+            downtime_per_year_s: total(&own_years) / years as f64,
             share: 0.0,
             within_budget_alone: alone,
-            alone: judge(alone, required),
+            alone: alone_judgement,
             top_part: top.map(|(n, _)| n.clone()),
             top_part_per_year_s: top.map_or(0.0, |(_, (_, s))| s / years as f64),
         });
@@ -616,10 +781,16 @@ fn tier_line(
     }
     // Largest first; plan order among equals (the sort is stable).
     contributions.sort_by(|a, b| b.downtime_per_year_s.total_cmp(&a.downtime_per_year_s));
-    let excluded = maintenance(plan, tier, years, period_s, &mut all);
-    let (per_year, years_for_10pct) = yearly(&all.years, years);
+    let excluded = maintenance(plan, tier, years, &mut all);
+    let (all_periods, all_years) = buckets(all, period_s, horizon_s);
+    let (per_year, years_for_10pct) = yearly(&all_years, years);
     let weeks = YEAR_S / WEEK_S;
-    let share = within(&all.periods, allowed, periods);
+    let share = within(&all_periods, allowed, periods);
+    let (judgement, seeds_to_decide) = if runs_min == u64::MAX {
+        (judge(share, required), None)
+    } else {
+        doubt(share, required, unseen, runs_min, period_s)
+    };
     let down = per_year.mean / YEAR_S;
     TierLine {
         protection: c.name.clone(),
@@ -637,10 +808,55 @@ fn tier_line(
         availability_pct: 100.0 * (1.0 - down),
         nines: (down > 0.0).then(|| -down.log10()),
         within_budget: share,
-        judgement: judge(share, required),
+        judgement,
+        seeds_to_decide,
         contributions,
         years_for_10pct,
     }
+}
+
+/// The judgement of `share` when each class's runs may have missed an
+/// outcome: by the rule of three, an outcome none of `n` runs showed may
+/// still occur in up to 3/n of the incidents (95 %). `unseen_per_year` is
+/// 3 × the classes' incidents a year; `unseen_per_year / n` such incidents
+/// a year, each assumed to take its period over the budget, would leave
+/// `share × exp(−rate × period)` of the periods within it. A Meets that
+/// does not survive that is Undecided, with the runs per scenario that
+/// would keep it if they too show nothing new (`None`: no count of runs
+/// would; simulate more years). A Misses or Undecided stands.
+fn doubt(
+    share: Share,
+    required: f64,
+    unseen_per_year: f64,
+    n: u64,
+    period_s: f64,
+) -> (Judgement, Option<u64>) {
+    let base = judge(share, required);
+    if base != Judgement::Meets || unseen_per_year <= 0.0 {
+        return (base, None);
+    }
+    let k = (share.share * share.periods as f64).round();
+    let meets_with = |runs: u64| {
+        let kept = (-unseen_per_year / runs as f64 * period_s / YEAR_S).exp();
+        let k = (k * kept).round() as u64;
+        judge(wilson(k, share.periods), required) == Judgement::Meets
+    };
+    if meets_with(n.max(1)) {
+        return (Judgement::Meets, None);
+    }
+    let (mut lo, mut hi) = (n.max(1), RUNS_TO_DECIDE_MAX);
+    if !meets_with(hi) {
+        return (Judgement::Undecided, None);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if meets_with(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    (Judgement::Undecided, Some(hi))
 }
 
 /// A duration as people read it: `0 s`, `42.0 s`, `3.5 min`, `2.10 h`.
@@ -698,6 +914,14 @@ fn judgement(j: Judgement) -> &'static str {
     }
 }
 
+/// The judgement, with the runs that would decide it if they are too few.
+fn verdict(t: &TierLine) -> String {
+    match t.seeds_to_decide {
+        Some(n) => format!("{} (--seeds {n})", judgement(t.judgement)),
+        None => judgement(t.judgement).to_string(),
+    }
+}
+
 fn budget(t: &TierLine) -> String {
     format!(
         "{} per {}, in {:.0} % of {}s",
@@ -737,7 +961,9 @@ const NOTES: &str = "Outage quantiles: [95 % lower, 95 % upper] order-statistic 
     (∞: too few runs to bound it). Downtime: mean over the \
     simulated years [95 % interval]. Within budget: share of whole periods [95 % Wilson \
     interval]; a tier meets its budget when the interval's lower end reaches the share \
-    required, misses it when the upper end stays below, else undecided.";
+    required, misses it when the upper end stays below, else undecided; a meet is \
+    undecided too while an outcome no run of a class showed could, at up to 3/runs of its \
+    incidents (rule of three, 95 %) each over the budget, push it below.";
 
 /// The terminal summary.
 pub fn text(r: &SlaReport) -> String {
@@ -757,6 +983,15 @@ pub fn text(r: &SlaReport) -> String {
             nines(t),
             pct(t.within_budget)
         );
+        if let Some(n) = t.seeds_to_decide {
+            let _ = writeln!(
+                o,
+                "  undecided by the runs: an outcome none of a class's {} runs showed may still \
+                 occur in up to 3/{} of its incidents; --seeds {n} would decide it if they too \
+                 show nothing new",
+                r.runs, r.runs
+            );
+        }
         if t.excluded_maintenance_per_year_s > 0.0 {
             let _ = writeln!(
                 o,
@@ -818,6 +1053,15 @@ fn precision(r: &SlaReport) -> String {
             short.join(", ")
         );
     }
+    if let Some(n) = r.tiers.iter().filter_map(|t| t.seeds_to_decide).max() {
+        let _ = writeln!(
+            o,
+            "\nprecision: {} runs per scenario leave a tier undecided (an outcome they never \
+             showed may occur in up to 3/{} of the incidents); deciding every tier needs \
+             --seeds {n}",
+            r.runs, r.runs
+        );
+    }
     if let Some(y) = r.tiers.iter().filter_map(|t| t.years_for_10pct).max() {
         let _ = writeln!(
             o,
@@ -844,7 +1088,7 @@ pub fn markdown(r: &SlaReport) -> String {
             t.availability_pct,
             nines(t),
             pct(t.within_budget),
-            judgement(t.judgement),
+            verdict(t),
             top(t)
         );
     }
@@ -934,13 +1178,21 @@ mod tests {
         }
     }
 
+    /// Many runs of these outages in turn: enough that the rule of three
+    /// leaves the judgements to the Monte Carlo.
     fn runs(outages: &[f64]) -> ChoiceRuns {
+        runs_n(outages, 5000 * outages.len())
+    }
+
+    fn runs_n(outages: &[f64], n: usize) -> ChoiceRuns {
         ChoiceRuns {
             name: "own".into(),
             classes: vec![ClassRuns {
                 scenario: "x".into(),
                 incidents: outages
                     .iter()
+                    .cycle()
+                    .take(n)
                     .map(|&o| Incident {
                         outage_s: o,
                         recovered: true,
@@ -1054,13 +1306,104 @@ mod tests {
 
     #[test]
     fn outages_spanning_periods_are_split_between_them() {
-        let mut b = Buckets::new();
-        add_outage(&mut b, (90.0, 25.0), 100.0, 1000.0);
-        assert_eq!(b.get(&0), Some(&10.0));
-        assert_eq!(b.get(&1), Some(&15.0));
-        add_outage(&mut b, (990.0, 50.0), 100.0, 1000.0);
-        assert_eq!(b.get(&9), Some(&10.0), "clipped at the horizon");
-        assert_eq!(b.get(&10), None);
+        let u = union(vec![(90.0, 115.0), (990.0, 1040.0)], 1000.0);
+        let b = split(&u, 100.0);
+        assert_eq!(
+            b,
+            vec![(0, 10.0), (1, 15.0), (9, 10.0)],
+            "clipped at the horizon"
+        );
+    }
+
+    #[test]
+    fn overlapping_outages_are_merged_before_they_are_split() {
+        let u = union(
+            vec![(50.0, 250.0), (0.0, 60.0), (100.0, 120.0), (300.0, 300.0)],
+            1000.0,
+        );
+        assert_eq!(u, vec![(0.0, 250.0)]);
+        assert_eq!(split(&u, 100.0), vec![(0, 100.0), (1, 100.0), (2, 50.0)]);
+        // An outage ending on a boundary does not touch the next period.
+        assert_eq!(split(&[(0.0, 200.0)], 100.0), vec![(0, 100.0), (1, 100.0)]);
+    }
+
+    #[test]
+    fn overlapping_outages_never_exceed_the_time_simulated() {
+        // 500 failures a year, each out for 1e8 s (3 years): users are
+        // never served, but no more than always.
+        let r = monte_carlo(&plan(500.0, 3600.0), &[runs(&[1e8])], settings(200)).expect("runs");
+        let t = &r.tiers[0];
+        assert!(
+            (0.0..=100.0).contains(&t.availability_pct),
+            "{}",
+            t.availability_pct
+        );
+        assert!(t.downtime_per_year_s.mean <= YEAR_S * (1.0 + 1e-9), "{t:?}");
+        assert!(t.availability_pct < 0.01, "{}", t.availability_pct);
+        assert!(t.contributions[0].downtime_per_year_s <= YEAR_S * (1.0 + 1e-9));
+        assert_eq!(t.judgement, Judgement::Misses);
+    }
+
+    #[test]
+    fn a_run_that_never_recovered_without_an_unrecovered_outage_is_refused() {
+        let f = &plan(1.0, 0.0).failures[0];
+        let runs = [
+            Run {
+                rto_s: Some(10.0),
+                parts: vec![],
+            },
+            Run {
+                rto_s: None,
+                parts: vec![],
+            },
+        ];
+        let e = class_incidents("own", f, "x", &runs).expect_err("refused");
+        let m = e.to_string();
+        for want in [
+            "\"crash\"",
+            "\"x\"",
+            "1 of the 2 runs",
+            "set unrecovered_outage_s",
+        ] {
+            assert!(m.contains(want), "{want}: {m}");
+        }
+        let mut g = f.clone();
+        g.unrecovered_outage_s = Some(3600.0);
+        let i = class_incidents("own", &g, "x", &runs).expect("counted");
+        assert_eq!((i[1].outage_s, i[1].recovered), (3600.0, false));
+    }
+
+    #[test]
+    fn few_runs_leave_a_meet_undecided_by_the_rule_of_three() {
+        // No outage in any run: but 20 runs cannot rule out an outcome
+        // seen in none of them at up to 3/20 of the incidents.
+        let few =
+            monte_carlo(&plan(20.0, 0.0), &[runs_n(&[0.0], 20)], settings(1000)).expect("runs");
+        let t = &few.tiers[0];
+        assert_eq!(t.judgement, Judgement::Undecided, "{t:?}");
+        assert_eq!(t.contributions[0].alone, Judgement::Undecided);
+        let n = t.seeds_to_decide.expect("the runs that would decide it");
+        assert!(n > 20, "{n}");
+        assert!(
+            text(&few).contains(&format!("--seeds {n}")),
+            "{}",
+            text(&few)
+        );
+        let enough = monte_carlo(
+            &plan(20.0, 0.0),
+            &[runs_n(&[0.0], n as usize)],
+            settings(1000),
+        )
+        .expect("runs");
+        assert_eq!(enough.tiers[0].judgement, Judgement::Meets);
+        assert_eq!(enough.tiers[0].seeds_to_decide, None);
+        let short = monte_carlo(
+            &plan(20.0, 0.0),
+            &[runs_n(&[0.0], n as usize - 1)],
+            settings(1000),
+        )
+        .expect("runs");
+        assert_eq!(short.tiers[0].judgement, Judgement::Undecided);
     }
 
     #[test]
@@ -1072,6 +1415,20 @@ mod tests {
         let t = wilson(9000, 10_000);
         assert!(t.upper - t.lower < wide / 5.0);
         assert_eq!(wilson(10, 10).upper, 1.0);
+    }
+
+    #[test]
+    fn the_incident_budget_has_a_poisson_margin_and_names_the_knob() {
+        // A mean of 999,000 failures fits 1e6, but not with 6 σ (≈ 6,000).
+        let e = check_work(&plan(9990.0, 0.0), 100).expect_err("refused");
+        let m = e.to_string();
+        assert!(m.contains("--years 99 fits"), "{m}");
+        assert!(m.contains("failures[0] (\"crash\")"), "{m}");
+        check_work(&plan(9900.0, 0.0), 100).expect("fits");
+        let m = check_work(&plan(1e6, 0.0), 2)
+            .expect_err("refused")
+            .to_string();
+        assert!(m.contains("even 2 years draw too many"), "{m}");
     }
 
     #[test]

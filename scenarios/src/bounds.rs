@@ -138,6 +138,14 @@ const RULES: &[(Match, Bound)] = &[
         Match::Exact("availability_pct"),
         real(0.0, 100.0, "availability target in percent"),
     ),
+    (
+        Match::Exact("meet_probability"),
+        real(
+            0.0,
+            0.9999,
+            "share of periods within a budget: below 1, which no sample shows",
+        ),
+    ),
     (Match::Suffix("_probability"), real(0.0, 1.0, "probability")),
     (Match::Suffix("_max"), int(1.0, 1000.0, "attempts")),
     (

@@ -108,7 +108,8 @@ pub struct Budget {
     pub availability_pct: Option<f64>,
     /// The period the budget is per.
     pub per: Period,
-    /// The share of periods that must stay within the budget.
+    /// The share of periods that must stay within the budget, at most
+    /// 0.9999 (the bounds table): a finite sample never shows 1.
     #[serde(default = "default_meet")]
     pub meet_probability: f64,
 }
@@ -183,8 +184,9 @@ pub struct Failure {
     pub tiers: Vec<String>,
     /// The outage to count when a run of the scenario never serves users
     /// again within its horizon (e.g. until an operator notices and
-    /// restarts by hand); without it such a run counts the time users were
-    /// without service in the run, a lower bound.
+    /// restarts by hand). Without it `drlab sla` refuses a class one of
+    /// whose runs never recovered: the time until the drill ends would
+    /// understate the outage.
     pub unrecovered_outage_s: Option<f64>,
 }
 
@@ -636,6 +638,25 @@ mod tests {
             e.contains("t.toml:11:14: failures[0].components: 0 is out of range"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_meet_probability_of_one_is_refused_since_no_sample_can_show_it() {
+        let text = format!(
+            "[plan]\nname = \"t\"\n\n[[tiers]]\nname = \"execs\"\nmailboxes = [\"alice\"]\n\
+             budget = {{ downtime_s = 0, per = \"month\", meet_probability = 1.0 }}\n\n{HARDWARE}"
+        );
+        let e = parse(&library_dir().join("t.toml"), &text)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains(
+                "tiers[0].budget.meet_probability: 1.0 is out of range: allowed 0 to 0.9999"
+            ),
+            "{e}"
+        );
+        let ok = text.replace("meet_probability = 1.0", "meet_probability = 0.9999");
+        parse(&library_dir().join("t.toml"), &ok).expect("0.9999 loads");
     }
 
     #[test]

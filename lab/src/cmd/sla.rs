@@ -1,16 +1,17 @@
 //! `drlab sla PLAN.toml`: the availability budget of each user tier. Loads
 //! the plan and its scenarios, runs each scenario over the seed range in the
-//! simulator (as `sweep` does), turns every report into an incident with its
-//! outage quantiles and their order-statistic bounds, and hands them to the
-//! reports crate's Monte Carlo and renderers.
+//! simulator (as `sweep` does), keeps of every report only its small
+//! [`Run`] record (taken as the run ends), turns those into each class's
+//! incidents with their outage quantiles and order-statistic bounds, and
+//! hands them to the reports crate's Monte Carlo and renderers. The
+//! Monte Carlo's work bound is checked before any simulation.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use drlab_reports::Report;
-use drlab_reports::sla::{self, ChoiceRuns, ClassRuns, Incident, Quantile, Settings};
-use drlab_scenarios::sla::{Failure, LoadedPlan};
+use drlab_reports::sla::{self, ChoiceRuns, ClassRuns, Incident, Quantile, Run, Settings};
+use drlab_scenarios::sla::LoadedPlan;
 
 use super::out;
 use crate::Outcome;
@@ -58,8 +59,10 @@ pub fn sla(a: &SlaArgs<'_>) -> Result<Outcome> {
     let loaded = drlab_scenarios::sla::load(a.plan).map_err(|e| anyhow::anyhow!("{e}"))?;
     let seed = a.seed.unwrap_or(loaded.plan.plan.seed);
     let seeds = Seeds::new(seed, a.seeds).context("--seed with --seeds")?;
-    let reports = run_scenarios(&loaded, seeds, a.jobs)?;
-    let choices = choice_runs(&loaded, &reports)?;
+    // Before any simulation: the Monte Carlo's work must fit.
+    sla::check_work(&loaded.plan, a.years)?;
+    let runs = run_scenarios(&loaded, seeds, a.jobs)?;
+    let choices = choice_runs(&loaded, &runs)?;
     let settings = Settings {
         years: a.years,
         seed,
@@ -87,19 +90,20 @@ pub fn sla(a: &SlaArgs<'_>) -> Result<Outcome> {
     })
 }
 
-/// Every scenario the plan names, run once over the seed range.
+/// Every scenario the plan names, run once over the seed range; of each
+/// report only its [`Run`] is kept.
 fn run_scenarios(
     loaded: &LoadedPlan,
     seeds: Seeds,
     jobs: u64,
-) -> Result<BTreeMap<PathBuf, Vec<Report>>> {
+) -> Result<BTreeMap<PathBuf, Vec<Run>>> {
     let mut reports = BTreeMap::new();
     for (path, scenario) in &loaded.scenarios {
         #[allow(clippy::print_stderr)]
         {
             eprintln!("sla: {} ({} runs)", path.display(), seeds.count);
         }
-        let runs = super::sweep::runs(scenario, seeds, jobs)
+        let runs = super::sweep::runs_map(scenario, seeds, jobs, &|| {}, &|r| sla::run(&r))
             .with_context(|| format!("{}", path.display()))?;
         reports.insert(path.clone(), runs);
     }
@@ -110,7 +114,7 @@ fn run_scenarios(
 /// scenario's runs and their outage quantiles.
 fn choice_runs(
     loaded: &LoadedPlan,
-    reports: &BTreeMap<PathBuf, Vec<Report>>,
+    reports: &BTreeMap<PathBuf, Vec<Run>>,
 ) -> Result<Vec<ChoiceRuns>> {
     loaded
         .choices
@@ -129,7 +133,8 @@ fn choice_runs(
                         .scenarios
                         .get(path)
                         .map_or_else(|| path.display().to_string(), |s| s.scenario.name.clone());
-                    Ok(class_runs(f, name, runs))
+                    let incidents = sla::class_incidents(&c.name, f, &name, runs)?;
+                    Ok(class_runs(name, incidents))
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(ChoiceRuns {
@@ -140,11 +145,7 @@ fn choice_runs(
         .collect()
 }
 
-fn class_runs(f: &Failure, scenario: String, reports: &[Report]) -> ClassRuns {
-    let incidents: Vec<Incident> = reports
-        .iter()
-        .map(|r| sla::incident(r, f.unrecovered_outage_s))
-        .collect();
+fn class_runs(scenario: String, incidents: Vec<Incident>) -> ClassRuns {
     let quantiles = outage_quantiles(&incidents);
     ClassRuns {
         scenario,
@@ -197,6 +198,7 @@ fn write_all(dir: &Path, r: &sla::SlaReport, json: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drlab_reports::Report;
 
     fn simulated(stem: &str, seed: u64) -> Report {
         let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -207,14 +209,19 @@ mod tests {
         Report::from_events(&run.events)
     }
 
+    fn parts_sum(r: &Report) -> f64 {
+        let i = sla::incident(&sla::run(r), None).expect("a recovered run");
+        i.parts.iter().map(|(_, s)| s).sum()
+    }
+
     #[test]
     fn an_incidents_parts_add_up_to_its_rto() {
         let r = simulated("lan-failover", 7);
-        let i = sla::incident(&r, None);
+        let i = sla::incident(&sla::run(&r), None).expect("recovered");
         let rto = r.rto_s.expect("lan-failover recovers");
         assert!(i.recovered);
         assert_eq!(i.outage_s, rto);
-        let sum: f64 = i.parts.iter().map(|(_, s)| s).sum();
+        let sum = parts_sum(&r);
         assert!((sum - rto).abs() < 0.01, "{sum} vs {rto}: {:?}", i.parts);
         assert!(
             i.parts.iter().any(|(n, _)| n.starts_with("step ")),
@@ -224,14 +231,30 @@ mod tests {
     }
 
     #[test]
-    fn an_unrecovered_run_counts_the_plans_outage_or_its_own_length() {
+    fn an_incidents_parts_are_measured_from_t0_not_from_the_first_fault_line() {
+        // The fault list holds repairs and failed injections too: a line
+        // before the fault that took effect must not move the parts.
+        let mut r = simulated("lan-failover", 7);
+        let before = sla::run(&r);
+        let rto = r.rto_s.expect("lan-failover recovers");
+        let t0 = r.timeline.t0_s.expect("a T0");
+        let mut early = r.faults[0].clone();
+        early.at_s = t0 + rto / 2.0;
+        early.error = Some("injection failed".into());
+        r.faults.insert(0, early);
+        assert_eq!(sla::run(&r), before);
+        let sum = parts_sum(&r);
+        assert!((sum - rto).abs() < 0.01, "{sum} vs {rto}");
+    }
+
+    #[test]
+    fn an_unrecovered_run_counts_the_plans_outage_or_is_refused() {
         let r = simulated("everrun-application-hang", 4);
         assert_eq!(r.rto_s, None);
-        assert_eq!(sla::incident(&r, Some(3600.0)).outage_s, 3600.0);
-        let own = sla::incident(&r, None);
-        assert!(!own.recovered);
-        let fault = r.faults[0].at_s;
-        assert!((own.outage_s - (r.timeline.ended_s - fault)).abs() < 1e-9);
+        let run = sla::run(&r);
+        let counted = sla::incident(&run, Some(3600.0)).expect("counted");
+        assert_eq!((counted.outage_s, counted.recovered), (3600.0, false));
+        assert_eq!(sla::incident(&run, None), None, "no outage to guess");
     }
 
     #[test]

@@ -261,12 +261,7 @@ fn quantile_of(metric: &str) -> Option<f64> {
 }
 
 /// The reports of `seeds` simulated runs of `s` on `jobs` threads, in seed
-/// order (also `drlab sla`'s runs).
-pub(crate) fn runs(s: &drlab_scenarios::Scenario, seeds: Seeds, jobs: u64) -> Result<Vec<Report>> {
-    runs_with(s, seeds, jobs, &|| {})
-}
-
-/// [`runs`], calling `ran` after each run (from its job's thread), for
+/// order, calling `ran` after each run (from its job's thread), for
 /// progress: the reports do not depend on it.
 fn runs_with(
     s: &drlab_scenarios::Scenario,
@@ -274,19 +269,31 @@ fn runs_with(
     jobs: u64,
     ran: &(dyn Fn() + Sync),
 ) -> Result<Vec<Report>> {
-    let results = std::thread::scope(|scope| -> Result<Vec<Vec<Report>>> {
+    runs_map(s, seeds, jobs, ran, &|r| r)
+}
+
+/// [`runs_with`], each report turned into `map(report)` as soon as its run
+/// ends, so only what `map` keeps stays in memory (`drlab sla`'s runs).
+pub(crate) fn runs_map<T: Send>(
+    s: &drlab_scenarios::Scenario,
+    seeds: Seeds,
+    jobs: u64,
+    ran: &(dyn Fn() + Sync),
+    map: &(dyn Fn(Report) -> T + Sync),
+) -> Result<Vec<T>> {
+    let results = std::thread::scope(|scope| -> Result<Vec<Vec<T>>> {
         let handles: Vec<_> = seeds
             .split(jobs)
             .into_iter()
             .map(|chunk| {
-                scope.spawn(move || -> Result<Vec<Report>> {
+                scope.spawn(move || -> Result<Vec<T>> {
                     chunk
                         .iter()
                         .map(|seed| {
                             let r = drlab_sim::run(s, seed)
                                 .with_context(|| format!("simulation with seed {seed} failed"))?;
                             ran();
-                            Ok(Report::from_events(&r.events))
+                            Ok(map(Report::from_events(&r.events)))
                         })
                         .collect()
                 })
