@@ -141,19 +141,27 @@ async fn process_500<B: Backend>(cx: &Ctx<'_, B>, p: &AutoSyncParams, enabled: b
 }
 
 /// The end of the drill: the target catches up, then holds everything the
-/// source holds.
+/// source held when the wait began. The workload goes on writing meanwhile,
+/// so what the source holds is read before the wait: a write that lands
+/// on the source after the queue was found empty is not yet the replica's
+/// to hold (on the lab it arrives within lsyncd's batching delay).
 async fn verify<B: Backend>(cx: &Ctx<'_, B>, p: &AutoSyncParams) -> Result<Completed, StepFailed> {
     let b = cx.b;
     let (src, tgt) = (p.source.as_str(), p.target.as_str());
+    let mut held_src: Result<SeqSet, OpError> = Ok(SeqSet::new());
     let caught_up = cx
         .step(
             format!("verify: wait until {tgt} has caught up with {src}"),
-            b.wait_drained(
-                src,
-                tgt,
-                Duration::ZERO,
-                drlab_drivers::time::secs(p.verify_limit_s),
-            ),
+            async {
+                held_src = b.read_back(src).await;
+                b.wait_drained(
+                    src,
+                    tgt,
+                    Duration::ZERO,
+                    drlab_drivers::time::secs(p.verify_limit_s),
+                )
+                .await
+            },
         )
         .await;
     let mut missing = SeqSet::new();
@@ -161,7 +169,7 @@ async fn verify<B: Backend>(cx: &Ctx<'_, B>, p: &AutoSyncParams) -> Result<Compl
         .step(
             format!("verify: {tgt} holds everything {src} holds"),
             async {
-                let held_src = b.read_back(src).await?;
+                let held_src = std::mem::replace(&mut held_src, Ok(SeqSet::new()))?;
                 let held_tgt = b.read_back(tgt).await?;
                 missing = held_src.iter().filter(|q| !held_tgt.contains(*q)).collect();
                 if missing.is_empty() {
