@@ -391,7 +391,12 @@ impl LabBackend {
             let mut ad = self.ad_for(&dc).await?;
             let client = ad.get_mut(&dc).expect("just connected");
             for m in &self.estate.mailboxes {
-                client.create_mailbox_user(&m.name).await.ok();
+                // a user an earlier drill or the lab's set-up made is the
+                // one wanted; any other failure stops the set-up
+                match client.create_mailbox_user(&m.name).await {
+                    Ok(_) | Err(crate::ldap::AdError::AlreadyExists { .. }) => {}
+                    Err(e) => return Err(OpError::from(e)),
+                }
                 client
                     .set_mailbox_home(&m.name, &m.server, &m.store)
                     .await
