@@ -487,7 +487,8 @@ impl Fold {
             }
             EventKind::HeartbeatOk { .. }
             | EventKind::HeartbeatMissed { .. }
-            | EventKind::AgentReport { .. } => {}
+            | EventKind::AgentReport { .. }
+            | EventKind::WriteServed { .. } => {}
             EventKind::ArchiveTaken { .. }
             | EventKind::ArchiveFailed { .. }
             | EventKind::OperationRefused { .. }

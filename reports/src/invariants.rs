@@ -15,10 +15,35 @@
 //! - `live`: users were served when the drill ended: an outage was
 //!   followed by restoration (the report has an RTO) and the last probes
 //!   before the end (as many as restoration needs) all succeeded.
+//! - `no-split-brain`: two hosts never acknowledge writes for the same
+//!   mailbox at overlapping times. From the `write-served` events (which
+//!   host's store acknowledged a mailbox's write, recorded whenever that
+//!   host changes): once host B has acknowledged the mailbox's writes after
+//!   host A did, A acknowledging one again is an overlap unless a failover
+//!   or switch-back began in between, i.e. the console entered Engaging
+//!   Secondary (210), ReSync Primary (218) or Engaging Primary (222) after
+//!   B's first acknowledgement and before A's. (A host that never served
+//!   the mailbox may take it over at any time: the single workload client
+//!   cannot witness an overlap there.) Runs whose backend does not name the
+//!   acknowledging host carry no `write-served` events and pass.
+//! - `interlocks`: the patent's interlocks between archive (process 600),
+//!   restore (700) and failover (300), as `drlab_scenarios::interlock`
+//!   enforces them: an archive never begins while another archive, a
+//!   restore or a failover is in progress; a restore never begins while an
+//!   archive or a failover is in progress (a failover itself never waits,
+//!   as in the patent, so a restore's own switch-over is no overlap). From
+//!   events: an archive is a step `archive HOST at level N h ...`, from its
+//!   start to its end; a restore runs from its first step numbered
+//!   `(step 706)` to `(step 724)` to the runbook's end (`runbook-finished`,
+//!   as process 700 holds its interlock until the runbook returns); a
+//!   failover is in progress while the console shows Engaging Secondary
+//!   (210) or Engaging Primary (222), until the runbook ends.
 //!
 //! The simulator's drill context asserts the first two as it runs (an
 //! illegal transition is a bug there, and `drlab explore` reports the
 //! panic); here they guard any event stream, a lab run's or a foreign one.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use drlab_drivers::dr::DrState;
 use drlab_drivers::{Event, EventKind};
@@ -41,6 +66,8 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
         step_pairs(events),
         drill_checks(events),
         live(events),
+        no_split_brain(events),
+        interlocks(events),
     ]
     .into_iter()
     .flatten()
@@ -179,6 +206,149 @@ fn live(events: &[Event]) -> Option<Violation> {
     })
 }
 
+fn state(s: DrState) -> String {
+    format!("{} ({})", s.label(), s.code())
+}
+
+fn no_split_brain(events: &[Event]) -> Option<Violation> {
+    /// The host acknowledging a mailbox's writes now: since which event
+    /// (its first acknowledgement of this run of writes) and which write.
+    struct Serving<'e> {
+        host: &'e str,
+        since: usize,
+        seq: u64,
+    }
+    let mut mailboxes: BTreeMap<&str, (Serving, BTreeSet<&str>)> = BTreeMap::new();
+    // The index of the last event at which a failover or switch-back began.
+    let mut moved: Option<usize> = None;
+    for (i, e) in events.iter().enumerate() {
+        match &e.kind {
+            EventKind::StateChanged {
+                to: DrState::EngagingSecondary | DrState::ReSyncPrimary | DrState::EngagingPrimary,
+                ..
+            } => {
+                moved = Some(i);
+            }
+            EventKind::WriteServed { seq, mailbox, host } => {
+                let now = Serving {
+                    host,
+                    since: i,
+                    seq: *seq,
+                };
+                let Some((cur, seen)) = mailboxes.get_mut(&**mailbox) else {
+                    mailboxes.insert(mailbox, (now, BTreeSet::from([&**host])));
+                    continue;
+                };
+                if cur.host == &**host {
+                    continue;
+                }
+                if seen.contains(&**host) && moved.is_none_or(|m| m < cur.since) {
+                    return Some(Violation {
+                        invariant: "no-split-brain",
+                        at_s: at(e),
+                        what: format!(
+                            "split brain: {host} acknowledged write {seq} for {mailbox} at {:.3} s \
+                             although {} had acknowledged {mailbox}'s writes since {:.3} s (write {}) \
+                             and no failover or switch-back began in between",
+                            at(e),
+                            cur.host,
+                            at(&events[cur.since]),
+                            cur.seq
+                        ),
+                    });
+                }
+                seen.insert(host);
+                *cur = now;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// An archive step (process 600's backup): `archive HOST at level N h ...`.
+fn is_archive(step: &str) -> bool {
+    step.starts_with("archive ") && step.contains(" at level ")
+}
+
+/// A step of process 700 after its safety check: numbered `(step 706)` to
+/// `(step 724)`.
+fn is_restore(step: &str) -> bool {
+    step.match_indices("(step 7").any(|(i, m)| {
+        let n = &step[i + m.len()..];
+        n.len() >= 3
+            && n.as_bytes()[2] == b')'
+            && n[..2].parse::<u32>().is_ok_and(|k| (6..=24).contains(&k))
+    })
+}
+
+fn interlocks(events: &[Event]) -> Option<Violation> {
+    // Archive steps running, the restore in progress (its first step) and
+    // the failover in progress (the state it entered).
+    let mut archives: Vec<(&str, &Event)> = Vec::new();
+    let mut restore: Option<(&str, &Event)> = None;
+    let mut failover: Option<(DrState, &Event)> = None;
+    for e in events {
+        let (what, conflicts) = match &e.kind {
+            EventKind::StateChanged { to, .. } => {
+                failover = matches!(to, DrState::EngagingSecondary | DrState::EngagingPrimary)
+                    .then_some((*to, e));
+                continue;
+            }
+            EventKind::RunbookFinished { .. } => {
+                (restore, failover) = (None, None);
+                continue;
+            }
+            EventKind::StepFinished { step, .. } => {
+                if let Some(k) = archives.iter().position(|(a, _)| *a == &**step) {
+                    archives.remove(k);
+                }
+                continue;
+            }
+            EventKind::StepStarted { step } if is_archive(step) => {
+                let mut busy: Vec<String> = archives
+                    .iter()
+                    .map(|(a, t)| format!("the archive {a:?} (since {:.3} s)", at(t)))
+                    .collect();
+                busy.extend(
+                    restore.map(|(r, t)| format!("the restore begun by {r:?} at {:.3} s", at(t))),
+                );
+                archives.push((step, e));
+                (format!("the archive {step:?} began"), busy)
+            }
+            EventKind::StepStarted { step } if is_restore(step) && restore.is_none() => {
+                let busy: Vec<String> = archives
+                    .iter()
+                    .map(|(a, t)| format!("the archive {a:?} (since {:.3} s)", at(t)))
+                    .collect();
+                restore = Some((step, e));
+                (format!("a restore began with {step:?}"), busy)
+            }
+            _ => continue,
+        };
+        let mut conflicts = conflicts;
+        conflicts.extend(failover.map(|(s, t)| {
+            format!(
+                "a failover or switch-back (the console in {} since {:.3} s)",
+                state(s),
+                at(t)
+            )
+        }));
+        if !conflicts.is_empty() {
+            return Some(Violation {
+                invariant: "interlocks",
+                at_s: at(e),
+                what: format!(
+                    "{what} at {:.3} s while {} was in progress",
+                    at(e),
+                    conflicts.join(" and ")
+                ),
+            });
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +434,172 @@ mod tests {
             v[1].what
         );
         assert_eq!(v[0].at_s, 2.0);
+    }
+
+    fn served(t: f64, seq: u64, mailbox: &str, host: &str) -> Event {
+        ev(
+            t,
+            EventKind::WriteServed {
+                seq,
+                mailbox: mailbox.into(),
+                host: host.into(),
+            },
+        )
+    }
+
+    fn changed(t: f64, transition: Transition) -> Event {
+        let (from, to) = transition.edge();
+        ev(
+            t,
+            EventKind::StateChanged {
+                from,
+                to,
+                transition,
+            },
+        )
+    }
+
+    fn started(t: f64, step: &str) -> Event {
+        ev(t, EventKind::StepStarted { step: step.into() })
+    }
+
+    fn named(v: &[Violation], invariant: &str) -> Option<Violation> {
+        v.iter().find(|x| x.invariant == invariant).cloned()
+    }
+
+    #[test]
+    fn a_failover_and_a_switch_back_are_no_split_brain() {
+        let events = vec![
+            served(0.0, 0, "alice", "EXCH1"),
+            served(0.2, 1, "bob", "EXCH1"),
+            changed(100.0, Transition::Degrade),
+            changed(110.0, Transition::EngageSecondary),
+            // alice's first write on EXCH2 comes before the console says so
+            served(150.0, 40, "alice", "EXCH2"),
+            changed(151.0, Transition::SecondaryEngagedSuccess),
+            served(151.2, 41, "bob", "EXCH2"),
+            // a host that never served bob may take it over at any time
+            served(160.0, 50, "bob", "EXCH3"),
+            changed(300.0, Transition::StandbySuccess),
+            served(310.0, 60, "alice", "EXCH1"),
+            served(310.2, 61, "bob", "EXCH1"),
+        ];
+        assert_eq!(named(&check(&events), "no-split-brain"), None);
+    }
+
+    #[test]
+    fn the_old_host_acknowledging_again_without_a_switch_back_is_split_brain() {
+        let events = vec![
+            served(0.0, 0, "alice", "EXCH1"),
+            served(0.2, 1, "bob", "EXCH1"),
+            changed(100.0, Transition::Degrade),
+            changed(110.0, Transition::EngageSecondary),
+            served(150.0, 40, "alice", "EXCH2"),
+            changed(151.0, Transition::SecondaryEngagedSuccess),
+            // bob never moved: EXCH1 serving it is no overlap
+            served(152.0, 41, "bob", "EXCH1"),
+            // EXCH1 (a stale resolver's answer) takes alice's write again
+            served(160.0, 50, "alice", "EXCH1"),
+            served(160.2, 51, "alice", "EXCH2"),
+        ];
+        let v = named(&check(&events), "no-split-brain").expect("a split brain");
+        assert_eq!(v.at_s, 160.0);
+        assert!(
+            v.what.contains(
+                "EXCH1 acknowledged write 50 for alice at 160.000 s although EXCH2 had \
+                 acknowledged alice's writes since 150.000 s (write 40)"
+            ),
+            "{}",
+            v.what
+        );
+        // a failover begun before EXCH2's first write does not excuse it
+        let mut before = events.clone();
+        before.insert(4, changed(149.0, Transition::SecondaryEngagedSuccess));
+        assert!(named(&check(&before), "no-split-brain").is_some());
+    }
+
+    const ARCHIVE: &str = "archive EXCH2 at level 24 h (backup to the archive disks)";
+    const COPY: &str = "uncompress and copy image EXCH2-24h-1 to EXCH2's store (step 710)";
+
+    fn runbook_finished(t: f64) -> Event {
+        ev(
+            t,
+            EventKind::RunbookFinished {
+                runbook: "restore-from-archive".into(),
+                ok: true,
+                reason: None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_patents_interlocks_in_order_break_nothing() {
+        let events = vec![
+            started(10.0, ARCHIVE),
+            finished(20.0, ARCHIVE),
+            changed(30.0, Transition::Degrade),
+            started(40.0, "pause synchronization EXCH1 -> EXCH2 (step 708)"),
+            finished(41.0, "pause synchronization EXCH1 -> EXCH2 (step 708)"),
+            started(41.0, COPY),
+            finished(50.0, COPY),
+            // the restore's own switch-over: a failover never waits
+            changed(60.0, Transition::EngageSecondary),
+            changed(70.0, Transition::SecondaryEngagedSuccess),
+            runbook_finished(80.0),
+            started(90.0, ARCHIVE),
+            finished(95.0, ARCHIVE),
+            started(
+                96.0,
+                "archive EXCH2 at level 48 h (backup to the archive disks)",
+            ),
+            finished(
+                99.0,
+                "archive EXCH2 at level 48 h (backup to the archive disks)",
+            ),
+        ];
+        assert_eq!(named(&check(&events), "interlocks"), None);
+    }
+
+    #[test]
+    fn an_archive_during_a_restore_or_a_failover_breaks_the_interlocks() {
+        let during_restore = vec![
+            started(40.0, COPY),
+            finished(50.0, COPY),
+            started(55.0, ARCHIVE),
+            finished(60.0, ARCHIVE),
+            runbook_finished(80.0),
+        ];
+        let v = named(&check(&during_restore), "interlocks").expect("broken");
+        assert_eq!(v.at_s, 55.0);
+        assert!(v.what.contains("while the restore begun by"), "{}", v.what);
+
+        let during_failover = vec![
+            changed(1.0, Transition::Degrade),
+            changed(2.0, Transition::EngageSecondary),
+            started(3.0, ARCHIVE),
+        ];
+        let v = named(&check(&during_failover), "interlocks").expect("broken");
+        assert_eq!(v.at_s, 3.0);
+        assert!(
+            v.what
+                .contains("a failover or switch-back (the console in Engaging Secondary (210)"),
+            "{}",
+            v.what
+        );
+
+        let two_archives = vec![
+            started(1.0, ARCHIVE),
+            started(
+                2.0,
+                "archive EXCH2 at level 48 h (backup to the archive disks)",
+            ),
+        ];
+        let v = named(&check(&two_archives), "interlocks").expect("broken");
+        assert_eq!(v.at_s, 2.0);
+
+        let restore_during_archive = vec![started(1.0, ARCHIVE), started(2.0, COPY)];
+        let v = named(&check(&restore_during_archive), "interlocks").expect("broken");
+        assert!(v.what.starts_with("a restore began with"), "{}", v.what);
     }
 
     #[test]

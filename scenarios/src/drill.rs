@@ -433,6 +433,8 @@ async fn workload<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared, horizon: Timestamp, 
     let mut writes = crate::schedule::Writes::new(cx.s, seed);
     let mut next = writes.first();
     let mut seq: u64 = 0;
+    // The host that acknowledged each mailbox's last acknowledged write.
+    let mut served_by: std::collections::BTreeMap<&str, Arc<str>> = Default::default();
     while let Some(at) = next {
         if sleep_until(cx.b, at, &sh.stop).await || cx.b.now() >= horizon {
             break;
@@ -441,15 +443,27 @@ async fn workload<B: Backend>(cx: &Ctx<'_, B>, sh: &Shared, horizon: Timestamp, 
         let mailbox = mailboxes[(seq % mailboxes.len() as u64) as usize];
         let bytes = writes.size();
         let r =
-            cx.b.write(&w.client, &w.service_name, mailbox, seq, bytes)
+            cx.b.write_served(&w.client, &w.service_name, mailbox, seq, bytes)
                 .await;
-        cx.emit(match r {
-            Ok(()) => EventKind::WriteAcked { seq, bytes },
-            Err(e) => EventKind::WriteFailed {
+        match r {
+            Ok(host) => {
+                cx.emit(EventKind::WriteAcked { seq, bytes });
+                if let Some(host) = host
+                    && served_by.get(mailbox) != Some(&host)
+                {
+                    cx.emit(EventKind::WriteServed {
+                        seq,
+                        mailbox: mailbox.into(),
+                        host: host.clone(),
+                    });
+                    served_by.insert(mailbox, host);
+                }
+            }
+            Err(e) => cx.emit(EventKind::WriteFailed {
                 seq,
                 error: e.kind(),
-            },
-        });
+            }),
+        }
         seq += 1;
         next = writes.after(started);
     }

@@ -819,14 +819,16 @@ impl Faults for SimBackend {
 }
 
 impl Workload for SimBackend {
-    async fn write(
+    /// The acknowledging host is the one whose store committed the write
+    /// (a DAG member the entry host relayed to, not the entry host).
+    async fn write_served(
         &self,
         client: &str,
         service_name: &str,
         mailbox: &str,
         seq: u64,
         bytes: u32,
-    ) -> OpResult<()> {
+    ) -> OpResult<Option<std::sync::Arc<str>>> {
         let start = self.micros();
         let routed = {
             let mut w = self.w();
@@ -848,7 +850,7 @@ impl Workload for SimBackend {
                 self.wait(served.reply).await;
                 let arrived = self.w().reply_arrives(&served);
                 match arrived {
-                    Ok(()) => committed,
+                    Ok(()) => committed.map(|()| Some(self.w().hosts[served.host].name.clone())),
                     Err(e) => self.no_reply(start, e).await,
                 }
             }
@@ -892,7 +894,7 @@ impl Workload for SimBackend {
 impl SimBackend {
     /// A user operation begun at `start` whose reply never reached the
     /// client: the client waits out its time limit, then gives up.
-    async fn no_reply(&self, start: u64, why: OpError) -> OpResult<()> {
+    async fn no_reply<T>(&self, start: u64, why: OpError) -> OpResult<T> {
         let limit = crate::world::secs_f(self.w().timing.client_timeout_s);
         let deadline = Timestamp(start).after(limit);
         self.clock.sleep_until(deadline).await;

@@ -329,20 +329,19 @@ impl<B: Backend> Faults for Failing<'_, B> {
 }
 
 impl<B: Backend> Workload for Failing<'_, B> {
-    async fn write(
+    async fn write_served(
         &self,
         client: &str,
         service_name: &str,
         mailbox: &str,
         seq: u64,
         bytes: u32,
-    ) -> OpResult<()> {
-        through!(
-            self,
-            write,
-            client,
-            (client, service_name, mailbox, seq, bytes)
-        )
+    ) -> OpResult<Option<std::sync::Arc<str>>> {
+        // failing "write" fails this, the one method a write goes through
+        self.check("write", client)?;
+        self.inner
+            .write_served(client, service_name, mailbox, seq, bytes)
+            .await
     }
     async fn read_back(&self, host: &str) -> OpResult<SeqSet> {
         through!(self, read_back, host, (host))

@@ -212,7 +212,20 @@ pub trait Faults {
 /// resolved by a client's resolver.
 pub trait Workload {
     /// Submits record `seq` (`bytes` long) for `mailbox` through `service_name`
-    /// as seen from `client`. `Ok` means acknowledged by the serving store.
+    /// as seen from `client`. `Ok` means acknowledged by the serving store,
+    /// with the host whose store acknowledged it when the backend can tell
+    /// (the simulator and the lab can); the drill records it
+    /// (`write-served`) for the split-brain invariant. Required of every
+    /// backend and wrapper, so none can drop the host by omission.
+    async fn write_served(
+        &self,
+        client: &str,
+        service_name: &str,
+        mailbox: &str,
+        seq: u64,
+        bytes: u32,
+    ) -> OpResult<Option<std::sync::Arc<str>>>;
+    /// [`Workload::write_served`] without the host.
     async fn write(
         &self,
         client: &str,
@@ -220,7 +233,11 @@ pub trait Workload {
         mailbox: &str,
         seq: u64,
         bytes: u32,
-    ) -> OpResult<()>;
+    ) -> OpResult<()> {
+        self.write_served(client, service_name, mailbox, seq, bytes)
+            .await
+            .map(|_| ())
+    }
     /// The workload records a host's stores hold now.
     async fn read_back(&self, host: &str) -> OpResult<SeqSet>;
     /// One end-user operation (submit and log in) for `mailbox` through

@@ -147,6 +147,20 @@ pub enum EventKind {
         /// Size.
         bytes: u32,
     },
+    /// Which host's store acknowledged a workload write: recorded with
+    /// (just after) the write's [`EventKind::WriteAcked`] when the backend
+    /// can tell, for the first acknowledged write of each mailbox and
+    /// whenever the host differs from the one that acknowledged the
+    /// mailbox's previous acknowledged write (so a run carries a few, not
+    /// one per write). The split-brain invariant reads it.
+    WriteServed {
+        /// Sequence number of the acknowledged write.
+        seq: u64,
+        /// The mailbox written.
+        mailbox: Arc<str>,
+        /// The host (scenario name) whose store acknowledged it.
+        host: Arc<str>,
+    },
     /// A workload write failed (not acknowledged, so not counted as lost).
     WriteFailed {
         /// Sequence number.
@@ -548,6 +562,12 @@ impl Event {
                 put_u64(out, *seq);
                 put_u64(out, u64::from(*bytes));
             }
+            EventKind::WriteServed { seq, mailbox, host } => {
+                out.push(20);
+                put_u64(out, *seq);
+                put_str(out, mailbox);
+                put_str(out, host);
+            }
             EventKind::WriteFailed { seq, error } => {
                 out.push(12);
                 put_u64(out, *seq);
@@ -805,6 +825,18 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"at":1.5,"event":"write-acked","seq":3,"bytes":10}"#
+        );
+        let e = ev(
+            1_500_000,
+            EventKind::WriteServed {
+                seq: 3,
+                mailbox: "alice".into(),
+                host: "EXCH2".into(),
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"at":1.5,"event":"write-served","seq":3,"mailbox":"alice","host":"EXCH2"}"#
         );
     }
 }

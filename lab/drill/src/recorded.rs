@@ -617,16 +617,16 @@ fn fault_action(fault: &Fault) -> Action {
 }
 
 impl<B: Backend> Workload for Recorded<'_, B> {
-    async fn write(
+    async fn write_served(
         &self,
         client: &str,
         service_name: &str,
         mailbox: &str,
         seq: u64,
         bytes: u32,
-    ) -> OpResult<()> {
+    ) -> OpResult<Option<std::sync::Arc<str>>> {
         self.inner
-            .write(client, service_name, mailbox, seq, bytes)
+            .write_served(client, service_name, mailbox, seq, bytes)
             .await
     }
 

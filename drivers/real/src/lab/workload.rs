@@ -9,7 +9,7 @@
 //! SSH; on a Windows host, which keeps its stores in databases, it logs in
 //! to every mailbox over IMAP.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use drlab_drivers::caps::OpResult;
 use drlab_drivers::{OpError, SeqSet, Workload};
@@ -30,6 +30,13 @@ impl LabBackend {
 
     fn address_of_mailbox(&self, mailbox: &str) -> String {
         format!("{mailbox}@{}", self.estate.domain)
+    }
+
+    /// The inventory host that holds service address `ip` now.
+    fn holder_of(&self, ip: IpAddr) -> Option<std::sync::Arc<str>> {
+        let owner = self.inv.hosts.iter().find(|h| h.address == ip)?;
+        let by = self.taken_over.borrow().get(&owner.name).cloned();
+        Some(by.unwrap_or_else(|| owner.name.clone()).into())
     }
 
     fn sender(&self) -> String {
@@ -79,14 +86,18 @@ impl LabBackend {
 }
 
 impl Workload for LabBackend {
-    async fn write(
+    /// The acknowledging host is the inventory host that holds the address
+    /// the message was delivered to (its owner, or the host that took the
+    /// address over in an identity takeover); `None` for an address no
+    /// inventory host has.
+    async fn write_served(
         &self,
         client: &str,
         service_name: &str,
         mailbox: &str,
         seq: u64,
         bytes: u32,
-    ) -> OpResult<()> {
+    ) -> OpResult<Option<std::sync::Arc<str>>> {
         let m = WorkloadMessage {
             seq,
             bytes,
@@ -104,7 +115,7 @@ impl Workload for LabBackend {
             SmtpLimits::default(),
         )
         .await
-        .map(|_| ())
+        .map(|(ip, _)| self.holder_of(ip))
         .map_err(OpError::from)
     }
 
