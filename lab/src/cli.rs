@@ -23,7 +23,7 @@ pub enum Format {
     Json,
     /// Markdown.
     Md,
-    /// One self-contained HTML page with inline SVG charts (`drlab run` only).
+    /// One self-contained HTML page with inline SVG charts (`run`, `sweep`, `compare`).
     Html,
 }
 
@@ -150,9 +150,13 @@ pub enum Command {
         /// A condition to check per variant, e.g. `rpo_p99<=60`; exit 1 if none meets it.
         #[arg(long, value_parser = crate::cmd::sweep::parse_require)]
         require: Option<crate::cmd::sweep::Require>,
-        /// Table format.
+        /// Output format: the table (md, text), its rows (json), or a page
+        /// of the RTO/RPO distributions and quantile curves (html).
         #[arg(long, value_enum, default_value_t = Format::Md)]
         format: Format,
+        /// Also write sweep.md, sweep.json and sweep.html into DIR.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Availability budget per user tier from a plan (docs/sla.md): failure
     /// rates × simulated recovery, a Monte Carlo over years of failures and

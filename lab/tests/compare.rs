@@ -158,13 +158,10 @@ fn other_input_exits_2_and_never_panics() {
         "{}",
         stdout(&o)
     );
-    // --format html is refused before any file is read.
-    let absent = d.path().join("absent.json");
-    let o = compare(&absent, &absent, &["--format", "html"]);
-    assert_eq!(o.status.code(), Some(2));
-    let e = stderr(&o);
-    assert!(e.contains("`drlab compare` prints text, md or json"), "{e}");
-    assert!(!e.contains("absent.json"), "{e}");
+    // --format html is a page (lab/tests/html_browser.rs opens it).
+    let o = compare(&good, &good, &["--format", "html"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("<!DOCTYPE html>"));
     let o = compare(&good, &good, &["--tolerance", "NaN"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("tolerance"), "{}", stderr(&o));

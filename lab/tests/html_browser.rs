@@ -1,5 +1,8 @@
 //! The HTML report in a real browser: `drlab run SCENARIO --format html`
-//! for a few library scenarios, opened offline in headless Chromium (every
+//! for a few library scenarios, and the page of a sweep (`drlab sweep …
+//! --format html`, the one `sweep_html.rs` snapshots) and of a comparison
+//! (`drlab compare A.json B.json --format html`), opened offline in
+//! headless Chromium (every
 //! host name resolves to nothing). The DOM Chromium builds must hold every
 //! element the markup has (as many `<svg>`, `<rect>`, `<g>`, … of each: a
 //! misnested element would move or drop some), and a copy of the page with
@@ -16,10 +19,30 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{LAN, drlab, root, stderr};
+use support::{LAN, SWEEP_HTML, drlab, root, stderr};
 
 /// Turns the SKIP into a failure.
 const REQUIRE_ENV: &str = "DRLAB_REQUIRE_BROWSER";
+/// The SVG markers the sweep page must hold: both CDFs with one curve
+/// per variant (three), both quantile charts with their whiskers, the
+/// objective, the requirement and its answer.
+const SWEEP_MARKERS: &[&str] = &[
+    "id=\"cdf-rto\"",
+    "id=\"cdf-rpo\"",
+    "id=\"quantiles-rto\"",
+    "id=\"quantiles-rpo\"",
+    "class=\"cdf v0\"",
+    "class=\"cdf v1\"",
+    "class=\"cdf v2\"",
+    "class=\"quantile q-p99\"",
+    "class=\"ci\"",
+    "class=\"objective\"",
+    "class=\"requirement\"",
+    "id=\"require-answer\" class=\"answer\"",
+    "id=\"variants\"",
+    "id=\"replay\"",
+];
+
 /// Chromium is killed after this long.
 const BROWSER_LIMIT: Duration = Duration::from_secs(60);
 
@@ -118,7 +141,7 @@ fn browse(browser: &Path, page: &Path, args: &[String]) -> (String, String) {
 
 /// The elements whose number the browser's DOM must keep.
 const TAGS: &[&str] = &[
-    "svg", "g", "rect", "line", "path", "text", "title", "section", "table", "li",
+    "svg", "g", "rect", "line", "path", "circle", "text", "title", "section", "table", "tr", "li",
 ];
 
 /// How many `<tag` elements `html` opens (text is escaped, so every `<` is
@@ -248,7 +271,8 @@ fn check_layout(name: &str, html: &str, dom: &str) {
     }
 }
 
-/// A screenshot tall enough for the whole page: its charts plus the text.
+/// A screenshot tall enough for the whole page: its charts and tables
+/// plus the text.
 fn page_height(html: &str) -> u32 {
     let charts: f64 = html
         .split("<svg id=")
@@ -262,7 +286,9 @@ fn page_height(html: &str) -> u32 {
                 .ok()
         })
         .sum();
-    (charts + 700.0).min(16_000.0) as u32
+    // Table rows (the sweep's and compare's tables) at about 24 px each.
+    let rows = 24.0 * count_tags(html, "tr") as f64;
+    (charts + rows + 700.0).min(16_000.0) as u32
 }
 
 fn check_page(browser: &Path, name: &str, markers: &[&str]) {
@@ -274,15 +300,63 @@ fn check_page(browser: &Path, name: &str, markers: &[&str]) {
         stderr(&o)
     );
     let html = String::from_utf8(o.stdout).unwrap();
+    assert!(html.contains(&format!("drlab run {file} --seed ")));
+    check_rendered(browser, name, &html, markers);
+}
+
+/// The sweep page of [`SWEEP_HTML`], as [`check_page`] checks a drill's.
+fn check_sweep_page(browser: &Path) {
+    let o = drlab(SWEEP_HTML);
+    assert_eq!(o.status.code(), Some(0), "sweep: {}", stderr(&o));
+    let html = String::from_utf8(o.stdout).unwrap();
+    assert!(html.contains("drlab sweep scenarios/library/wan-failover-poisson.toml --seeds 60"));
+    check_rendered(browser, "sweep-wan-failover-poisson", &html, SWEEP_MARKERS);
+}
+
+/// The page of `drlab compare --format html` of two seeds of the Poisson
+/// WAN failover (their RTOs differ), as [`check_page`] checks a drill's.
+fn check_compare_page(browser: &Path) {
+    let d = tempfile::tempdir().unwrap();
+    let file = "scenarios/library/wan-failover-poisson.toml";
+    let reports: Vec<String> = ["1", "2"]
+        .iter()
+        .map(|seed| {
+            let o = drlab(&["run", file, "--seed", seed, "--format", "json"]);
+            assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+            let p = d.path().join(format!("{seed}.json"));
+            std::fs::write(&p, &o.stdout).unwrap();
+            p.to_string_lossy().into_owned()
+        })
+        .collect();
+    let o = drlab(&["compare", &reports[0], &reports[1], "--format", "html"]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "compare: {}",
+        stderr(&o)
+    );
+    let html = String::from_utf8(o.stdout).unwrap();
+    let markers = [
+        "id=\"sides\"",
+        "id=\"compare-breakdown\"",
+        "class=\"part part-propagation\"",
+        "id=\"steps\"",
+        "id=\"states\"",
+    ];
+    check_rendered(browser, "compare-wan-failover-poisson", &html, &markers);
+}
+
+/// `html` (the page `name`) is self-contained, keeps its elements and
+/// `markers` in Chromium's DOM, lays out with no console message, and
+/// screenshots to `target/html-report/NAME.png`.
+fn check_rendered(browser: &Path, name: &str, html: &str, markers: &[&str]) {
     for external in ["<script", "<link", "src=", "http://", "https://", "@import"] {
         assert!(
             !html.contains(external),
             "{name}: the page is not self-contained ({external})"
         );
     }
-    assert!(html.contains(&format!("drlab run {file} --seed ")));
     let page = out_dir().join(format!("{name}.html"));
-    std::fs::write(&page, &html).unwrap();
+    std::fs::write(&page, html).unwrap();
 
     let (dom, _) = browse(browser, &page, &["--dump-dom".into()]);
     for m in markers {
@@ -291,7 +365,7 @@ fn check_page(browser: &Path, name: &str, markers: &[&str]) {
     for tag in TAGS {
         assert_eq!(
             count_tags(&dom, tag),
-            count_tags(&html, tag),
+            count_tags(html, tag),
             "{name}: the browser's DOM does not have the markup's <{tag}> elements"
         );
     }
@@ -308,7 +382,7 @@ fn check_page(browser: &Path, name: &str, markers: &[&str]) {
     let (measured, log) = browse(browser, &probe, &["--dump-dom".into()]);
     let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
     assert!(console.is_empty(), "{name}: console messages: {console:#?}");
-    check_layout(name, &html, &measured);
+    check_layout(name, html, &measured);
 
     let png = out_dir().join(format!("{name}.png"));
     let _ = std::fs::remove_file(&png);
@@ -316,7 +390,7 @@ fn check_page(browser: &Path, name: &str, markers: &[&str]) {
         browser,
         &page,
         &[
-            format!("--window-size=1280,{}", page_height(&html)),
+            format!("--window-size=1280,{}", page_height(html)),
             format!("--screenshot={}", png.display()),
         ],
     );
@@ -348,6 +422,8 @@ fn html_reports_render_in_chromium() {
     for (name, markers) in PAGES {
         check_page(&browser, name, markers);
     }
+    check_sweep_page(&browser);
+    check_compare_page(&browser);
 }
 
 #[test]
@@ -373,10 +449,10 @@ fn out_writes_the_page_that_format_html_prints() {
             .unwrap()
             .starts_with("<!DOCTYPE html>")
     );
-    let o = drlab(&["sweep", LAN, "--seeds", "2", "--format", "html"]);
+    let o = drlab(&["explore", LAN, "--runs", "2", "--format", "html"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("--format html is for `drlab run` only"),
+        stderr(&o).contains("--format html is for `drlab run`, `sweep` and `compare`"),
         "{}",
         stderr(&o)
     );

@@ -19,6 +19,11 @@ pub use compute::{
     Alert, Breakdown, ClientLine, FaultLine, Objectives, Report, StateLine, StepLine, Timeline,
     Verdict, WriteCounts,
 };
+pub use html::compare::compare_html;
+pub use html::sweep::{
+    CDF_POINTS_MAX, SweepMetric, SweepPage, SweepQuantiles, SweepRequire, SweepVariant,
+    VARIANTS_MAX, sweep_html,
+};
 pub use html::{BUCKETS_MAX, html};
 pub use read::{LOST_SEQ_LIMIT, REPORT_BYTES_MAX, ReadError};
 pub use recovery::{ArchiveLine, DegradedLine, Recovery, Refused, RestoredImage};

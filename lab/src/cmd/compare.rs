@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use drlab_reports::{REPORT_BYTES_MAX, ReadError, Report, Tolerance};
 
-use super::{no_html, out, read_bounded};
+use super::{out, read_bounded};
 use crate::Outcome;
 use crate::cli::Format;
 
@@ -25,7 +25,6 @@ pub struct CompareArgs<'a> {
 }
 
 pub fn compare(args: &CompareArgs<'_>) -> Result<Outcome> {
-    no_html(args.format, "compare")?;
     let tolerance = Tolerance::pct(args.tolerance_pct).context("--tolerance")?;
     let a = read_report(args.a)?;
     let b = read_report(args.b)?;
@@ -41,8 +40,8 @@ pub fn compare(args: &CompareArgs<'_>) -> Result<Outcome> {
     }
     let c = drlab_reports::compare(&a, &b, tolerance);
     out(&match args.format {
-        // Html was refused above, before any work.
-        Format::Text | Format::Html => drlab_reports::compare_text(&c),
+        Format::Text => drlab_reports::compare_text(&c),
+        Format::Html => drlab_reports::compare_html(&c),
         Format::Md => drlab_reports::compare_markdown(&c),
         Format::Json => serde_json::to_string_pretty(&c)? + "\n",
     });

@@ -82,15 +82,17 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             vary,
             require,
             format,
-        } => sweep::sweep(
-            &scenario,
+            out,
+        } => sweep::sweep(&sweep::SweepArgs {
+            scenario: &scenario,
             seeds,
-            seed,
+            first_seed: seed,
             jobs,
-            &vary,
-            require.as_ref(),
+            vary: &vary,
+            require: require.as_ref(),
             format,
-        ),
+            out: out.as_deref(),
+        }),
 
         Command::Sla {
             plan,
@@ -155,7 +157,7 @@ pub fn load(path: &Path) -> Result<Scenario> {
 pub fn no_html(format: Format, command: &str) -> Result<()> {
     anyhow::ensure!(
         format != Format::Html,
-        "--format html is for `drlab run` only; `drlab {command}` prints text, md or json"
+        "--format html is for `drlab run`, `sweep` and `compare`; `drlab {command}` prints text, md or json"
     );
     Ok(())
 }

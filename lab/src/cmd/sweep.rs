@@ -183,20 +183,9 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), Str
 /// Distribution of one metric (seconds); `None` runs (never restored) count
 /// as +∞. Each quantile comes with its 95 % upper confidence bound
 /// (`None`: too few runs to bound it, or the bounding run never recovered)
-/// and, in JSON, its 95 % lower bound (`drlab sla` prints both).
-#[derive(Debug, Clone, Copy, Serialize)]
-struct Dist {
-    p50: Option<f64>,
-    p95: Option<f64>,
-    p99: Option<f64>,
-    max: Option<f64>,
-    p50_upper95: Option<f64>,
-    p95_upper95: Option<f64>,
-    p99_upper95: Option<f64>,
-    p50_lower95: Option<f64>,
-    p95_lower95: Option<f64>,
-    p99_lower95: Option<f64>,
-}
+/// and, in JSON, its 95 % lower bound (`drlab sla` prints both). The
+/// reports crate's type, which the HTML page draws.
+type Dist = drlab_reports::SweepQuantiles;
 
 fn dist(mut xs: Vec<Option<f64>>) -> Dist {
     // None (not restored / unknown) sorts last: it is worse than any number.
@@ -312,17 +301,38 @@ pub(crate) fn runs_map<T: Send>(
     Ok(results.into_iter().flatten().collect())
 }
 
+/// What `drlab sweep` was asked.
+pub struct SweepArgs<'a> {
+    /// The scenario file.
+    pub scenario: &'a Path,
+    /// Runs per variant.
+    pub seeds: u64,
+    /// The first seed (default: the scenario's).
+    pub first_seed: Option<u64>,
+    /// Parallel jobs.
+    pub jobs: u64,
+    /// The `--vary` keys, whose values' product gives the variants.
+    pub vary: &'a [Vary],
+    /// The `--require`, if any.
+    pub require: Option<&'a Require>,
+    /// What standard output gets.
+    pub format: Format,
+    /// Where sweep.md, sweep.json and sweep.html go, if anywhere.
+    pub out: Option<&'a Path>,
+}
+
 /// Runs the sweep.
-pub fn sweep(
-    path: &Path,
-    seeds: u64,
-    first_seed: Option<u64>,
-    jobs: u64,
-    vary: &[Vary],
-    require: Option<&Require>,
-    format: Format,
-) -> Result<Outcome> {
-    super::no_html(format, "sweep")?;
+pub fn sweep(a: &SweepArgs<'_>) -> Result<Outcome> {
+    let SweepArgs {
+        scenario: path,
+        seeds,
+        first_seed,
+        jobs,
+        vary,
+        require,
+        format,
+        out: out_dir,
+    } = *a;
     anyhow::ensure!(
         (1..=1_000_000).contains(&seeds),
         "--seeds must be between 1 and 1000000"
@@ -357,6 +367,10 @@ pub fn sweep(
     );
 
     let mut rows = Vec::new();
+    // What the HTML page draws beyond the rows: every run's RTO and RPO
+    // and the objectives, kept only when a page is written.
+    let page_wanted = format == Format::Html || out_dir.is_some();
+    let mut drawn: Vec<PageRuns> = Vec::new();
     // on stderr, a bar or bounded lines (crate::progress); never stdout
     let progress = Progress::new("sweep", Some(variants.len() as u64 * seeds), "runs");
     for (i, settings) in variants.iter().enumerate() {
@@ -412,18 +426,117 @@ pub fn sweep(
             row.meets_requirement = Some(row.judged(&req.metric).is_some_and(|x| x <= req.bound));
         }
         rows.push(row);
+        if page_wanted {
+            drawn.push(PageRuns {
+                settings: settings
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect(),
+                rto: reports.iter().map(|r| r.rto_s).collect(),
+                rpo: reports.iter().map(|r| r.rpo_s).collect(),
+                objectives: reports
+                    .first()
+                    .map_or((0.0, 0.0), |r| (r.objectives.rto_s, r.objectives.rpo_s)),
+            });
+        }
     }
     progress.finish();
     if vary.is_empty() && variants.len() == 1 && rows.is_empty() {
         bail!("nothing to run");
     }
 
+    let json = serde_json::to_string_pretty(&rows)? + "\n";
+    let table = summary(path, seeds, first, &rows, require);
+    let page = page_wanted.then(|| {
+        drlab_reports::sweep_html(&page_of(path, seeds, first, vary, require, &rows, drawn))
+    });
+    if let Some(dir) = out_dir {
+        let files: [(&str, &[u8]); 3] = [
+            (ARTEFACTS[0], table.as_bytes()),
+            (ARTEFACTS[1], json.as_bytes()),
+            (ARTEFACTS[2], page.as_deref().unwrap_or_default().as_bytes()),
+        ];
+        crate::output::write_set(dir, &files, &ARTEFACTS)?;
+    }
+    out(&match format {
+        Format::Json => json,
+        Format::Html => page.unwrap_or_default(),
+        Format::Text | Format::Md => table,
+    });
+    Ok(match require {
+        Some(_) if !rows.iter().any(|r| r.meets_requirement == Some(true)) => Outcome::Fail,
+        _ => Outcome::Pass,
+    })
+}
+
+/// The files `drlab sweep --out DIR` writes.
+const ARTEFACTS: [&str; 3] = ["sweep.md", "sweep.json", "sweep.html"];
+
+/// What the page draws of one variant beyond its row.
+struct PageRuns {
+    settings: Vec<(String, String)>,
+    rto: Vec<Option<f64>>,
+    rpo: Vec<Option<f64>>,
+    objectives: (f64, f64),
+}
+
+/// The sweep as the HTML page takes it.
+fn page_of(
+    path: &Path,
+    seeds: u64,
+    first: u64,
+    vary: &[Vary],
+    require: Option<&Require>,
+    rows: &[Row],
+    drawn: Vec<PageRuns>,
+) -> drlab_reports::SweepPage {
+    drlab_reports::SweepPage {
+        scenario: path.display().to_string(),
+        seeds,
+        first_seed: first,
+        vary: vary
+            .iter()
+            .map(|v| {
+                let values = v.values.iter().map(ToString::to_string).collect();
+                (v.key.clone(), values)
+            })
+            .collect(),
+        variants: rows
+            .iter()
+            .zip(drawn)
+            .map(|(r, d)| drlab_reports::SweepVariant {
+                name: r.variant.clone(),
+                settings: d.settings,
+                runs: r.runs,
+                pass_ratio: r.pass_ratio,
+                lost_writes_mean: r.lost_writes_mean,
+                rto: drlab_reports::SweepMetric {
+                    samples: d.rto,
+                    q: r.rto_s,
+                },
+                rpo: drlab_reports::SweepMetric {
+                    samples: d.rpo,
+                    q: r.rpo_s,
+                },
+                rto_objective_s: d.objectives.0,
+                rpo_objective_s: d.objectives.1,
+                meets: r.meets_requirement,
+            })
+            .collect(),
+        require: require.map(|r| drlab_reports::SweepRequire {
+            metric: r.metric.clone(),
+            bound: r.bound,
+        }),
+    }
+}
+
+/// The table of the rows, with what the requirement needs and its answer.
+fn summary(path: &Path, seeds: u64, first: u64, rows: &[Row], require: Option<&Require>) -> String {
     let f = |x: Option<f64>| x.map_or_else(|| "∞".to_string(), |v| format!("{v:.1}"));
     // A quantile with its 95 % upper bound: `216.0 (≤218.0)`.
     let fq = |x: Option<f64>, up: Option<f64>| format!("{} (≤{})", f(x), f(up));
-    out(&match format {
-        Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
-        Format::Text | Format::Md | Format::Html => {
+    {
+        {
             let mut t = format!(
                 "sweep of {} over {seeds} seeds from {first}; quantiles with their 95 % upper \
                  confidence bound (≤∞: too few runs to bound it)\n\n\
@@ -433,7 +546,7 @@ pub fn sweep(
                 if require.is_some() { " meets |" } else { "" },
                 if require.is_some() { "---|" } else { "" },
             );
-            for r in &rows {
+            for r in rows {
                 t += &format!(
                     "| {} | {} | {:.0}% | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |{}\n",
                     r.variant,
@@ -489,11 +602,7 @@ pub fn sweep(
             }
             t
         }
-    });
-    Ok(match require {
-        Some(_) if !rows.iter().any(|r| r.meets_requirement == Some(true)) => Outcome::Fail,
-        _ => Outcome::Pass,
-    })
+    }
 }
 
 #[cfg(test)]

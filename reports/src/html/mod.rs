@@ -16,9 +16,11 @@
 
 mod breakdown;
 mod clients;
+pub mod compare;
 mod marks;
 mod scale;
 mod series;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
 mod timeline;

@@ -36,6 +36,15 @@ impl Render for Px {
     }
 }
 
+/// As in an attribute: path data is built from these.
+impl std::fmt::Display for Px {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        self.render_to(&mut s);
+        f.write_str(&s)
+    }
+}
+
 /// Seconds as a person reads them: up to three decimals, trailing zeros
 /// dropped (`481`, `25.5`, `0.196`).
 pub fn seconds(s: f64) -> String {
@@ -45,16 +54,47 @@ pub fn seconds(s: f64) -> String {
     if t == "-0" { "0".into() } else { t.into() }
 }
 
-/// Maps seconds onto the plot area's x coordinates.
+/// Maps seconds (or any linear quantity) onto pixel coordinates: by
+/// default the plot area's x coordinates, else those given to
+/// [`TimeScale::onto`] (from the bottom up for a vertical scale).
 #[derive(Clone, Copy, Debug)]
 pub struct TimeScale {
     /// The first second shown (the left edge).
     pub t_min: f64,
-    /// The last second shown (the right edge), at least 1 s after `t_min`.
+    /// The last second shown (the right edge), at least 1 s after `t_min`
+    /// ([`TimeScale::linear`]: after it by any positive amount).
     pub t_max: f64,
+    /// The pixel coordinate of `t_min`.
+    pub p0: f64,
+    /// The pixel coordinate of `t_max`.
+    pub p1: f64,
 }
 
 impl TimeScale {
+    /// The same scale drawn from pixel `p0` (at `t_min`) to `p1` (at
+    /// `t_max`; above `p0` for a vertical scale, `p1 < p0`).
+    pub fn onto(self, p0: f64, p1: f64) -> TimeScale {
+        TimeScale { p0, p1, ..self }
+    }
+
+    /// A scale from `v_min` to `v_max` of any sign and span (a parameter's
+    /// values, a fraction of runs), on the plot area's x coordinates; an
+    /// empty or reversed range is widened to one unit.
+    pub fn linear(v_min: f64, v_max: f64) -> TimeScale {
+        let v_min = if v_min.is_finite() { v_min } else { 0.0 };
+        let v_max = if v_max.is_finite() && v_max > v_min {
+            v_max
+        } else {
+            v_min + 1.0
+        };
+        TimeScale {
+            t_min: v_min,
+            t_max: v_max,
+            p0: PLOT_X0,
+            p1: PLOT_X1,
+        }
+    }
+
     /// A scale from `t_min` (at least 0) to `t_max` seconds.
     pub fn new(t_min: f64, t_max: f64) -> TimeScale {
         let t_min = if t_min.is_finite() {
@@ -66,6 +106,8 @@ impl TimeScale {
         TimeScale {
             t_min,
             t_max: t_max.max(t_min + 1.0),
+            p0: PLOT_X0,
+            p1: PLOT_X1,
         }
     }
 
@@ -74,11 +116,12 @@ impl TimeScale {
         self.t_max - self.t_min
     }
 
-    /// The x coordinate of second `t`, clamped into the plot area.
+    /// The coordinate of second `t` (x, or y for a vertical scale),
+    /// clamped into the scale's pixels.
     pub fn x(&self, t: f64) -> f64 {
         let t = if t.is_finite() { t } else { 0.0 };
         let t = t.clamp(self.t_min, self.t_max) - self.t_min;
-        PLOT_X0 + (t / self.span()) * (PLOT_X1 - PLOT_X0)
+        self.p0 + (t / self.span()) * (self.p1 - self.p0)
     }
 
     /// The width in pixels of the interval `[a, b]`, at least `min`.
@@ -108,8 +151,7 @@ pub fn nice_step(span: f64, most: u32) -> f64 {
 pub fn ticks(t_min: f64, t_max: f64, step: f64) -> Vec<f64> {
     let first = (t_min / step).ceil();
     let n = (t_max / step).floor() - first;
-    let ok = |x: f64| x.is_finite() && x >= 0.0;
-    if !ok(first) || !ok(n) {
+    if !first.is_finite() || !n.is_finite() || n < 0.0 {
         return Vec::new();
     }
     (0..=n.min(100.0) as u32)
@@ -146,16 +188,57 @@ pub fn time_axis(scale: &TimeScale, top: f64, y: f64) -> Markup {
 
 /// A seconds axis below a chart whose plot ends at `y`, titled `title`.
 pub fn axis(scale: &TimeScale, top: f64, y: f64, title: &str) -> Markup {
-    let step = nice_step(scale.span(), 10);
+    axis_with(scale, top, y, title, 10, &seconds)
+}
+
+/// [`axis`] with at most `most` intervals between ticks, each labelled
+/// by `label`.
+pub fn axis_with(
+    scale: &TimeScale,
+    top: f64,
+    y: f64,
+    title: &str,
+    most: u32,
+    label: &dyn Fn(f64) -> String,
+) -> Markup {
+    let step = nice_step(scale.span(), most);
     html! {
         g class="axis" {
             @for t in ticks(scale.t_min, scale.t_max, step) {
                 line class="grid" x1=(Px(scale.x(t))) x2=(Px(scale.x(t))) y1=(Px(top)) y2=(Px(y)) {}
                 line x1=(Px(scale.x(t))) x2=(Px(scale.x(t))) y1=(Px(y)) y2=(Px(y + 5.0)) {}
-                text class="tick" x=(Px(scale.x(t))) y=(Px(y + 17.0)) text-anchor="middle" { (seconds(t)) }
+                text class="tick" x=(Px(scale.x(t))) y=(Px(y + 17.0)) text-anchor="middle" { (label(t)) }
             }
-            line x1=(Px(PLOT_X0)) x2=(Px(PLOT_X1)) y1=(Px(y)) y2=(Px(y)) {}
-            text class="axis-title" x=(Px((PLOT_X0 + PLOT_X1) / 2.0)) y=(Px(y + 32.0)) text-anchor="middle" { (title) }
+            line x1=(Px(scale.p0)) x2=(Px(scale.p1)) y1=(Px(y)) y2=(Px(y)) {}
+            text class="axis-title" x=(Px((scale.p0 + scale.p1) / 2.0)) y=(Px(y + 32.0)) text-anchor="middle" { (title) }
+        }
+    }
+}
+
+/// A vertical axis on a chart's left edge `x`, for a scale drawn onto y
+/// coordinates ([`TimeScale::onto`]): grid lines across to `right`, ticks
+/// labelled by `label` (at most `most` intervals), and `title` written
+/// upwards beside them.
+pub fn y_axis(
+    scale: &TimeScale,
+    x: f64,
+    right: f64,
+    title: &str,
+    most: u32,
+    label: &dyn Fn(f64) -> String,
+) -> Markup {
+    let step = nice_step(scale.span(), most);
+    let mid = (scale.p0 + scale.p1) / 2.0;
+    html! {
+        g class="axis" {
+            @for t in ticks(scale.t_min, scale.t_max, step) {
+                line class="grid" x1=(Px(x)) x2=(Px(right)) y1=(Px(scale.x(t))) y2=(Px(scale.x(t))) {}
+                line x1=(Px(x - 5.0)) x2=(Px(x)) y1=(Px(scale.x(t))) y2=(Px(scale.x(t))) {}
+                text class="tick" x=(Px(x - 8.0)) y=(Px(scale.x(t) + 4.0)) text-anchor="end" { (label(t)) }
+            }
+            line x1=(Px(x)) x2=(Px(x)) y1=(Px(scale.p0)) y2=(Px(scale.p1)) {}
+            text class="axis-title" x=(Px(x - 46.0)) y=(Px(mid)) text-anchor="middle"
+                transform={ "rotate(-90 " (Px(x - 46.0)) " " (Px(mid)) ")" } { (title) }
         }
     }
 }
