@@ -43,7 +43,7 @@
 //! illegal transition is a bug there, and `drlab explore` reports the
 //! panic); here they guard any event stream, a lab run's or a foreign one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use drlab_drivers::dr::DrState;
 use drlab_drivers::{Event, EventKind};
@@ -210,39 +210,53 @@ fn state(s: DrState) -> String {
     format!("{} ({})", s.label(), s.code())
 }
 
+/// A host that served a mailbox before may serve it again only after the
+/// console moved service since the current host began (a switch-back
+/// after a failover), or after two moves since its own last run began (a
+/// failover and a switch-back that started before the other host's first
+/// write for this mailbox: writes go round the mailboxes, so one
+/// mailbox's first write on the standby may come after the failback has
+/// begun). One move alone, the failover, never lets the old host back.
 fn no_split_brain(events: &[Event]) -> Option<Violation> {
     /// The host acknowledging a mailbox's writes now: since which event
-    /// (its first acknowledgement of this run of writes) and which write.
+    /// (its first acknowledgement of this run of writes), which write, and
+    /// how many moves had begun by then.
     struct Serving<'e> {
         host: &'e str,
         since: usize,
         seq: u64,
+        moves_at: usize,
     }
-    let mut mailboxes: BTreeMap<&str, (Serving, BTreeSet<&str>)> = BTreeMap::new();
-    // The index of the last event at which a failover or switch-back began.
-    let mut moved: Option<usize> = None;
+    // Per mailbox: who serves it now, and for every host that served it,
+    // the moves begun when its last run began.
+    let mut mailboxes: BTreeMap<&str, (Serving, BTreeMap<&str, usize>)> = BTreeMap::new();
+    // How many failovers or switch-backs have begun so far.
+    let mut moves = 0usize;
     for (i, e) in events.iter().enumerate() {
         match &e.kind {
             EventKind::StateChanged {
                 to: DrState::EngagingSecondary | DrState::ReSyncPrimary | DrState::EngagingPrimary,
                 ..
             } => {
-                moved = Some(i);
+                moves += 1;
             }
             EventKind::WriteServed { seq, mailbox, host } => {
                 let now = Serving {
                     host,
                     since: i,
                     seq: *seq,
+                    moves_at: moves,
                 };
-                let Some((cur, seen)) = mailboxes.get_mut(&**mailbox) else {
-                    mailboxes.insert(mailbox, (now, BTreeSet::from([&**host])));
+                let Some((cur, runs)) = mailboxes.get_mut(&**mailbox) else {
+                    mailboxes.insert(mailbox, (now, BTreeMap::from([(&**host, moves)])));
                     continue;
                 };
                 if cur.host == &**host {
                     continue;
                 }
-                if seen.contains(&**host) && moved.is_none_or(|m| m < cur.since) {
+                let moved_since_current = moves > cur.moves_at;
+                let away_and_back = runs.get(&**host).is_some_and(|m| moves >= m + 2);
+                if runs.contains_key(&**host) && !moved_since_current && !away_and_back {
                     return Some(Violation {
                         invariant: "no-split-brain",
                         at_s: at(e),
@@ -257,7 +271,7 @@ fn no_split_brain(events: &[Event]) -> Option<Violation> {
                         ),
                     });
                 }
-                seen.insert(host);
+                runs.insert(host, moves);
                 *cur = now;
             }
             _ => {}
@@ -512,10 +526,35 @@ mod tests {
             "{}",
             v.what
         );
-        // a failover begun before EXCH2's first write does not excuse it
-        let mut before = events.clone();
-        before.insert(4, changed(149.0, Transition::SecondaryEngagedSuccess));
-        assert!(named(&check(&before), "no-split-brain").is_some());
+        // the failover alone, begun before EXCH2's first write, does not
+        // excuse it: it is one move (away), not a move back
+        let only_away = vec![
+            served(0.0, 0, "alice", "EXCH1"),
+            changed(100.0, Transition::Degrade),
+            changed(110.0, Transition::EngageSecondary),
+            served(150.0, 40, "alice", "EXCH2"),
+            changed(151.0, Transition::SecondaryEngagedSuccess),
+            served(160.0, 50, "alice", "EXCH1"),
+        ];
+        assert!(named(&check(&only_away), "no-split-brain").is_some());
+    }
+
+    /// Writes go round the mailboxes: bob's first write on EXCH2 may come
+    /// after the switch-back began (ReSync Primary, 218, while EXCH2 still
+    /// serves); EXCH1 then taking bob back is the failback, not a split.
+    #[test]
+    fn a_switch_back_begun_before_the_standbys_first_write_is_no_split_brain() {
+        let events = vec![
+            served(0.0, 0, "bob", "EXCH1"),
+            changed(5.0, Transition::Degrade),
+            changed(10.0, Transition::EngageSecondary),
+            served(20.0, 1, "alice", "EXCH2"),
+            changed(25.0, Transition::SecondaryEngagedSuccess),
+            changed(30.0, Transition::StandbySuccess),
+            served(31.0, 2, "bob", "EXCH2"),
+            served(40.0, 3, "bob", "EXCH1"),
+        ];
+        assert_eq!(named(&check(&events), "no-split-brain"), None);
     }
 
     const ARCHIVE: &str = "archive EXCH2 at level 24 h (backup to the archive disks)";
