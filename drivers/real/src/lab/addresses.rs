@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 use drlab_drivers::types::{DnsRecord, RecordType};
 
+use crate::dns::message::reverse_name;
+
 /// The two directions between the scenario's addresses and the lab's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AddressMap {
@@ -93,12 +95,6 @@ fn reverse_address(name: &str) -> Option<Ipv4Addr> {
         .collect::<Option<_>>()?;
     let [d, c, b, a] = v[..] else { return None };
     Some(Ipv4Addr::new(a, b, c, d))
-}
-
-/// `d.c.b.a.in-addr.arpa` of `a.b.c.d`.
-fn reverse_name(a: Ipv4Addr) -> String {
-    let [a, b, c, d] = a.octets();
-    format!("{d}.{c}.{b}.{a}.in-addr.arpa")
 }
 
 #[cfg(test)]
