@@ -48,8 +48,9 @@ pub fn sla(a: &SlaArgs<'_>) -> Result<Outcome> {
         "--seeds must be between 1 and {SEEDS_MAX}"
     );
     anyhow::ensure!(
-        (1..=64).contains(&a.jobs),
-        "--jobs must be between 1 and 64"
+        (1..=super::explore::JOBS_MAX).contains(&a.jobs),
+        "--jobs must be between 1 and {}",
+        super::explore::JOBS_MAX
     );
     anyhow::ensure!(
         (2..=sla::YEARS_MAX).contains(&a.years),
