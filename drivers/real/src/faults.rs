@@ -47,6 +47,10 @@ use crate::inventory::{HostEntry, Inventory};
 /// Label every container of a lab carries: `drlab.lab=<lab name>`.
 pub const LAB_LABEL: &str = "drlab.lab";
 
+/// Lines of a container's log quoted when it stopped while booting: the
+/// entrypoint's last words (`FATAL: ...`) and what led to them.
+const LOG_TAIL_LINES: &str = "6";
+
 /// Limits of fault injection. Units are in the names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultLimits {
@@ -705,27 +709,35 @@ impl FaultInjector {
         FaultPlanner::new(&self.inventory, self.limits)
     }
 
-    async fn docker(&self, what: &str, args: &[&str]) -> Result<String, FaultError> {
+    /// Runs `docker ARGS` (bounded by `docker_timeout_ms`) and returns its
+    /// whole output, whatever the exit status.
+    async fn docker_output(
+        &self,
+        what: &str,
+        args: &[&str],
+    ) -> Result<std::process::Output, FaultError> {
         let mut cmd = tokio::process::Command::new(&self.docker);
         cmd.args(args)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         let limit = Duration::from_millis(self.limits.docker_timeout_ms);
-        let out = match tokio::time::timeout(limit, cmd.output()).await {
-            Err(_) => {
-                return Err(FaultError::Timeout {
-                    what: what.into(),
-                    after_ms: self.limits.docker_timeout_ms,
-                });
-            }
-            Ok(Err(e)) => {
-                return Err(FaultError::DockerMissing {
-                    bin: self.docker.display().to_string(),
-                    detail: e.to_string(),
-                });
-            }
-            Ok(Ok(o)) => o,
-        };
+        match tokio::time::timeout(limit, cmd.output()).await {
+            Err(_) => Err(FaultError::Timeout {
+                what: what.into(),
+                after_ms: self.limits.docker_timeout_ms,
+            }),
+            Ok(Err(e)) => Err(FaultError::DockerMissing {
+                bin: self.docker.display().to_string(),
+                detail: e.to_string(),
+            }),
+            Ok(Ok(o)) => Ok(o),
+        }
+    }
+
+    /// Runs `docker ARGS`: its stdout, or the first line of its stderr as
+    /// the error.
+    async fn docker(&self, what: &str, args: &[&str]) -> Result<String, FaultError> {
+        let out = self.docker_output(what, args).await?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -738,6 +750,31 @@ impl FaultInjector {
                     .trim()
                     .to_string(),
             })
+        }
+    }
+
+    /// The last lines a container wrote. The image's entrypoint logs to
+    /// stderr, which `docker logs` replays on its own stderr: both streams
+    /// are kept. A tail that cannot be read says so instead of being empty.
+    async fn log_tail(&self, what: &str, container: &str) -> String {
+        match self
+            .docker_output(what, &["logs", "--tail", LOG_TAIL_LINES, container])
+            .await
+        {
+            Ok(o) => {
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                let lines: Vec<&str> = text.lines().map(str::trim).collect();
+                if lines.is_empty() {
+                    "(the container wrote no log)".into()
+                } else {
+                    lines.join(" | ")
+                }
+            }
+            Err(e) => format!("(its log could not be read: {e})"),
         }
     }
 
@@ -845,13 +882,10 @@ impl FaultInjector {
                 .await
                 .unwrap_or_default();
             if state.trim() == "exited" || state.trim() == "dead" {
-                let tail = self
-                    .docker(&what, &["logs", "--tail", "3", c])
-                    .await
-                    .unwrap_or_default();
+                let tail = self.log_tail(&what, c).await;
                 return Err(FaultError::Docker {
                     what,
-                    detail: format!("the host stopped while booting: {}", tail.trim()),
+                    detail: format!("the host stopped while booting: {tail}"),
                 });
             }
             if t0.elapsed() >= Duration::from_millis(limit_ms) {
