@@ -44,6 +44,12 @@ fn scenario() -> Scenario {
 /// connections, with credentials in files holding [`SECRET`]; the Exchange
 /// hosts speak `dialect`.
 fn inventory(dir: &Path, dialect: &str) -> Inventory {
+    let t = inventory_text(dir, dialect);
+    Inventory::parse(Path::new("unit.toml"), &t).unwrap_or_else(|e| panic!("{e}\n{t}"))
+}
+
+/// The text of [`inventory`].
+fn inventory_text(dir: &Path, dialect: &str) -> String {
     let secret = dir.join("secret");
     let tsig = dir.join("tsig");
     std::fs::write(&secret, SECRET).unwrap();
@@ -73,7 +79,7 @@ fn inventory(dir: &Path, dialect: &str) -> Inventory {
     for svc in &scenario().exchange.unwrap().services {
         t += &format!("{} = '{}'\n", svc.name, svc.name.to_ascii_lowercase());
     }
-    Inventory::parse(Path::new("unit.toml"), &t).unwrap_or_else(|e| panic!("{e}\n{t}"))
+    t
 }
 
 fn n(x: &str) -> String {
@@ -331,6 +337,21 @@ fn every_action() -> Vec<Action> {
 fn every_variant_has_an_action_to_check() {
     let seen: BTreeSet<usize> = every_action().iter().map(variant).collect();
     assert_eq!(seen, (0..VARIANTS).collect::<BTreeSet<_>>());
+}
+
+#[test]
+fn a_scenario_host_on_an_ipv6_lab_address_is_refused_before_anything_runs() {
+    // The scenario's addresses are IPv4 and its DNS records follow each
+    // host to its lab address; an IPv6 one would leave them unmapped.
+    let dir = tempfile::tempdir().unwrap();
+    let t = inventory_text(dir.path(), "linux").replace("address = '127.0.0.2'", "address = '::1'");
+    let inv = Inventory::parse(Path::new("unit.toml"), &t).unwrap_or_else(|e| panic!("{e}\n{t}"));
+    let e = LabBackend::connect(inv, drlab_drill::estate::of(&scenario())).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("host EXCH1 has the IPv6 address ::1") && msg.contains("IPv4"),
+        "{msg}"
+    );
 }
 
 fn runtime() -> tokio::runtime::Runtime {

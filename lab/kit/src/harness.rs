@@ -103,12 +103,17 @@ pub fn run_lab_groups(groups: Vec<LabGroup>) -> ExitCode {
     args.test_threads = Some(1);
     let unreachable = crate::docker_unreachable_reason();
     let shared: Shared = Arc::new(Mutex::new(None));
+    // A lab that could not be removed between groups is the binary's
+    // failure, not the next group's first test's: it is reported at the
+    // end, and that test runs on its own lab.
+    let removals_failed: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let mut trials = Vec::new();
     for (g, group) in groups.into_iter().enumerate() {
         for t in group.tests {
             let shared = shared.clone();
             let options = group.options.clone();
             let unreachable = unreachable.clone();
+            let removals_failed = removals_failed.clone();
             trials.push(Trial::test(t.name.clone(), move || {
                 if let Some(why) = &unreachable {
                     if crate::lab_required() {
@@ -123,7 +128,16 @@ pub fn run_lab_groups(groups: Vec<LabGroup>) -> ExitCode {
                 let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
                 if guard.as_ref().is_some_and(|(owner, _)| *owner != g) {
                     let (_, previous) = guard.take().expect("checked");
-                    remove(previous).map_err(Failed::from)?;
+                    if let Err(e) = remove(previous) {
+                        #[allow(clippy::print_stderr)]
+                        {
+                            eprintln!("between lab groups: {e}");
+                        }
+                        removals_failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(e);
+                    }
                 }
                 let (_, lab) = guard
                     .get_or_insert_with(|| (g, Lab::start(options()).map_err(|e| e.to_string())));
@@ -136,12 +150,19 @@ pub fn run_lab_groups(groups: Vec<LabGroup>) -> ExitCode {
     }
     let conclusion = libtest_mimic::run(&args, trials);
     let taken = shared.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let mut failed =
+        std::mem::take(&mut *removals_failed.lock().unwrap_or_else(|p| p.into_inner()));
     if let Some((_, lab)) = taken
         && let Err(e) = remove(lab)
     {
+        failed.push(e);
+    }
+    if !failed.is_empty() {
         #[allow(clippy::print_stderr)]
         {
-            eprintln!("{e}");
+            for e in &failed {
+                eprintln!("{e}");
+            }
         }
         return ExitCode::FAILURE;
     }

@@ -20,7 +20,7 @@
 //! reverse order under `in-addr.arpa`).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use drlab_drivers::types::{DnsRecord, RecordType};
@@ -36,11 +36,12 @@ pub struct AddressMap {
 
 impl AddressMap {
     /// The map of `pairs` (scenario address, lab address), one per host.
-    /// IPv6 lab addresses are left out: the scenario format's are IPv4.
-    pub fn new(pairs: impl IntoIterator<Item = (Ipv4Addr, IpAddr)>) -> AddressMap {
+    /// Both are IPv4: the scenario format's addresses are, and
+    /// `LabBackend::with_limits` refuses an inventory that gives a scenario
+    /// host an IPv6 address.
+    pub fn new(pairs: impl IntoIterator<Item = (Ipv4Addr, Ipv4Addr)>) -> AddressMap {
         let mut m = AddressMap::default();
         for (scenario, lab) in pairs {
-            let IpAddr::V4(lab) = lab else { continue };
             m.to_lab.insert(scenario, lab);
             m.to_scenario.insert(lab, scenario);
         }
@@ -112,14 +113,8 @@ mod tests {
 
     fn map() -> AddressMap {
         AddressMap::new([
-            (
-                Ipv4Addr::new(10, 0, 0, 11),
-                IpAddr::V4(Ipv4Addr::new(10, 212, 17, 3)),
-            ),
-            (
-                Ipv4Addr::new(10, 1, 0, 12),
-                IpAddr::V4(Ipv4Addr::new(10, 212, 24, 4)),
-            ),
+            (Ipv4Addr::new(10, 0, 0, 11), Ipv4Addr::new(10, 212, 17, 3)),
+            (Ipv4Addr::new(10, 1, 0, 12), Ipv4Addr::new(10, 212, 24, 4)),
         ])
     }
 

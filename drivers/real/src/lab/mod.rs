@@ -168,6 +168,21 @@ impl LabBackend {
                 });
             }
         }
+        // The scenario's addresses are IPv4 and map host by host onto the
+        // lab's (lab::addresses): a host the lab gave an IPv6 address could
+        // not carry its records, so say so here instead of leaving its
+        // records unmapped.
+        for h in estate.addresses.keys() {
+            if let Some(e) = inv.host(h)
+                && e.address.is_ipv6()
+            {
+                return Err(LabError::Inventory(format!(
+                    "host {h} has the IPv6 address {}, but the scenario gives it an IPv4 address \
+                     and its DNS records follow it to the lab's; give {h} an IPv4 address",
+                    e.address
+                )));
+            }
+        }
         for svc in &estate.exchange_services {
             if !inv.services.contains_key(svc)
                 && estate
@@ -455,7 +470,8 @@ impl LabBackend {
             }
             for ((name, _), set) in &sets {
                 self.updater(server, name)
-                    .await?
+                    .await
+                    .map_err(|e| no_zone_hint(e, server, name))?
                     .replace(set)
                     .await
                     .map_err(OpError::from)?;
@@ -781,4 +797,18 @@ impl Backend for LabBackend {
     fn backend_name(&self) -> &'static str {
         "lab"
     }
+}
+
+/// `e`, the failure to find the zone of `name` on `server`, with what to do
+/// when `name` is a reverse name: labs made before drlab served reverse
+/// zones (`lab up` creates one per site subnet) have none, and their DNS
+/// then answers without the SOA drlab looks for.
+fn no_zone_hint(e: OpError, server: &str, name: &str) -> OpError {
+    if !name.to_ascii_lowercase().ends_with(".in-addr.arpa") {
+        return e;
+    }
+    OpError::invalid_state(format!(
+        "{server} serves no reverse zone for {name} ({e}); a lab made by an older drlab has none: \
+         run `drlab lab down` and `drlab lab up` again"
+    ))
 }
