@@ -14,15 +14,19 @@
 //! line (a few dozen bytes), so thousands of messages of any size come
 //! back in one round trip; `PEEK` leaves the `\Seen` flags alone (RFC 3501
 //! §6.4.5).
+//!
+//! Connections come from a [`Net`] (see [`crate::net`]): [`ImapSession`] is
+//! generic over it with the real network ([`TokioNet`]) as the default; a
+//! probe uses its resolver's transport for SMTP and IMAP too.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use drlab_drivers::{OpError, SeqSet};
 use tokio::io::{AsyncBufRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::dns::{DnsError, Resolver};
+use crate::net::{Net, TokioNet};
 use crate::secret::Secret;
 use crate::smtp::{
     self, ConnectFail, SEQ_HEADER, SmtpError, SmtpLimits, build_probe_message, connect_tcp,
@@ -572,10 +576,11 @@ async fn read_response<R: AsyncBufRead + Unpin>(
     }
 }
 
-/// An open IMAP connection.
-pub struct ImapSession {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+/// An open IMAP connection over a connection of `N`.
+pub struct ImapSession<N: Net = TokioNet> {
+    /// The connection: responses are read through the buffer, commands
+    /// are written straight through it.
+    stream: BufReader<N::Tcp>,
     limits: ImapLimits,
     next_tag: u32,
     /// Text of the server's greeting.
@@ -586,7 +591,18 @@ impl ImapSession {
     /// Connects and reads the greeting (`* OK` or `* PREAUTH`; `* BYE` is
     /// a refusal, RFC 3501 §7.1.5).
     pub async fn connect(addr: SocketAddr, limits: ImapLimits) -> Result<ImapSession, ImapError> {
-        let stream = connect_tcp(addr, limits.connect_timeout_ms)
+        ImapSession::connect_via(&TokioNet, addr, limits).await
+    }
+}
+
+impl<N: Net> ImapSession<N> {
+    /// [`ImapSession::connect`] over the transport `net`.
+    pub async fn connect_via(
+        net: &N,
+        addr: SocketAddr,
+        limits: ImapLimits,
+    ) -> Result<ImapSession<N>, ImapError> {
+        let stream = connect_tcp(net, addr, limits.connect_timeout_ms)
             .await
             .map_err(|e| match e {
                 ConnectFail::Io(source) => ImapError::Connect { addr, source },
@@ -595,8 +611,7 @@ impl ImapSession {
                     after_ms: limits.connect_timeout_ms,
                 },
             })?;
-        let (r, w) = stream.into_split();
-        let mut reader = BufReader::new(r);
+        let mut reader = BufReader::new(stream);
         let stage = "greeting";
         let line = tokio::time::timeout(
             Duration::from_millis(limits.exchange_timeout_ms),
@@ -619,8 +634,7 @@ impl ImapSession {
             });
         }
         Ok(ImapSession {
-            reader,
-            writer: w,
+            stream: reader,
             limits,
             next_tag: 1,
             greeting: text,
@@ -643,7 +657,7 @@ impl ImapSession {
         self.next_tag += 1;
         let chunks = command_chunks(&tag, verb, args);
         let limits = self.limits;
-        let (reader, writer) = (&mut self.reader, &mut self.writer);
+        let stream = &mut self.stream;
         let redact = |t: String| match secret {
             Some(s) if !s.expose().is_empty() => t.replace(s.expose(), "[redacted]"),
             _ => t,
@@ -651,17 +665,17 @@ impl ImapSession {
         let fut = async {
             let mut responses = 0usize;
             for (i, chunk) in chunks.iter().enumerate() {
-                writer
+                stream
                     .write_all(chunk)
                     .await
                     .map_err(|source| ImapError::Io { stage, source })?;
-                writer
+                stream
                     .flush()
                     .await
                     .map_err(|source| ImapError::Io { stage, source })?;
                 let awaiting_continuation = i + 1 < chunks.len();
                 loop {
-                    let resp = read_response(reader, stage, &limits).await?;
+                    let resp = read_response(stream, stage, &limits).await?;
                     if resp.starts_with(b"+") && awaiting_continuation {
                         break;
                     }
@@ -809,7 +823,18 @@ pub async fn read_back(
     password: &Secret,
     limits: ImapLimits,
 ) -> Result<SeqSet, ImapError> {
-    let mut s = ImapSession::connect(addr, limits).await?;
+    read_back_via(&TokioNet, addr, user, password, limits).await
+}
+
+/// [`read_back`] over the transport `net`.
+pub async fn read_back_via<N: Net>(
+    net: &N,
+    addr: SocketAddr,
+    user: &str,
+    password: &Secret,
+    limits: ImapLimits,
+) -> Result<SeqSet, ImapError> {
+    let mut s = ImapSession::connect_via(net, addr, limits).await?;
     s.login(user, password).await?;
     let sel = s.select("INBOX").await?;
     let seqs = if sel.exists == 0 {
@@ -906,7 +931,10 @@ impl From<ProbeError> for OpError {
 
 /// The address users reach `name` at, through `resolver` (its cache
 /// included), and whether it came from the cache.
-async fn address_of(resolver: &Resolver, name: &str) -> Result<(IpAddr, bool), ProbeError> {
+async fn address_of<N: Net>(
+    resolver: &Resolver<N>,
+    name: &str,
+) -> Result<(IpAddr, bool), ProbeError> {
     let res = resolver
         .resolve(name, drlab_drivers::types::RecordType::A)
         .await
@@ -923,12 +951,14 @@ async fn address_of(resolver: &Resolver, name: &str) -> Result<(IpAddr, bool), P
 /// One end-user operation (design §2.2): resolve the service name through
 /// the client's resolver (its cache included), submit a probe message
 /// over SMTP, then log in over IMAP and SELECT the INBOX at that address.
-/// `Ok` means the user is served.
-pub async fn probe(
-    resolver: &Resolver,
+/// `Ok` means the user is served. SMTP and IMAP go over the resolver's
+/// transport ([`Resolver::net`]).
+pub async fn probe<N: Net>(
+    resolver: &Resolver<N>,
     spec: &ProbeSpec,
     probe_id: u64,
 ) -> Result<ProbeOutcome, ProbeError> {
+    let net = resolver.net();
     let (ip, from_cache) = address_of(resolver, &spec.service_name).await?;
     let msg = build_probe_message(
         probe_id,
@@ -937,7 +967,8 @@ pub async fn probe(
         unix_now_s(),
         &spec.helo_name,
     );
-    let ack = smtp::submit(
+    let ack = smtp::submit_via(
+        net,
         SocketAddr::new(ip, spec.smtp_port),
         &spec.helo_name,
         &spec.from,
@@ -946,7 +977,9 @@ pub async fn probe(
         spec.smtp_limits,
     )
     .await?;
-    let mut s = ImapSession::connect(SocketAddr::new(ip, spec.imap_port), spec.imap_limits).await?;
+    let mut s =
+        ImapSession::connect_via(net, SocketAddr::new(ip, spec.imap_port), spec.imap_limits)
+            .await?;
     s.login(&spec.account.login, &spec.account.password).await?;
     let sel = s.select("INBOX").await?;
     let _ = s.logout().await;
@@ -961,9 +994,10 @@ pub async fn probe(
 /// The drill's write (`Workload::write`): resolve `service_name` through
 /// the client's resolver, then submit workload record `m` to that address
 /// (see [`smtp::submit_workload`]). `Ok` — the server's 250 at the end of
-/// DATA — means acknowledged; it carries the address written to.
-pub async fn write_through_name(
-    resolver: &Resolver,
+/// DATA — means acknowledged; it carries the address written to. The
+/// submission goes over the resolver's transport.
+pub async fn write_through_name<N: Net>(
+    resolver: &Resolver<N>,
     service_name: &str,
     smtp_port: u16,
     helo_name: &str,
@@ -971,7 +1005,14 @@ pub async fn write_through_name(
     limits: SmtpLimits,
 ) -> Result<(IpAddr, smtp::Reply), ProbeError> {
     let (ip, _) = address_of(resolver, service_name).await?;
-    let ack = smtp::submit_workload(SocketAddr::new(ip, smtp_port), helo_name, m, limits).await?;
+    let ack = smtp::submit_workload_via(
+        resolver.net(),
+        SocketAddr::new(ip, smtp_port),
+        helo_name,
+        m,
+        limits,
+    )
+    .await?;
     Ok((ip, ack))
 }
 

@@ -20,6 +20,7 @@ pub mod dns;
 pub mod faults;
 pub mod imap;
 pub mod ldap;
+pub mod net;
 pub mod replication;
 pub mod san;
 pub mod secret;

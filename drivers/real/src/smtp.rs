@@ -9,6 +9,10 @@
 //! the receiver then "accepts responsibility" for delivering the message.
 //! The message carries `X-Drlab-Seq: <seq>` and `Subject: drlab <seq>` so
 //! that [`crate::imap`] can find it again.
+//!
+//! Connections come from a [`Net`] (see [`crate::net`]): [`SmtpSession`] is
+//! generic over it with the real network ([`TokioNet`]) as the default, and
+//! [`submit`]/[`submit_workload`] have `*_via` twins taking the transport.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -16,8 +20,8 @@ use std::time::Duration;
 
 use drlab_drivers::OpError;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::net::{Net, TokioNet};
 
 /// The header that carries a workload record's sequence number.
 pub const SEQ_HEADER: &str = "X-Drlab-Seq";
@@ -588,17 +592,16 @@ pub(crate) enum ConnectFail {
     Timeout,
 }
 
-/// Opens a TCP connection within `timeout_ms`.
-pub(crate) async fn connect_tcp(
+/// Opens a TCP connection over `net` within `timeout_ms` (the real
+/// network sets `TCP_NODELAY`: small request/response exchanges do not
+/// wait for Nagle).
+pub(crate) async fn connect_tcp<N: Net>(
+    net: &N,
     addr: SocketAddr,
     timeout_ms: u64,
-) -> Result<TcpStream, ConnectFail> {
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => {
-            // small request/response exchanges: do not wait for Nagle
-            let _ = s.set_nodelay(true);
-            Ok(s)
-        }
+) -> Result<N::Tcp, ConnectFail> {
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), net.tcp_connect(addr)).await {
+        Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(ConnectFail::Io(e)),
         Err(_) => Err(ConnectFail::Timeout),
     }
@@ -641,10 +644,11 @@ pub(crate) async fn read_line_limited<R: AsyncBufRead + Unpin>(
     }
 }
 
-/// An open SMTP dialogue with one server.
-pub struct SmtpSession {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+/// An open SMTP dialogue with one server, over a connection of `N`.
+pub struct SmtpSession<N: Net = TokioNet> {
+    /// The connection: replies are read through the buffer, commands and
+    /// data are written straight through it.
+    stream: BufReader<N::Tcp>,
     limits: SmtpLimits,
     /// Extensions from the EHLO reply.
     extensions: Vec<(String, String)>,
@@ -653,7 +657,18 @@ pub struct SmtpSession {
 impl SmtpSession {
     /// Connects and reads the greeting (220, RFC 5321 §4.3.1 / §3.1).
     pub async fn connect(addr: SocketAddr, limits: SmtpLimits) -> Result<SmtpSession, SmtpError> {
-        let stream = connect_tcp(addr, limits.connect_timeout_ms)
+        SmtpSession::connect_via(&TokioNet, addr, limits).await
+    }
+}
+
+impl<N: Net> SmtpSession<N> {
+    /// [`SmtpSession::connect`] over the transport `net`.
+    pub async fn connect_via(
+        net: &N,
+        addr: SocketAddr,
+        limits: SmtpLimits,
+    ) -> Result<SmtpSession<N>, SmtpError> {
+        let stream = connect_tcp(net, addr, limits.connect_timeout_ms)
             .await
             .map_err(|e| match e {
                 ConnectFail::Io(source) => SmtpError::Connect { addr, source },
@@ -662,10 +677,8 @@ impl SmtpSession {
                     after_ms: limits.connect_timeout_ms,
                 },
             })?;
-        let (r, w) = stream.into_split();
         let mut s = SmtpSession {
-            reader: BufReader::new(r),
-            writer: w,
+            stream: BufReader::new(stream),
             limits,
             extensions: Vec::new(),
         };
@@ -715,8 +728,8 @@ impl SmtpSession {
         let stuffed = dot_stuff(data);
         let limit = self.limits.data_timeout_ms;
         match tokio::time::timeout(Duration::from_millis(limit), async {
-            self.writer.write_all(&stuffed).await?;
-            self.writer.flush().await
+            self.stream.write_all(&stuffed).await?;
+            self.stream.flush().await
         })
         .await
         {
@@ -747,8 +760,8 @@ impl SmtpSession {
     async fn command(&mut self, stage: &'static str, line: &str) -> Result<Reply, SmtpError> {
         let limit = self.limits.exchange_timeout_ms;
         match tokio::time::timeout(Duration::from_millis(limit), async {
-            self.writer.write_all(line.as_bytes()).await?;
-            self.writer.flush().await
+            self.stream.write_all(line.as_bytes()).await?;
+            self.stream.flush().await
         })
         .await
         {
@@ -765,7 +778,7 @@ impl SmtpSession {
     }
 
     async fn read_reply(&mut self, stage: &'static str, limit_ms: u64) -> Result<Reply, SmtpError> {
-        let reader = &mut self.reader;
+        let reader = &mut self.stream;
         let fut = async {
             let mut p = ReplyParser::new();
             loop {
@@ -813,7 +826,20 @@ pub async fn submit(
     data: &[u8],
     limits: SmtpLimits,
 ) -> Result<Reply, SmtpError> {
-    let mut s = SmtpSession::connect(addr, limits).await?;
+    submit_via(&TokioNet, addr, helo_name, from, to, data, limits).await
+}
+
+/// [`submit`] over the transport `net`.
+pub async fn submit_via<N: Net>(
+    net: &N,
+    addr: SocketAddr,
+    helo_name: &str,
+    from: &str,
+    to: &str,
+    data: &[u8],
+    limits: SmtpLimits,
+) -> Result<Reply, SmtpError> {
+    let mut s = SmtpSession::connect_via(net, addr, limits).await?;
     s.hello(helo_name).await?;
     let ack = s.send(from, to, data).await?;
     let _ = s.quit().await;
@@ -828,8 +854,19 @@ pub async fn submit_workload(
     m: &WorkloadMessage,
     limits: SmtpLimits,
 ) -> Result<Reply, SmtpError> {
+    submit_workload_via(&TokioNet, addr, helo_name, m, limits).await
+}
+
+/// [`submit_workload`] over the transport `net`.
+pub async fn submit_workload_via<N: Net>(
+    net: &N,
+    addr: SocketAddr,
+    helo_name: &str,
+    m: &WorkloadMessage,
+    limits: SmtpLimits,
+) -> Result<Reply, SmtpError> {
     let data = build_workload_message(m);
-    submit(addr, helo_name, &m.from, &m.to, &data, limits).await
+    submit_via(net, addr, helo_name, &m.from, &m.to, &data, limits).await
 }
 
 #[cfg(test)]

@@ -2,19 +2,23 @@
 //! and over TCP when the UDP answer is truncated (RFC 1035 §4.2.1; RFC 7766
 //! §5 makes TCP fallback mandatory for clients), with a time limit on every
 //! exchange. Queries and RFC 2136 updates both go through [`exchange`].
+//!
+//! Sockets come from a [`Net`] (see [`crate::net`]): each function that
+//! talks to a server has a `*_via` twin taking the transport; the plain one
+//! uses the real network ([`TokioNet`]).
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use drlab_drivers::types::{DnsRecord, RecordType};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType as HRecordType;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
 
 use super::message::{QueryResponse, build_query, hickory_type, message_id, parse_response};
 use super::update::{self, AddPrereq, TsigKey, check_response, rcode_name};
 use super::{DnsError, fresh_id};
+use crate::net::{Datagrams, Net, TokioNet};
 
 /// Limits of one DNS exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,29 +59,36 @@ pub async fn exchange(
     what: &str,
     limits: DnsLimits,
 ) -> Result<Vec<u8>, DnsError> {
-    let resp = exchange_udp(server, request, id, what, limits).await?;
-    // TC is bit 1 of the third header byte (RFC 1035 §4.1.1)
-    if resp.get(2).is_some_and(|b| b & 0x02 != 0) {
-        return exchange_tcp(server, request, id, what, limits).await;
-    }
-    Ok(resp)
+    exchange_via(&TokioNet, server, request, id, what, limits).await
 }
 
-async fn exchange_udp(
+/// [`exchange`] over the transport `net`.
+pub async fn exchange_via<N: Net>(
+    net: &N,
     server: SocketAddr,
     request: &[u8],
     id: u16,
     what: &str,
     limits: DnsLimits,
 ) -> Result<Vec<u8>, DnsError> {
-    let local: SocketAddr = if server.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let sock = UdpSocket::bind(local).await.map_err(io(server))?;
-    // a connected socket only receives datagrams from the server
-    sock.connect(server).await.map_err(io(server))?;
+    let resp = exchange_udp(net, server, request, id, what, limits).await?;
+    // TC is bit 1 of the third header byte (RFC 1035 §4.1.1)
+    if resp.get(2).is_some_and(|b| b & 0x02 != 0) {
+        return exchange_tcp(net, server, request, id, what, limits).await;
+    }
+    Ok(resp)
+}
+
+async fn exchange_udp<N: Net>(
+    net: &N,
+    server: SocketAddr,
+    request: &[u8],
+    id: u16,
+    what: &str,
+    limits: DnsLimits,
+) -> Result<Vec<u8>, DnsError> {
+    // connected: only the server's datagrams come back
+    let sock = net.udp_connect(server).await.map_err(io(server))?;
     let mut buf = vec![0u8; limits.response_bytes_max.min(65_535)];
     for _ in 0..limits.udp_attempts.max(1) {
         sock.send(request).await.map_err(io(server))?;
@@ -99,7 +110,8 @@ async fn exchange_udp(
     })
 }
 
-async fn exchange_tcp(
+async fn exchange_tcp<N: Net>(
+    net: &N,
     server: SocketAddr,
     request: &[u8],
     id: u16,
@@ -113,7 +125,7 @@ async fn exchange_tcp(
         ),
     })?;
     let fut = async {
-        let mut s = TcpStream::connect(server).await.map_err(io(server))?;
+        let mut s = net.tcp_connect(server).await.map_err(io(server))?;
         // RFC 1035 §4.2.2: each message is prefixed by a two-byte length
         let mut framed = Vec::with_capacity(request.len() + 2);
         framed.extend_from_slice(&len.to_be_bytes());
@@ -154,10 +166,21 @@ pub async fn query(
     rtype: HRecordType,
     limits: DnsLimits,
 ) -> Result<QueryResponse, DnsError> {
+    query_via(&TokioNet, server, name, rtype, limits).await
+}
+
+/// [`query`] over the transport `net`.
+pub async fn query_via<N: Net>(
+    net: &N,
+    server: SocketAddr,
+    name: &str,
+    rtype: HRecordType,
+    limits: DnsLimits,
+) -> Result<QueryResponse, DnsError> {
     let id = fresh_id();
     let req = build_query(id, name, rtype, true)?;
     let what = format!("query {name} {rtype}");
-    let resp = exchange(server, &req, id, &what, limits).await?;
+    let resp = exchange_via(net, server, &req, id, &what, limits).await?;
     parse_response(server, &resp, id, name, rtype)
 }
 
@@ -181,7 +204,18 @@ pub async fn query_answer(
     rtype: RecordType,
     limits: DnsLimits,
 ) -> Result<(Vec<DnsRecord>, Option<u32>), DnsError> {
-    let r = query(server, name, hickory_type(rtype), limits).await?;
+    query_answer_via(&TokioNet, server, name, rtype, limits).await
+}
+
+/// [`query_answer`] over the transport `net`.
+pub async fn query_answer_via<N: Net>(
+    net: &N,
+    server: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    limits: DnsLimits,
+) -> Result<(Vec<DnsRecord>, Option<u32>), DnsError> {
+    let r = query_via(net, server, name, hickory_type(rtype), limits).await?;
     match r.rcode {
         ResponseCode::NoError | ResponseCode::NXDomain => Ok((r.of_type(rtype), r.negative_ttl_s)),
         ResponseCode::Refused => Err(DnsError::Refused {
@@ -206,7 +240,17 @@ pub async fn find_zone(
     name: &str,
     limits: DnsLimits,
 ) -> Result<String, DnsError> {
-    let r = query(server, name, HRecordType::SOA, limits).await?;
+    find_zone_via(&TokioNet, server, name, limits).await
+}
+
+/// [`find_zone`] over the transport `net`.
+pub async fn find_zone_via<N: Net>(
+    net: &N,
+    server: SocketAddr,
+    name: &str,
+    limits: DnsLimits,
+) -> Result<String, DnsError> {
+    let r = query_via(net, server, name, HRecordType::SOA, limits).await?;
     r.zone.ok_or_else(|| DnsError::BadResponse {
         server,
         detail: format!(
@@ -224,9 +268,20 @@ pub async fn send_update(
     key: Option<&TsigKey>,
     limits: DnsLimits,
 ) -> Result<(), DnsError> {
+    send_update_via(&TokioNet, server, m, key, limits).await
+}
+
+/// [`send_update`] over the transport `net`.
+pub async fn send_update_via<N: Net>(
+    net: &N,
+    server: SocketAddr,
+    m: Message,
+    key: Option<&TsigKey>,
+    limits: DnsLimits,
+) -> Result<(), DnsError> {
     let id = m.metadata.id;
     let (bytes, mut verifier) = update::encode(m, key, unix_now_s())?;
-    let resp = exchange(server, &bytes, id, "update", limits).await?;
+    let resp = exchange_via(net, server, &bytes, id, "update", limits).await?;
     check_response(server, &resp, id, verifier.as_mut())
 }
 
@@ -255,34 +310,85 @@ pub struct Rfc2136Client {
 }
 
 impl Rfc2136Client {
+    /// The same updates over the transport `net`.
+    pub fn via<N: Net>(&self, net: N) -> Rfc2136Via<'_, N> {
+        Rfc2136Via { client: self, net }
+    }
+
     /// Adds a record to its RRset (idempotent; see [`AddPrereq::None`]).
     pub async fn add(&self, rec: &DnsRecord) -> Result<(), DnsError> {
-        self.add_with(rec, AddPrereq::None).await
+        self.via(TokioNet).add(rec).await
     }
 
     /// Adds a record under a prerequisite.
     pub async fn add_with(&self, rec: &DnsRecord, pre: AddPrereq) -> Result<(), DnsError> {
-        let m = update::add(fresh_id(), &self.zone, rec, pre)?;
-        send_update(self.server, m, self.key.as_ref(), self.limits).await
+        self.via(TokioNet).add_with(rec, pre).await
     }
 
     /// Replaces the RRset of `records` in one atomic update.
     pub async fn replace(&self, records: &[DnsRecord]) -> Result<(), DnsError> {
-        let m = update::replace(fresh_id(), &self.zone, records)?;
-        send_update(self.server, m, self.key.as_ref(), self.limits).await
+        self.via(TokioNet).replace(records).await
     }
 
     /// Deletes the record matching name, type and data. The RRset must
     /// exist (NXRRSET otherwise, as a [`DnsError::Prerequisite`]).
     pub async fn delete(&self, rec: &DnsRecord) -> Result<(), DnsError> {
-        let m = update::delete_rr(fresh_id(), &self.zone, rec, true)?;
-        send_update(self.server, m, self.key.as_ref(), self.limits).await
+        self.via(TokioNet).delete(rec).await
     }
 
     /// Deletes every record of `name`/`rtype` (no error if there is none).
     pub async fn delete_rrset(&self, name: &str, rtype: RecordType) -> Result<(), DnsError> {
-        let m = update::delete_rrset(fresh_id(), &self.zone, name, rtype, false)?;
-        send_update(self.server, m, self.key.as_ref(), self.limits).await
+        self.via(TokioNet).delete_rrset(name, rtype).await
+    }
+}
+
+/// An [`Rfc2136Client`]'s updates over a chosen transport (see
+/// [`Rfc2136Client::via`]); the methods are the client's.
+#[derive(Clone, Debug)]
+pub struct Rfc2136Via<'a, N: Net> {
+    client: &'a Rfc2136Client,
+    net: N,
+}
+
+impl<N: Net> Rfc2136Via<'_, N> {
+    async fn send(&self, m: Message) -> Result<(), DnsError> {
+        let c = self.client;
+        send_update_via(&self.net, c.server, m, c.key.as_ref(), c.limits).await
+    }
+
+    /// See [`Rfc2136Client::add`].
+    pub async fn add(&self, rec: &DnsRecord) -> Result<(), DnsError> {
+        self.add_with(rec, AddPrereq::None).await
+    }
+
+    /// See [`Rfc2136Client::add_with`].
+    pub async fn add_with(&self, rec: &DnsRecord, pre: AddPrereq) -> Result<(), DnsError> {
+        self.send(update::add(fresh_id(), &self.client.zone, rec, pre)?)
+            .await
+    }
+
+    /// See [`Rfc2136Client::replace`].
+    pub async fn replace(&self, records: &[DnsRecord]) -> Result<(), DnsError> {
+        self.send(update::replace(fresh_id(), &self.client.zone, records)?)
+            .await
+    }
+
+    /// See [`Rfc2136Client::delete`].
+    pub async fn delete(&self, rec: &DnsRecord) -> Result<(), DnsError> {
+        self.send(update::delete_rr(fresh_id(), &self.client.zone, rec, true)?)
+            .await
+    }
+
+    /// See [`Rfc2136Client::delete_rrset`].
+    pub async fn delete_rrset(&self, name: &str, rtype: RecordType) -> Result<(), DnsError> {
+        self.send(update::delete_rrset(
+            fresh_id(),
+            &self.client.zone,
+            name,
+            rtype,
+            false,
+        )?)
+        .await
     }
 }
 
@@ -290,6 +396,7 @@ impl Rfc2136Client {
 mod tests {
     use super::*;
     use hickory_proto::op::{MessageType, OpCode};
+    use tokio::net::UdpSocket;
 
     /// A one-shot fake server on loopback: answers the first UDP query
     /// with `udp_reply(query)` and serves TCP with `tcp_reply(query)`.

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use drlab_drivers::OpError;
 
-pub use client::{DnsLimits, Rfc2136Client, find_zone, query, query_records};
+pub use client::{DnsLimits, Rfc2136Client, Rfc2136Via, find_zone, query, query_records};
 pub use message::{QueryResponse, normalise, reverse_name};
 pub use resolver::{CachePolicy, Resolution, Resolver, TtlCache};
 pub use samba_tool::ToolCommand;

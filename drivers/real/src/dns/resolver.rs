@@ -15,6 +15,12 @@
 //! [`CacheRules`] add what the profiles need: a fixed lifetime, a ceiling,
 //! negative caching (fixed, or the authority SOA's RFC 2308 TTL capped) and
 //! serve-expired (RFC 8767 as Unbound's `serve-expired` does it).
+//!
+//! The resolver reads tokio's clock (`tokio::time::Instant`), which is the
+//! system's monotonic clock on the real path; under a runtime with a paused
+//! clock (a turmoil simulation) its cache ages in simulated time, as its
+//! queries' time limits do. It asks its server over a [`Net`]
+//! ([`TokioNet`] unless built with [`Resolver::with_net`]).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -25,8 +31,9 @@ pub use drlab_drivers::cache::{CacheRules, Negative, Positive};
 use drlab_drivers::types::{DnsRecord, RecordType};
 
 use super::DnsError;
-use super::client::{DnsLimits, query_answer};
+use super::client::{DnsLimits, query_answer_via};
 use super::message::normalise;
+use crate::net::{Net, TokioNet};
 
 /// Most answers a cache keeps; the oldest is dropped beyond this (a client
 /// in a drill resolves a handful of service names).
@@ -240,12 +247,20 @@ impl Resolution {
     }
 }
 
+/// Now on tokio's clock, as the standard library's `Instant` the cache
+/// keeps (the same instant on the real path; simulated time when the
+/// runtime's clock is paused).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// A client's resolver: its DNS server, its cache policy and its cache.
 ///
 /// The cache sits behind a mutex that is never held across an `.await`,
 /// so one resolver may be shared by concurrent probes and writes.
 #[derive(Debug)]
-pub struct Resolver {
+pub struct Resolver<N: Net = TokioNet> {
+    net: N,
     server: SocketAddr,
     limits: DnsLimits,
     cache: Arc<Mutex<TtlCache>>,
@@ -258,12 +273,31 @@ pub struct Resolver {
 impl Resolver {
     /// A resolver asking `server`, caching by `policy`.
     pub fn new(server: SocketAddr, policy: CachePolicy, limits: DnsLimits) -> Resolver {
+        Resolver::with_net(TokioNet, server, policy, limits)
+    }
+}
+
+impl<N: Net> Resolver<N> {
+    /// A resolver asking `server` over the transport `net`.
+    pub fn with_net(
+        net: N,
+        server: SocketAddr,
+        policy: CachePolicy,
+        limits: DnsLimits,
+    ) -> Resolver<N> {
         Resolver {
+            net,
             server,
             limits,
             cache: Arc::new(Mutex::new(TtlCache::new(policy))),
             refreshing: Arc::new(Mutex::new(BTreeSet::new())),
         }
+    }
+
+    /// The transport this resolver's queries use (the probes through it
+    /// use it too).
+    pub fn net(&self) -> &N {
+        &self.net
     }
 
     /// The server this resolver asks.
@@ -287,7 +321,7 @@ impl Resolver {
     pub async fn resolve(&self, name: &str, rtype: RecordType) -> Result<Resolution, DnsError> {
         let stale = {
             let cache = self.cache();
-            let now = Instant::now();
+            let now = now();
             if let Some(hit) = cache.lookup(name, rtype, now) {
                 return Ok(Resolution {
                     records: hit.to_vec(),
@@ -300,11 +334,10 @@ impl Resolver {
             if tokio::runtime::Handle::try_current().is_ok() {
                 self.refresh_behind(name, rtype);
             } else if let Ok((fresh, soa)) =
-                query_answer(self.server, name, rtype, self.limits).await
+                query_answer_via(&self.net, self.server, name, rtype, self.limits).await
             {
                 // no runtime to refresh behind the reply: refresh first
-                self.cache()
-                    .store_answer(name, rtype, fresh, soa, Instant::now());
+                self.cache().store_answer(name, rtype, fresh, soa, now());
             }
             return Ok(Resolution {
                 records,
@@ -312,14 +345,9 @@ impl Resolver {
             });
         }
         let (records, soa_negative_ttl_s) =
-            query_answer(self.server, name, rtype, self.limits).await?;
-        self.cache().store_answer(
-            name,
-            rtype,
-            records.clone(),
-            soa_negative_ttl_s,
-            Instant::now(),
-        );
+            query_answer_via(&self.net, self.server, name, rtype, self.limits).await?;
+        self.cache()
+            .store_answer(name, rtype, records.clone(), soa_negative_ttl_s, now());
         Ok(Resolution {
             records,
             from_cache: false,
@@ -337,16 +365,16 @@ impl Resolver {
                 return;
             }
         }
-        let (server, limits) = (self.server, self.limits);
+        let (net, server, limits) = (self.net.clone(), self.server, self.limits);
         let (cache, refreshing) = (self.cache.clone(), self.refreshing.clone());
         tokio::spawn(async move {
             if let Ok((records, soa_negative_ttl_s)) =
-                query_answer(server, &key.0, key.1, limits).await
+                query_answer_via(&net, server, &key.0, key.1, limits).await
             {
                 cache
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .store_answer(&key.0, key.1, records, soa_negative_ttl_s, Instant::now());
+                    .store_answer(&key.0, key.1, records, soa_negative_ttl_s, now());
             }
             refreshing
                 .lock()
