@@ -181,7 +181,7 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Also write sla.txt, sla.md and sla.json here.
+        /// Also write sla.txt, sla.md, sla.json and sla.html here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },

@@ -338,11 +338,42 @@ fn check_compare_page(browser: &Path) {
     let markers = [
         "id=\"sides\"",
         "id=\"compare-breakdown\"",
+        "id=\"compare-gantt\"",
         "class=\"part part-propagation\"",
         "id=\"steps\"",
         "id=\"states\"",
     ];
     check_rendered(browser, "compare-wan-failover-poisson", &html, &markers);
+}
+
+/// The page of `drlab sla --format html` of the everRun tiers plan (a few
+/// runs: its verdicts are undecided or missed, which the page draws too),
+/// as [`check_page`] checks a drill's.
+fn check_sla_page(browser: &Path) {
+    let o = drlab(&[
+        "sla",
+        "scenarios/plans/everrun-tiers.toml",
+        "--seeds",
+        "20",
+        "--years",
+        "400",
+        "--format",
+        "html",
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "sla: {}",
+        stderr(&o)
+    );
+    let html = String::from_utf8(o.stdout).unwrap();
+    let markers = [
+        "id=\"verdict\"",
+        "class=\"chart share\"",
+        "class=\"chart downtime\"",
+        "id=\"tiers\"",
+        "id=\"classes\"",
+    ];
+    check_rendered(browser, "sla-everrun-tiers", &html, &markers);
 }
 
 /// `html` (the page `name`) is self-contained, keeps its elements and
@@ -424,6 +455,7 @@ fn html_reports_render_in_chromium() {
     }
     check_sweep_page(&browser);
     check_compare_page(&browser);
+    check_sla_page(&browser);
 }
 
 #[test]
@@ -452,7 +484,7 @@ fn out_writes_the_page_that_format_html_prints() {
     let o = drlab(&["explore", LAN, "--runs", "2", "--format", "html"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("--format html is for `drlab run`, `sweep` and `compare`"),
+        stderr(&o).contains("--format html is for `drlab run`, `sweep`, `compare` and `sla`"),
         "{}",
         stderr(&o)
     );

@@ -212,6 +212,35 @@ fn out_writes_every_format_as_printed() {
     let json = std::fs::read(dir.path().join("sla.json")).unwrap();
     assert_eq!(json, sla(&["--format", "json"]).stdout);
     assert!(dir.path().join("sla.txt").is_file());
+    let html = std::fs::read(dir.path().join("sla.html")).unwrap();
+    assert_eq!(html, sla(&["--format", "html"]).stdout);
+}
+
+#[test]
+fn the_html_page_draws_every_tier_and_its_verdict() {
+    let o = sla(&["--format", "html"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let page = stdout(&o);
+    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..100]);
+    assert!(!page.contains("<script"), "the page runs no script");
+    let json: serde_json::Value =
+        serde_json::from_slice(&sla(&["--format", "json"]).stdout).unwrap();
+    let tiers = json["tiers"].as_array().unwrap();
+    // one share bar per tier line, coloured by its judgement
+    let bars = page.matches("class=\"chart share\"").count();
+    let distinct: std::collections::BTreeSet<&str> =
+        tiers.iter().map(|t| t["tier"].as_str().unwrap()).collect();
+    assert_eq!(bars, distinct.len(), "one share chart per tier");
+    for t in tiers {
+        let j = t["judgement"].as_str().unwrap();
+        assert!(page.contains(&format!("judged {j}")), "{j}");
+    }
+    // the plan fails (no choice meets every tier), and the page says so
+    assert!(page.contains("id=\"verdict\" class=\"verdict fail\""));
+    assert!(
+        page.contains("drlab sla "),
+        "the command that reproduces it"
+    );
 }
 
 /// A copy of the plan in `dir`, its scenarios named by absolute path, with

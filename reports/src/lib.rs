@@ -20,6 +20,7 @@ pub use compute::{
     Verdict, WriteCounts,
 };
 pub use html::compare::compare_html;
+pub use html::sla::{SlaRun, sla_html};
 pub use html::sweep::{
     CDF_POINTS_MAX, SweepMetric, SweepPage, SweepQuantiles, SweepRequire, SweepVariant,
     VARIANTS_MAX, sweep_html,

@@ -872,11 +872,11 @@ pub fn human(s: f64) -> String {
     }
 }
 
-fn est(e: Estimate) -> String {
+pub(crate) fn est(e: Estimate) -> String {
     format!("{} [{}, {}]", human(e.mean), human(e.lower), human(e.upper))
 }
 
-fn pct(s: Share) -> String {
+pub(crate) fn pct(s: Share) -> String {
     format!(
         "{:.1} % [{:.1}, {:.1}]",
         100.0 * s.share,
@@ -889,7 +889,7 @@ fn opt_s(x: Option<f64>) -> String {
     x.map_or_else(|| "∞".into(), |v| format!("{v:.1}"))
 }
 
-fn quantile(q: &Quantile) -> String {
+pub(crate) fn quantile(q: &Quantile) -> String {
     if q.name == "max" {
         return opt_s(q.value);
     }
@@ -901,12 +901,12 @@ fn quantile(q: &Quantile) -> String {
     )
 }
 
-fn nines(t: &TierLine) -> String {
+pub(crate) fn nines(t: &TierLine) -> String {
     t.nines
         .map_or_else(|| "no downtime".into(), |n| format!("{n:.1} nines"))
 }
 
-fn judgement(j: Judgement) -> &'static str {
+pub(crate) fn judgement(j: Judgement) -> &'static str {
     match j {
         Judgement::Meets => "meets",
         Judgement::Misses => "misses",
@@ -915,14 +915,14 @@ fn judgement(j: Judgement) -> &'static str {
 }
 
 /// The judgement, with the runs that would decide it if they are too few.
-fn verdict(t: &TierLine) -> String {
+pub(crate) fn verdict(t: &TierLine) -> String {
     match t.seeds_to_decide {
         Some(n) => format!("{} (--seeds {n})", judgement(t.judgement)),
         None => judgement(t.judgement).to_string(),
     }
 }
 
-fn budget(t: &TierLine) -> String {
+pub(crate) fn budget(t: &TierLine) -> String {
     format!(
         "{} per {}, in {:.0} % of {}s",
         human(t.budget_s),
@@ -944,7 +944,7 @@ fn top(t: &TierLine) -> String {
     }
 }
 
-fn header(r: &SlaReport) -> String {
+pub(crate) fn header(r: &SlaReport) -> String {
     format!(
         "SLA of {}: {} simulated runs per scenario (seeds {} to {}), {} simulated years \
          (seed {})",
@@ -957,7 +957,7 @@ fn header(r: &SlaReport) -> String {
     )
 }
 
-const NOTES: &str = "Outage quantiles: [95 % lower, 95 % upper] order-statistic bounds \
+pub(crate) const NOTES: &str = "Outage quantiles: [95 % lower, 95 % upper] order-statistic bounds \
     (∞: too few runs to bound it). Downtime: mean over the \
     simulated years [95 % interval]. Within budget: share of whole periods [95 % Wilson \
     interval]; a tier meets its budget when the interval's lower end reaches the share \

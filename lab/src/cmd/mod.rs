@@ -157,7 +157,7 @@ pub fn load(path: &Path) -> Result<Scenario> {
 pub fn no_html(format: Format, command: &str) -> Result<()> {
     anyhow::ensure!(
         format != Format::Html,
-        "--format html is for `drlab run`, `sweep` and `compare`; `drlab {command}` prints text, md or json"
+        "--format html is for `drlab run`, `sweep`, `compare` and `sla`; `drlab {command}` prints text, md or json"
     );
     Ok(())
 }

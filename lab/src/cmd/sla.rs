@@ -42,7 +42,6 @@ pub struct SlaArgs<'a> {
 
 /// Runs `drlab sla`.
 pub fn sla(a: &SlaArgs<'_>) -> Result<Outcome> {
-    super::no_html(a.format, "sla")?;
     anyhow::ensure!(
         (1..=SEEDS_MAX).contains(&a.seeds),
         "--seeds must be between 1 and {SEEDS_MAX}"
@@ -77,12 +76,13 @@ pub fn sla(a: &SlaArgs<'_>) -> Result<Outcome> {
     let result = sla::monte_carlo(&loaded.plan, &choices, settings)?;
     let json = serde_json::to_string_pretty(&result)? + "\n";
     if let Some(dir) = a.out {
-        write_all(dir, &result, &json)?;
+        write_all(dir, &result, &json, &page(&result, a.plan))?;
     }
     out(&match a.format {
         Format::Json => json,
         Format::Md => sla::markdown(&result),
-        Format::Text | Format::Html => sla::text(&result),
+        Format::Html => page(&result, a.plan),
+        Format::Text => sla::text(&result),
     });
     Ok(if result.some_choice_meets_all() {
         Outcome::Pass
@@ -181,17 +181,30 @@ fn outage_quantiles(incidents: &[Incident]) -> Vec<Quantile> {
     qs
 }
 
-/// The files `drlab sla --out DIR` writes.
-const ARTEFACTS: [&str; 3] = ["sla.txt", "sla.md", "sla.json"];
+/// The HTML page of `r`, whose replay command names `plan`.
+fn page(r: &sla::SlaReport, plan: &Path) -> String {
+    let plan_file = plan.display().to_string();
+    drlab_reports::sla_html(
+        r,
+        &drlab_reports::SlaRun {
+            plan_file: &plan_file,
+        },
+    )
+}
 
-/// Replaces `dir` by one holding sla.txt, sla.md and sla.json, atomically
-/// (`output::write_set`: a directory holding other files is refused).
-fn write_all(dir: &Path, r: &sla::SlaReport, json: &str) -> Result<()> {
+/// The files `drlab sla --out DIR` writes.
+const ARTEFACTS: [&str; 4] = ["sla.txt", "sla.md", "sla.json", "sla.html"];
+
+/// Replaces `dir` by one holding sla.txt, sla.md, sla.json and sla.html,
+/// atomically (`output::write_set`: a directory holding other files is
+/// refused).
+fn write_all(dir: &Path, r: &sla::SlaReport, json: &str, html: &str) -> Result<()> {
     let (text, md) = (sla::text(r), sla::markdown(r));
-    let files: [(&str, &[u8]); 3] = [
+    let files: [(&str, &[u8]); 4] = [
         (ARTEFACTS[0], text.as_bytes()),
         (ARTEFACTS[1], md.as_bytes()),
         (ARTEFACTS[2], json.as_bytes()),
+        (ARTEFACTS[3], html.as_bytes()),
     ];
     crate::output::write_set(dir, &files, &ARTEFACTS)
 }

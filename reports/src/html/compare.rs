@@ -1,11 +1,15 @@
 //! The HTML page of two reports compared (`drlab compare A.json B.json
 //! --format html`): the agreement and its reasons, the two runs side by
 //! side, both RTO breakdowns as stacked bars on one axis with A's RTO
-//! tolerance shaded, and the per-step and DR state tables.
+//! tolerance shaded, both runs' steps as one Gantt chart (each step's A bar
+//! above its B bar on one drill-time axis, so a step that started late or
+//! ran long shows as a shifted or longer bar), and the per-step and DR
+//! state tables.
 //!
 //! Pure, like the drill page: a function of a [`Comparison`], with the
 //! drill page's style, parts' colours, axis and escaping; at most
-//! [`STEPS_MAX`] steps and [`STATES_MAX`] states are listed.
+//! [`STEPS_MAX`] steps and [`STATES_MAX`] states are listed, and at most
+//! [`GANTT_STEPS_MAX`] steps drawn.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -18,6 +22,12 @@ use crate::render::verdict_word;
 const TOP: f64 = 26.0;
 const BAR_H: f64 = 26.0;
 const ROW_H: f64 = 40.0;
+
+/// The most steps the Gantt chart draws (all are in the table).
+pub const GANTT_STEPS_MAX: usize = 120;
+/// One step's row in the Gantt chart: A's bar, then B's.
+const GANTT_ROW_H: f64 = 20.0;
+const GANTT_BAR_H: f64 = 8.0;
 
 /// The page comparing `c`'s two reports.
 pub fn compare_html(c: &Comparison) -> String {
@@ -54,6 +64,7 @@ fn page(c: &Comparison) -> Markup {
                 }
                 (sides(c))
                 (breakdown_section(c))
+                (gantt_section(c))
                 (steps(c))
                 (states(c))
             }
@@ -151,6 +162,65 @@ fn breakdown_chart(c: &Comparison) -> Markup {
     }
 }
 
+fn gantt_section(c: &Comparison) -> Markup {
+    html! {
+        section {
+            h2 { "Steps on one timeline, A and B" }
+            @if c.steps.is_empty() {
+                p id="compare-gantt" class="note" { "Neither report has steps." }
+            } @else {
+                p class="legend" {
+                    (key("gantt-a", "A")) (key("gantt-b", "B")) (key("gantt-failed", "failed"))
+                }
+                (gantt_chart(c))
+                @if c.steps.len() > GANTT_STEPS_MAX {
+                    p class="note" { (c.steps.len() - GANTT_STEPS_MAX) " more steps in the table below." }
+                }
+            }
+        }
+    }
+}
+
+/// One row per step position: A's bar over B's, on one drill-time axis.
+fn gantt_chart(c: &Comparison) -> Markup {
+    let shown = &c.steps[..c.steps.len().min(GANTT_STEPS_MAX)];
+    let end = |start: Option<f64>, d: Option<f64>| start.map(|s| s + d.unwrap_or(0.0));
+    let t_max = shown
+        .iter()
+        .flat_map(|s| [end(s.start.a, s.duration.a), end(s.start.b, s.duration.b)])
+        .flatten()
+        .fold(0.0, f64::max);
+    let scale = TimeScale::new(0.0, if t_max > 0.0 { t_max * 1.02 } else { 1.0 });
+    let axis_y = TOP + GANTT_ROW_H * shown.len() as f64;
+    let height = axis_y + AXIS_H;
+    html! {
+        svg id="compare-gantt" role="img" aria-labelledby="compare-gantt-title" width=(Px(WIDTH)) height=(Px(height))
+            viewBox={ "0 0 " (Px(WIDTH)) " " (Px(height)) } {
+            title id="compare-gantt-title" { "the steps of A and B of " (clip(&c.a.scenario, TEXT_MAX)) " on one timeline" }
+            (axis(&scale, TOP - 6.0, axis_y, "drill time (s)"))
+            @for (i, s) in shown.iter().enumerate() {
+                @let y = TOP + GANTT_ROW_H * i as f64;
+                @let name = s.a.as_deref().or(s.b.as_deref()).unwrap_or("-");
+                text class="step-label" x=(Px(PLOT_X0 - 10.0)) y=(Px(y + GANTT_BAR_H + 3.0)) text-anchor="end" {
+                    (s.position) " " (clip(name, 48))
+                }
+                @for (side, start, duration, outcome, dy) in [
+                    ("A", s.start.a, s.duration.a, s.outcome_a, 0.0),
+                    ("B", s.start.b, s.duration.b, s.outcome_b, GANTT_BAR_H + 1.0),
+                ] {
+                    @if let Some(at) = start {
+                        @let d = duration.unwrap_or(0.0);
+                        g class={ "gantt-" (side.to_ascii_lowercase()) @if outcome == Some("failed") { " gantt-failed" } } {
+                            title { (side) " " (clip(name, TEXT_MAX)) ": " (seconds(at)) " s + " (seconds(d)) " s, " (outcome.unwrap_or("unfinished")) }
+                            rect class="swatch" x=(Px(scale.x(at))) y=(Px(y + dy)) width=(Px(scale.w(at, at + d, 1.0))) height=(Px(GANTT_BAR_H)) {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Side `side`'s parts (0: A, 1: B), each with its seconds and where it
 /// starts.
 fn stacked(c: &Comparison, side: usize) -> Vec<(&crate::compare::Part, f64, f64)> {
@@ -225,6 +295,8 @@ table.grid th:first-child{text-align:left}
 table.grid .name{text-align:left;white-space:normal}
 tr.differs td{background:#fdecea}
 .tolerance rect{fill:#e6f4ea;stroke:#2e7d32;stroke-dasharray:3 2}
+.gantt-a rect{fill:#4a7fb5}.gantt-b rect{fill:#e08a1e}
+.gantt-failed rect{fill:#d9534f;stroke:#7a1f1c;stroke-width:1}
 "#;
 
 #[cfg(test)]
@@ -280,6 +352,10 @@ mod tests {
         assert!(page.contains("id=\"steps\""));
         assert!(page.contains("<td>+1.000</td>"), "the step's difference");
         assert!(page.contains("id=\"compare-breakdown\""));
+        // the Gantt: step a's A bar (1 s + 2 s) and B bar (1 s + 3 s), B's longer
+        assert!(page.contains("id=\"compare-gantt\""));
+        assert!(page.contains("A a: 1 s + 2 s, ok"), "{page}");
+        assert!(page.contains("B a: 1 s + 3 s, ok"), "{page}");
         assert_eq!(page, compare_html(&c));
     }
 }

@@ -20,6 +20,7 @@ pub mod compare;
 mod marks;
 mod scale;
 mod series;
+pub mod sla;
 pub mod sweep;
 #[cfg(test)]
 mod tests;
