@@ -533,13 +533,17 @@ fn page_of(
 /// The table of the rows, with what the requirement needs and its answer.
 fn summary(path: &Path, seeds: u64, first: u64, rows: &[Row], require: Option<&Require>) -> String {
     let f = |x: Option<f64>| x.map_or_else(|| "∞".to_string(), |v| format!("{v:.1}"));
-    // A quantile with its 95 % upper bound: `216.0 (≤218.0)`.
-    let fq = |x: Option<f64>, up: Option<f64>| format!("{} (≤{})", f(x), f(up));
+    // A quantile with its 95 % confidence interval: `216.0 [212.5, 218.0]`
+    // (`–` below: too few runs for a lower bound; `∞` above: for an upper).
+    let fq = |x: Option<f64>, lo: Option<f64>, up: Option<f64>| {
+        let lo = lo.map_or_else(|| "–".to_string(), |v| format!("{v:.1}"));
+        format!("{} [{lo}, {}]", f(x), f(up))
+    };
     {
         {
             let mut t = format!(
-                "sweep of {} over {seeds} seeds from {first}; quantiles with their 95 % upper \
-                 confidence bound (≤∞: too few runs to bound it)\n\n\
+                "sweep of {} over {seeds} seeds from {first}; quantiles with their 95 % confidence \
+                 interval (– or ∞: too few runs to bound it)\n\n\
                  | variant | runs | pass | RTO p50 | p95 | p99 | max | RPO p50 | p95 | p99 | max | lost writes (mean) |{}\n\
                  |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}\n",
                 path.display(),
@@ -552,13 +556,13 @@ fn summary(path: &Path, seeds: u64, first: u64, rows: &[Row], require: Option<&R
                     r.variant,
                     r.runs,
                     r.pass_ratio * 100.0,
-                    fq(r.rto_s.p50, r.rto_s.p50_upper95),
-                    fq(r.rto_s.p95, r.rto_s.p95_upper95),
-                    fq(r.rto_s.p99, r.rto_s.p99_upper95),
+                    fq(r.rto_s.p50, r.rto_s.p50_lower95, r.rto_s.p50_upper95),
+                    fq(r.rto_s.p95, r.rto_s.p95_lower95, r.rto_s.p95_upper95),
+                    fq(r.rto_s.p99, r.rto_s.p99_lower95, r.rto_s.p99_upper95),
                     f(r.rto_s.max),
-                    fq(r.rpo_s.p50, r.rpo_s.p50_upper95),
-                    fq(r.rpo_s.p95, r.rpo_s.p95_upper95),
-                    fq(r.rpo_s.p99, r.rpo_s.p99_upper95),
+                    fq(r.rpo_s.p50, r.rpo_s.p50_lower95, r.rpo_s.p50_upper95),
+                    fq(r.rpo_s.p95, r.rpo_s.p95_lower95, r.rpo_s.p95_upper95),
+                    fq(r.rpo_s.p99, r.rpo_s.p99_lower95, r.rpo_s.p99_upper95),
                     f(r.rpo_s.max),
                     r.lost_writes_mean,
                     match r.meets_requirement {
