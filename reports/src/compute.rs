@@ -3,6 +3,9 @@
 //! - Restored: the first of N consecutive successful end-user probes after
 //!   the outage began (N from the drill's start event). If no probe failed
 //!   after T0, the service never went down and RTO is 0.
+//! - Served at the end: the drill's last N probes succeeded. A drill that
+//!   restored users but ends with them cut off again (a second failure that
+//!   nothing recovered) fails: its RTO is measured, its users are not served.
 //! - RTO = Restored − T0, split into detection, decision, execution and
 //!   propagation, each clipped at Restored so they always sum to RTO.
 //! - Lost writes: acknowledged but absent from the serving site's read-back.
@@ -561,6 +564,7 @@ impl Fold {
         self.what_broke();
         let loss_known = self.data_loss();
         self.rto_rpo_objectives();
+        self.served_at_the_end();
         self.failover_objective();
         self.client_propagation();
         let recovery = std::mem::take(&mut self.recovery);
@@ -685,6 +689,30 @@ impl Fold {
         }
     }
 
+    /// A drill that restored users must end with them served: its last
+    /// `needed` probes succeeded (the liveness of `invariants`).
+    fn served_at_the_end(&mut self) {
+        if self.r.rto_s.is_none()
+            || served_at_end(self.probes.iter().rev().map(|p| p.1), self.needed)
+        {
+            return;
+        }
+        let trailing = self.probes.iter().rev().take_while(|p| !p.1).count();
+        let lost_at = self.probes[self.probes.len() - trailing..]
+            .first()
+            .map(|p| p.0.secs_ms());
+        let r = &mut self.r;
+        r.reasons.push(match lost_at {
+            Some(t) => format!(
+                "users were served again but not when the drill ended: every probe failed from \
+                 {t} s on ({trailing} probe(s)), and nothing restored service"
+            ),
+            None => "users were served again but the drill ended before enough probes showed \
+                     them served"
+                .to_string(),
+        });
+    }
+
     /// The patent's "under 15 minutes": 210 → 214, and 222 → 226 for a
     /// switch-back, when the scenario sets the objective.
     fn failover_objective(&mut self) {
@@ -797,6 +825,15 @@ impl Fold {
     }
 }
 
+/// Whether users were served when the drill ended: the last `needed`
+/// probes (`latest_first`: the probes' outcomes from the last one back)
+/// all succeeded.
+pub(crate) fn served_at_end(latest_first: impl Iterator<Item = bool>, needed: u32) -> bool {
+    let needed = needed.max(1) as usize;
+    let last: Vec<bool> = latest_first.take(needed).collect();
+    last.len() == needed && last.iter().all(|ok| *ok)
+}
+
 /// The first of `needed` consecutive successful probes after the outage
 /// began; `t0` itself when no probe failed after it.
 fn restored_at(
@@ -891,6 +928,49 @@ mod tests {
         EventKind::DrillEnded {
             reason: "no outage observed".into(),
         }
+    }
+
+    /// A drill that restored users and ends with them cut off again is no
+    /// pass, though its RTO is within the objective (explore's liveness).
+    #[test]
+    fn restored_then_lost_again_fails() {
+        let fault = || EventKind::FaultInjected {
+            fault: "crash-host".into(),
+            target: "h".into(),
+        };
+        let failed = || EventKind::ProbeFailed {
+            error: drlab_drivers::ErrorKind::Unreachable,
+        };
+        let served = trace(vec![
+            started(),
+            EventKind::ProbeOk,
+            fault(),
+            failed(),
+            EventKind::ProbeOk,
+            read_back(),
+            ended(),
+        ]);
+        assert_eq!(served.verdict, Verdict::Pass, "{:?}", served.reasons);
+        let lost = trace(vec![
+            started(),
+            EventKind::ProbeOk,
+            fault(),
+            failed(),
+            EventKind::ProbeOk,
+            failed(),
+            failed(),
+            read_back(),
+            ended(),
+        ]);
+        assert_eq!(lost.rto_s, Some(2.0), "restored at 4 s, fault at 2 s");
+        assert_eq!(lost.verdict, Verdict::Fail);
+        assert!(
+            lost.reasons.iter().any(|r| r
+                == "users were served again but not when the drill ended: every probe failed \
+                    from 5 s on (2 probe(s)), and nothing restored service"),
+            "{:?}",
+            lost.reasons
+        );
     }
 
     /// Issue 12: a trace that cannot show what it claims is no pass.

@@ -175,22 +175,16 @@ fn live(events: &[Event]) -> Option<Violation> {
             EventKind::DrillStarted {
                 probe_successes_required,
                 ..
-            } => Some(*probe_successes_required as usize),
+            } => Some(*probe_successes_required),
             _ => None,
         })
-        .unwrap_or(1)
-        .max(1);
-    let last: Vec<bool> = events
-        .iter()
-        .rev()
-        .filter_map(|e| match e.kind {
-            EventKind::ProbeOk => Some(true),
-            EventKind::ProbeFailed { .. } => Some(false),
-            _ => None,
-        })
-        .take(needed)
-        .collect();
-    let served_at_end = last.len() == needed && last.iter().all(|ok| *ok);
+        .unwrap_or(1);
+    let latest_first = events.iter().rev().filter_map(|e| match e.kind {
+        EventKind::ProbeOk => Some(true),
+        EventKind::ProbeFailed { .. } => Some(false),
+        _ => None,
+    });
+    let served_at_end = crate::compute::served_at_end(latest_first, needed);
     if r.rto_s.is_some() && served_at_end {
         return None;
     }
