@@ -6,9 +6,11 @@
 //!
 //! Swarm testing (as FoundationDB's BUGGIFY and TigerBeetle's VOPR do): a
 //! run enables a random subset of the fault kinds and of the hosts, so
-//! rare combinations are reached. Every drawn fault heals (a crash is
-//! followed by a power-on, a partition by a heal) before the last
-//! `LIVENESS_FRACTION` of the horizon, which is the liveness phase: the
+//! rare combinations are reached. The kinds drawn are host crashes and
+//! power cuts, partitions and degraded WAN links (`KINDS`). Every drawn
+//! fault heals (a crash or power cut is followed by a power-on, a
+//! partition by a heal, a degraded link gets its own figures back) before
+//! the last `LIVENESS_FRACTION` of the horizon, which is the liveness phase: the
 //! estate must serve users again before the drill ends, or the run fails
 //! as "not live". A missed objective is counted but is no failure: random
 //! faults go beyond what a runbook promises, unless the exploration is
@@ -95,17 +97,33 @@ pub fn parse_shard(v: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
+/// The fault kinds explore draws, each with the repair that heals it.
+const KINDS: [&str; 4] = ["crash-host", "power-off", "partition", "degrade-link"];
+
+/// A link made worse: its new and its original figures.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+struct Degraded {
+    latency_ms: f64,
+    bandwidth_mbps: f64,
+    original_latency_ms: f64,
+    original_bandwidth_mbps: f64,
+}
+
 /// One drawn fault and its repair, as `[[faults]]` entries.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 struct Drawn {
-    /// `crash-host` or `partition`.
+    /// One of [`KINDS`].
     kind: &'static str,
-    /// The host (crash) or the host cut off its site (partition).
+    /// The host (crash, power-off), the host cut off its site (partition),
+    /// or the link's first site (degrade-link).
     host: String,
-    /// Its site (partitions).
+    /// Its site (partitions), or the link's other site.
     site: String,
     at_s: f64,
     repair_at_s: f64,
+    /// A degraded link's figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<Degraded>,
 }
 
 impl Drawn {
@@ -114,12 +132,29 @@ impl Drawn {
         let mut repair = toml::Table::new();
         fault.insert("at_s".into(), self.at_s.into());
         repair.insert("at_s".into(), self.repair_at_s.into());
-        match self.kind {
-            "crash-host" => {
-                fault.insert("kind".into(), "crash-host".into());
+        match (self.kind, self.link) {
+            ("crash-host" | "power-off", _) => {
+                fault.insert("kind".into(), self.kind.into());
                 fault.insert("host".into(), self.host.clone().into());
                 repair.insert("kind".into(), "power-on".into());
                 repair.insert("host".into(), self.host.clone().into());
+            }
+            ("degrade-link", Some(l)) => {
+                // the repair is the same fault with the link's own figures
+                for (t, lat, bw) in [
+                    (&mut fault, l.latency_ms, l.bandwidth_mbps),
+                    (
+                        &mut repair,
+                        l.original_latency_ms,
+                        l.original_bandwidth_mbps,
+                    ),
+                ] {
+                    t.insert("kind".into(), "degrade-link".into());
+                    t.insert("a".into(), self.host.clone().into());
+                    t.insert("b".into(), self.site.clone().into());
+                    t.insert("latency_ms".into(), lat.into());
+                    t.insert("bandwidth_mbps".into(), bw.into());
+                }
             }
             _ => {
                 for (t, kind) in [(&mut fault, "partition"), (&mut repair, "heal")] {
@@ -133,10 +168,21 @@ impl Drawn {
     }
 
     fn line(&self) -> String {
-        match self.kind {
-            "crash-host" => format!(
-                "crash-host {} at {:.3} s, power-on at {:.3} s",
-                self.host, self.at_s, self.repair_at_s
+        match (self.kind, self.link) {
+            ("crash-host" | "power-off", _) => format!(
+                "{} {} at {:.3} s, power-on at {:.3} s",
+                self.kind, self.host, self.at_s, self.repair_at_s
+            ),
+            ("degrade-link", Some(l)) => format!(
+                "degrade-link {}<->{} to {} ms, {} Mbit/s at {:.3} s, back to {} ms, {} Mbit/s at {:.3} s",
+                self.host,
+                self.site,
+                l.latency_ms,
+                l.bandwidth_mbps,
+                self.at_s,
+                l.original_latency_ms,
+                l.original_bandwidth_mbps,
+                self.repair_at_s
             ),
             _ => format!(
                 "partition {}<->{} at {:.3} s, heal at {:.3} s",
@@ -147,14 +193,20 @@ impl Drawn {
 }
 
 /// The fault schedule of one run: a random subset of kinds and hosts
-/// (at least one of each), then 1 to `faults_max` faults among them.
+/// (at least one of each), then 1 to `faults_max` faults among them. A
+/// degraded link keeps 2 % to 50 % of its bandwidth and gets 1 to 10
+/// times its latency; a scenario without `[[links]]` draws no link fault.
 fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) -> Vec<Drawn> {
     let mut rng = SimRng::new(seed ^ SCHEDULE_SALT);
     let all: Vec<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
     let (kinds, hosts, n) = match envelope {
         Some(Envelope::SingleHost) => (vec!["crash-host"], all, 1),
         None => {
-            let kinds = swarm(&mut rng, &["crash-host", "partition"]);
+            let usable: Vec<&str> = KINDS
+                .into_iter()
+                .filter(|k| *k != "degrade-link" || !s.links.is_empty())
+                .collect();
+            let kinds = swarm(&mut rng, &usable);
             let hosts = swarm(&mut rng, &all);
             (kinds, hosts, 1 + pick(&mut rng, faults_max as usize))
         }
@@ -163,13 +215,25 @@ fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) ->
     (0..n)
         .map(|_| {
             let kind = kinds[pick(&mut rng, kinds.len())];
-            let host = hosts[pick(&mut rng, hosts.len())].to_string();
-            let site = s
-                .hosts
-                .iter()
-                .find(|h| h.name == host)
-                .map(|h| h.site.clone())
-                .expect("a scenario host");
+            let (host, site, link) = if kind == "degrade-link" {
+                let l = &s.links[pick(&mut rng, s.links.len())];
+                let degraded = Degraded {
+                    latency_ms: ms(l.latency_ms * (1.0 + 9.0 * rng.unit())),
+                    bandwidth_mbps: ms(l.bandwidth_mbps * (0.02 + 0.48 * rng.unit())).max(0.001),
+                    original_latency_ms: l.latency_ms,
+                    original_bandwidth_mbps: l.bandwidth_mbps,
+                };
+                (l.between[0].clone(), l.between[1].clone(), Some(degraded))
+            } else {
+                let host = hosts[pick(&mut rng, hosts.len())].to_string();
+                let site = s
+                    .hosts
+                    .iter()
+                    .find(|h| h.name == host)
+                    .map(|h| h.site.clone())
+                    .expect("a scenario host");
+                (host, site, None)
+            };
             // millisecond times, so the replay file says them exactly
             let at_s = ms(rng.unit() * window);
             let repair_at_s = ms(at_s + 0.001 + rng.unit() * (window - at_s));
@@ -179,6 +243,7 @@ fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) ->
                 site,
                 at_s,
                 repair_at_s,
+                link,
             }
         })
         .collect()
