@@ -49,6 +49,8 @@ pub struct ArchiveDisk {
 pub struct Fabric {
     /// Physical servers.
     pub servers: Vec<Server>,
+    /// Server index by name (the first of each name; built once).
+    server_by_name: BTreeMap<String, usize>,
     /// Per host index: the servers it runs on (two for a lockstep pair).
     pub on: Vec<Vec<usize>>,
     /// Per host index: VLANs its networks need on its server's port.
@@ -95,10 +97,10 @@ impl Fabric {
     }
 }
 
-/// Builds the fabric of a scenario into `w` (called last by `World::build`).
-pub fn build(w: &mut World, s: &Scenario) {
+/// Builds the fabric of a scenario into `w` (called last by `World::build`),
+/// resolving host names with `host_ix` (an index, not a search).
+pub fn build(w: &mut World, s: &Scenario, host_ix: &dyn Fn(&str) -> Option<usize>) {
     let n = w.hosts.len();
-    let host_ix = |name: &str| s.hosts.iter().position(|h| h.name == name);
     let site_ix = |name: &str| w.sites.iter().position(|x| x.name == name).unwrap_or(0);
     let mut f = Fabric {
         on: vec![Vec::new(); n],
@@ -117,13 +119,14 @@ pub fn build(w: &mut World, s: &Scenario) {
             boot_s: sd.boot_s,
             pending: None,
         });
+        f.server_by_name.entry(sd.name.clone()).or_insert(i);
         if let Some(h) = sd.runs.as_deref().and_then(host_ix)
             && !f.on[h].contains(&i)
         {
             f.on[h].push(i);
         }
     }
-    let server_ix = |f: &Fabric, name: &str| f.servers.iter().position(|x| x.name == name);
+    let server_ix = |f: &Fabric, name: &str| f.server_by_name.get(name).copied();
     for l in &s.lockstep {
         let Some(h) = host_ix(&l.host) else { continue };
         for name in &l.servers {
@@ -192,7 +195,7 @@ pub fn build(w: &mut World, s: &Scenario) {
             for &b in &f.dag_members {
                 if a != b && w.pair_ix(a, b).is_err() {
                     let pair = w.new_pair(a, b, true);
-                    w.pairs.push(pair);
+                    w.add_pair(pair);
                 }
             }
         }
@@ -222,9 +225,9 @@ impl World {
     /// Index of a physical server by name.
     pub fn server_ix(&self, name: &str) -> Result<usize, OpError> {
         self.fabric
-            .servers
-            .iter()
-            .position(|x| x.name == name)
+            .server_by_name
+            .get(name)
+            .copied()
             .ok_or_else(|| OpError::not_found(format!("server {name}")))
     }
 

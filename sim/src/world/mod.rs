@@ -48,6 +48,16 @@ fn us(d: Duration) -> Micros {
     d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
+/// Name → index of the first item of each name (what a linear search from
+/// the start finds), for lookups only: never iterated for behaviour.
+fn first_index<K: Ord>(names: impl Iterator<Item = K>) -> BTreeMap<K, usize> {
+    let mut m = BTreeMap::new();
+    for (i, n) in names.enumerate() {
+        m.entry(n).or_insert(i);
+    }
+    m
+}
+
 /// A site and its LAN.
 #[derive(Debug, Clone)]
 pub struct Site {
@@ -217,7 +227,8 @@ pub struct World {
     pub zones: BTreeMap<usize, Vec<ZoneData>>,
     /// Active Directory.
     pub directory: Directory,
-    /// Replication connections.
+    /// Replication connections (added only through [`World::add_pair`],
+    /// which keeps their indexes).
     pub pairs: Vec<Pair>,
     /// SAN volumes.
     pub volumes: Vec<Volume>,
@@ -236,6 +247,23 @@ pub struct World {
     /// Error messages of the user path, built once (a failed write costs
     /// an `Arc` clone, not a `format!`).
     messages: BTreeMap<(Msg, usize, usize), Arc<str>>,
+    /// Host index by scenario name (names never change; built once).
+    host_by_name: BTreeMap<Arc<str>, usize>,
+    /// Client index by name (built once).
+    client_by_name: BTreeMap<Arc<str>, usize>,
+    /// Replication connections by (source, target): the first one of each.
+    pair_by_ends: BTreeMap<(usize, usize), usize>,
+    /// Per host index: the connections from it, in connection order.
+    pairs_from: Vec<Vec<usize>>,
+    /// Connections that may have writes to apply, by (earliest time one
+    /// may be applied, connection): a lower bound of each one's first
+    /// queued write, so [`World::settle`] visits only connections where
+    /// something arrived instead of sweeping them all.
+    due: BTreeSet<(Micros, usize)>,
+    /// Per connection: its key in `due` (`Micros::MAX`: none).
+    pair_due: Vec<Micros>,
+    /// `settle`'s list of connections to visit, kept for its allocation.
+    ready: Vec<usize>,
 }
 
 /// Which memoised message.
@@ -256,18 +284,18 @@ impl World {
                 lan: x.lan,
             })
             .collect();
-        let site_ix = |n: &str| {
-            sites
-                .iter()
-                .position(|x| x.name == n)
-                .expect("validated site")
-        };
+        // Names resolve through indexes built once (the first of a name,
+        // as a linear search would find it), so building is linear in the
+        // estate.
+        let site_by_name = first_index(sites.iter().map(|x| x.name.as_str()));
+        let site_ix = |n: &str| *site_by_name.get(n).expect("validated site");
         let mut wan = BTreeMap::new();
         for l in &s.links {
             let (a, b) = (site_ix(&l.between[0]), site_ix(&l.between[1]));
             wan.insert((a.min(b), a.max(b)), l.spec());
         }
-        let host_ix = |n: &str| s.hosts.iter().position(|h| h.name == n);
+        let host_by_def = first_index(s.hosts.iter().map(|h| h.name.as_str()));
+        let host_ix = |n: &str| host_by_def.get(n).copied();
         let dcs: Vec<usize> = s
             .domain
             .iter()
@@ -278,6 +306,21 @@ impl World {
             .as_ref()
             .map(|x| x.services.as_slice())
             .unwrap_or(&[]);
+        // Shared by every Exchange host: the service names and what each requires.
+        let service_names: Vec<Arc<str>> = exchange_services
+            .iter()
+            .map(|d| Arc::from(d.name.as_str()))
+            .collect();
+        let service_ix = first_index(exchange_services.iter().map(|d| d.name.as_str()));
+        let requires: Vec<Vec<usize>> = exchange_services
+            .iter()
+            .map(|d| {
+                d.requires
+                    .iter()
+                    .filter_map(|r| service_ix.get(r.as_str()).copied())
+                    .collect()
+            })
+            .collect();
         let mut hosts = Vec::new();
         let mut ip_owner = BTreeMap::new();
         for (i, h) in s.hosts.iter().enumerate() {
@@ -292,21 +335,18 @@ impl World {
                 None => (Vec::new(), Vec::new()),
                 Some(x) => {
                     let active = x.state == ExchangeRole::Active;
-                    let services = exchange_services
+                    let services = service_names
                         .iter()
-                        .map(|d| Service {
-                            name: d.name.as_str().into(),
+                        .zip(&requires)
+                        .map(|(name, requires)| Service {
+                            name: name.clone(),
                             state: if active {
                                 ServiceState::Running
                             } else {
                                 ServiceState::Stopped
                             },
                             ready_at: 0,
-                            requires: d
-                                .requires
-                                .iter()
-                                .filter_map(|r| exchange_services.iter().position(|x| &x.name == r))
-                                .collect(),
+                            requires: requires.clone(),
                             startup: x.startup,
                             attempted_since_boot: active,
                         })
@@ -351,7 +391,7 @@ impl World {
                 initiator: drlab_drivers::types::default_initiator(&h.name),
             });
         }
-        let clients = s
+        let clients: Vec<Client> = s
             .clients
             .iter()
             .map(|c| Client {
@@ -362,17 +402,28 @@ impl World {
             })
             .collect();
         let zones = dns::build_zones(s, &host_ix);
-        // Directory entries share the hosts' store references (cheap equality).
-        let canonical = |r: StoreRef| {
-            hosts
-                .iter()
-                .flat_map(|h: &Host| h.stores.iter())
-                .find(|st| st.id == r)
-                .map_or(r, |st| st.id.clone())
-        };
+        // Directory entries share the hosts' store references (cheap
+        // equality): the first host's, in host order.
+        let mut first_ref: BTreeMap<StoreRef, StoreRef> = BTreeMap::new();
+        for st in hosts.iter().flat_map(|h: &Host| h.stores.iter()) {
+            first_ref
+                .entry(st.id.clone())
+                .or_insert_with(|| st.id.clone());
+        }
+        let canonical = |r: StoreRef| first_ref.get(&r).cloned().unwrap_or(r);
         let directory = Directory::build(s, &dcs, &canonical);
+        let host_by_name = first_index(hosts.iter().map(|h: &Host| h.name.clone()));
+        let client_by_name = first_index(clients.iter().map(|c: &Client| c.name.clone()));
+        let pairs_from = vec![Vec::new(); hosts.len()];
         let mut world = World {
             messages: BTreeMap::new(),
+            host_by_name,
+            client_by_name,
+            pair_by_ends: BTreeMap::new(),
+            pairs_from,
+            due: BTreeSet::new(),
+            pair_due: Vec::new(),
+            ready: Vec::new(),
 
             rng: SimRng::new(seed),
             timing: s.timing.clone(),
@@ -414,30 +465,30 @@ impl World {
             );
             let mut pair = world.new_pair(src, tgt, r.mirrored_at_start);
             pair.batch_delay_us = (r.batch_delay_s * 1e6) as u64;
-            world.pairs.push(pair);
+            world.add_pair(pair);
             if r.mirrored_at_start {
                 for st in &mut world.hosts[tgt].stores {
                     st.foreign = true;
                 }
             }
         }
-        fabric::build(&mut world, s);
+        fabric::build(&mut world, s, &host_ix);
         world
     }
 
     /// Index of a host by its scenario name.
     pub fn host_ix(&self, name: &str) -> Result<usize, OpError> {
-        self.hosts
-            .iter()
-            .position(|h| &*h.name == name)
+        self.host_by_name
+            .get(name)
+            .copied()
             .ok_or_else(|| OpError::not_found(format!("host {name}")))
     }
 
     /// Index of a client by name.
     pub fn client_ix(&self, name: &str) -> Result<usize, OpError> {
-        self.clients
-            .iter()
-            .position(|c| &*c.name == name)
+        self.client_by_name
+            .get(name)
+            .copied()
             .ok_or_else(|| OpError::not_found(format!("client {name}")))
     }
 
@@ -451,10 +502,28 @@ impl World {
         }
     }
 
-    /// Applies everything that has happened by `now` in lazy flows.
+    /// Applies everything that has happened by `now` in lazy flows: only
+    /// the connections with a write due by then, in connection order (the
+    /// order a sweep of all of them applies them in; the others have
+    /// nothing to apply).
     pub fn settle(&mut self, now: Micros) {
-        for i in 0..self.pairs.len() {
-            self.settle_pair(i, now);
+        if self.due.first().is_some_and(|&(t, _)| t <= now) {
+            let mut ready = std::mem::take(&mut self.ready);
+            while let Some(&(t, i)) = self.due.first() {
+                if t > now {
+                    break;
+                }
+                self.due.pop_first();
+                self.pair_due[i] = Micros::MAX;
+                ready.push(i);
+            }
+            ready.sort_unstable();
+            for &i in &ready {
+                self.settle_pair(i, now);
+                self.note_due(i);
+            }
+            ready.clear();
+            self.ready = ready;
         }
         self.directory.settle(now);
     }

@@ -95,15 +95,46 @@ impl Pair {
 impl World {
     /// The index of the connection `source` → `target`.
     pub fn pair_ix(&self, source: usize, target: usize) -> Result<usize, OpError> {
-        self.pairs
-            .iter()
-            .position(|p| p.source == source && p.target == target)
+        self.pair_by_ends
+            .get(&(source, target))
+            .copied()
             .ok_or_else(|| {
                 OpError::not_found(format!(
                     "replication connection {} -> {}",
                     self.hosts[source].name, self.hosts[target].name
                 ))
             })
+    }
+
+    /// Adds a connection (the only way one is added, so that its indexes
+    /// stay whole); returns its index.
+    pub fn add_pair(&mut self, pair: Pair) -> usize {
+        let i = self.pairs.len();
+        self.pair_by_ends
+            .entry((pair.source, pair.target))
+            .or_insert(i);
+        self.pairs_from[pair.source].push(i);
+        self.pairs.push(pair);
+        self.pair_due.push(Micros::MAX);
+        i
+    }
+
+    /// Keeps connection `i`'s key in `due` at or below its first queued
+    /// write's application time. Called after writes are queued; taking
+    /// writes off a queue only makes a key earlier than it need be, which
+    /// costs one visit that applies nothing.
+    pub(super) fn note_due(&mut self, i: usize) {
+        let Some(t) = self.pairs[i].sent.front().map(|x| x.applied_at) else {
+            return;
+        };
+        let key = self.pair_due[i];
+        if t < key {
+            if key != Micros::MAX {
+                self.due.remove(&(key, i));
+            }
+            self.due.insert((t, i));
+            self.pair_due[i] = t;
+        }
     }
 
     /// Whether connection `i` transmits now: replicating or mirroring, both
@@ -160,13 +191,15 @@ impl World {
             "replication queue out of order"
         );
         p.sent.push_back(item);
+        self.note_due(i);
     }
 
     /// Queues an acknowledged write on every connection from `h`.
     pub fn replicate(&mut self, h: usize, store: usize, seq: u64, bytes: u32, now: Micros) {
-        for i in 0..self.pairs.len() {
+        for k in 0..self.pairs_from[h].len() {
+            let i = self.pairs_from[h][k];
             let p = &self.pairs[i];
-            if p.source != h || p.state == ReplicationState::Disconnected {
+            if p.state == ReplicationState::Disconnected {
                 continue;
             }
             let item = Item {
@@ -404,8 +437,7 @@ impl World {
             Ok(i) => i,
             Err(_) => {
                 let pair = self.new_pair(source, target, false);
-                self.pairs.push(pair);
-                self.pairs.len() - 1
+                self.add_pair(pair)
             }
         };
         if self.pairs[i].state != ReplicationState::Disconnected {
