@@ -36,6 +36,19 @@ pub enum BackendKind {
     Lab,
 }
 
+/// What `drlab bench` measures: a scenario file, as it is or scaled.
+#[derive(Debug, clap::Args)]
+pub struct BenchTarget {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Instead of one measurement, a cost-per-event curve over a scaled
+    /// estate: KIND=N[,N...] with KIND one of pairs, hosts, mailboxes,
+    /// clients (e.g. `pairs=10,100,1000`; N at least the scenario's own
+    /// count). Repeat for several curves.
+    #[arg(long, value_name = "KIND=N[,N...]")]
+    pub scale: Vec<drlab_scenarios::scale::ScaleSpec>,
+}
+
 /// Subcommands.
 
 #[derive(Debug, Subcommand)]
@@ -186,11 +199,13 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Measure simulator speed on a scenario (simulated seconds per wall
-
-    /// second, events per second, runs per minute).
+    /// second, events per second, runs per minute), beside a bare
+    /// `BinaryHeap` event loop replaying as many events and clock jumps (the
+    /// floor); with `--scale`, the cost per event as the estate grows.
     Bench {
-        /// Scenario file.
-        scenario: PathBuf,
+        /// The scenario, and how to scale it.
+        #[command(flatten)]
+        scenario: BenchTarget,
         /// Runs per job (seeds seed, seed+1, ...).
         #[arg(long, default_value_t = 2000)]
         runs: u64,

@@ -18,5 +18,6 @@ pub use load::{Problem, ScenarioError, load, parse};
 pub mod context;
 pub mod drill;
 pub mod runbooks;
+pub mod scale;
 pub mod schedule;
 pub mod sla;
