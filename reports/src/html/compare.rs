@@ -11,12 +11,12 @@
 //! [`STEPS_MAX`] steps and [`STATES_MAX`] states are listed, and at most
 //! [`GANTT_STEPS_MAX`] steps drawn.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 
 use crate::compare::{Comparison, Figure, Side, pct};
 use crate::html::scale::{AXIS_H, PLOT_X0, Px, TEXT_MAX, TimeScale, WIDTH, axis, clip, seconds};
 use crate::html::timeline::{STATES_MAX, STEPS_MAX};
-use crate::html::{CSS, key};
+use crate::html::{document, key};
 use crate::render::verdict_word;
 
 const TOP: f64 = 26.0;
@@ -39,37 +39,35 @@ fn who(s: &Side) -> String {
 }
 
 fn page(c: &Comparison) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "drlab compare: " (clip(&c.a.scenario, TEXT_MAX)) " — " @if c.agree { "agree" } @else { "disagree" } }
-                style { (PreEscaped(CSS)) (PreEscaped(COMPARE_CSS)) }
-            }
-            body {
-                header {
-                    h1 { "drlab compare: " (clip(&c.a.scenario, TEXT_MAX)) }
-                    p id="verdict" class={ "verdict " @if c.agree { "pass" } @else { "fail" } } {
-                        strong { @if c.agree { "AGREE" } @else { "DISAGREE" } }
-                        " — A " (who(&c.a)) " against B " (who(&c.b)) ", RTO tolerance " (seconds(c.tolerance_pct)) " %"
-                    }
-                    @if !c.disagreements.is_empty() || !c.warnings.is_empty() {
-                        ul id="reasons" {
-                            @for d in c.disagreements.iter().take(100) { li { "disagrees: " (clip(d, TEXT_MAX)) } }
-                            @for w in c.warnings.iter().take(100) { li { "warning: " (clip(w, TEXT_MAX)) } }
-                        }
+    let title = format!(
+        "drlab compare: {} — {}",
+        clip(&c.a.scenario, TEXT_MAX),
+        if c.agree { "agree" } else { "disagree" }
+    );
+    document(
+        &title,
+        COMPARE_CSS,
+        html! {
+            header {
+                h1 { "drlab compare: " (clip(&c.a.scenario, TEXT_MAX)) }
+                p id="verdict" class={ "verdict " @if c.agree { "pass" } @else { "fail" } } {
+                    strong { @if c.agree { "AGREE" } @else { "DISAGREE" } }
+                    " — A " (who(&c.a)) " against B " (who(&c.b)) ", RTO tolerance " (seconds(c.tolerance_pct)) " %"
+                }
+                @if !c.disagreements.is_empty() || !c.warnings.is_empty() {
+                    ul id="reasons" {
+                        @for d in c.disagreements.iter().take(100) { li { "disagrees: " (clip(d, TEXT_MAX)) } }
+                        @for w in c.warnings.iter().take(100) { li { "warning: " (clip(w, TEXT_MAX)) } }
                     }
                 }
-                (sides(c))
-                (breakdown_section(c))
-                (gantt_section(c))
-                (steps(c))
-                (states(c))
             }
-        }
-    }
+            (sides(c))
+            (breakdown_section(c))
+            (gantt_section(c))
+            (steps(c))
+            (states(c))
+        },
+    )
 }
 
 fn opt_s(x: Option<f64>) -> String {

@@ -87,26 +87,37 @@ pub fn html(report: &Report, events: &[Event], scenario_file: &str) -> String {
 
 fn page(v: &View<'_>, scenario_file: &str) -> Markup {
     let r = v.r;
+    let title = format!("drlab report: {} — {}", r.scenario, verdict_word(r.verdict));
+    document(
+        &title,
+        "",
+        html! {
+            (patterns())
+            (verdict(r))
+            (figures(r))
+            (timeline_section(v))
+            (workload_section(v))
+            (clients_section(v))
+            (breakdown_section(v))
+            (alerts(r))
+            (replay(r, scenario_file))
+        },
+    )
+}
+
+/// A whole page: the document, its head (`title`, the shared style then
+/// `page_css`) and `body`, as every drlab page has them.
+fn document(title: &str, page_css: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "drlab report: " (r.scenario) " — " (verdict_word(r.verdict)) }
-                style { (PreEscaped(CSS)) }
+                title { (title) }
+                style { (PreEscaped(CSS)) (PreEscaped(page_css)) }
             }
-            body {
-                (patterns())
-                (verdict(r))
-                (figures(r))
-                (timeline_section(v))
-                (workload_section(v))
-                (clients_section(v))
-                (breakdown_section(v))
-                (alerts(r))
-                (replay(r, scenario_file))
-            }
+            body { (body) }
         }
     }
 }

@@ -14,10 +14,10 @@
 
 use std::collections::BTreeMap;
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 
 use crate::html::scale::{AXIS_H, Px, TEXT_MAX, TimeScale, axis_with, clip, seconds, text_w};
-use crate::html::{CSS, key, shell_word};
+use crate::html::{document, key, shell_word};
 use crate::sla::{
     Judgement, SlaReport, TierLine, budget, est, header, human, judgement, nines, pct, quantile,
     verdict,
@@ -55,50 +55,44 @@ pub fn sla_html(r: &SlaReport, run: &SlaRun<'_>) -> String {
 
 fn page(r: &SlaReport, run: &SlaRun<'_>) -> Markup {
     let tiers = by_tier(r);
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "drlab sla: " (clip(&r.plan, TEXT_MAX)) }
-                style { (PreEscaped(CSS)) (PreEscaped(SLA_CSS)) }
+    let title = format!("drlab sla: {}", clip(&r.plan, TEXT_MAX));
+    document(
+        &title,
+        SLA_CSS,
+        html! {
+            header {
+                h1 { "drlab sla: " (clip(&r.plan, TEXT_MAX)) }
+                (answer(r))
+                p class="note" { (header(r)) }
             }
-            body {
-                header {
-                    h1 { "drlab sla: " (clip(&r.plan, TEXT_MAX)) }
-                    (answer(r))
-                    p class="note" { (header(r)) }
+            section {
+                h2 { "Within budget, per tier" }
+                p class="legend" {
+                    (key("judged meets", "meets"))
+                    (key("judged undecided", "undecided"))
+                    (key("judged misses", "misses"))
+                    span class="key" { svg width="16" height="12" aria-hidden="true" { line class="ci" x1="0" x2="16" y1="6" y2="6" {} } " 95 % interval" }
+                    span class="key" { svg width="16" height="12" aria-hidden="true" { g class="required" { line x1="8" x2="8" y1="0" y2="12" {} } } " share of periods required" }
                 }
-                section {
-                    h2 { "Within budget, per tier" }
-                    p class="legend" {
-                        (key("judged meets", "meets"))
-                        (key("judged undecided", "undecided"))
-                        (key("judged misses", "misses"))
-                        span class="key" { svg width="16" height="12" aria-hidden="true" { line class="ci" x1="0" x2="16" y1="6" y2="6" {} } " 95 % interval" }
-                        span class="key" { svg width="16" height="12" aria-hidden="true" { g class="required" { line x1="8" x2="8" y1="0" y2="12" {} } } " share of periods required" }
-                    }
-                    @for (i, (tier, lines)) in tiers.iter().take(TIERS_MAX).enumerate() {
-                        h3 { (clip(tier, TEXT_MAX)) }
-                        p class="note" { "budget: " (budget(lines[0])) }
-                        (share_chart(i, lines))
-                        (downtime_chart(i, lines))
-                    }
-                    @if tiers.len() > TIERS_MAX {
-                        p class="note" { (tiers.len() - TIERS_MAX) " more tier(s) in the tables below and in sla.json." }
-                    }
+                @for (i, (tier, lines)) in tiers.iter().take(TIERS_MAX).enumerate() {
+                    h3 { (clip(tier, TEXT_MAX)) }
+                    p class="note" { "budget: " (budget(lines[0])) }
+                    (share_chart(i, lines))
+                    (downtime_chart(i, lines))
                 }
-                (tier_table(r))
-                (class_table(r))
-                footer {
-                    h2 { "Reproduce" }
-                    pre { (command(r, run)) }
-                    p class="note" { (crate::sla::NOTES) }
+                @if tiers.len() > TIERS_MAX {
+                    p class="note" { (tiers.len() - TIERS_MAX) " more tier(s) in the tables below and in sla.json." }
                 }
             }
-        }
-    }
+            (tier_table(r))
+            (class_table(r))
+            footer {
+                h2 { "Reproduce" }
+                pre { (command(r, run)) }
+                p class="note" { (crate::sla::NOTES) }
+            }
+        },
+    )
 }
 
 /// Whether a choice meets every tier, in words.

@@ -12,13 +12,13 @@
 //! drawn curve is never more than 1 / `CDF_POINTS_MAX` below the
 //! empirical one), and at most [`VARIANTS_MAX`] variants are drawn.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::Serialize;
 
 use crate::html::scale::{
     AXIS_H, Px, TEXT_MAX, TimeScale, axis_with, clip, seconds, text_w, y_axis,
 };
-use crate::html::{CSS, key, shell_word};
+use crate::html::{document, key, shell_word};
 
 /// The most steps each CDF curve is drawn from.
 pub const CDF_POINTS_MAX: usize = 200;
@@ -145,31 +145,25 @@ const CHART_H: f64 = BOTTOM + AXIS_H + 6.0;
 const COLOURS: usize = 10;
 
 fn page(p: &SweepPage) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "drlab sweep: " (clip(&p.scenario, TEXT_MAX)) }
-                style { (PreEscaped(CSS)) (PreEscaped(SWEEP_CSS)) }
-            }
-            body {
-                header {
-                    h1 { "drlab sweep: " (clip(&p.scenario, TEXT_MAX)) }
-                    p class="note" {
-                        (p.variants.len()) " variant(s) × " (p.seeds) " seeds from " (p.first_seed)
-                        "; quantiles are nearest-rank, bounds distribution-free at 95 % confidence."
-                    }
-                    (answer(p))
+    let title = format!("drlab sweep: {}", clip(&p.scenario, TEXT_MAX));
+    document(
+        &title,
+        SWEEP_CSS,
+        html! {
+            header {
+                h1 { "drlab sweep: " (clip(&p.scenario, TEXT_MAX)) }
+                p class="note" {
+                    (p.variants.len()) " variant(s) × " (p.seeds) " seeds from " (p.first_seed)
+                    "; quantiles are nearest-rank, bounds distribution-free at 95 % confidence."
                 }
-                (quantile_section(p))
-                (cdf_section(p))
-                (table(p))
-                (footer(p))
+                (answer(p))
             }
-        }
-    }
+            (quantile_section(p))
+            (cdf_section(p))
+            (table(p))
+            (footer(p))
+        },
+    )
 }
 
 /// The variants drawn.
