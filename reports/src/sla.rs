@@ -385,12 +385,25 @@ pub struct SlaReport {
 impl SlaReport {
     /// Whether some protection choice meets every tier's budget.
     pub fn some_choice_meets_all(&self) -> bool {
+        !self.choices_meeting_all().is_empty()
+    }
+
+    /// The protection choices that meet every tier's budget, in the
+    /// report's order.
+    pub fn choices_meeting_all(&self) -> Vec<&str> {
         let mut by_choice: BTreeMap<&str, bool> = BTreeMap::new();
         for t in &self.tiers {
             let all = by_choice.entry(t.protection.as_str()).or_insert(true);
             *all &= t.judgement == Judgement::Meets;
         }
-        by_choice.values().any(|&ok| ok)
+        let mut names: Vec<&str> = Vec::new();
+        for t in &self.tiers {
+            let name = t.protection.as_str();
+            if by_choice[name] && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 }
 

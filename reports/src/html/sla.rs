@@ -12,8 +12,6 @@
 //! most [`CHOICES_MAX`] choices; the tables list everything (the plan's
 //! own bounds keep them small).
 
-use std::collections::BTreeMap;
-
 use maud::{Markup, html};
 
 use crate::html::scale::{AXIS_H, Px, TEXT_MAX, TimeScale, axis_with, clip, seconds, text_w};
@@ -97,23 +95,8 @@ fn page(r: &SlaReport, run: &SlaRun<'_>) -> Markup {
 
 /// Whether a choice meets every tier, in words.
 fn answer(r: &SlaReport) -> Markup {
-    let ok = r.some_choice_meets_all();
-    let meeting: Vec<&str> = {
-        let mut all: BTreeMap<&str, bool> = BTreeMap::new();
-        for t in &r.tiers {
-            *all.entry(t.protection.as_str()).or_insert(true) &= t.judgement == Judgement::Meets;
-        }
-        // in the report's order, not the map's
-        let mut names: Vec<&str> = Vec::new();
-        for t in &r.tiers {
-            if all.get(t.protection.as_str()) == Some(&true)
-                && !names.contains(&t.protection.as_str())
-            {
-                names.push(t.protection.as_str());
-            }
-        }
-        names
-    };
+    let meeting = r.choices_meeting_all();
+    let ok = !meeting.is_empty();
     html! {
         p id="verdict" class={ "verdict " @if ok { "pass" } @else { "fail" } } {
             @if ok {
