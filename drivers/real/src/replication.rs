@@ -14,6 +14,9 @@
 //!   not queued: lsyncd never deletes what the source did not delete).
 //!   rsync writes each file to a temporary name and renames it, so a target
 //!   never holds a half-applied file: the target-side queue is always 0.
+//! * waiting on the target alone (the source cannot be asked) = until its
+//!   rsync receivers have moved no byte for the idle time: a receiver cut
+//!   off mid-transfer stays alive but applies nothing (`RSYNC_PROGRESS`).
 //! * restore = rsync from the replica to the origin, optionally with
 //!   `--update` — exactly the guide's "only if backup copy is more recent",
 //!   which silently skips files that are newer on the origin.
@@ -164,6 +167,14 @@ pub enum ReplicationError {
         /// What was asked.
         what: &'static str,
     },
+    /// The target's receivers kept applying data past the limit.
+    #[error("{host}: rsync receivers still moving data after {limit_ms} ms")]
+    ReceiversBusy {
+        /// The target.
+        host: String,
+        /// The limit.
+        limit_ms: u64,
+    },
     /// The target did not drain (and stay idle) within the limit.
     #[error("{host}: not drained after {limit_ms} ms ({} files, {} bytes still queued)", last.files, last.bytes)]
     DrainTimeout {
@@ -182,6 +193,10 @@ impl From<ReplicationError> for OpError {
             ReplicationError::Ssh(s) => s.into(),
             ReplicationError::InvalidState { .. } => OpError::InvalidState {
                 reason: e.to_string().into(),
+            },
+            ReplicationError::ReceiversBusy { host, limit_ms } => OpError::Timeout {
+                op: format!("waitontarget {host}").into(),
+                after: Duration::from_millis(limit_ms),
             },
             ReplicationError::DrainTimeout { limit_ms, .. } => OpError::Timeout {
                 op: e.to_string().into(),
@@ -238,6 +253,42 @@ const LSYNCD_STATE_FN: &str = r#"lsyncd_state() {
     *) echo lsyncd=running ;;
   esac
 }"#;
+
+/// Prints a line `PID BYTES` for each rsync process on a host, BYTES being
+/// what it has read and written so far (`rchar` + `wchar` of
+/// `/proc/PID/io`, proc(5)). A process gone between `pgrep` and the read
+/// prints nothing; the command always succeeds.
+///
+/// Why progress and not presence: a partition that cuts the source off in
+/// the middle of a transfer leaves the target's receiving rsync waiting on
+/// a connection nobody will send on again (no TCP keepalive, no rsync
+/// `--timeout`), alive but applying nothing. Double-Take's `waitontarget`
+/// waits for data the target received and has still to apply; a receiver
+/// that moves no byte has none.
+pub const RSYNC_PROGRESS: &str = r#"for p in $(pgrep -x rsync); do b=$(awk '/^(rchar|wchar):/ {s += $2} END {print s + 0}' "/proc/$p/io" 2>/dev/null) && echo "$p $b"; done; true"#;
+
+/// The rsync processes of a [`RSYNC_PROGRESS`] output: pid → bytes moved.
+/// Lines that are not two numbers are skipped (a process that vanished).
+pub fn rsync_progress(stdout: &str) -> std::collections::BTreeMap<u32, u64> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let (pid, bytes) = l.trim().split_once(' ')?;
+            Some((pid.parse().ok()?, bytes.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Whether any receiver moved data between two [`rsync_progress`] samples:
+/// a process that is new, or whose byte count changed. Processes that
+/// ended moved nothing more.
+pub fn rsync_moved(
+    before: &std::collections::BTreeMap<u32, u64>,
+    now: &std::collections::BTreeMap<u32, u64>,
+) -> bool {
+    now.iter()
+        .any(|(pid, bytes)| before.get(pid) != Some(bytes))
+}
 
 /// Stops lsyncd if it runs (waking it first if paused), bounded wait.
 const LSYNCD_STOP: &str = r#"pid=$(cat /run/lsyncd.pid 2>/dev/null || true)
@@ -610,6 +661,44 @@ impl<'a> Replicator<'a> {
         }
     }
 
+    /// Waits until the rsync receivers on `target` have moved no byte for
+    /// `idle` (none left, or all stalled: see [`RSYNC_PROGRESS`]), or fails
+    /// after `limit`. What a source that cannot be asked leaves to watch.
+    pub async fn wait_receivers_still(
+        &self,
+        target: &SshTarget,
+        idle: Duration,
+        limit: Duration,
+    ) -> Result<(), ReplicationError> {
+        let start = Instant::now();
+        let mut still_since = Instant::now();
+        let mut last = std::collections::BTreeMap::new();
+        loop {
+            let out = self
+                .run(
+                    target,
+                    "receivers' progress",
+                    RSYNC_PROGRESS,
+                    self.limits.command_timeout_ms,
+                )
+                .await?;
+            let now = rsync_progress(&out.stdout);
+            if rsync_moved(&last, &now) {
+                still_since = Instant::now();
+            } else if still_since.elapsed() >= idle {
+                return Ok(());
+            }
+            last = now;
+            if start.elapsed() >= limit {
+                return Err(ReplicationError::ReceiversBusy {
+                    host: target.host.clone(),
+                    limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(self.limits.poll_interval_ms)).await;
+        }
+    }
+
     /// Reverses the direction: stops replication on `source` (if it can be
     /// reached: a crashed source replicates nothing anyway), then connects
     /// `target` → `source`, mirroring as asked.
@@ -681,6 +770,28 @@ mod tests {
     use super::*;
 
     const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 212, 5, 3));
+
+    #[test]
+    fn a_receiver_that_moves_no_byte_is_idle() {
+        let out = "412 1000\n413 52\n";
+        let first = rsync_progress(out);
+        assert_eq!(first.len(), 2);
+        // the same counts: nothing applied since
+        assert!(!rsync_moved(&first, &rsync_progress(out)));
+        // one receiver read more
+        assert!(rsync_moved(&first, &rsync_progress("412 1000\n413 900\n")));
+        // a new receiver started
+        assert!(rsync_moved(
+            &first,
+            &rsync_progress("412 1000\n413 52\n500 0\n")
+        ));
+        // one ended, the other stood still
+        assert!(!rsync_moved(&first, &rsync_progress("412 1000\n")));
+        // none at all
+        assert!(!rsync_moved(&first, &rsync_progress("")));
+        // a vanished process's half line is skipped
+        assert_eq!(rsync_progress("412\nabc 3\n7 9\n").len(), 1);
+    }
 
     #[test]
     fn dirs_are_checked() {

@@ -58,6 +58,10 @@ fn main() -> ExitCode {
                 pause_drain,
             ),
             LabTest::new(
+                "a_stalled_receiver_applies_nothing_a_moving_one_keeps_the_wait",
+                receivers_still,
+            ),
+            LabTest::new(
                 "replication_reverse_and_restore_only_if_newer",
                 reverse_restore,
             ),
@@ -389,6 +393,65 @@ fn pause_drain(lab: &Lab) -> LabTestResult {
         let (a, b) = (pool.exec(&src, sum, T).await?, pool.exec(&dst, sum, T).await?);
         check(a.stdout == b.stdout, "the target holds the same data")?;
         Ok(())
+    })
+}
+
+/// The stalled receiver's command line, as a `pgrep -f` pattern.
+const STALLED: &str = "^rsync --server -logDtpre.iLsfxC . /tmp/drlab-stall-dir";
+
+/// What a partition in the middle of a transfer leaves on the target: a
+/// real rsync receiver waiting for a sender that never speaks again. The
+/// wait for the target's receivers (`waitontarget` when the source cannot
+/// be asked) ends after its idle time, while a receiver that moves data
+/// keeps it waiting.
+fn receivers_still(lab: &Lab) -> LabTestResult {
+    rt().block_on(async {
+        let pool = SshPool::new(SshLimits::default());
+        let rep = Replicator::new(&pool, limits());
+        let (src, dst) = (target(lab, "EXCH1")?, target(lab, "EXCH2")?);
+        let stall = format!(
+            "rm -f /tmp/drlab-stall && mkfifo /tmp/drlab-stall \
+             && (sleep 300 >/tmp/drlab-stall 2>/dev/null </dev/null &) \
+             && (rsync --server -logDtpre.iLsfxC . /tmp/drlab-stall-dir </tmp/drlab-stall >/dev/null 2>&1 &) \
+             && sleep 0.5 && pgrep -f '{STALLED}'"
+        );
+        check(pool.exec(&dst, &stall, T).await?.success(), "start a stalled receiver")?;
+        let t0 = Instant::now();
+        rep.wait_receivers_still(&dst, Duration::from_secs(1), Duration::from_secs(10))
+            .await?;
+        let took = t0.elapsed();
+        eprintln!("a stalled receiver: still after {:.2} s", took.as_secs_f64());
+        check(took < Duration::from_secs(5), format!("the stalled receiver held the wait {took:?}"))?;
+        check(
+            pool.exec(&dst, &format!("pgrep -f '{STALLED}'"), T).await?.success(),
+            "the stalled receiver is gone: it was not judged",
+        )?;
+        // a transfer of 3 MB at 200 kB/s moves data for ~15 s
+        let send = format!(
+            "head -c 3000000 /dev/urandom >/tmp/drlab-big \
+             && (rsync --bwlimit=200 -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /tmp/drlab-big root@{}:/tmp/drlab-big-copy >/dev/null 2>&1 </dev/null &)",
+            dst.addr.ip()
+        );
+        check(pool.exec(&src, &send, T).await?.success(), "start a transfer")?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let busy = rep
+            .wait_receivers_still(&dst, Duration::from_secs(2), Duration::from_secs(5))
+            .await;
+        // (patterns anchored at the start, so they match no shell running them)
+        let cleanup = format!(
+            "pkill -f '{STALLED}'; pkill -f '^sleep 300$'; pkill -f '^rsync --bwlimit=200 '; \
+             rm -rf /tmp/drlab-stall* /tmp/drlab-big*; true"
+        );
+        for h in [&src, &dst] {
+            pool.exec(h, &cleanup, T).await?;
+        }
+        match busy {
+            Err(e @ drlab_real::replication::ReplicationError::ReceiversBusy { .. }) => {
+                eprintln!("a moving receiver: {}", seen(&e));
+                Ok(())
+            }
+            other => Err(format!("a moving receiver did not keep the wait: {other:?}").into()),
+        }
     })
 }
 

@@ -609,28 +609,17 @@ impl Replication for LabBackend {
                 .map(|st| st.queue_status())
                 .map_err(OpError::from);
         }
-        let start = Instant::now();
-        let mut quiet_since = Instant::now();
-        loop {
-            let busy = self
-                .sh(target, "pgrep -x rsync >/dev/null", self.timeout())
-                .await?
-                .success();
-            if busy {
-                quiet_since = Instant::now();
-            } else if quiet_since.elapsed() >= idle {
-                return Ok(QueueStatus {
-                    state: ReplicationState::Disconnected,
-                    source_queued_bytes: 0,
-                    source_queued_items: 0,
-                    target_queued_bytes: 0,
-                });
-            }
-            if start.elapsed() >= limit {
-                return Err(OpError::timeout(format!("waitontarget {target}"), limit));
-            }
-            tokio::time::sleep(Duration::from_millis(self.limits.poll_interval_ms)).await;
-        }
+        let t = self.target(target)?;
+        self.replicator()
+            .wait_receivers_still(&t, idle, limit)
+            .await
+            .map_err(OpError::from)?;
+        Ok(QueueStatus {
+            state: ReplicationState::Disconnected,
+            source_queued_bytes: 0,
+            source_queued_items: 0,
+            target_queued_bytes: 0,
+        })
     }
 
     async fn disconnect(&self, source: &str, target: &str) -> OpResult<()> {
