@@ -391,8 +391,8 @@ const LAB_RTO_TOLERANCE_PCT: f64 = 30.0;
 /// The battery's comparison of the two arms of one scenario
 /// (`drlab_reports::compare`, what `drlab compare` prints): the same steps
 /// in the same order, the same state trace, the same verdict and the RTO
-/// within `LAB_RTO_TOLERANCE_PCT` (unless the scenario's `[lab] differs`
-/// says why they may not). Keeps both reports, so that `drlab compare
+/// within `LAB_RTO_TOLERANCE_PCT`; where the scenario's `[lab] differs`
+/// says why, only what `agree_but_for_a_stricter_model` excuses. Keeps both reports, so that `drlab compare
 /// target/lab-battery/NAME.sim.json target/lab-battery/NAME.lab.json`
 /// shows it again, and the row for the catalogue's lab column.
 fn the_arms_agree(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
@@ -407,7 +407,14 @@ fn the_arms_agree(s: &Scenario, sim: &Report, lab: &Report) -> LabTestResult {
             s.scenario.name,
             why.trim()
         );
-        return Ok(());
+        return drlab_reports::compare::agree_but_for_a_stricter_model(sim, lab, tolerance)
+            .map(|how| eprintln!("{}: {how}", s.scenario.name))
+            .map_err(|e| {
+            fail(format!(
+                "{}: beyond its declared difference, the lab arm disagrees with the simulator's: {e}",
+                s.scenario.name
+            ))
+        });
     }
     if !c.agree {
         return Err(fail(format!(

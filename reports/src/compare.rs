@@ -239,6 +239,89 @@ pub struct Comparison {
     pub states: Vec<StatePair>,
 }
 
+impl Comparison {
+    /// The disagreements but rule 1's (the verdicts): what still has to
+    /// agree when a difference of outcome is declared and explained (a
+    /// scenario's `[lab] differs`): the same steps ending the same way, the
+    /// same states, the RTO within the tolerance.
+    pub fn besides_verdicts(&self) -> Vec<&str> {
+        let verdicts = verdict_rule(self);
+        self.disagreements
+            .iter()
+            .map(String::as_str)
+            .filter(|d| Some(*d) != verdicts.as_deref())
+            .collect()
+    }
+}
+
+/// Whether `b` (a lab run) agrees with `a` (the simulator's) but for a
+/// difference the model explains (a scenario's `[lab] differs`): `a`
+/// failing a step that `b` passes, the verdicts, and everything after that
+/// step. Before it the two must agree as any two do: the same steps ending
+/// the same way, the same states, the RTO within the tolerance. A `b` that
+/// fails where `a` passes is never excused. Says where they part, or why
+/// they disagree.
+pub fn agree_but_for_a_stricter_model(
+    a: &Report,
+    b: &Report,
+    tolerance: Tolerance,
+) -> Result<String, String> {
+    let c = compare(a, b, tolerance);
+    let Some(k) = c.steps.iter().position(|p| !p.same_outcome) else {
+        let left = c.besides_verdicts();
+        return if left.is_empty() {
+            Ok("the arms agree but for their verdicts".into())
+        } else {
+            Err(left.join("; "))
+        };
+    };
+    let (sa, sb) = match (a.steps.get(k), b.steps.get(k)) {
+        (Some(x), Some(y)) if x.name == y.name && x.outcome == "failed" && y.outcome == "ok" => {
+            (x, y)
+        }
+        _ => {
+            let p = &c.steps[k];
+            return Err(format!(
+                "they part at step {} ({} in A, {} in B), not where A fails a step B passes",
+                k + 1,
+                opt_step(p.a.as_deref(), p.outcome_a),
+                opt_step(p.b.as_deref(), p.outcome_b),
+            ));
+        }
+    };
+    let before = |r: &Report, start_s: f64| {
+        let mut r = r.clone();
+        r.steps.truncate(k);
+        r.states.retain(|st| st.at_s < start_s);
+        r
+    };
+    let c = compare(&before(a, sa.start_s), &before(b, sb.start_s), tolerance);
+    let left = c.besides_verdicts();
+    if left.is_empty() {
+        Ok(format!(
+            "the arms agree up to step {} {:?}, which A fails and B passes",
+            k + 1,
+            sa.name
+        ))
+    } else {
+        Err(format!(
+            "before step {} {:?}: {}",
+            k + 1,
+            sa.name,
+            left.join("; ")
+        ))
+    }
+}
+
+/// `"label" outcome`, or `nothing`.
+fn opt_step(label: Option<&str>, outcome: Option<&str>) -> String {
+    match (label, outcome) {
+        (Some(l), Some(o)) => format!("{l:?} {o}"),
+        (Some(l), None) => format!("{l:?}"),
+        _ => "nothing".into(),
+    }
+}
+
 /// Compares report `b` against report `a` (the reference: percentages are
 /// of A's figures).
 pub fn compare(a: &Report, b: &Report, tolerance: Tolerance) -> Comparison {
@@ -905,6 +988,50 @@ mod tests {
             "{all}"
         );
         assert_eq!(c.disagreements.len(), 3, "{all}");
+        // A declared difference of outcome excuses the verdicts only.
+        let left = c.besides_verdicts();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.iter().all(|d| !d.contains("verdicts")), "{left:?}");
+        let mut only_verdict = report();
+        only_verdict.verdict = Verdict::Fail;
+        let c = compare(&report(), &only_verdict, Tolerance::default());
+        assert!(!c.agree && c.besides_verdicts().is_empty());
+    }
+
+    #[test]
+    fn a_stricter_model_excuses_only_its_failed_step_and_what_follows() {
+        let t = Tolerance::default();
+        // the model fails step 2, the lab passes it and goes on
+        let mut sim = report();
+        sim.verdict = Verdict::Fail;
+        sim.steps[1].outcome = "failed";
+        let mut lab = report();
+        lab.steps.push(step("c", 100.0, 1.0));
+        lab.states.push(state(60.0, 222, Some(220)));
+        let how = agree_but_for_a_stricter_model(&sim, &lab, t).unwrap();
+        assert!(how.contains("up to step 2 \"b\""), "{how}");
+        // ...but not a lab that fails where the model passes
+        let mut bad = report();
+        bad.steps[0].outcome = "failed";
+        let why = agree_but_for_a_stricter_model(&sim, &bad, t).unwrap_err();
+        assert!(why.contains("part at step 1"), "{why}");
+        // ...nor a difference before the model's failed step
+        let mut early = lab.clone();
+        early.states[1].via = Some(999);
+        let why = agree_but_for_a_stricter_model(&sim, &early, t).unwrap_err();
+        assert!(
+            why.contains("before step 2") && why.contains("DR state"),
+            "{why}"
+        );
+        // ...nor an RTO beyond the tolerance
+        let mut slow = lab.clone();
+        slow.rto_s = Some(200.0);
+        let why = agree_but_for_a_stricter_model(&sim, &slow, t).unwrap_err();
+        assert!(why.contains("RTO"), "{why}");
+        // the same outcomes: the verdicts alone may differ
+        let mut sim2 = report();
+        sim2.verdict = Verdict::Fail;
+        assert!(agree_but_for_a_stricter_model(&sim2, &report(), t).is_ok());
     }
 
     #[test]

@@ -112,9 +112,9 @@ pub struct Scenario {
 pub struct LabDef {
     /// The lab that hosts it (`drlab lab up --for` starts that one).
     pub shape: LabShape,
-    /// Why the lab arm's verdict, steps or state trace may differ from the
-    /// simulator's, when they may (the battery then prints both and
-    /// requires nothing more than a complete drill and a clean rollback).
+    /// Why the lab arm's verdict may differ from the simulator's, when it
+    /// may (the battery then excuses the simulator failing a step the lab
+    /// passes, and what follows it; before it the arms must agree).
     #[serde(default)]
     pub differs: Option<String>,
 }
