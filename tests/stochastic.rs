@@ -35,6 +35,24 @@
 //! keeps a Poisson process Poisson). Each comparison allows four standard
 //! errors of its estimate over the runs, so the test fails only when the
 //! simulator and the queue really disagree.
+//!
+//! # The on-off workload
+//!
+//! `arrivals = "on-off"` is a two-state Markov-modulated Poisson process:
+//! writes at rate `λ` in on periods, none in off periods, the periods
+//! exponential with means `on` and `off` (switching rates `α = 1 / on`,
+//! `β = 1 / off`), the drill starting on with probability
+//! `p = on / (on + off)` so that the process is stationary. Its long-run
+//! rate is `λ p`, and the count `N(W)` of a window of `W` seconds has the
+//! Cox process's variance `E[N] + Var ∫ Λ`, which gives the index of
+//! dispersion `Var N / E N = 1 + 2 λ (1 − p) τ (1 − τ (1 − e^{−W/τ}) / W)`
+//! with `τ = 1 / (α + β)` (1 for a Poisson process). The test draws the
+//! write process itself (`schedule::Writes`, what both backends follow)
+//! over many seeds and compares both with four standard errors computed
+//! over the seeds, which are independent, for windows shorter than an on
+//! period (set by the on periods) and as long as a mean cycle (set by the
+//! off periods' spread too: off periods of a fixed length give about 1650
+//! there instead of 2580). A drill of the same workload replays by seed.
 
 use drlab_reports::Report;
 use drlab_scenarios::Scenario;
@@ -287,4 +305,186 @@ fn a_fault_drawn_past_the_horizon_is_not_scheduled_and_nothing_waits_for_it() {
             r.timeline.ended_s
         );
     }
+}
+
+/// The workload of `wan-failover-poisson.toml` without its profile, with
+/// `arrivals` (field, value) and a horizon of `horizon_s`.
+fn arrivals_variant(arrivals: &[(&str, toml::Value)], horizon_s: i64) -> Scenario {
+    drlab_tests::variant("wan-failover-poisson", |t| {
+        let w = drlab_tests::table(t, &["workload"]);
+        w.remove("hourly_profile");
+        w.remove("start_hour");
+        for (k, v) in arrivals {
+            w.insert((*k).into(), v.clone());
+        }
+        drlab_tests::table(t, &["scenario"]).insert("horizon_s".into(), horizon_s.into());
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The documented example: 20 writes a second in on periods of 2 minutes
+/// on average, off periods of 8 (a burst every 10 minutes on average).
+const ON_RATE: f64 = 20.0;
+const ON_MEAN_S: f64 = 120.0;
+const OFF_MEAN_S: f64 = 480.0;
+/// Four hours a seed: 24 on-off cycles on average.
+const HORIZON_S: i64 = 14_400;
+/// Windows shorter than an on period, and as long as a mean cycle.
+const WINDOWS_S: [f64; 2] = [60.0, 600.0];
+
+fn on_off() -> Scenario {
+    arrivals_variant(
+        &[
+            ("arrivals", "on-off".into()),
+            ("rate_per_s", ON_RATE.into()),
+            ("on_mean_s", ON_MEAN_S.into()),
+            ("off_mean_s", OFF_MEAN_S.into()),
+        ],
+        HORIZON_S,
+    )
+}
+
+/// The start times of one seed's writes over the horizon, in seconds, as
+/// the write process draws them.
+fn write_times(s: &Scenario, seed: u64) -> Vec<f64> {
+    let mut w = schedule::Writes::new(s, seed);
+    let mut at = w.first();
+    let mut out = Vec::new();
+    while let Some(t) = at {
+        out.push(t.as_secs_f64());
+        at = w.after(t);
+    }
+    out
+}
+
+/// The writes of each window of `width_s` seconds over `horizon_s`.
+fn window_counts(times: &[f64], width_s: f64, horizon_s: f64) -> Vec<f64> {
+    let mut counts = vec![0.0; (horizon_s / width_s).ceil() as usize];
+    for t in times {
+        counts[(t / width_s) as usize] += 1.0;
+    }
+    counts
+}
+
+/// The index of dispersion of window counts over seeds, with its standard
+/// error, and the mean count of a window. Each seed's mean squared
+/// deviation from the mean over all seeds estimates the variance of a
+/// window's count (the process is stationary from its start); the seeds
+/// are independent, so their spread gives the standard error.
+fn dispersion(per_seed: &[Vec<f64>]) -> (f64, f64, f64) {
+    let all: Vec<f64> = per_seed.iter().flatten().copied().collect();
+    let mean = all.iter().sum::<f64>() / all.len() as f64;
+    let variances: Vec<f64> = per_seed
+        .iter()
+        .map(|c| c.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / c.len() as f64)
+        .collect();
+    let (var, se) = mean_se(&variances);
+    (var / mean, se / mean, mean)
+}
+
+/// The on-off index of dispersion of a window of `w` seconds (module doc).
+fn on_off_dispersion(w: f64) -> f64 {
+    let p = ON_MEAN_S / (ON_MEAN_S + OFF_MEAN_S);
+    let tau = 1.0 / (1.0 / ON_MEAN_S + 1.0 / OFF_MEAN_S);
+    1.0 + 2.0 * ON_RATE * (1.0 - p) * tau * (1.0 - tau * (1.0 - (-w / tau).exp()) / w)
+}
+
+#[test]
+fn on_off_writes_keep_the_long_run_rate_and_come_in_bursts() {
+    let s = on_off();
+    let horizon = s.scenario.horizon_s;
+    let times: Vec<Vec<f64>> = (1..=200).map(|seed| write_times(&s, seed)).collect();
+    let seeds = times.len();
+
+    // (a) The long-run rate, λ on / (on + off), from each seed's writes.
+    let rates: Vec<f64> = times.iter().map(|t| t.len() as f64 / horizon).collect();
+    let (rate, rate_se) = mean_se(&rates);
+    let expected_rate = s.workload.mean_rate_per_s();
+    assert_eq!(
+        expected_rate,
+        ON_RATE * ON_MEAN_S / (ON_MEAN_S + OFF_MEAN_S)
+    );
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "on-off over {seeds} seeds of {horizon} s: rate {rate:.4}/s ± {rate_se:.4} \
+             (expected {expected_rate})"
+        );
+    }
+    assert!(
+        (rate - expected_rate).abs() <= 4.0 * rate_se,
+        "long-run rate {rate:.4}/s, expected {expected_rate}/s (± {:.4})",
+        4.0 * rate_se
+    );
+
+    // (b) Windows' counts: over-dispersed as the MMPP predicts, where
+    // Poisson writes at the same long-run rate are not.
+    let poisson = arrivals_variant(
+        &[
+            ("arrivals", "poisson".into()),
+            ("rate_per_s", expected_rate.into()),
+        ],
+        HORIZON_S,
+    );
+    let poisson_times: Vec<Vec<f64>> = (1..=100).map(|seed| write_times(&poisson, seed)).collect();
+    for width in WINDOWS_S {
+        let counts = |ts: &[Vec<f64>]| -> Vec<Vec<f64>> {
+            ts.iter()
+                .map(|t| window_counts(t, width, horizon))
+                .collect()
+        };
+        let (iod, iod_se, window_mean) = dispersion(&counts(&times));
+        let (p_iod, p_iod_se, _) = dispersion(&counts(&poisson_times));
+        let expected = on_off_dispersion(width);
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "{width} s windows: mean {window_mean:.1} writes, index of dispersion \
+                 {iod:.1} ± {iod_se:.1} (expected {expected:.1}); Poisson at the same mean: \
+                 {p_iod:.4} ± {p_iod_se:.4}"
+            );
+        }
+        assert!(
+            (p_iod - 1.0).abs() <= 4.0 * p_iod_se,
+            "Poisson {width} s windows: index of dispersion {p_iod:.4}, expected 1 (± {:.4})",
+            4.0 * p_iod_se
+        );
+        assert!(
+            iod - 4.0 * iod_se > 10.0 * (p_iod + 4.0 * p_iod_se),
+            "on-off {width} s windows are not clearly over-dispersed: {iod:.1} ± {:.1}, \
+             Poisson {p_iod:.3}",
+            4.0 * iod_se
+        );
+        assert!(
+            (iod - expected).abs() <= 4.0 * iod_se,
+            "on-off {width} s windows: index of dispersion {iod:.1}, the MMPP's \
+             {expected:.1} (± {:.1})",
+            4.0 * iod_se
+        );
+    }
+}
+
+#[test]
+fn an_on_off_drill_replays_byte_identically_by_seed() {
+    let s = arrivals_variant(
+        &[
+            ("arrivals", "on-off".into()),
+            ("rate_per_s", ON_RATE.into()),
+            ("on_mean_s", 30.0.into()),
+            ("off_mean_s", 90.0.into()),
+        ],
+        2400,
+    );
+    let a = drlab_sim::run(&s, 5).expect("run");
+    let b = drlab_sim::run(&s, 5).expect("run");
+    assert_eq!(a.events, b.events);
+    let hash = |r: &drlab_sim::SimRun| Report::from_events(&r.events).trace_hash;
+    let c = drlab_sim::run(&s, 6).expect("run");
+    assert_ne!(hash(&a), hash(&c));
+    assert_eq!(
+        writes(&s, 5, 500),
+        writes(&s, 5, 500),
+        "the write process replays"
+    );
+    assert_ne!(writes(&s, 5, 500), writes(&s, 6, 500));
 }

@@ -5,9 +5,10 @@
 //! draws itself (when the workload writes and how much, when a fault lands
 //! and which one) must not depend on the backend: it never comes from the
 //! simulator's RNG. Each concern has its own stream of the same seed
-//! ([`Stream`]), so the fault schedule, the write arrivals and the write
-//! sizes are independent: drawing sizes never shifts an arrival time, and
-//! adding a drawn fault never changes the workload. The simulator's world
+//! ([`Stream`]), so the fault schedule, the write arrivals, the write
+//! sizes and an on-off workload's on and off periods are independent:
+//! drawing sizes never shifts an arrival time, adding a drawn fault never
+//! changes the workload, and another on-rate keeps the same periods. The simulator's world
 //! uses the same type on its own stream ([`Stream::World`]). A fixed value
 //! draws nothing, so a scenario without distributions draws nothing here.
 
@@ -32,6 +33,9 @@ pub enum Stream {
     /// `drlab sla`'s Monte Carlo: failure times and the simulated run
     /// each incident takes its outage from.
     Availability = 4,
+    /// An on-off workload's periods: whether the drill starts on, and the
+    /// duration of each on and off period (its gaps are on `Arrivals`).
+    Phases = 5,
 }
 
 /// A seeded generator on one stream.
@@ -119,6 +123,8 @@ mod tests {
         assert_eq!(draw(7, Stream::Faults), draw(7, Stream::Faults));
         assert_ne!(draw(7, Stream::Faults), draw(7, Stream::Arrivals));
         assert_ne!(draw(7, Stream::World), draw(7, Stream::Faults));
+        assert_ne!(draw(7, Stream::Arrivals), draw(7, Stream::Phases));
+        assert_ne!(draw(7, Stream::Availability), draw(7, Stream::Phases));
         assert_ne!(draw(7, Stream::Faults), draw(8, Stream::Faults));
     }
 

@@ -1,6 +1,8 @@
 //! Semantic checks of `[workload]` and `[[faults]]`: references resolve,
-//! the arrival process has only its own parameters, the writes a drill can
-//! make fit the event budget, and drawn fault times and choices are possible.
+//! the arrival process has only its own parameters, an on-off process's
+//! periods let it write and switch no more often than the event budget
+//! allows, the writes a drill can make fit the event budget, and drawn
+//! fault times and choices are possible.
 //!
 //! A number's own range (a rate above 0, a whole number of bytes, an hour
 //! of the day, a weight >= 0, ...) is `bounds.rs`'s, checked at the value
@@ -19,6 +21,7 @@ pub(crate) fn workload(s: &Scenario, p: &mut Problems) {
     let w = &s.workload;
     references(s, p);
     arrivals(w, p);
+    on_off(s, p);
     sizes(w, p);
     profile(w, p);
     write_budget(s, p);
@@ -70,12 +73,22 @@ fn arrivals(w: &WorkloadDef, p: &mut Problems) {
         (
             "write_interval_ms",
             w.write_interval_ms.is_some(),
-            kind != ArrivalKind::Poisson,
+            matches!(kind, ArrivalKind::Fixed | ArrivalKind::Bursts),
         ),
         (
             "rate_per_s",
             w.rate_per_s.is_some(),
-            kind == ArrivalKind::Poisson,
+            matches!(kind, ArrivalKind::Poisson | ArrivalKind::OnOff),
+        ),
+        (
+            "on_mean_s",
+            w.on_mean_s.is_some(),
+            kind == ArrivalKind::OnOff,
+        ),
+        (
+            "off_mean_s",
+            w.off_mean_s.is_some(),
+            kind == ArrivalKind::OnOff,
         ),
         (
             "burst_writes",
@@ -115,6 +128,7 @@ fn kind_name(k: ArrivalKind) -> &'static str {
         ArrivalKind::Fixed => "fixed",
         ArrivalKind::Poisson => "poisson",
         ArrivalKind::Bursts => "bursts",
+        ArrivalKind::OnOff => "on-off",
     }
 }
 
@@ -123,6 +137,49 @@ fn takes(k: ArrivalKind) -> &'static str {
         ArrivalKind::Fixed => "it takes write_interval_ms",
         ArrivalKind::Poisson => "it takes rate_per_s",
         ArrivalKind::Bursts => "it takes burst_writes, burst_interval_s and write_interval_ms",
+        ArrivalKind::OnOff => "it takes rate_per_s, on_mean_s and off_mean_s",
+    }
+}
+
+/// An on-off process must have on periods to write in, and may not switch
+/// between on and off more often over the horizon than the event budget
+/// allows: a switch records nothing, but each costs the write process
+/// draws, so tiny periods over a long horizon would make its work run
+/// away. A mean's own range (`…_s`: 0 to 1e8) is `bounds.rs`'s; an off
+/// mean of 0 is a Poisson process.
+fn on_off(s: &Scenario, p: &mut Problems) {
+    let Arrivals::OnOff {
+        on_mean_s,
+        off_mean_s,
+        ..
+    } = s.workload.arrivals()
+    else {
+        return;
+    };
+    let in_range = |x: f64| x.is_finite() && x >= 0.0;
+    if !(in_range(on_mean_s) && in_range(off_mean_s)) {
+        return;
+    }
+    if on_mean_s == 0.0 {
+        p.push((
+            path!("workload", "on_mean_s"),
+            "on periods of 0 s on average: the workload would never write".into(),
+        ));
+        return;
+    }
+    let horizon_s = s.scenario.horizon_s;
+    let cycles = horizon_s / (on_mean_s + off_mean_s);
+    if cycles > s.scenario.events_max as f64 {
+        p.push((
+            path!("workload", "on_mean_s"),
+            format!(
+                "on and off periods of {on_mean_s} s and {off_mean_s} s on average switch the \
+                 workload on {cycles:.0} times over the {horizon_s} s horizon, more than the \
+                 event budget (scenario.events_max = {}): longer periods, a shorter horizon or \
+                 a larger events_max",
+                s.scenario.events_max
+            ),
+        ));
     }
 }
 
@@ -204,7 +261,7 @@ fn write_budget(s: &Scenario, p: &mut Problems) {
     if events.is_nan() || events > s.scenario.events_max as f64 {
         let field = match w.arrivals {
             ArrivalKind::Fixed => "write_interval_ms",
-            ArrivalKind::Poisson => "rate_per_s",
+            ArrivalKind::Poisson | ArrivalKind::OnOff => "rate_per_s",
             ArrivalKind::Bursts => "burst_writes",
         };
         p.push((
@@ -215,14 +272,32 @@ fn write_budget(s: &Scenario, p: &mut Problems) {
                  (scenario.events_max = {}): lower the rate or the profile, lengthen \
                  probe_interval_ms, shorten the horizon or raise events_max",
                 s.scenario.horizon_s,
-                if w.arrivals == ArrivalKind::Poisson {
-                    ", with 6 standard deviations of margin"
-                } else {
-                    ""
-                },
+                margin_text(w, s.scenario.horizon_s),
                 s.scenario.events_max
             ),
         ));
+    }
+}
+
+/// How the write bound of an error message was reached, after "writes at
+/// its peak rate": the margin of a random count.
+fn margin_text(w: &WorkloadDef, horizon_s: f64) -> String {
+    match w.arrivals {
+        ArrivalKind::Poisson => ", with 6 standard deviations of margin".into(),
+        ArrivalKind::OnOff => {
+            let peak = w.peak_multiplier();
+            format!(
+                ", the on-rate all along, with 6 standard deviations of margin; the long-run \
+                 mean{} is {:.0}",
+                if peak == 1.0 {
+                    ""
+                } else {
+                    " at the profile's peak"
+                },
+                horizon_s * w.mean_rate_per_s() * peak
+            )
+        }
+        ArrivalKind::Fixed | ArrivalKind::Bursts => String::new(),
     }
 }
 
@@ -233,17 +308,24 @@ fn write_budget(s: &Scenario, p: &mut Problems) {
 /// `round(burst_writes × peak)`; Poisson arrivals, whose count is random,
 /// their mean `μ = horizon × rate × peak` plus six standard deviations
 /// (`√μ`: where the budget matters the count is large and nearly normal,
-/// so a run exceeds it with a probability of about 10⁻⁹). Probes:
-/// `⌈horizon / probe_interval⌉`.
+/// so a run exceeds it with a probability of about 10⁻⁹). On-off arrivals
+/// count as Poisson arrivals at their on-rate all along: their writes are
+/// those of such a process that fall in on periods, so their count never
+/// exceeds its count, whatever the periods. Their long-run mean
+/// `horizon × rate × on / (on + off) × peak` would not do, even with six
+/// of its Poisson deviations: the count is over-dispersed (a drill with
+/// more on time than average has more writes), so many seeds exceed it.
+/// Probes: `⌈horizon / probe_interval⌉`.
 fn workload_events(w: &WorkloadDef, horizon_s: f64) -> Option<(f64, f64)> {
     let peak = w.peak_multiplier();
     let writes = match w.arrivals() {
         Arrivals::Fixed { interval_ms } if interval_ms > 0 => {
             (horizon_s * 1e3 / interval_ms as f64 * peak).ceil()
         }
-        Arrivals::Poisson { rate_per_s } if rate_per_s >= 0.0 => {
-            let mean = horizon_s * rate_per_s * peak;
-            (mean + 6.0 * mean.sqrt()).ceil()
+        Arrivals::Poisson { rate_per_s } | Arrivals::OnOff { rate_per_s, .. }
+            if rate_per_s >= 0.0 =>
+        {
+            poisson_cap(horizon_s * rate_per_s * peak)
         }
         Arrivals::Bursts {
             writes, period_s, ..
@@ -255,6 +337,12 @@ fn workload_events(w: &WorkloadDef, horizon_s: f64) -> Option<(f64, f64)> {
     }
     let probes = (horizon_s * 1e3 / w.probe_interval_ms as f64).ceil();
     Some((writes, probes))
+}
+
+/// The most a Poisson count of mean `mean` reaches but with a probability
+/// of about 10⁻⁹: `⌈μ + 6√μ⌉`.
+fn poisson_cap(mean: f64) -> f64 {
+    (mean + 6.0 * mean.sqrt()).ceil()
 }
 
 pub(crate) fn faults(s: &Scenario, p: &mut Problems) {
@@ -389,5 +477,208 @@ fn fault_spec(s: &Scenario, p: &mut Problems, at: &FieldPath, spec: &FaultSpec) 
             end_ok(p, "a", a, true);
             end_ok(p, "b", b, true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The on-off process's refusals, with their messages, and its write
+    //! bound against what its write process really draws.
+
+    use std::path::Path;
+
+    use crate::load::{Problem, ScenarioError};
+
+    const POISSON: &str = include_str!("../library/wan-failover-poisson.toml");
+
+    /// The Poisson library scenario (2400 s horizon) without its hourly
+    /// profile, with `arrivals` instead of its arrival process and
+    /// `scenario` added to `[scenario]`.
+    fn text(arrivals: &str, scenario: &str) -> String {
+        let from = "arrivals = \"poisson\"\nrate_per_s = 1.157\n";
+        assert!(POISSON.contains(from));
+        let mut t = POISSON.replacen(from, &format!("{arrivals}\n"), 1);
+        let at = t.find("hourly_profile").expect("a profile");
+        let end = t.find("probe_interval_ms").expect("probes");
+        t.replace_range(at..end, "");
+        t.replacen(
+            "settle_s = 30\n",
+            &format!("settle_s = 30\n{scenario}\n"),
+            1,
+        )
+    }
+
+    /// The problems of a scenario that must not load.
+    fn problems(text: &str) -> Vec<Problem> {
+        match crate::parse(Path::new("s.toml"), text) {
+            Err(ScenarioError::Invalid { problems, .. }) => problems,
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("loads:\n{text}"),
+        }
+    }
+
+    /// Asserts `text` has one problem, at `field`, saying `says`, on the
+    /// line that holds `line`.
+    fn refused(text: &str, field: &str, says: &str, line: &str) {
+        let p = problems(text);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(p[0].field, field, "{p:#?}");
+        assert!(
+            p[0].message.contains(says),
+            "{:?} lacks {says:?}",
+            p[0].message
+        );
+        let at = text.find(line).expect("the line");
+        assert_eq!(p[0].line, text[..at].lines().count() + 1, "{p:#?}");
+    }
+
+    const ON_OFF: &str =
+        "arrivals = \"on-off\"\nrate_per_s = 20\non_mean_s = 120\noff_mean_s = 480";
+
+    #[test]
+    fn the_documented_example_loads_with_its_defaults_and_words() {
+        let s =
+            crate::parse(Path::new("s.toml"), &text(ON_OFF, "")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.workload.mean_rate_per_s(), 4.0);
+        assert_eq!(
+            s.workload.arrivals_text(),
+            "Poisson writes at 20 per second in on periods of 120 s on average, none in off \
+             periods of 480 s on average (a long-run mean of 4 per second)"
+        );
+        let d = crate::parse(Path::new("s.toml"), &text("arrivals = \"on-off\"", ""))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            d.workload.arrivals(),
+            crate::format::Arrivals::OnOff {
+                rate_per_s: 5.0,
+                on_mean_s: 120.0,
+                off_mean_s: 480.0
+            }
+        );
+        assert_eq!(d.workload.mean_rate_per_s(), 1.0);
+    }
+
+    #[test]
+    fn a_parameter_of_another_process_is_refused_where_it_stands() {
+        let on_off = "not a parameter of arrivals = \"on-off\" (it takes rate_per_s, on_mean_s \
+                      and off_mean_s)";
+        for (arrivals, field, says) in [
+            (
+                format!("{ON_OFF}\nwrite_interval_ms = 100"),
+                "write_interval_ms",
+                on_off,
+            ),
+            (
+                format!("{ON_OFF}\nburst_writes = 5"),
+                "burst_writes",
+                on_off,
+            ),
+            (
+                format!("{ON_OFF}\nburst_interval_s = 60"),
+                "burst_interval_s",
+                on_off,
+            ),
+            (
+                "arrivals = \"poisson\"\non_mean_s = 60".into(),
+                "on_mean_s",
+                "not a parameter of arrivals = \"poisson\" (it takes rate_per_s)",
+            ),
+            (
+                "arrivals = \"bursts\"\noff_mean_s = 60".into(),
+                "off_mean_s",
+                "not a parameter of arrivals = \"bursts\" (it takes burst_writes, \
+                 burst_interval_s and write_interval_ms)",
+            ),
+            (
+                "arrivals = \"fixed\"\non_mean_s = 60".into(),
+                "on_mean_s",
+                "not a parameter of arrivals = \"fixed\" (it takes write_interval_ms)",
+            ),
+        ] {
+            let t = text(&arrivals, "");
+            let line = format!("{field} =");
+            refused(&t, &format!("workload.{field}"), says, &line);
+        }
+    }
+
+    #[test]
+    fn on_periods_must_let_it_write_and_switch_within_the_budget() {
+        let t = text(&ON_OFF.replace("on_mean_s = 120", "on_mean_s = 0"), "");
+        refused(
+            &t,
+            "workload.on_mean_s",
+            "on periods of 0 s on average: the workload would never write",
+            "on_mean_s =",
+        );
+        // An off mean of 0 is a Poisson process.
+        let poisson = text(&ON_OFF.replace("off_mean_s = 480", "off_mean_s = 0"), "");
+        crate::parse(Path::new("s.toml"), &poisson).unwrap_or_else(|e| panic!("{e}"));
+        // A negative mean is out of range, and only that is said.
+        let t = text(&ON_OFF.replace("off_mean_s = 480", "off_mean_s = -1"), "");
+        refused(&t, "workload.off_mean_s", "out of range", "off_mean_s =");
+        // 2400 s / 2 ms: 1.2 million switches.
+        let tiny = ON_OFF
+            .replace("on_mean_s = 120", "on_mean_s = 0.001")
+            .replace("off_mean_s = 480", "off_mean_s = 0.001");
+        let t = text(&tiny, "events_max = 1000000");
+        refused(
+            &t,
+            "workload.on_mean_s",
+            "on and off periods of 0.001 s and 0.001 s on average switch the workload on \
+             1200000 times over the 2400 s horizon, more than the event budget \
+             (scenario.events_max = 1000000)",
+            "on_mean_s =",
+        );
+    }
+
+    #[test]
+    fn the_event_budget_takes_the_on_rate_all_along() {
+        // 2400 s at 20 writes a second: a mean of 48000, 49315 with six
+        // deviations, though the long-run mean is 9600; 2400 probes.
+        let t = text(ON_OFF, "events_max = 50000");
+        refused(
+            &t,
+            "workload.rate_per_s",
+            "could record 51715 events over the 2400 s horizon (49315 writes at its peak \
+             rate, the on-rate all along, with 6 standard deviations of margin; the long-run \
+             mean is 9600, 2400 probes)",
+            "rate_per_s =",
+        );
+        crate::parse(Path::new("s.toml"), &text(ON_OFF, "events_max = 51715"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// The bound holds what the write process draws, where the long-run
+    /// mean's Poisson bound, `μ + 6√μ`, is exceeded by many seeds: why the
+    /// bound takes the on-rate.
+    #[test]
+    fn no_seed_writes_more_than_the_bound_and_the_mean_would_not_bound_it() {
+        let s =
+            crate::parse(Path::new("s.toml"), &text(ON_OFF, "")).unwrap_or_else(|e| panic!("{e}"));
+        let horizon = s.scenario.horizon_s;
+        let (bound, _) = super::workload_events(&s.workload, horizon).expect("in range");
+        let naive = super::poisson_cap(horizon * s.workload.mean_rate_per_s());
+        let seeds = 200;
+        let mut above_naive = 0;
+        let mut most = 0;
+        for seed in 0..seeds {
+            let mut w = crate::schedule::Writes::new(&s, seed);
+            let mut at = w.first();
+            let mut n = 0usize;
+            while let Some(t) = at {
+                n += 1;
+                at = w.after(t);
+            }
+            assert!(
+                (n as f64) <= bound,
+                "seed {seed}: {n} writes, bound {bound}"
+            );
+            above_naive += usize::from(n as f64 > naive);
+            most = most.max(n);
+        }
+        assert!(
+            above_naive * 10 >= seeds as usize,
+            "{above_naive} of {seeds} seeds above {naive} (most {most})"
+        );
     }
 }

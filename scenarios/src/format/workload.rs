@@ -17,16 +17,25 @@ pub struct WorkloadDef {
     #[serde(default)]
     pub mailboxes: Vec<String>,
     /// How writes arrive: at a fixed interval (default), as a Poisson
-    /// process, or in bursts.
+    /// process, in bursts, or as a Poisson process switched on and off.
     #[serde(default)]
     pub arrivals: ArrivalKind,
     /// Fixed: the interval between writes; bursts: between the writes of a
-    /// burst (default 200). Not with Poisson arrivals.
+    /// burst (default 200). Not with Poisson or on-off arrivals.
     #[serde(default)]
     pub write_interval_ms: Option<u64>,
-    /// Poisson: the mean number of writes per second (default 5).
+    /// Poisson: the mean number of writes per second; on-off: the mean
+    /// number per second while on (default 5).
     #[serde(default)]
     pub rate_per_s: Option<f64>,
+    /// On-off: the mean duration of an on period in seconds, exponential
+    /// (default 120).
+    #[serde(default)]
+    pub on_mean_s: Option<f64>,
+    /// On-off: the mean duration of an off period in seconds, exponential
+    /// (default 480).
+    #[serde(default)]
+    pub off_mean_s: Option<f64>,
     /// Bursts: writes in each burst (default 10).
     #[serde(default)]
     pub burst_writes: Option<u32>,
@@ -66,6 +75,12 @@ pub enum ArrivalKind {
     /// `burst_writes` writes `write_interval_ms` apart, a burst every
     /// `burst_interval_s` (draws nothing).
     Bursts,
+    /// A Markov-modulated Poisson process: exponential gaps with mean
+    /// `1 / rate_per_s` in on periods, no writes in off periods; the
+    /// periods' durations are exponential with means `on_mean_s` and
+    /// `off_mean_s`, and the drill starts on with probability
+    /// `on_mean_s / (on_mean_s + off_mean_s)`.
+    OnOff,
 }
 
 /// The arrival process with its parameters, defaults applied.
@@ -90,6 +105,30 @@ pub enum Arrivals {
         /// Interval between the writes of a burst.
         spacing_ms: u64,
     },
+    /// Poisson arrivals switched on and off.
+    OnOff {
+        /// Mean writes per second while on.
+        rate_per_s: f64,
+        /// Mean duration of an on period in seconds.
+        on_mean_s: f64,
+        /// Mean duration of an off period in seconds.
+        off_mean_s: f64,
+    },
+}
+
+impl Arrivals {
+    /// On-off: the share of the time spent on, `on / (on + off)`, which is
+    /// also the probability that the drill starts on; 1 for the others.
+    pub fn on_share(&self) -> f64 {
+        match *self {
+            Arrivals::OnOff {
+                on_mean_s,
+                off_mean_s,
+                ..
+            } => on_mean_s / (on_mean_s + off_mean_s),
+            _ => 1.0,
+        }
+    }
 }
 
 impl WorkloadDef {
@@ -106,17 +145,25 @@ impl WorkloadDef {
                 period_s: self.burst_interval_s.unwrap_or(DEFAULT_BURST_S),
                 spacing_ms: interval_ms,
             },
+            ArrivalKind::OnOff => Arrivals::OnOff {
+                rate_per_s: self.rate_per_s.unwrap_or(DEFAULT_RATE_PER_S),
+                on_mean_s: self.on_mean_s.unwrap_or(DEFAULT_ON_MEAN_S),
+                off_mean_s: self.off_mean_s.unwrap_or(DEFAULT_OFF_MEAN_S),
+            },
         }
     }
 
-    /// The mean write rate before the profile, in writes per second.
+    /// The mean write rate before the profile, in writes per second (on-off:
+    /// the long-run mean, `rate_per_s × on / (on + off)`).
     pub fn mean_rate_per_s(&self) -> f64 {
-        match self.arrivals() {
+        let arrivals = self.arrivals();
+        match arrivals {
             Arrivals::Fixed { interval_ms } => 1e3 / interval_ms.max(1) as f64,
             Arrivals::Poisson { rate_per_s } => rate_per_s,
             Arrivals::Bursts {
                 writes, period_s, ..
             } => f64::from(writes) / period_s,
+            Arrivals::OnOff { rate_per_s, .. } => rate_per_s * arrivals.on_share(),
         }
     }
 
@@ -138,6 +185,16 @@ impl WorkloadDef {
                 period_s,
                 spacing_ms,
             } => format!("bursts of {writes} writes {spacing_ms} ms apart every {period_s} s"),
+            Arrivals::OnOff {
+                rate_per_s,
+                on_mean_s,
+                off_mean_s,
+            } => format!(
+                "Poisson writes at {rate_per_s} per second in on periods of {on_mean_s} s \
+                 on average, none in off periods of {off_mean_s} s on average \
+                 (a long-run mean of {} per second)",
+                short(self.mean_rate_per_s())
+            ),
         };
         match self.hourly_profile {
             Some(_) => format!(
@@ -153,6 +210,18 @@ const DEFAULT_WRITE_MS: u64 = 200;
 const DEFAULT_RATE_PER_S: f64 = 5.0;
 const DEFAULT_BURST_WRITES: u32 = 10;
 const DEFAULT_BURST_S: f64 = 60.0;
+const DEFAULT_ON_MEAN_S: f64 = 120.0;
+const DEFAULT_OFF_MEAN_S: f64 = 480.0;
+
+/// `x` with at most three decimals and no trailing zeros: `4`, `3.333`.
+fn short(x: f64) -> String {
+    let s = format!("{x:.3}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
 
 fn default_write_bytes() -> Dist {
     Dist::Fixed(32.0 * 1024.0)
