@@ -582,28 +582,8 @@ fn dist(p: &mut Problems, at: FieldPath, d: &Dist) {
 
 fn timing(s: &Scenario, p: &mut Problems) {
     let t = &s.timing;
-    let all = [
-        ("service_start_s", &t.service_start_s),
-        ("service_ready_s", &t.service_ready_s),
-        ("service_stop_s", &t.service_stop_s),
-        ("store_mount_s", &t.store_mount_s),
-        ("store_dismount_s", &t.store_dismount_s),
-        ("overwrite_flag_s", &t.overwrite_flag_s),
-        ("soft_recovery_s", &t.soft_recovery_s),
-        ("hard_recovery_s", &t.hard_recovery_s),
-        ("host_boot_s", &t.host_boot_s),
-        ("rename_s", &t.rename_s),
-        ("domain_join_s", &t.domain_join_s),
-        ("domain_leave_s", &t.domain_leave_s),
-        ("identity_takeover_s", &t.identity_takeover_s),
-        ("directory_write_s", &t.directory_write_s),
-        ("mailbox_move_s", &t.mailbox_move_s),
-        ("force_replication_s", &t.force_replication_s),
-        ("dns_update_s", &t.dns_update_s),
-        ("server_write_s", &t.server_write_s),
-    ];
-    for (k, d) in all {
-        dist(p, path!("timing", k), d);
+    for (k, d) in t.durations() {
+        dist(p, path!("timing", k), &d);
     }
     positive(
         p,
@@ -630,14 +610,8 @@ fn timing(s: &Scenario, p: &mut Problems) {
                 format!("timing for unknown service {name:?}; {}", known(&services)),
             ));
         }
-        for (k, d) in [
-            ("start_s", &st.start_s),
-            ("ready_s", &st.ready_s),
-            ("stop_s", &st.stop_s),
-        ] {
-            if let Some(d) = d {
-                dist(p, at.key(k), d);
-            }
+        for (k, d) in st.durations() {
+            dist(p, at.key(k), &d);
         }
         if !(0.0..=1.0).contains(&st.first_start_failure_probability) {
             p.push((

@@ -1,24 +1,44 @@
 //! `drlab explore`: many simulated drills of one scenario, each with a
-//! fault schedule drawn from its run's seed on top of the scenario's own,
-//! every run judged by the invariants of `drlab_reports::invariants`, each
-//! failure shrunk to the fewest drawn faults that still break the same
-//! invariant and written as a scenario file that replays it exactly.
+//! schedule drawn from its run's seed on top of the scenario's own (faults,
+//! an operator's delay, timing jitter), every run judged by the invariants
+//! of `drlab_reports::invariants`, each failure shrunk to the fewest drawn
+//! parts that still break the same invariant and written as a scenario
+//! file that replays it exactly.
 //!
 //! Swarm testing (as FoundationDB's BUGGIFY and TigerBeetle's VOPR do): a
-//! run enables a random subset of the fault kinds and of the hosts, so
-//! rare combinations are reached. The kinds drawn are host crashes and
-//! power cuts, partitions and degraded WAN links (`KINDS`). Every drawn
-//! fault heals (a crash or power cut is followed by a power-on, a
-//! partition by a heal, a degraded link gets its own figures back) before
-//! the last `LIVENESS_FRACTION` of the horizon, which is the liveness phase: the
-//! estate must serve users again before the drill ends, or the run fails
-//! as "not live". A missed objective is counted but is no failure: random
+//! run enables a random subset of the fault kinds and of the hosts, and of
+//! the other dimensions, so rare combinations are reached. The kinds drawn
+//! are host crashes and power cuts, partitions and degraded WAN links
+//! (`KINDS`). Every drawn fault heals (a crash or power cut is followed by
+//! a power-on, a partition by a heal, a degraded link gets its own figures
+//! back) before the last `LIVENESS_FRACTION` of the horizon, which is the
+//! liveness phase: the estate must serve users again before the drill
+//! ends, or the run fails as "not live". Two more dimensions, each enabled
+//! in a run with probability `DIMENSION_PROBABILITY`:
+//!
+//! - an operator who answers late or not at all (scenarios whose `[policy]
+//!   decision` is `manual` only): `operator_response_s` times 2 to 20
+//!   (`OPERATOR_FACTOR`), or, with probability `OPERATOR_NEVER_PROBABILITY`,
+//!   beyond the horizon (`never_s`: twice the horizon, at most the format's
+//!   longest duration, which still lies beyond any prompt): a failure
+//!   that never heals, so such a run owes no liveness, only the other
+//!   invariants;
+//! - timing jitter: a random subset of the `[timing]` distributions (and
+//!   of the per-service ones the scenario sets), each scaled by 0.5 to 3
+//!   (`JITTER_FACTOR`), so what was valid stays valid.
+//!
+//! The replay file carries them as explicit `[policy]` and `[timing]`
+//! values. Shrinking drops drawn faults, then the operator's delay, then
+//! the jittered durations (all at once, then each), keeping a removal when
+//! the run still breaks the same invariant. A missed objective is counted but is no failure: random
 //! faults go beyond what a runbook promises, unless the exploration is
 //! bounded by a design envelope (`--envelope single-host`: any one host
-//! crashes once, the drawn fault replaces the scenario's), inside which a
-//! missed objective is a failure: "does this runbook meet its RTO for
-//! every single host failure?". `--shard I/N` runs the I-th of N
-//! contiguous parts of the seeds, so machines split one exploration.
+//! crashes once, the drawn fault replaces the scenario's, and neither the
+//! operator nor the timing is drawn, since the envelope promises nothing
+//! for them), inside which a missed objective is a failure: "does this
+//! runbook meet its RTO for every single host failure?". `--shard I/N`
+//! runs the I-th of N contiguous parts of the seeds, so machines split one
+//! exploration.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +48,8 @@ use anyhow::{Context, Result, ensure};
 use drlab_reports::invariants::{self, Violation};
 use drlab_reports::{Report, Verdict};
 use drlab_scenarios::Scenario;
+use drlab_scenarios::bounds::DURATION_S_MAX;
+use drlab_scenarios::format::{DecisionPolicy, Dist, Timing};
 use drlab_sim::rng::SimRng;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +75,21 @@ const SHRINKS_MAX: u64 = 100;
 /// Salt of the schedule's generator, so that it never draws what the run's
 /// own generator (seeded with the same seed) draws.
 const SCHEDULE_SALT: u64 = 0x5eed_fa17_5eed_fa17;
+/// Probability that a run enables a dimension other than the faults (a
+/// late operator, timing jitter): swarm testing's coin, as for a kind.
+const DIMENSION_PROBABILITY: f64 = 0.5;
+/// A late operator answers after this many times the scenario's
+/// `operator_response_s` (uniform, to the thousandth).
+const OPERATOR_FACTOR: [f64; 2] = [2.0, 20.0];
+/// A scenario whose operator answers at once (0 s) is late from this
+/// response time on: a late operator answers after at least 2 s.
+const OPERATOR_FLOOR_S: f64 = 1.0;
+/// Share of the drawn operator delays whose operator never answers.
+const OPERATOR_NEVER_PROBABILITY: f64 = 0.25;
+/// A jittered duration is its distribution scaled by this factor
+/// (uniform, to the thousandth), each parameter rounded to the
+/// microsecond and kept within the format's longest duration.
+const JITTER_FACTOR: [f64; 2] = [0.5, 3.0];
 
 /// What `explore` was asked.
 pub struct ExploreArgs<'a> {
@@ -192,12 +229,367 @@ impl Drawn {
     }
 }
 
-/// The fault schedule of one run: a random subset of kinds and hosts
-/// (at least one of each), then 1 to `faults_max` faults among them. A
-/// degraded link keeps 2 % to 50 % of its bandwidth and gets 1 to 10
-/// times its latency; a scenario without `[[links]]` draws no link fault.
-fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) -> Vec<Drawn> {
+/// An operator who answers late or not at all: the replay's
+/// `[policy] operator_response_s`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Operator {
+    /// The scenario's own `operator_response_s`.
+    original_s: f64,
+    /// The drawn one.
+    response_s: f64,
+    /// A late operator's factor (`OPERATOR_FACTOR`); `None` for one who
+    /// never answers within the horizon.
+    factor: Option<f64>,
+}
+
+impl Operator {
+    /// What the summary and the failure's class call it.
+    fn kind(&self) -> &'static str {
+        match self.factor {
+            Some(_) => "operator-late",
+            None => "operator-never",
+        }
+    }
+
+    fn line(&self) -> String {
+        match self.factor {
+            Some(f) => format!(
+                "operator answers after {} s ({f}x the scenario's {} s)",
+                self.response_s, self.original_s
+            ),
+            None => format!(
+                "operator never answers (after {} s, beyond the horizon; the scenario's {} s)",
+                self.response_s, self.original_s
+            ),
+        }
+    }
+}
+
+/// One `[timing]` distribution scaled by a drawn factor.
+#[derive(Clone, Debug, PartialEq)]
+struct Jittered {
+    /// The service of a per-service entry (`[timing.services.NAME]`).
+    service: Option<String>,
+    /// The entry's key (`store_mount_s`, a service's `start_s`).
+    key: &'static str,
+    /// One of `JITTER_FACTOR`'s range.
+    factor: f64,
+    original: Dist,
+    scaled: Dist,
+}
+
+impl Jittered {
+    /// Its path in the scenario: `timing.store_mount_s`,
+    /// `timing.services.NAME.start_s`.
+    fn path(&self) -> String {
+        match &self.service {
+            Some(name) => format!("timing.services.{name}.{}", self.key),
+            None => format!("timing.{}", self.key),
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "jitter {} x{}: {} becomes {}",
+            self.path(),
+            self.factor,
+            dist_text(&self.original),
+            dist_text(&self.scaled)
+        )
+    }
+}
+
+/// A distribution as the summary says it.
+fn dist_text(d: &Dist) -> String {
+    match *d {
+        Dist::Fixed(x) => format!("{x} s"),
+        Dist::Uniform { uniform: [a, b] } => format!("uniform [{a}, {b}] s"),
+        Dist::Normal {
+            normal: [m, sd],
+            min,
+        } => format!("normal [{m}, {sd}] s from {min} s"),
+        Dist::Exponential { exponential: m } => format!("exponential, mean {m} s"),
+    }
+}
+
+/// A distribution as a scenario writes it.
+fn dist_value(d: &Dist) -> toml::Value {
+    let pair = |a: f64, b: f64| toml::Value::Array(vec![a.into(), b.into()]);
+    let mut t = toml::Table::new();
+    match *d {
+        Dist::Fixed(x) => return x.into(),
+        Dist::Uniform { uniform: [a, b] } => {
+            t.insert("uniform".into(), pair(a, b));
+        }
+        Dist::Normal {
+            normal: [m, sd],
+            min,
+        } => {
+            t.insert("normal".into(), pair(m, sd));
+            t.insert("min".into(), min.into());
+        }
+        Dist::Exponential { exponential: m } => {
+            t.insert("exponential".into(), m.into());
+        }
+    }
+    toml::Value::Table(t)
+}
+
+/// `d` with every parameter times `factor` (> 0), to the microsecond and
+/// at most `DURATION_S_MAX`: a valid distribution stays valid (bounds
+/// keep their order, nothing turns negative).
+fn scaled(d: Dist, factor: f64) -> Dist {
+    let x = |v: f64| ((v * factor * 1e6).round() / 1e6).min(DURATION_S_MAX);
+    match d {
+        Dist::Fixed(v) => Dist::Fixed(x(v)),
+        Dist::Uniform { uniform: [a, b] } => Dist::Uniform {
+            uniform: [x(a), x(b)],
+        },
+        Dist::Normal {
+            normal: [m, sd],
+            min,
+        } => Dist::Normal {
+            normal: [x(m), x(sd)],
+            min: x(min),
+        },
+        Dist::Exponential { exponential: m } => Dist::Exponential { exponential: x(m) },
+    }
+}
+
+/// A `[timing]` entry explore may jitter: its service (per-service
+/// entries), key and distribution.
+type TimingEntry<'a> = (Option<&'a str>, &'static str, Dist);
+
+/// Every distribution of `t`: the top-level ones ([`Timing::durations`],
+/// with their defaults), then each service's own (those the scenario
+/// sets).
+fn timing_entries(t: &Timing) -> Vec<TimingEntry<'_>> {
+    let mut v: Vec<TimingEntry<'_>> = t
+        .durations()
+        .into_iter()
+        .map(|(k, d)| (None, k, d))
+        .collect();
+    for (name, st) in &t.services {
+        v.extend(st.durations().map(|(k, d)| (Some(name.as_str()), k, d)));
+    }
+    v
+}
+
+/// What one run draws on top of the scenario.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Schedule {
+    faults: Vec<Drawn>,
+    operator: Option<Operator>,
+    jitter: Vec<Jittered>,
+}
+
+impl Schedule {
+    /// The dimensions other than faults this schedule draws, as the
+    /// summary counts them (`operator-late`, `operator-never`, `jitter`).
+    fn dimensions(&self) -> Vec<&'static str> {
+        let jitter = (!self.jitter.is_empty()).then_some("jitter");
+        self.operator
+            .map(|o| o.kind())
+            .into_iter()
+            .chain(jitter)
+            .collect()
+    }
+
+    /// How many parts it has to shrink.
+    fn size(&self) -> Size {
+        Size {
+            faults: self.faults.len(),
+            operator: self.operator.is_some(),
+            jitter: self.jitter.len(),
+        }
+    }
+
+    /// The schedule without its `k`-th part: each fault, then the
+    /// operator's delay, then all the jittered durations at once (one run
+    /// instead of one each, when none is needed), then each of them;
+    /// `None` past the last. The slot of all the jittered durations stays
+    /// while any is left, so removing one shifts only those after it.
+    fn without(&self, k: usize) -> Option<Schedule> {
+        let mut fewer = self.clone();
+        let faults = self.faults.len();
+        let operator = usize::from(self.operator.is_some());
+        let jitter = k.checked_sub(faults + operator);
+        match jitter {
+            None if k < faults => {
+                fewer.faults.remove(k);
+            }
+            None => fewer.operator = None,
+            Some(_) if self.jitter.is_empty() => return None,
+            Some(0) => fewer.jitter.clear(),
+            Some(j) if j <= self.jitter.len() => {
+                fewer.jitter.remove(j - 1);
+            }
+            Some(_) => return None,
+        }
+        Some(fewer)
+    }
+
+    /// `base` with this schedule in it, as the TOML of the file that
+    /// replays it: the faults added (or, with `replace`, instead of the
+    /// scenario's), the operator's response and the jittered durations
+    /// set explicitly.
+    fn apply(&self, base: &toml::Table, replace: bool) -> Result<toml::Table> {
+        let mut t = base.clone();
+        add_faults(&mut t, &self.faults, replace);
+        if let Some(o) = &self.operator {
+            table_at(&mut t, &["policy"])?
+                .insert("operator_response_s".into(), o.response_s.into());
+        }
+        for j in &self.jitter {
+            let at = match &j.service {
+                Some(name) => table_at(&mut t, &["timing", "services", name.as_str()])?,
+                None => table_at(&mut t, &["timing"])?,
+            };
+            at.insert(j.key.into(), dist_value(&j.scaled));
+        }
+        Ok(t)
+    }
+}
+
+/// How many parts a schedule has, before or after shrinking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Size {
+    faults: usize,
+    operator: bool,
+    jitter: usize,
+}
+
+impl Size {
+    /// `3 faults, the operator's delay and 2 jittered durations`.
+    fn text(&self) -> String {
+        let plural = |n: usize, one: &str, many: &str| match n {
+            1 => format!("1 {one}"),
+            n => format!("{n} {many}"),
+        };
+        let mut parts = vec![plural(self.faults, "fault", "faults")];
+        if self.operator {
+            parts.push("the operator's delay".into());
+        }
+        if self.jitter > 0 {
+            parts.push(plural(
+                self.jitter,
+                "jittered duration",
+                "jittered durations",
+            ));
+        }
+        match parts.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
+/// The table at `path` in `t`, made when missing; an error when a value
+/// on the way is not a table.
+fn table_at<'a>(t: &'a mut toml::Table, path: &[&str]) -> Result<&'a mut toml::Table> {
+    let mut at = t;
+    for key in path {
+        at = at
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("`{key}` of the scenario is not a table"))?;
+    }
+    Ok(at)
+}
+
+/// The schedule of one run, from the seed's own generator: its faults
+/// first (so the new dimensions leave a seed's faults as they were), then
+/// outside an envelope the operator's delay and the timing jitter.
+fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) -> Schedule {
     let mut rng = SimRng::new(seed ^ SCHEDULE_SALT);
+    let faults = draw_faults(&mut rng, s, faults_max, envelope);
+    if envelope.is_some() {
+        return Schedule {
+            faults,
+            ..Schedule::default()
+        };
+    }
+    let operator = draw_operator(&mut rng, s);
+    let jitter = draw_jitter(&mut rng, &s.timing);
+    Schedule {
+        faults,
+        operator,
+        jitter,
+    }
+}
+
+/// With probability `DIMENSION_PROBABILITY`, for a manual decision only:
+/// an operator who never answers (`OPERATOR_NEVER_PROBABILITY`) or who
+/// answers `OPERATOR_FACTOR` times later than the scenario's.
+fn draw_operator(rng: &mut SimRng, s: &Scenario) -> Option<Operator> {
+    if s.policy.decision != DecisionPolicy::Manual || !rng.chance(DIMENSION_PROBABILITY) {
+        return None;
+    }
+    let original_s = s.policy.operator_response_s;
+    if rng.chance(OPERATOR_NEVER_PROBABILITY) {
+        return Some(Operator {
+            original_s,
+            response_s: never_s(s.scenario.horizon_s),
+            factor: None,
+        });
+    }
+    let [lo, hi] = OPERATOR_FACTOR;
+    // to the thousandth, so the summary says it exactly
+    let factor = ms(lo + (hi - lo) * rng.unit());
+    Some(Operator {
+        original_s,
+        response_s: ms(factor * original_s.max(OPERATOR_FLOOR_S)).min(DURATION_S_MAX),
+        factor: Some(factor),
+    })
+}
+
+/// The response time of an operator who never answers: twice the
+/// horizon, at most `DURATION_S_MAX` (the format's bound on
+/// `operator_response_s`). Since the horizon is itself at most that
+/// bound and a prompt comes after the drill's start, the answer would
+/// always come after the drill ends.
+fn never_s(horizon_s: f64) -> f64 {
+    (2.0 * horizon_s).min(DURATION_S_MAX)
+}
+
+/// With probability `DIMENSION_PROBABILITY`: a random subset (at least
+/// one) of `t`'s distributions, each scaled by a factor drawn in
+/// `JITTER_FACTOR`.
+fn draw_jitter(rng: &mut SimRng, t: &Timing) -> Vec<Jittered> {
+    let entries = timing_entries(t);
+    if entries.is_empty() || !rng.chance(DIMENSION_PROBABILITY) {
+        return Vec::new();
+    }
+    let chosen = swarm(rng, &(0..entries.len()).collect::<Vec<_>>());
+    let [lo, hi] = JITTER_FACTOR;
+    chosen
+        .into_iter()
+        .map(|i| {
+            let (service, key, original) = entries[i];
+            let factor = ms(lo + (hi - lo) * rng.unit());
+            Jittered {
+                service: service.map(str::to_string),
+                key,
+                factor,
+                original,
+                scaled: scaled(original, factor),
+            }
+        })
+        .collect()
+}
+
+/// The faults of one run: a random subset of kinds and hosts (at least
+/// one of each), then 1 to `faults_max` faults among them. A degraded
+/// link keeps 2 % to 50 % of its bandwidth and gets 1 to 10 times its
+/// latency; a scenario without `[[links]]` draws no link fault.
+fn draw_faults(
+    rng: &mut SimRng,
+    s: &Scenario,
+    faults_max: u32,
+    envelope: Option<Envelope>,
+) -> Vec<Drawn> {
     let all: Vec<&str> = s.hosts.iter().map(|h| h.name.as_str()).collect();
     let (kinds, hosts, n) = match envelope {
         Some(Envelope::SingleHost) => (vec!["crash-host"], all, 1),
@@ -206,17 +598,17 @@ fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) ->
                 .into_iter()
                 .filter(|k| *k != "degrade-link" || !s.links.is_empty())
                 .collect();
-            let kinds = swarm(&mut rng, &usable);
-            let hosts = swarm(&mut rng, &all);
-            (kinds, hosts, 1 + pick(&mut rng, faults_max as usize))
+            let kinds = swarm(rng, &usable);
+            let hosts = swarm(rng, &all);
+            (kinds, hosts, 1 + pick(rng, faults_max as usize))
         }
     };
     let window = s.scenario.horizon_s * LIVENESS_FRACTION;
     (0..n)
         .map(|_| {
-            let kind = kinds[pick(&mut rng, kinds.len())];
+            let kind = kinds[pick(rng, kinds.len())];
             let (host, site, link) = if kind == "degrade-link" {
-                let l = &s.links[pick(&mut rng, s.links.len())];
+                let l = &s.links[pick(rng, s.links.len())];
                 let degraded = Degraded {
                     latency_ms: ms(l.latency_ms * (1.0 + 9.0 * rng.unit())),
                     bandwidth_mbps: ms(l.bandwidth_mbps * (0.02 + 0.48 * rng.unit())).max(0.001),
@@ -225,7 +617,7 @@ fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) ->
                 };
                 (l.between[0].clone(), l.between[1].clone(), Some(degraded))
             } else {
-                let host = hosts[pick(&mut rng, hosts.len())].to_string();
+                let host = hosts[pick(rng, hosts.len())].to_string();
                 let site = s
                     .hosts
                     .iter()
@@ -258,18 +650,23 @@ fn pick(rng: &mut SimRng, n: usize) -> usize {
 }
 
 /// Each item with probability ½, at least one.
-fn swarm<'a>(rng: &mut SimRng, items: &[&'a str]) -> Vec<&'a str> {
-    let mut v: Vec<&str> = items.iter().copied().filter(|_| rng.chance(0.5)).collect();
+fn swarm<T: Copy>(rng: &mut SimRng, items: &[T]) -> Vec<T> {
+    let mut v: Vec<T> = items.iter().copied().filter(|_| rng.chance(0.5)).collect();
     if v.is_empty() {
         v.push(items[pick(rng, items.len())]);
     }
     v
 }
 
-/// The scenario with `drawn` added to its faults, in time order, as the
-/// file that replays it (comments are not kept).
-fn with_faults(base: &toml::Table, drawn: &[Drawn], replace: bool) -> Result<String> {
-    let mut t = base.clone();
+/// The scenario with `schedule` in it, as the file that replays it
+/// (comments are not kept).
+fn with_schedule(base: &toml::Table, schedule: &Schedule, replace: bool) -> Result<String> {
+    Ok(toml::to_string(&schedule.apply(base, replace)?)?)
+}
+
+/// `t` with `drawn` added to its faults (or instead of them, with
+/// `replace`), in time order.
+fn add_faults(t: &mut toml::Table, drawn: &[Drawn], replace: bool) {
     let mut faults: Vec<toml::Value> = match t.get("faults").and_then(toml::Value::as_array) {
         Some(own) if !replace => own.clone(),
         _ => Vec::new(),
@@ -287,7 +684,6 @@ fn with_faults(base: &toml::Table, drawn: &[Drawn], replace: bool) -> Result<Str
     };
     faults.sort_by(|a, b| at(a).total_cmp(&at(b)));
     t.insert("faults".into(), toml::Value::Array(faults));
-    Ok(toml::to_string(&t)?)
 }
 
 /// One run's outcome.
@@ -312,12 +708,12 @@ impl Run {
 
 fn run_one(
     base: &toml::Table,
-    drawn: &[Drawn],
+    schedule: &Schedule,
     seed: u64,
     name: &Path,
     envelope: Option<Envelope>,
 ) -> Result<Run> {
-    let text = with_faults(base, drawn, envelope.is_some())?;
+    let text = with_schedule(base, schedule, envelope.is_some())?;
     let s = drlab_scenarios::parse(name, &text).map_err(|e| {
         anyhow::anyhow!("a drawn schedule does not validate (a bug of explore): {e}")
     })?;
@@ -338,6 +734,11 @@ fn run_one(
     };
     let report = Report::from_events(&sim.events);
     let mut violations = invariants::check(&sim.events);
+    // An operator who never answers is a failure that never heals: the
+    // liveness phase owes nothing then (every other invariant still holds).
+    if schedule.operator.is_some_and(|o| o.factor.is_none()) {
+        violations.retain(|v| v.invariant != "live");
+    }
     // inside its design envelope a runbook must meet its objectives
     if envelope.is_some() && report.verdict == Verdict::Fail {
         violations.push(Violation {
@@ -352,34 +753,40 @@ fn run_one(
     })
 }
 
-/// The fewest drawn faults that still break `invariant` (each removal
-/// kept when the run still breaks it), at most `SHRINK_RUNS_MAX` runs.
+/// The fewest drawn parts that still break `invariant`: each fault, then
+/// the operator's delay, then the jittered durations (all, then each) are
+/// removed in turn (`Schedule::without`), the removal kept when the run
+/// still breaks it (so no single part of what remains can go, and the
+/// fewest jittered durations that break it are kept), in at most
+/// `SHRINK_RUNS_MAX` runs.
 fn shrink(
     base: &toml::Table,
-    mut drawn: Vec<Drawn>,
+    mut schedule: Schedule,
     seed: u64,
     invariant: &str,
     name: &Path,
     envelope: Option<Envelope>,
-) -> Result<Vec<Drawn>> {
+) -> Result<Schedule> {
     let mut tries = 0;
-    let mut i = 0;
-    while i < drawn.len() && tries < SHRINK_RUNS_MAX {
-        let mut fewer = drawn.clone();
-        fewer.remove(i);
+    let mut part = 0;
+    while tries < SHRINK_RUNS_MAX {
+        let Some(fewer) = schedule.without(part) else {
+            break;
+        };
         tries += 1;
         let r = run_one(base, &fewer, seed, name, envelope)?;
         if r.violations.iter().any(|v| v.invariant == invariant) {
-            drawn = fewer;
+            schedule = fewer;
         } else {
-            i += 1;
+            part += 1;
         }
     }
-    Ok(drawn)
+    Ok(schedule)
 }
 
-/// What makes two failures the same: the faulted kinds and hosts, and the
-/// outcome (the times differ from seed to seed, the cause does not).
+/// What makes two failures the same: the faulted kinds and hosts, the
+/// operator's kind of delay and the jittered entries, and the outcome
+/// (the times and factors differ from seed to seed, the cause does not).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Class {
     faults: Vec<String>,
@@ -387,11 +794,17 @@ struct Class {
 }
 
 impl Class {
-    fn of(drawn: &[Drawn], what: &str) -> Class {
-        let mut faults: Vec<String> = drawn
+    fn of(schedule: &Schedule, what: &str) -> Class {
+        let faults = schedule
+            .faults
             .iter()
-            .map(|d| format!("{} {}", d.kind, d.host))
-            .collect();
+            .map(|d| format!("{} {}", d.kind, d.host));
+        let operator = schedule.operator.map(|o| o.kind().to_string());
+        let jitter = schedule
+            .jitter
+            .iter()
+            .map(|j| format!("jitter {}", j.path()));
+        let mut faults: Vec<String> = faults.chain(operator).chain(jitter).collect();
         faults.sort();
         Class {
             faults,
@@ -413,12 +826,29 @@ struct Failure {
     what: String,
     /// The drawn faults that still break it, after shrinking.
     schedule: Vec<String>,
+    /// The operator's delay, when it still takes part after shrinking.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    operator: Option<String>,
+    /// The jittered durations that still take part after shrinking.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    jitter: Vec<String>,
+    /// What the failing run drew, before shrinking.
+    #[serde(default)]
+    shrunk_from: Size,
     /// The replay file, when `--out` was given.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     replay: Option<PathBuf>,
+    /// The shrunk run's report beside it (`drlab run REPLAY --format
+    /// json` prints the same bytes), when `--out` was given.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    report: Option<PathBuf>,
     /// The shrunk schedule itself, until its replay file is written.
     #[serde(skip)]
-    drawn: Vec<Drawn>,
+    drawn: Schedule,
+    /// The shrunk run's report as JSON (`None`: the run did not complete),
+    /// until it is written.
+    #[serde(skip)]
+    report_json: Option<String>,
 }
 
 /// What the runs of consecutive seeds found. Findings of later seeds
@@ -432,6 +862,10 @@ struct Found {
     failed_runs: u64,
     failures_by_invariant: BTreeMap<String, u64>,
     objectives_missed: u64,
+    /// Runs that drew each dimension other than faults
+    /// (`Schedule::dimensions`), failed or not.
+    #[serde(default)]
+    runs_drawing: BTreeMap<String, u64>,
     /// Failing runs not shrunk (beyond `SHRINKS_MAX` in their part).
     unshrunk: u64,
     /// One per distinct (invariant, class), with its first seed.
@@ -446,6 +880,9 @@ impl Found {
             *self.failures_by_invariant.entry(inv).or_default() += n;
         }
         self.objectives_missed += later.objectives_missed;
+        for (dimension, n) in later.runs_drawing {
+            *self.runs_drawing.entry(dimension).or_default() += n;
+        }
         self.unshrunk += later.unshrunk;
         for f in later.failures {
             self.add(f);
@@ -521,6 +958,9 @@ impl Explorer<'_> {
                 self.a.scenario.display()
             ));
             let drawn = draw(self.s, seed, self.a.faults_max, self.a.envelope);
+            for d in drawn.dimensions() {
+                *found.runs_drawing.entry(d.to_string()).or_default() += 1;
+            }
             let r = run_one(self.base, &drawn, seed, &name, self.a.envelope)?;
             self.ran(!r.violations.is_empty());
             if r.report.as_ref().is_none_or(|x| x.verdict == Verdict::Fail) {
@@ -551,14 +991,19 @@ impl Explorer<'_> {
     /// (its time and words).
     fn shrunk(
         &self,
-        drawn: Vec<Drawn>,
+        drawn: Schedule,
         seed: u64,
         first: &Violation,
         name: &Path,
     ) -> Result<Failure> {
         let env = self.a.envelope;
+        let shrunk_from = drawn.size();
         let small = shrink(self.base, drawn, seed, first.invariant, name, env)?;
         let again = run_one(self.base, &small, seed, name, env)?;
+        let report_json = match &again.report {
+            Some(r) => Some(serde_json::to_string_pretty(r)? + "\n"),
+            None => None,
+        };
         let first = again
             .violations
             .into_iter()
@@ -571,9 +1016,14 @@ impl Explorer<'_> {
             invariant: first.invariant.to_string(),
             at_s: first.at_s,
             what: first.what,
-            schedule: small.iter().map(Drawn::line).collect(),
+            schedule: small.faults.iter().map(Drawn::line).collect(),
+            operator: small.operator.map(|o| o.line()),
+            jitter: small.jitter.iter().map(Jittered::line).collect(),
+            shrunk_from,
             replay: None,
+            report: None,
             drawn: small,
+            report_json,
         })
     }
 
@@ -690,7 +1140,7 @@ pub fn explore(a: &ExploreArgs<'_>) -> Result<Outcome> {
     explorer.progress.finish();
     if let Some(dir) = a.out {
         for f in &mut found.failures {
-            f.replay = Some(write_replay(dir, &s, &base, f, a.envelope.is_some())?);
+            write_replay(dir, &s, &base, f, a.envelope.is_some())?;
         }
     }
     let summary = Summary {
@@ -859,14 +1309,15 @@ fn read_summary(dir: &Path) -> Result<Summary> {
 }
 
 /// Writes the replay file of a failure (atomically): the scenario with its
-/// shrunk schedule, its seed, and a header saying how to replay it.
+/// shrunk schedule, its seed, and a header saying how to replay it; and
+/// beside it the shrunk run's report, which replaying it prints.
 fn write_replay(
     dir: &Path,
     s: &Scenario,
     base: &toml::Table,
-    v: &Failure,
+    v: &mut Failure,
     replace: bool,
-) -> Result<PathBuf> {
+) -> Result<()> {
     let (drawn, seed) = (&v.drawn, v.seed);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut t = base.clone();
@@ -877,17 +1328,31 @@ fn write_replay(
         "{}-{}-seed-{seed}.toml",
         s.scenario.name, v.invariant
     ));
-    let body = with_faults(&t, drawn, replace)?;
+    let body = with_schedule(&t, drawn, replace)?;
+    let drawn_lines: String = v
+        .schedule
+        .iter()
+        .chain(&v.operator)
+        .chain(&v.jitter)
+        .map(|line| format!("# drawn: {line}\n"))
+        .collect();
     let text = format!(
         "# drlab explore: seed {seed} breaks {} at {:.3} s: {}\n\
-         # replay: drlab run {} (the drill; drlab explore checks the invariant)\n{body}",
+         # replay: drlab run {} (the drill; drlab explore checks the invariant)\n\
+         {drawn_lines}{body}",
         v.invariant,
         v.at_s,
         v.what.replace('\n', " "),
         path.display()
     );
     crate::output::write_file(&path, text.as_bytes())?;
-    Ok(path)
+    if let Some(json) = &v.report_json {
+        let report = path.with_extension("report.json");
+        crate::output::write_file(&report, json.as_bytes())?;
+        v.report = Some(report);
+    }
+    v.replay = Some(path);
+    Ok(())
 }
 
 fn text_summary(s: &Summary) -> String {
@@ -902,6 +1367,9 @@ fn text_summary(s: &Summary) -> String {
     );
     for (inv, n) in &s.found.failures_by_invariant {
         t += &format!("  {inv}: {n} runs\n");
+    }
+    for (dimension, n) in &s.found.runs_drawing {
+        t += &format!("  drew {dimension} in {n} runs\n");
     }
     if s.found.unshrunk > 0 {
         t += &format!(
@@ -918,9 +1386,10 @@ fn text_summary(s: &Summary) -> String {
             f.at_s,
             f.what
         );
-        for line in &f.schedule {
+        for line in f.schedule.iter().chain(&f.operator).chain(&f.jitter) {
             t += &format!("    {line}\n");
         }
+        t += &format!("    (shrunk from {})\n", f.shrunk_from.text());
         if let Some(p) = &f.replay {
             t += &format!("    replay: drlab run {}\n", p.display());
         }

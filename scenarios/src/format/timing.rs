@@ -199,3 +199,46 @@ impl Default for Timing {
         }
     }
 }
+
+impl ServiceTiming {
+    /// The durations this service sets, by key (what validation checks and
+    /// `drlab explore` jitters).
+    pub fn durations(&self) -> impl Iterator<Item = (&'static str, Dist)> {
+        [
+            ("start_s", self.start_s),
+            ("ready_s", self.ready_s),
+            ("stop_s", self.stop_s),
+        ]
+        .into_iter()
+        .filter_map(|(k, d)| Some((k, d?)))
+    }
+}
+
+impl Timing {
+    /// Every top-level duration distribution, by its key: the one list
+    /// validation checks and `drlab explore` jitters. `services` (each
+    /// service's own), `client_timeout_s` (a limit) and `target_apply_mbps`
+    /// (a rate) are not durations drawn from a distribution.
+    pub fn durations(&self) -> [(&'static str, Dist); 18] {
+        [
+            ("service_start_s", self.service_start_s),
+            ("service_ready_s", self.service_ready_s),
+            ("service_stop_s", self.service_stop_s),
+            ("store_mount_s", self.store_mount_s),
+            ("store_dismount_s", self.store_dismount_s),
+            ("overwrite_flag_s", self.overwrite_flag_s),
+            ("soft_recovery_s", self.soft_recovery_s),
+            ("hard_recovery_s", self.hard_recovery_s),
+            ("host_boot_s", self.host_boot_s),
+            ("rename_s", self.rename_s),
+            ("domain_join_s", self.domain_join_s),
+            ("domain_leave_s", self.domain_leave_s),
+            ("identity_takeover_s", self.identity_takeover_s),
+            ("directory_write_s", self.directory_write_s),
+            ("mailbox_move_s", self.mailbox_move_s),
+            ("force_replication_s", self.force_replication_s),
+            ("dns_update_s", self.dns_update_s),
+            ("server_write_s", self.server_write_s),
+        ]
+    }
+}
