@@ -347,14 +347,7 @@ fn on_off() -> Scenario {
 /// The start times of one seed's writes over the horizon, in seconds, as
 /// the write process draws them.
 fn write_times(s: &Scenario, seed: u64) -> Vec<f64> {
-    let mut w = schedule::Writes::new(s, seed);
-    let mut at = w.first();
-    let mut out = Vec::new();
-    while let Some(t) = at {
-        out.push(t.as_secs_f64());
-        at = w.after(t);
-    }
-    out
+    schedule::Writes::new(s, seed).starts_s()
 }
 
 /// The writes of each window of `width_s` seconds over `horizon_s`.

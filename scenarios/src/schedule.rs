@@ -215,6 +215,19 @@ impl Writes {
         }
     }
 
+    /// Every write start before the horizon, in seconds, when each write
+    /// returns at once: what the process alone draws, before any backend's
+    /// latency (for tests and figures of the process itself).
+    pub fn starts_s(mut self) -> Vec<f64> {
+        let mut at = self.first();
+        let mut out = Vec::new();
+        while let Some(t) = at {
+            out.push(t.as_secs_f64());
+            at = self.after(t);
+        }
+        out
+    }
+
     /// When the write after one that started at `started` may start: a
     /// gap (fixed or drawn) after `started`. One client writes one at a
     /// time: if the previous write is still running then, the next starts
@@ -343,17 +356,6 @@ mod tests {
 
     const ON_OFF: &str = "arrivals = \"on-off\"\nrate_per_s = 20\non_mean_s = 30\noff_mean_s = 90";
 
-    /// Every write start of `w` before the horizon, in seconds.
-    fn starts(mut w: Writes) -> Vec<f64> {
-        let mut at = w.first();
-        let mut out = Vec::new();
-        while let Some(t) = at {
-            out.push(t.as_secs_f64());
-            at = w.after(t);
-        }
-        out
-    }
-
     /// The on periods of `s`'s workload for `seed` up to `horizon_s`.
     fn on_periods(s: &Scenario, seed: u64, horizon_s: f64) -> Vec<(f64, f64)> {
         let mut phases = Phases::new(seed, s.workload.arrivals()).expect("on-off");
@@ -380,7 +382,7 @@ mod tests {
         let horizon = s.scenario.horizon_s;
         for seed in 0..20 {
             let on = on_periods(&s, seed, horizon);
-            let writes = starts(Writes::new(&s, seed));
+            let writes = Writes::new(&s, seed).starts_s();
             let outside: Vec<&f64> = writes.iter().filter(|t| !inside(&on, **t)).collect();
             assert!(outside.is_empty(), "seed {seed}: {outside:?} not in {on:?}");
             // Not vacuous: the drill spends most of its time off, and most
@@ -398,14 +400,14 @@ mod tests {
     #[test]
     fn on_off_writes_replay_by_seed_and_their_periods_do_not_follow_the_rate() {
         let s = scenario(ON_OFF);
-        let one = starts(Writes::new(&s, 7));
-        assert_eq!(one, starts(Writes::new(&s, 7)));
-        assert_ne!(one, starts(Writes::new(&s, 8)));
+        let one = Writes::new(&s, 7).starts_s();
+        assert_eq!(one, Writes::new(&s, 7).starts_s());
+        assert_ne!(one, Writes::new(&s, 8).starts_s());
         // The periods have their own stream: another rate, other gaps,
         // the same on periods.
         let slower = scenario(&ON_OFF.replace("rate_per_s = 20", "rate_per_s = 5"));
         assert_eq!(on_periods(&s, 7, 2400.0), on_periods(&slower, 7, 2400.0));
-        assert_ne!(one, starts(Writes::new(&slower, 7)));
+        assert_ne!(one, Writes::new(&slower, 7).starts_s());
     }
 
     #[test]
@@ -443,7 +445,7 @@ mod tests {
         let mut w = Writes::new(&s, 3);
         w.profile = Some(profile(hourly, 0));
         w.horizon_s = 7200.0;
-        let writes = starts(w);
+        let writes = w.starts_s();
         // Nothing in the silent first hour, and the second hour's writes
         // fall in its on periods.
         assert!(writes.first().is_some_and(|t| *t >= 3600.0), "{writes:?}");

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use drlab_drivers::caps::Faults;
+use drlab_drivers::caps::{Faults, Hosts};
 use drlab_drivers::error::OpError;
 use drlab_drivers::types::{Fault, MirrorMode, ServiceState, StartupType};
 use drlab_labkit::{Lab, LabOptions, LabTest, LabTestResult, check, run_lab_tests};
@@ -632,6 +632,30 @@ fn partition(lab: &Lab) -> LabTestResult {
             ping(&pool, &c, service(lab, "EXCH2")).await?,
             "the client still reaches EXCH2",
         )?;
+        // A heartbeat is sent by its monitor: EXCH2's to EXCH1 is lost in
+        // the cut, CLIENT1's is answered, whatever this machine reaches.
+        let estate = drlab_real::lab::Estate {
+            hosts: vec!["EXCH1".into(), "EXCH2".into(), "CLIENT1".into()],
+            ..Default::default()
+        };
+        let backend = drlab_real::lab::LabBackend::connect(lab.inventory().clone(), estate)?;
+        let beat = Duration::from_millis(1500);
+        let t0 = Instant::now();
+        let lost = backend.ping("EXCH2", "EXCH1", beat).await;
+        check(
+            lost.is_err(),
+            format!("EXCH2's heartbeat crossed the cut: {lost:?}"),
+        )?;
+        check(t0.elapsed() >= beat, "a lost heartbeat lasts its limit")?;
+        let answered = backend.ping("CLIENT1", "EXCH1", beat).await;
+        check(
+            answered.as_ref().is_ok_and(|rtt| *rtt < beat),
+            format!("CLIENT1's heartbeat to EXCH1: {answered:?}"),
+        )?;
+        eprintln!(
+            "heartbeats: EXCH2 -> EXCH1 {}; CLIENT1 -> EXCH1 {answered:?}",
+            seen(format!("{lost:?}"))
+        );
         faults
             .inject(&Fault::Heal {
                 a: "EXCH1".into(),

@@ -1,5 +1,6 @@
-//! Hosts in the lab: heartbeats (a TCP connect to the host's SSH port),
-//! reboots and power through the container engine, identity takeover
+//! Hosts in the lab: heartbeats (a TCP connect to the host's SSH port,
+//! sent by the monitoring host itself), reboots and power through the
+//! container engine, identity takeover
 //! (`ip addr add` of the source's address on the target with a gratuitous
 //! ARP so neighbours learn the new owner at once), and domain membership as
 //! computer accounts in Active Directory. The scripts are pure builders
@@ -7,7 +8,7 @@
 //! prefix length are found by the scripts themselves on the host, so a
 //! command is the same whenever it is sent.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use drlab_drivers::caps::OpResult;
@@ -76,33 +77,93 @@ pub fn alias_script(addr: &str, name: &str, fqdn: &str, on: bool) -> String {
     }
 }
 
+/// How much longer than a heartbeat's limit the SSH session that carries
+/// it to the monitor may take: the monitor's own answer decides, the
+/// session is only the drill's window onto it.
+const HEARTBEAT_SSH_MARGIN_MS: u64 = 2_000;
+
+/// What a monitor runs to send one heartbeat: a TCP connect to
+/// `addr:port` bounded by `limit` and timed on the monitor itself, around
+/// the connect only (bash's `$EPOCHREALTIME`, so neither the SSH session
+/// carrying the command nor starting a shell counts). bash's `/dev/tcp`
+/// opens the connection; coreutils' `timeout` bounds it (exit status 124
+/// when it fired). Prints `ok MICROSECONDS`, `timeout`, or `refused`
+/// (refused or unreachable at once).
+pub fn heartbeat_script(addr: IpAddr, port: u16, limit: Duration) -> String {
+    format!(
+        "us=$(timeout {limit:.3} bash -c 's=${{EPOCHREALTIME/./}}; exec 3<>/dev/tcp/{addr}/{port} && echo $((${{EPOCHREALTIME/./}} - s))' 2>/dev/null); \
+         case $? in 0) echo \"ok $us\" ;; 124) echo timeout ;; *) echo refused ;; esac",
+        limit = limit.as_secs_f64()
+    )
+}
+
+/// A heartbeat's answer, as [`heartbeat_script`] prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heartbeat {
+    /// Answered after this long.
+    Ok(Duration),
+    /// No answer within the limit.
+    Timeout,
+    /// Refused or unreachable at once.
+    Refused,
+}
+
+/// Parses [`heartbeat_script`]'s line; `None` when it is not one.
+pub fn parse_heartbeat(stdout: &str) -> Option<Heartbeat> {
+    let mut words = stdout.split_whitespace();
+    let answer = match (words.next()?, words.next()) {
+        ("ok", Some(us)) => Heartbeat::Ok(Duration::from_micros(us.parse().ok()?)),
+        ("timeout", None) => Heartbeat::Timeout,
+        ("refused", None) => Heartbeat::Refused,
+        _ => return None,
+    };
+    words.next().is_none().then_some(answer)
+}
+
 impl Hosts for LabBackend {
-    async fn ping(&self, _from: &str, to: &str, limit: Duration) -> OpResult<Duration> {
-        // The heartbeat is a TCP connect to the host's SSH port from the
-        // machine running drlab (in the lab it shares the network with the
-        // monitor host); the round trip is the connect time. A host whose
-        // address another host took over does not answer as itself.
+    async fn ping(&self, from: &str, to: &str, limit: Duration) -> OpResult<Duration> {
+        // The monitor sends the heartbeat (a TCP connect to the host's SSH
+        // port), as Double-Take's target monitors its source: a cut between
+        // the two is seen even where the machine running drlab still
+        // reaches both. A host whose address another host took over does
+        // not answer as itself.
+        let t = Instant::now();
+        let miss = |e: OpError| async move {
+            // every miss lasts the heartbeat's limit, as an unanswered one does
+            tokio::time::sleep(limit.saturating_sub(t.elapsed())).await;
+            Err(e)
+        };
         if let Err(e) = self.not_taken_over(to) {
-            tokio::time::sleep(limit).await;
-            return Err(e);
+            return miss(e).await;
         }
         let e = self.entry(to)?;
-
         let port = e.ssh.as_ref().map_or(22, |s| s.port);
-        let addr = SocketAddr::new(e.address, port);
-        let t = Instant::now();
-        match tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(_)) => Ok(t.elapsed()),
-            Ok(Err(err)) => {
-                // Refused or unreachable at once: the miss still lasts the
-                // heartbeat's limit, as an unanswered heartbeat does.
-                let left = limit.saturating_sub(t.elapsed());
-                tokio::time::sleep(left).await;
-                Err(OpError::Unreachable {
-                    host: format!("{to} ({err})").into(),
-                })
+        let script = heartbeat_script(e.address, port, limit);
+        let carry = limit + Duration::from_millis(HEARTBEAT_SSH_MARGIN_MS);
+        let sent = tokio::time::timeout(carry, self.sh(from, &script, carry)).await;
+        let answer = match sent {
+            Ok(Ok(out)) => parse_heartbeat(&out.stdout).ok_or_else(|| OpError::Io {
+                detail: format!(
+                    "heartbeat {from} -> {to}: unexpected answer {:?}",
+                    out.stdout
+                )
+                .into(),
+            })?,
+            // a monitor the drill cannot reach sends nothing
+            Ok(Err(err)) => return miss(err).await,
+            Err(_) => {
+                return miss(OpError::timeout(format!("heartbeat {from} -> {to}"), limit)).await;
             }
-            Err(_) => Err(OpError::timeout(format!("heartbeat to {to}"), limit)),
+        };
+        match answer {
+            Heartbeat::Ok(rtt) => Ok(rtt),
+            Heartbeat::Timeout => Err(OpError::timeout(format!("heartbeat {from} -> {to}"), limit)),
+            Heartbeat::Refused => {
+                miss(OpError::Unreachable {
+                    host: format!("{to} (from {from})").into(),
+                })
+                .await
+            }
         }
     }
 
@@ -209,6 +270,34 @@ mod tests {
         assert_eq!(chosen("10.212.5.5"), "eth2 24");
         assert_eq!(chosen("10.213.5.9"), "eth0 24");
         assert!(chosen("192.0.2.1").contains("no IPv4 interface on the network of 192.0.2.1"));
+    }
+
+    /// Runs [`heartbeat_script`] here, as a monitor would.
+    fn beat(port: u16) -> Option<Heartbeat> {
+        let script = heartbeat_script(IpAddr::from([127, 0, 0, 1]), port, Duration::from_secs(2));
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        parse_heartbeat(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    #[test]
+    fn a_heartbeat_is_answered_by_a_listener_and_refused_by_a_closed_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap().port();
+        assert!(matches!(beat(open), Some(Heartbeat::Ok(rtt)) if rtt < Duration::from_secs(2)));
+        drop(listener);
+        assert_eq!(beat(open), Some(Heartbeat::Refused));
+        assert_eq!(parse_heartbeat("timeout\n"), Some(Heartbeat::Timeout));
+        assert_eq!(
+            parse_heartbeat("ok 1500"),
+            Some(Heartbeat::Ok(Duration::from_micros(1500)))
+        );
+        assert_eq!(parse_heartbeat("ok"), None);
+        assert_eq!(parse_heartbeat("ok 12 13"), None);
+        assert_eq!(parse_heartbeat("sh: bash: not found"), None);
     }
 
     #[test]
