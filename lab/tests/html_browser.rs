@@ -313,6 +313,36 @@ fn check_sweep_page(browser: &Path) {
     check_rendered(browser, "sweep-wan-failover-poisson", &html, SWEEP_MARKERS);
 }
 
+/// A sweep of more variants than one chart has colours: small multiples,
+/// one chart per variant and metric, each drawn and laid out.
+fn check_many_variant_sweep_page(browser: &Path) {
+    let o = drlab(&[
+        "sweep",
+        "scenarios/library/wan-failover.toml",
+        "--seeds",
+        "5",
+        "--vary",
+        "links[0].bandwidth_mbps=0.5,1,2,3,4,5,6,7,8,9,10",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "sweep: {}", stderr(&o));
+    let html = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        !html.contains("id=\"cdf-rto\""),
+        "an overlay of 11 variants"
+    );
+    let markers = [
+        "id=\"cdf-rto-0\"",
+        "id=\"cdf-rto-10\"",
+        "id=\"cdf-rpo-0\"",
+        "id=\"cdf-rpo-10\"",
+        "class=\"context\"",
+        "id=\"quantiles-rpo\"",
+    ];
+    check_rendered(browser, "sweep-11-variants-wan-failover", &html, &markers);
+}
+
 /// The page of `drlab compare --format html` of two seeds of the Poisson
 /// WAN failover (their RTOs differ), as [`check_page`] checks a drill's.
 fn check_compare_page(browser: &Path) {
@@ -454,6 +484,7 @@ fn html_reports_render_in_chromium() {
         check_page(&browser, name, markers);
     }
     check_sweep_page(&browser);
+    check_many_variant_sweep_page(&browser);
     check_compare_page(&browser);
     check_sla_page(&browser);
 }

@@ -526,14 +526,22 @@ fn cdf_section(p: &SweepPage) -> Markup {
                 "The share of runs whose RTO (RPO) was at most each value: one step curve per variant, drawn from at most "
                 (CDF_POINTS_MAX) " of its steps. A curve that ends below 100 % has runs that never recovered (RTO) or whose RPO is unknown."
             }
-            p class="legend" {
-                @for (i, v) in vs.iter().enumerate() {
-                    (key(&format!("cdf v{}", i % COLOURS), &clip(&v.name, 80)))
+            @if vs.len() > COLOURS {
+                p class="note" {
+                    "More variants than colours: one small chart per variant, its curve over the others' in grey, every chart on the same scale."
                 }
-            }
-            div class="pair" {
-                (cdf_chart(p, "rto", "RTO"))
-                (cdf_chart(p, "rpo", "RPO"))
+                (cdf_panels(p, "rto", "RTO"))
+                (cdf_panels(p, "rpo", "RPO"))
+            } @else {
+                p class="legend" {
+                    @for (i, v) in vs.iter().enumerate() {
+                        (key(&format!("cdf v{}", i % COLOURS), &clip(&v.name, 80)))
+                    }
+                }
+                div class="pair" {
+                    (cdf_chart(p, "rto", "RTO"))
+                    (cdf_chart(p, "rpo", "RPO"))
+                }
             }
             (same_curves(p, "rto", "RTO"))
             (same_curves(p, "rpo", "RPO"))
@@ -594,9 +602,14 @@ pub fn cdf_steps(samples: &[Option<f64>]) -> Vec<(f64, f64)> {
     kept
 }
 
-fn cdf_chart(p: &SweepPage, metric: &str, name: &str) -> Markup {
+/// One CDF's steps: (value, share of runs at most it).
+type Steps = Vec<(f64, f64)>;
+
+/// The CDF steps and objectives of the variants drawn, and the largest
+/// value any shows (the right end of a scale they all share).
+fn cdf_extent(p: &SweepPage, metric: &str) -> (Vec<Steps>, Vec<f64>, f64) {
     let vs = shown(p);
-    let curves: Vec<Vec<(f64, f64)>> = vs
+    let curves: Vec<Steps> = vs
         .iter()
         .map(|v| cdf_steps(&metric_of(v, metric).samples))
         .collect();
@@ -607,9 +620,18 @@ fn cdf_chart(p: &SweepPage, metric: &str, name: &str) -> Markup {
             right = right.max(x);
         }
     }
+    (curves, objectives, right)
+}
+
+fn share_label(t: f64) -> String {
+    format!("{} %", seconds(t * 100.0))
+}
+
+fn cdf_chart(p: &SweepPage, metric: &str, name: &str) -> Markup {
+    let vs = shown(p);
+    let (curves, objectives, right) = cdf_extent(p, metric);
     let xs = TimeScale::new(0.0, right * 1.05).onto(LEFT, RIGHT);
     let ys = TimeScale::linear(0.0, 1.0).onto(BOTTOM, TOP);
-    let percent = |t: f64| format!("{} %", seconds(t * 100.0));
     let id = format!("cdf-{metric}");
     html! {
         svg id=(id) role="img" aria-labelledby={ (id) "-title" } width=(Px(CHART_W)) height=(Px(CHART_H))
@@ -617,7 +639,7 @@ fn cdf_chart(p: &SweepPage, metric: &str, name: &str) -> Markup {
             title id={ (id) "-title" } { "Empirical CDF of the " (name) " of " (clip(&p.scenario, TEXT_MAX)) ", one curve per variant" }
             (plot_area())
             text class="lane" x=(Px(LEFT)) y=(Px(TOP - 12.0)) { "share of runs with " (name) " ≤ x" }
-            (y_axis(&ys, LEFT, RIGHT, "share of runs", 5, &percent))
+            (y_axis(&ys, LEFT, RIGHT, "share of runs", 5, &share_label))
             (axis_with(&xs, TOP, BOTTOM, &format!("{name} (s)"), 8, &seconds))
             @for o in distinct(&objectives) {
                 @let x = xs.x(o);
@@ -628,7 +650,52 @@ fn cdf_chart(p: &SweepPage, metric: &str, name: &str) -> Markup {
                 }
             }
             @for (i, (v, c)) in vs.iter().zip(&curves).enumerate() {
-                (cdf_curve(v, metric, name, c, &xs, &ys, i))
+                (cdf_curve(v, metric, name, c, (&xs, &ys), (LEFT, RIGHT), i))
+            }
+        }
+    }
+}
+
+/// Size of one small chart of [`cdf_panels`].
+const PANEL_W: f64 = 316.0;
+const PANEL_LEFT: f64 = 62.0;
+const PANEL_RIGHT: f64 = 288.0;
+const PANEL_TOP: f64 = 26.0;
+const PANEL_BOTTOM: f64 = 150.0;
+const PANEL_H: f64 = PANEL_BOTTOM + AXIS_H + 4.0;
+
+/// Small multiples: per variant, a small chart of its CDF over the other
+/// variants' in grey, all on one scale so that charts compare (ids
+/// `cdf-METRIC-I`). For more variants than one chart's colours tell apart.
+fn cdf_panels(p: &SweepPage, metric: &str, name: &str) -> Markup {
+    let vs = shown(p);
+    let (curves, objectives, right) = cdf_extent(p, metric);
+    let xs = TimeScale::new(0.0, right * 1.05).onto(PANEL_LEFT, PANEL_RIGHT);
+    let ys = TimeScale::linear(0.0, 1.0).onto(PANEL_BOTTOM, PANEL_TOP);
+    let edges = (PANEL_LEFT, PANEL_RIGHT);
+    html! {
+        div class="panels" {
+            @for (i, v) in vs.iter().enumerate() {
+                @let id = format!("cdf-{metric}-{i}");
+                svg id=(id) class="panel" role="img" aria-labelledby={ (id) "-title" } width=(Px(PANEL_W)) height=(Px(PANEL_H))
+                    viewBox={ "0 0 " (Px(PANEL_W)) " " (Px(PANEL_H)) } {
+                    title id={ (id) "-title" } { "Empirical CDF of the " (name) " of " (clip(&v.name, TEXT_MAX)) ", the other variants in grey" }
+                    rect class="plot" x=(Px(PANEL_LEFT)) y=(Px(PANEL_TOP)) width=(Px(PANEL_RIGHT - PANEL_LEFT)) height=(Px(PANEL_BOTTOM - PANEL_TOP)) {}
+                    text class="lane" x=(Px(PANEL_LEFT)) y=(Px(PANEL_TOP - 10.0)) { (name) ": " (clip(&v.name, 40)) }
+                    (y_axis(&ys, PANEL_LEFT, PANEL_RIGHT, "", 2, &share_label))
+                    (axis_with(&xs, PANEL_TOP, PANEL_BOTTOM, &format!("{name} (s)"), 4, &seconds))
+                    @let o = xs.x(objectives[i]);
+                    g class="objective" {
+                        title { (name) " objective " (seconds(objectives[i])) " s" }
+                        line x1=(Px(o)) x2=(Px(o)) y1=(Px(PANEL_TOP)) y2=(Px(PANEL_BOTTOM)) {}
+                    }
+                    @for (j, (w, c)) in vs.iter().zip(&curves).enumerate() {
+                        @if j != i {
+                            g class="context" { (cdf_curve(w, metric, name, c, (&xs, &ys), edges, j)) }
+                        }
+                    }
+                    (cdf_curve(v, metric, name, &curves[i], (&xs, &ys), edges, i))
+                }
             }
         }
     }
@@ -673,17 +740,17 @@ fn cdf_curve(
     metric: &str,
     name: &str,
     steps: &[(f64, f64)],
-    xs: &TimeScale,
-    ys: &TimeScale,
+    (xs, ys): (&TimeScale, &TimeScale),
+    (left, right): (f64, f64),
     i: usize,
 ) -> Markup {
     let samples = &metric_of(v, metric).samples;
     let missing = samples.iter().filter(|s| s.is_none()).count();
-    let mut d = format!("M{} {}", Px(LEFT), Px(ys.x(0.0)));
+    let mut d = format!("M{} {}", Px(left), Px(ys.x(0.0)));
     for &(x, share) in steps {
         d += &format!("H{}V{}", Px(xs.x(x)), Px(ys.x(share)));
     }
-    d += &format!("H{}", Px(RIGHT));
+    d += &format!("H{}", Px(right));
     html! {
         g class={ "cdf v" (i % COLOURS) } {
             title {
@@ -778,6 +845,8 @@ const SWEEP_CSS: &str = r#"
 .pair{display:flex;flex-wrap:wrap;gap:16px}
 .plot{fill:#fcfcfd}
 .cdf path{fill:none;stroke-width:2}
+.panels{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:16px}
+.context .cdf path{stroke:#d3d7dd;stroke-width:1}
 .cdf rect.swatch{height:4px;y:5px}
 .v0 path{stroke:#1f77b4}.v0 .swatch{fill:#1f77b4}
 .v1 path{stroke:#ff7f0e}.v1 .swatch{fill:#ff7f0e}
@@ -902,6 +971,39 @@ mod tests {
         assert!(!chart(&page, "quantiles-rto").contains("require-answer"));
         assert!(page.contains("the smallest value meeting it: <strong>k=4</strong>"));
         assert!(page.contains("--vary k=8,2,4 --require 'rpo_p50&lt;=0.3'"));
+    }
+
+    #[test]
+    fn more_variants_than_colours_get_one_small_chart_each() {
+        let mut p = sweep(20);
+        p.variants = (1..=COLOURS as u32 + 2)
+            .map(|x| variant(x, 20, None))
+            .collect();
+        let n = p.variants.len();
+        let page = sweep_html(&p);
+        for metric in ["rto", "rpo"] {
+            assert!(
+                !page.contains(&format!("id=\"cdf-{metric}\"")),
+                "no overlay"
+            );
+            for i in 0..n {
+                let c = chart(&page, &format!("cdf-{metric}-{i}"));
+                // its own curve in its colour, last (on top), the others grey
+                assert_eq!(
+                    c.matches("class=\"context\"").count(),
+                    n - 1,
+                    "{metric} {i}"
+                );
+                let own = c.rfind("class=\"cdf v").unwrap();
+                assert!(c[own..].starts_with(&format!("class=\"cdf v{}\"", i % COLOURS)));
+                assert!(!c[own..].contains("context"), "{metric} {i}");
+                assert_eq!(c.matches("class=\"objective\"").count(), 1);
+            }
+            assert!(!page.contains(&format!("id=\"cdf-{metric}-{n}\"")));
+        }
+        // At most as many colours as variants: the overlay stays.
+        let few = sweep_html(&sweep(20));
+        assert!(few.contains("id=\"cdf-rto\"") && !few.contains("id=\"cdf-rto-0\""));
     }
 
     #[test]
