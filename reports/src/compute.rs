@@ -491,7 +491,8 @@ impl Fold {
             EventKind::HeartbeatOk { .. }
             | EventKind::HeartbeatMissed { .. }
             | EventKind::AgentReport { .. }
-            | EventKind::WriteServed { .. } => {}
+            | EventKind::WriteServed { .. }
+            | EventKind::ReplicaHeld { .. } => {}
             EventKind::ArchiveTaken { .. }
             | EventKind::ArchiveFailed { .. }
             | EventKind::OperationRefused { .. }

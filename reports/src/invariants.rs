@@ -38,6 +38,23 @@
 //!   as process 700 holds its interlock until the runbook returns); a
 //!   failover is in progress while the console shows Engaging Secondary
 //!   (210) or Engaging Primary (222), until the runbook ends.
+//! - `replicated-never-lost`: an acknowledged write (`write-acked`) that a
+//!   replica held when it took over is not lost at the end. From the
+//!   `replica-held` events (what a replication target's store held at the
+//!   moment it was mounted as a takeover, a failover or a switch-back:
+//!   "replicated before the failover" means applied to the target by
+//!   then) and the run's lost set (acknowledged but missing from the
+//!   read-backs, the report's `lost_seqs`): a seq in both is a violation,
+//!   at the read-back that misses it, naming the write, when it was
+//!   acknowledged and when and where the replica held it. Runs without
+//!   `replica-held` events (old event files, runs without a takeover) or
+//!   without a read-back pass. The lab does not emit the event: its
+//!   replica is the target's Maildirs (per mailbox, not per store), and
+//!   what they held at the takeover is known only from a Maildir scan
+//!   made at the mount itself, a read its `mount_store` does not make
+//!   (a scan made later also counts what rsync delivered after the
+//!   mount), so it claims nothing rather than reconstruct it after the
+//!   fact, and lab runs pass this check vacuously.
 //!
 //! The simulator's drill context asserts the first two as it runs (an
 //! illegal transition is a bug there, and `drlab explore` reports the
@@ -61,13 +78,16 @@ pub struct Violation {
 
 /// The first violation of each invariant in `events`, in the order above.
 pub fn check(events: &[Event]) -> Vec<Violation> {
+    // the report's own figures, computed once for the invariants that read them
+    let report = crate::Report::from_events(events);
     [
         dr_transitions(events),
         step_pairs(events),
         drill_checks(events),
-        live(events),
+        live(events, &report),
         no_split_brain(events),
         interlocks(events),
+        replicated_never_lost(events, &report),
     ]
     .into_iter()
     .flatten()
@@ -155,7 +175,7 @@ fn drill_checks(events: &[Event]) -> Option<Violation> {
     })
 }
 
-fn live(events: &[Event]) -> Option<Violation> {
+fn live(events: &[Event], r: &crate::Report) -> Option<Violation> {
     let ended = events.iter().rev().find_map(|e| match &e.kind {
         EventKind::DrillEnded { reason } => Some((at(e), reason.to_string())),
         _ => None,
@@ -167,7 +187,6 @@ fn live(events: &[Event]) -> Option<Violation> {
             what: "not live: the drill never ended".into(),
         });
     };
-    let r = crate::Report::from_events(events);
     // served at the end: the last probes before the end all succeeded
     let needed = events
         .iter()
@@ -353,6 +372,72 @@ fn interlocks(events: &[Event]) -> Option<Violation> {
                 ),
             });
         }
+    }
+    None
+}
+
+/// The first write (in the order of the takeovers, then of sequence
+/// numbers) that a replica held when it took over and that the run lost.
+fn replicated_never_lost(events: &[Event], report: &crate::Report) -> Option<Violation> {
+    let held: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::ReplicaHeld { .. }))
+        .collect();
+    if held.is_empty() {
+        return None;
+    }
+    // The read-back that completes the lost set: the last one.
+    let read_back = events
+        .iter()
+        .rev()
+        .find(|e| matches!(e.kind, EventKind::ReadBack { .. }))?;
+    let lost = &report.lost_seqs;
+    if lost.is_empty() {
+        return None;
+    }
+    let mut by_time: Vec<&Event> = held;
+    by_time.sort_by_key(|e| match &e.kind {
+        EventKind::ReplicaHeld { held_at, .. } => *held_at,
+        _ => e.at,
+    });
+    for e in by_time {
+        let EventKind::ReplicaHeld {
+            host,
+            store,
+            held_at,
+            held,
+        } = &e.kind
+        else {
+            continue;
+        };
+        let mut missing = held.iter().filter(|s| lost.contains(*s));
+        let Some(seq) = missing.next() else {
+            continue;
+        };
+        let more = missing.count();
+        let acked = events.iter().find_map(|a| match a.kind {
+            EventKind::WriteAcked { seq: s, .. } if s == seq => Some(at(a)),
+            _ => None,
+        });
+        let acked = acked.map_or_else(String::new, |t| format!(", acknowledged at {t:.3} s,"));
+        let also = match more {
+            0 => String::new(),
+            n => format!(" ({n} more of the writes it held are lost too)"),
+        };
+        let host_read = match &read_back.kind {
+            EventKind::ReadBack { host, .. } => host.to_string(),
+            _ => String::new(),
+        };
+        return Some(Violation {
+            invariant: "replicated-never-lost",
+            at_s: at(read_back),
+            what: format!(
+                "write {seq}{acked} was held by {host}'s replica {store} when it took over at \
+                 {:.3} s, but the read-back of {host_read} at {:.3} s misses it{also}",
+                crate::secs(held_at.as_micros()),
+                at(read_back),
+            ),
+        });
     }
     None
 }
@@ -633,6 +718,89 @@ mod tests {
         let restore_during_archive = vec![started(1.0, ARCHIVE), started(2.0, COPY)];
         let v = named(&check(&restore_during_archive), "interlocks").expect("broken");
         assert!(v.what.starts_with("a restore began with"), "{}", v.what);
+    }
+
+    fn acked(t: f64, seq: u64) -> Event {
+        ev(t, EventKind::WriteAcked { seq, bytes: 100 })
+    }
+
+    fn replica_held(t: f64, held_at: f64, held: &[u64]) -> Event {
+        ev(
+            t,
+            EventKind::ReplicaHeld {
+                host: "EXCH2".into(),
+                store: "First Storage Group/Mailbox Store".into(),
+                held_at: Timestamp::from_secs_f64(held_at),
+                held: held.iter().copied().collect(),
+            },
+        )
+    }
+
+    fn read_back(t: f64, host: &str, held: &[u64]) -> Event {
+        ev(
+            t,
+            EventKind::ReadBack {
+                host: host.into(),
+                held: held.iter().copied().collect(),
+            },
+        )
+    }
+
+    /// Writes 0 to 3 acknowledged; EXCH1 crashes after 3 was acknowledged
+    /// but before it was replicated; EXCH2 takes over at 50 s holding 0 to
+    /// 2, then serves 4.
+    fn failover(end_held: &[u64]) -> Vec<Event> {
+        vec![
+            acked(1.0, 0),
+            acked(2.0, 1),
+            acked(3.0, 2),
+            acked(4.0, 3),
+            changed(10.0, Transition::Degrade),
+            changed(20.0, Transition::EngageSecondary),
+            acked(60.0, 4),
+            replica_held(100.0, 50.0, &[0, 1, 2]),
+            read_back(100.0, "EXCH2", end_held),
+        ]
+    }
+
+    #[test]
+    fn losing_only_what_was_never_replicated_is_no_violation() {
+        // write 3 is lost (RPO), but the replica never held it
+        let events = failover(&[0, 1, 2, 4]);
+        assert_eq!(named(&check(&events), "replicated-never-lost"), None);
+        assert_eq!(crate::Report::from_events(&events).lost_writes, 1);
+    }
+
+    #[test]
+    fn losing_a_write_the_replica_held_at_takeover_is_a_violation() {
+        // a failback that restored an older copy over the replica's store
+        let v = named(&check(&failover(&[0, 2, 4])), "replicated-never-lost")
+            .expect("write 1 was replicated, then lost");
+        assert_eq!(v.at_s, 100.0);
+        assert_eq!(
+            v.what,
+            "write 1, acknowledged at 2.000 s, was held by EXCH2's replica First Storage \
+             Group/Mailbox Store when it took over at 50.000 s, but the read-back of EXCH2 at \
+             100.000 s misses it"
+        );
+        let v = named(&check(&failover(&[4])), "replicated-never-lost").expect("lost");
+        assert!(v.what.starts_with("write 0,"), "{}", v.what);
+        assert!(
+            v.what
+                .ends_with("(2 more of the writes it held are lost too)"),
+            "{}",
+            v.what
+        );
+    }
+
+    #[test]
+    fn without_replica_held_events_or_a_read_back_it_passes() {
+        let mut events = failover(&[4]);
+        events.retain(|e| !matches!(e.kind, EventKind::ReplicaHeld { .. }));
+        assert_eq!(named(&check(&events), "replicated-never-lost"), None);
+        let mut events = failover(&[4]);
+        events.retain(|e| !matches!(e.kind, EventKind::ReadBack { .. }));
+        assert_eq!(named(&check(&events), "replicated-never-lost"), None);
     }
 
     #[test]

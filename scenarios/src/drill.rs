@@ -398,6 +398,25 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
     while activities.next().await.is_some() {}
     drop(activities);
 
+    // What replicas held when they took over (`replica-held`), for the
+    // invariant that nothing replicated before a failover is lost; a
+    // backend that cannot tell truthfully records none.
+    match b.replicas_held().await {
+        Ok(held) => {
+            for r in held {
+                cx.emit(EventKind::ReplicaHeld {
+                    host: r.host,
+                    store: r.store,
+                    held_at: r.at,
+                    held: r.held,
+                });
+            }
+        }
+        Err(e) if e.kind() == drlab_drivers::ErrorKind::Unsupported => {}
+        Err(e) => cx.emit(EventKind::Alert {
+            message: format!("what the replicas held at takeover is unknown: {e}").into(),
+        }),
+    }
     let mut serving = vec![sh.serving.borrow().clone()];
     for h in sh.also_serving.borrow().iter() {
         if !serving.contains(h) {

@@ -871,6 +871,10 @@ impl Workload for SimBackend {
         Ok(all)
     }
 
+    async fn replicas_held(&self) -> OpResult<Vec<drlab_drivers::types::ReplicaHeld>> {
+        Ok(self.w().replicas_held.clone())
+    }
+
     async fn probe(&self, client: &str, service_name: &str, mailbox: &str) -> OpResult<()> {
         let now = self.micros();
         let routed = self.w().serve(client, service_name, mailbox, now);

@@ -346,6 +346,9 @@ impl<B: Backend> Workload for Failing<'_, B> {
     async fn read_back(&self, host: &str) -> OpResult<SeqSet> {
         through!(self, read_back, host, (host))
     }
+    async fn replicas_held(&self) -> OpResult<Vec<drlab_drivers::types::ReplicaHeld>> {
+        through!(self, replicas_held, "", ())
+    }
     async fn probe(&self, client: &str, service_name: &str, mailbox: &str) -> OpResult<()> {
         through!(self, probe, client, (client, service_name, mailbox))
     }

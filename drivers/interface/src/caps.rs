@@ -14,7 +14,7 @@ use crate::seqset::SeqSet;
 use crate::time::Timestamp;
 use crate::types::{
     ArchiveInfo, DnsRecord, Fault, IdentityItems, MailboxInfo, MirrorMode, QueueStatus, RecordType,
-    RestoreOptions, ServiceState, StartupType, StoreInfo, StoreRef,
+    ReplicaHeld, RestoreOptions, ServiceState, StartupType, StoreInfo, StoreRef,
 };
 
 /// Result of a capability call.
@@ -240,6 +240,17 @@ pub trait Workload {
     }
     /// The workload records a host's stores hold now.
     async fn read_back(&self, host: &str) -> OpResult<SeqSet>;
+    /// What each replication target's store held at each takeover so far
+    /// (the moment it was mounted while a replication target), in the
+    /// order of those moments; the drill records them (`replica-held`)
+    /// when its workload has stopped. A backend that cannot tell
+    /// truthfully returns [`OpError::Unsupported`] (the default), and the
+    /// drill records none; wrappers forward it.
+    async fn replicas_held(&self) -> OpResult<Vec<ReplicaHeld>> {
+        Err(OpError::Unsupported {
+            what: "what a replica held when it took over".into(),
+        })
+    }
     /// One end-user operation (submit and log in) for `mailbox` through
     /// `service_name` as seen from `client`.
     async fn probe(&self, client: &str, service_name: &str, mailbox: &str) -> OpResult<()>;

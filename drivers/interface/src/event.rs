@@ -161,6 +161,25 @@ pub enum EventKind {
         /// The host (scenario name) whose store acknowledged it.
         host: Arc<str>,
     },
+    /// What a replication target's store held when the target took it
+    /// over: the records applied to it by the moment it was mounted while
+    /// it was the target of a replication connection (the takeover, so
+    /// "replicated before the failover" means "applied to the target by
+    /// then"). One per store and takeover (a handful per run), recorded by
+    /// the drill once its workload has stopped, before the read-backs, in
+    /// the order of `held_at`. The invariant `replicated-never-lost` reads
+    /// it. Backends that cannot tell truthfully (the lab) record none.
+    ReplicaHeld {
+        /// The target host (scenario name) that took the store over.
+        host: Arc<str>,
+        /// The store, as `group/store`.
+        store: Arc<str>,
+        /// When it took the store over (drill time, at or before this
+        /// event's).
+        held_at: Timestamp,
+        /// Sequence numbers it held then.
+        held: SeqSet,
+    },
     /// A workload write failed (not acknowledged, so not counted as lost).
     WriteFailed {
         /// Sequence number.
@@ -471,6 +490,15 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+fn put_ranges(out: &mut Vec<u8>, set: &SeqSet) {
+    let ranges = set.ranges();
+    put_u64(out, ranges.len() as u64);
+    for (a, b) in ranges {
+        put_u64(out, a);
+        put_u64(out, b);
+    }
+}
+
 impl Event {
     /// Appends the canonical encoding of this event to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -568,6 +596,18 @@ impl Event {
                 put_str(out, mailbox);
                 put_str(out, host);
             }
+            EventKind::ReplicaHeld {
+                host,
+                store,
+                held_at,
+                held,
+            } => {
+                out.push(21);
+                put_str(out, host);
+                put_str(out, store);
+                put_u64(out, held_at.as_micros());
+                put_ranges(out, held);
+            }
             EventKind::WriteFailed { seq, error } => {
                 out.push(12);
                 put_u64(out, *seq);
@@ -581,12 +621,7 @@ impl Event {
             EventKind::ReadBack { host, held } => {
                 out.push(15);
                 put_str(out, host);
-                let ranges = held.ranges();
-                put_u64(out, ranges.len() as u64);
-                for (a, b) in ranges {
-                    put_u64(out, a);
-                    put_u64(out, b);
-                }
+                put_ranges(out, held);
             }
             EventKind::Alert { message } => {
                 out.push(16);
@@ -837,6 +872,19 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"at":1.5,"event":"write-served","seq":3,"mailbox":"alice","host":"EXCH2"}"#
+        );
+        let e = ev(
+            9_000_000,
+            EventKind::ReplicaHeld {
+                host: "EXCH2".into(),
+                store: "First Storage Group/Mailbox Store".into(),
+                held_at: Timestamp(4_250_000),
+                held: [0, 1, 2, 7].into_iter().collect(),
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"at":9.0,"event":"replica-held","host":"EXCH2","store":"First Storage Group/Mailbox Store","held_at":4.25,"held":[[0,2],[7,7]]}"#
         );
     }
 }

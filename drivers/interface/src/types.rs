@@ -337,3 +337,20 @@ impl Fault {
 pub fn default_initiator(host: &str) -> String {
     format!("iqn.1991-05.com.microsoft:{}", host.to_ascii_lowercase())
 }
+
+/// What a replication target's store held when the target took it over:
+/// the workload records (sequence numbers) applied to it by the moment it
+/// was mounted while it was the target of a replication connection. The
+/// drill records each as a `replica-held` event; the invariant
+/// `replicated-never-lost` reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaHeld {
+    /// The target host (scenario name) that took the store over.
+    pub host: Arc<str>,
+    /// The store, as `group/store`.
+    pub store: Arc<str>,
+    /// When the store was mounted on the target (drill time).
+    pub at: crate::time::Timestamp,
+    /// The records it held then.
+    pub held: crate::seqset::SeqSet,
+}

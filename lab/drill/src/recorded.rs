@@ -634,6 +634,10 @@ impl<B: Backend> Workload for Recorded<'_, B> {
         self.inner.read_back(host).await
     }
 
+    async fn replicas_held(&self) -> OpResult<Vec<drlab_drivers::types::ReplicaHeld>> {
+        self.inner.replicas_held().await
+    }
+
     async fn probe(&self, client: &str, service_name: &str, mailbox: &str) -> OpResult<()> {
         self.inner.probe(client, service_name, mailbox).await
     }

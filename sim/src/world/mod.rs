@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use drlab_drivers::OpError;
 use drlab_drivers::SeqSet;
-use drlab_drivers::types::{ServiceState, StartupType, StoreRef};
+use drlab_drivers::types::{ReplicaHeld, ServiceState, StartupType, StoreRef};
 use drlab_scenarios::format::{ExchangeRole, LinkSpec, Role, Scenario, Timing};
 
 use crate::rng::SimRng;
@@ -129,6 +129,10 @@ pub struct Store {
     pub record_bytes: u64,
     /// Last modification time of the database files.
     pub modified_at: Micros,
+    /// Replication, a mirror or a restore from a replica put records in it
+    /// while it was dismounted, since it was last mounted: mounting it is
+    /// a takeover ([`World::replicas_held`]).
+    pub replica: bool,
 }
 
 /// A simulated server.
@@ -264,7 +268,15 @@ pub struct World {
     pair_due: Vec<Micros>,
     /// `settle`'s list of connections to visit, kept for its allocation.
     ready: Vec<usize>,
+    /// What each replica store held when it was taken over (mounted on a
+    /// replication target), in time order, at most [`REPLICAS_HELD_MAX`].
+    pub replicas_held: Vec<ReplicaHeld>,
 }
+
+/// The most takeovers [`World::replicas_held`] keeps: a drill mounts a
+/// replica a few times (a failover, a switch-back); a runbook that
+/// remounts more often keeps the first ones.
+pub const REPLICAS_HELD_MAX: usize = 64;
 
 /// Which memoised message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -367,6 +379,7 @@ impl World {
                                 records: SeqSet::new(),
                                 record_bytes: 0,
                                 modified_at: 0,
+                                replica: false,
                             })
                         })
                         .collect();
@@ -424,6 +437,7 @@ impl World {
             due: BTreeSet::new(),
             pair_due: Vec::new(),
             ready: Vec::new(),
+            replicas_held: Vec::new(),
 
             rng: SimRng::new(seed),
             timing: s.timing.clone(),

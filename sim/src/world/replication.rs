@@ -3,6 +3,14 @@
 //! with its latency and is applied by the target at its disk rate. Times are
 //! computed when a write is queued; [`World::settle`] applies what has
 //! arrived. Pauses, partitions and crashes interrupt the flow.
+//!
+//! A store that receives records this way while dismounted is a replica
+//! (`Store::replica`); mounting it is a takeover, and
+//! [`World::finish_mount`] notes what it held then
+//! ([`World::replicas_held`]: the drill's `replica-held` events). The
+//! moment is the mount, not the source's failure: writes on the wire when
+//! the source stopped may still arrive before the target goes live, and
+//! nothing arriving after the mount is owed to the failover.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -283,6 +291,7 @@ impl World {
                     st.record_bytes += u64::from(item.bytes);
                 }
                 st.modified_at = item.applied_at;
+                st.replica |= !st.mounted;
             }
             self.pairs[i].last_applied = item.applied_at;
         }
@@ -512,6 +521,7 @@ impl World {
                 st.modified_at = now;
                 st.foreign = true;
                 st.consistency = Consistency::Clean;
+                st.replica |= !st.mounted;
             }
         }
         self.pairs[i].state = ReplicationState::Replicating;
@@ -572,6 +582,7 @@ impl World {
             st.modified_at = now;
             st.consistency = Consistency::Clean;
             st.foreign = true;
+            st.replica |= !st.mounted;
         }
         Ok(skipped)
     }

@@ -209,6 +209,8 @@ impl World {
                 st.record_bytes = bytes.saturating_sub(st.base_bytes);
                 st.consistency = *consistency;
                 st.modified_at = now;
+                // An archive image, not a replica's data.
+                st.replica = false;
             }
         }
     }

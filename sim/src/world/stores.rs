@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use drlab_drivers::OpError;
-use drlab_drivers::types::StoreRef;
+use drlab_drivers::types::{ReplicaHeld, StoreRef};
 
-use super::{Consistency, Micros, World};
+use super::{Consistency, Micros, REPLICAS_HELD_MAX, World};
 
 impl World {
     /// Begins a mount; `None` when already mounted.
@@ -78,8 +78,20 @@ impl World {
             )));
         }
         let i = host.store(id)?;
-        host.stores[i].mounted = true;
-        host.stores[i].modified_at = now;
+        let st = &mut host.stores[i];
+        st.mounted = true;
+        st.modified_at = now;
+        if std::mem::take(&mut st.replica) && self.replicas_held.len() < REPLICAS_HELD_MAX {
+            // A takeover: the replica goes live with what it holds now
+            // (`settle` applied what had arrived before this call).
+            let held = ReplicaHeld {
+                host: host.name.clone(),
+                store: st.id.to_string().into(),
+                at: drlab_drivers::Timestamp(now),
+                held: st.records.clone(),
+            };
+            self.replicas_held.push(held);
+        }
         Ok(())
     }
 
