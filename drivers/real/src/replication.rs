@@ -256,8 +256,9 @@ const LSYNCD_STATE_FN: &str = r#"lsyncd_state() {
 
 /// Prints a line `PID BYTES` for each rsync process on a host, BYTES being
 /// what it has read and written so far (`rchar` + `wchar` of
-/// `/proc/PID/io`, proc(5)). A process gone between `pgrep` and the read
-/// prints nothing; the command always succeeds.
+/// `/proc/PID/io`, proc(5)), or `PID ?` when that cannot be read (another
+/// user's process: it counts as moving). A process gone between `pgrep`
+/// and the read prints nothing; the command always succeeds.
 ///
 /// Why progress and not presence: a partition that cuts the source off in
 /// the middle of a transfer leaves the target's receiving rsync waiting on
@@ -265,29 +266,33 @@ const LSYNCD_STATE_FN: &str = r#"lsyncd_state() {
 /// `--timeout`), alive but applying nothing. Double-Take's `waitontarget`
 /// waits for data the target received and has still to apply; a receiver
 /// that moves no byte has none.
-pub const RSYNC_PROGRESS: &str = r#"for p in $(pgrep -x rsync); do b=$(awk '/^(rchar|wchar):/ {s += $2} END {print s + 0}' "/proc/$p/io" 2>/dev/null) && echo "$p $b"; done; true"#;
+pub const RSYNC_PROGRESS: &str = r#"for p in $(pgrep -x rsync); do if b=$(awk '/^(rchar|wchar):/ {s += $2} END {print s + 0}' "/proc/$p/io" 2>/dev/null); then echo "$p $b"; elif [ -e "/proc/$p" ]; then echo "$p ?"; fi; done; true"#;
 
-/// The rsync processes of a [`RSYNC_PROGRESS`] output: pid → bytes moved.
-/// Lines that are not two numbers are skipped (a process that vanished).
-pub fn rsync_progress(stdout: &str) -> std::collections::BTreeMap<u32, u64> {
+/// One [`RSYNC_PROGRESS`] sample: pid → bytes moved (`None`: unreadable).
+pub type RsyncProgress = std::collections::BTreeMap<u32, Option<u64>>;
+
+/// The rsync processes of a [`RSYNC_PROGRESS`] output. Other lines are
+/// skipped (a process that vanished mid-line).
+pub fn rsync_progress(stdout: &str) -> RsyncProgress {
     stdout
         .lines()
         .filter_map(|l| {
             let (pid, bytes) = l.trim().split_once(' ')?;
-            Some((pid.parse().ok()?, bytes.trim().parse().ok()?))
+            let bytes = match bytes.trim() {
+                "?" => None,
+                b => Some(b.parse().ok()?),
+            };
+            Some((pid.parse().ok()?, bytes))
         })
         .collect()
 }
 
 /// Whether any receiver moved data between two [`rsync_progress`] samples:
-/// a process that is new, or whose byte count changed. Processes that
-/// ended moved nothing more.
-pub fn rsync_moved(
-    before: &std::collections::BTreeMap<u32, u64>,
-    now: &std::collections::BTreeMap<u32, u64>,
-) -> bool {
+/// a process that is new, whose byte count changed, or whose count cannot
+/// be read (never judged still). Processes that ended moved nothing more.
+pub fn rsync_moved(before: &RsyncProgress, now: &RsyncProgress) -> bool {
     now.iter()
-        .any(|(pid, bytes)| before.get(pid) != Some(bytes))
+        .any(|(pid, bytes)| bytes.is_none() || before.get(pid) != Some(bytes))
 }
 
 /// Stops lsyncd if it runs (waking it first if paused), bounded wait.
@@ -791,6 +796,10 @@ mod tests {
         assert!(!rsync_moved(&first, &rsync_progress("")));
         // a vanished process's half line is skipped
         assert_eq!(rsync_progress("412\nabc 3\n7 9\n").len(), 1);
+        // one that cannot be read is never still
+        let hidden = rsync_progress("412 1000\n600 ?\n");
+        assert_eq!(hidden.get(&600), Some(&None));
+        assert!(rsync_moved(&hidden, &hidden));
     }
 
     #[test]

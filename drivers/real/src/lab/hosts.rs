@@ -82,6 +82,11 @@ pub fn alias_script(addr: &str, name: &str, fqdn: &str, on: bool) -> String {
 /// session is only the drill's window onto it.
 const HEARTBEAT_SSH_MARGIN_MS: u64 = 2_000;
 
+/// The shortest heartbeat limit sent to a monitor: `heartbeat_script`
+/// gives it to coreutils' `timeout` in milliseconds, where 0 would mean
+/// no limit; a shorter one is a miss at once.
+const HEARTBEAT_LIMIT_MIN: Duration = Duration::from_millis(1);
+
 /// What a monitor runs to send one heartbeat: a TCP connect to
 /// `addr:port` bounded by `limit` and timed on the monitor itself, around
 /// the connect only (bash's `$EPOCHREALTIME`, so neither the SSH session
@@ -136,6 +141,10 @@ impl Hosts for LabBackend {
         if let Err(e) = self.not_taken_over(to) {
             return miss(e).await;
         }
+        if limit < HEARTBEAT_LIMIT_MIN {
+            // (coreutils' `timeout 0` would mean no limit at all)
+            return Err(OpError::timeout(format!("heartbeat {from} -> {to}"), limit));
+        }
         let e = self.entry(to)?;
         let port = e.ssh.as_ref().map_or(22, |s| s.port);
         let script = heartbeat_script(e.address, port, limit);
@@ -149,10 +158,12 @@ impl Hosts for LabBackend {
                 )
                 .into(),
             })?,
-            // a monitor the drill cannot reach sends nothing
-            Ok(Err(err)) => return miss(err).await,
-            Err(_) => {
-                return miss(OpError::timeout(format!("heartbeat {from} -> {to}"), limit)).await;
+            // A monitor the drill cannot reach (down, cut off its
+            // management network, hung) sends nothing: it is down with its
+            // host for the drill, which then declares nothing, as the
+            // simulator's down monitor.
+            Ok(Err(_)) | Err(_) => {
+                return miss(OpError::unreachable(from)).await;
             }
         };
         match answer {
