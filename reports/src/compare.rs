@@ -269,10 +269,12 @@ pub fn agree_but_for_a_stricter_model(
     let c = compare(a, b, tolerance);
     let Some(k) = c.steps.iter().position(|p| !p.same_outcome) else {
         let left = c.besides_verdicts();
-        return if left.is_empty() {
-            Ok("the arms agree but for their verdicts".into())
-        } else {
+        return if !left.is_empty() {
             Err(left.join("; "))
+        } else if a.verdict == Verdict::Pass && b.verdict != Verdict::Pass {
+            Err(format!("A passes and B fails ({})", b.reasons.join("; ")))
+        } else {
+            Ok("the arms agree but for their verdicts".into())
         };
     };
     let (sa, sb) = match (a.steps.get(k), b.steps.get(k)) {
@@ -1028,10 +1030,16 @@ mod tests {
         slow.rto_s = Some(200.0);
         let why = agree_but_for_a_stricter_model(&sim, &slow, t).unwrap_err();
         assert!(why.contains("RTO"), "{why}");
-        // the same outcomes: the verdicts alone may differ
+        // the same outcomes: the verdicts alone may differ, the model's
+        // being the stricter
         let mut sim2 = report();
         sim2.verdict = Verdict::Fail;
         assert!(agree_but_for_a_stricter_model(&sim2, &report(), t).is_ok());
+        let mut lossy = report();
+        lossy.verdict = Verdict::Fail;
+        lossy.reasons = vec!["RPO 9 s exceeds the objective".into()];
+        let why = agree_but_for_a_stricter_model(&report(), &lossy, t).unwrap_err();
+        assert!(why.contains("A passes and B fails (RPO 9 s"), "{why}");
     }
 
     #[test]
