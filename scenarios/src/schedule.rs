@@ -221,7 +221,9 @@ impl Writes {
     pub fn starts_s(mut self) -> Vec<f64> {
         let mut at = self.first();
         let mut out = Vec::new();
-        while let Some(t) = at {
+        // (fixed arrivals give a next start past the horizon too: the
+        // drill stops at the horizon, so does this)
+        while let Some(t) = at.filter(|t| t.as_secs_f64() < self.horizon_s) {
             out.push(t.as_secs_f64());
             at = self.after(t);
         }

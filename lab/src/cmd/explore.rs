@@ -18,7 +18,9 @@
 //!
 //! - an operator who answers late or not at all (scenarios whose `[policy]
 //!   decision` is `manual` only): `operator_response_s` times 2 to 20
-//!   (`OPERATOR_FACTOR`), or, with probability `OPERATOR_NEVER_PROBABILITY`,
+//!   (`OPERATOR_FACTOR`), at most a quarter of the horizon (`late_max_s`,
+//!   so the runbook can still serve users by the end), or, with
+//!   probability `OPERATOR_NEVER_PROBABILITY`,
 //!   beyond the horizon (`never_s`: twice the horizon, at most the format's
 //!   longest duration, which still lies beyond any prompt): a failure
 //!   that never heals, so such a run owes no liveness, only the other
@@ -537,12 +539,24 @@ fn draw_operator(rng: &mut SimRng, s: &Scenario) -> Option<Operator> {
     }
     let [lo, hi] = OPERATOR_FACTOR;
     // to the thousandth, so the summary says it exactly
-    let factor = ms(lo + (hi - lo) * rng.unit());
+    let drawn = ms(lo + (hi - lo) * rng.unit());
+    let base_s = original_s.max(OPERATOR_FLOOR_S);
+    // A late operator still answers early enough for the runbook to serve
+    // users by the end (later is "never", which owes no liveness).
+    let late_max_s = late_max_s(s.scenario.horizon_s).max(base_s);
+    let response_s = ms(drawn * base_s).min(late_max_s).min(DURATION_S_MAX);
     Some(Operator {
         original_s,
-        response_s: ms(factor * original_s.max(OPERATOR_FLOOR_S)).min(DURATION_S_MAX),
-        factor: Some(factor),
+        response_s,
+        factor: Some(ms(response_s / base_s)),
     })
+}
+
+/// The latest a late operator answers: a quarter of the horizon (half
+/// of what precedes the liveness phase), so that an answer to a prompt
+/// made before the liveness phase leaves the runbook its time to finish.
+fn late_max_s(horizon_s: f64) -> f64 {
+    horizon_s * (1.0 - LIVENESS_FRACTION) / 2.0
 }
 
 /// The response time of an operator who never answers: twice the

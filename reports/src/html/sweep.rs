@@ -667,6 +667,8 @@ const PANEL_H: f64 = PANEL_BOTTOM + AXIS_H + 4.0;
 /// Small multiples: per variant, a small chart of its CDF over the other
 /// variants' in grey, all on one scale so that charts compare (ids
 /// `cdf-METRIC-I`). For more variants than one chart's colours tell apart.
+/// Each curve's path is written once (in the first chart's `defs`) and the
+/// others `use` it, so the page grows with the variants, not their square.
 fn cdf_panels(p: &SweepPage, metric: &str, name: &str) -> Markup {
     let vs = shown(p);
     let (curves, objectives, right) = cdf_extent(p, metric);
@@ -689,10 +691,16 @@ fn cdf_panels(p: &SweepPage, metric: &str, name: &str) -> Markup {
                         title { (name) " objective " (seconds(objectives[i])) " s" }
                         line x1=(Px(o)) x2=(Px(o)) y1=(Px(PANEL_TOP)) y2=(Px(PANEL_BOTTOM)) {}
                     }
-                    @for (j, (w, c)) in vs.iter().zip(&curves).enumerate() {
-                        @if j != i {
-                            g class="context" { (cdf_curve(w, metric, name, c, (&xs, &ys), edges, j)) }
+                    @if i == 0 {
+                        // each curve once, for the other charts' grey context
+                        defs {
+                            @for (j, c) in curves.iter().enumerate() {
+                                path id={ "cdf-" (metric) "-curve-" (j) } d=(step_path(c, (&xs, &ys), edges)) {}
+                            }
                         }
+                    }
+                    @for j in (0..vs.len()).filter(|&j| j != i) {
+                        use class="context" href={ "#cdf-" (metric) "-curve-" (j) } {}
                     }
                     (cdf_curve(v, metric, name, &curves[i], (&xs, &ys), edges, i))
                 }
@@ -746,11 +754,7 @@ fn cdf_curve(
 ) -> Markup {
     let samples = &metric_of(v, metric).samples;
     let missing = samples.iter().filter(|s| s.is_none()).count();
-    let mut d = format!("M{} {}", Px(left), Px(ys.x(0.0)));
-    for &(x, share) in steps {
-        d += &format!("H{}V{}", Px(xs.x(x)), Px(ys.x(share)));
-    }
-    d += &format!("H{}", Px(right));
+    let d = step_path(steps, (xs, ys), (left, right));
     html! {
         g class={ "cdf v" (i % COLOURS) } {
             title {
@@ -761,6 +765,21 @@ fn cdf_curve(
             path d=(d) {}
         }
     }
+}
+
+/// A CDF's steps as an SVG path: flat from the `left` edge at 0, up at
+/// each step, flat to the `right` edge at its last share.
+fn step_path(
+    steps: &[(f64, f64)],
+    (xs, ys): (&TimeScale, &TimeScale),
+    (left, right): (f64, f64),
+) -> String {
+    let mut d = format!("M{} {}", Px(left), Px(ys.x(0.0)));
+    for &(x, share) in steps {
+        d += &format!("H{}V{}", Px(xs.x(x)), Px(ys.x(share)));
+    }
+    d += &format!("H{}", Px(right));
+    d
 }
 
 /// Seconds with one decimal, or ∞.
@@ -846,7 +865,7 @@ const SWEEP_CSS: &str = r#"
 .plot{fill:#fcfcfd}
 .cdf path{fill:none;stroke-width:2}
 .panels{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:16px}
-.context .cdf path{stroke:#d3d7dd;stroke-width:1}
+use.context{fill:none;stroke:#d3d7dd;stroke-width:1}
 .cdf rect.swatch{height:4px;y:5px}
 .v0 path{stroke:#1f77b4}.v0 .swatch{fill:#1f77b4}
 .v1 path{stroke:#ff7f0e}.v1 .swatch{fill:#ff7f0e}

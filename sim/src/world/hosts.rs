@@ -82,6 +82,7 @@ impl World {
             for st in &mut host.stores {
                 if st.consistency == Consistency::Clean && (!st.foreign || st.overwrite) {
                     st.mounted = true;
+                    super::stores::note_takeover(&mut self.replicas_held, &host.name, st, now);
                 }
             }
         }

@@ -6,7 +6,27 @@ use std::time::Duration;
 use drlab_drivers::OpError;
 use drlab_drivers::types::{ReplicaHeld, StoreRef};
 
-use super::{Consistency, Micros, REPLICAS_HELD_MAX, World};
+use super::{Consistency, Micros, REPLICAS_HELD_MAX, Store, World};
+
+/// Notes a takeover when `st`, a replica (replication, a mirror or a
+/// restore filled it while dismounted), goes live, by a mount or at boot:
+/// what it holds now ([`World::replicas_held`], at most
+/// [`REPLICAS_HELD_MAX`]).
+pub(super) fn note_takeover(
+    held: &mut Vec<ReplicaHeld>,
+    host: &std::sync::Arc<str>,
+    st: &mut Store,
+    now: Micros,
+) {
+    if std::mem::take(&mut st.replica) && held.len() < REPLICAS_HELD_MAX {
+        held.push(ReplicaHeld {
+            host: host.clone(),
+            store: st.id.to_string().into(),
+            at: drlab_drivers::Timestamp(now),
+            held: st.records.clone(),
+        });
+    }
+}
 
 impl World {
     /// Begins a mount; `None` when already mounted.
@@ -81,17 +101,8 @@ impl World {
         let st = &mut host.stores[i];
         st.mounted = true;
         st.modified_at = now;
-        if std::mem::take(&mut st.replica) && self.replicas_held.len() < REPLICAS_HELD_MAX {
-            // A takeover: the replica goes live with what it holds now
-            // (`settle` applied what had arrived before this call).
-            let held = ReplicaHeld {
-                host: host.name.clone(),
-                store: st.id.to_string().into(),
-                at: drlab_drivers::Timestamp(now),
-                held: st.records.clone(),
-            };
-            self.replicas_held.push(held);
-        }
+        // (`settle` applied what had arrived before this call)
+        note_takeover(&mut self.replicas_held, &host.name, st, now);
         Ok(())
     }
 
