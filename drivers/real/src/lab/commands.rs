@@ -403,10 +403,15 @@ impl<'a> Commands<'a> {
 
     /// The first domain controller with LDAP access in the inventory.
     pub fn first_dc(&self) -> Option<&'a str> {
+        self.dcs().next()
+    }
+
+    /// The inventory's domain controllers with LDAP access, in its order.
+    pub fn dcs(&self) -> impl Iterator<Item = &'a str> + use<'a> {
         self.inv
             .hosts
             .iter()
-            .find(|h| h.roles.contains(&LabRole::DomainController) && h.ldap.is_some())
+            .filter(|h| h.roles.contains(&LabRole::DomainController) && h.ldap.is_some())
             .map(|h| h.name.as_str())
     }
 

@@ -214,7 +214,7 @@ impl LabBackend {
         }
     }
 
-    async fn perform_ssh(&self, s: &SshOp) -> OpResult<Output> {
+    pub(super) async fn perform_ssh(&self, s: &SshOp) -> OpResult<Output> {
         let t = self.target(&s.host)?;
         let stdin = match &s.stdin_credential {
             None => Vec::new(),

@@ -422,6 +422,7 @@ impl LabBackend {
                 self.estate.mailboxes.len()
             ));
         }
+        did.extend(self.converge_directory().await?);
         did.extend(self.prepare_dns().await?);
         // The SAN's volumes with their starting ACLs: a scenario with
         // volumes needs a SAN host (prepare_san says so when there is none).
@@ -451,6 +452,42 @@ impl LabBackend {
 
     fn first_dc(&self) -> Option<&str> {
         self.commands().first_dc()
+    }
+
+    /// Several domain controllers replicate the directory and its DNS
+    /// zones between them: what an earlier drill or its rollback wrote on
+    /// one still travels to the others, and could undo this set-up in the
+    /// middle of the drill. So before the scenario's records are written,
+    /// every DC of the scenario pulls from every other (`samba-tool drs
+    /// replicate`, as `Directory::force_replication`).
+    async fn converge_directory(&self) -> OpResult<Vec<String>> {
+        let cmds = self.commands();
+        let dcs: Vec<&str> = cmds
+            .dcs()
+            .filter(|d| self.estate.hosts.iter().any(|h| h == d))
+            .collect();
+        if dcs.len() < 2 {
+            return Ok(Vec::new());
+        }
+        for to in &dcs {
+            for from in dcs.iter().filter(|f| *f != to) {
+                for op in cmds.force_replication(from, to)? {
+                    let LabOp::Ssh(ssh) = op else {
+                        panic!("bug: forced replication is SSH commands only, got {op}")
+                    };
+                    let out = self.perform_ssh(&ssh).await?;
+                    issue::succeeded(
+                        to,
+                        &format!("replicating from {from} before the drill"),
+                        out,
+                    )?;
+                }
+            }
+        }
+        Ok(vec![format!(
+            "{}: directory replicated between them before the drill",
+            dcs.join(", ")
+        )])
     }
 
     /// The scenario's DNS records on each of its servers, whatever an
