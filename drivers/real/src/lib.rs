@@ -17,6 +17,7 @@ pub mod lab;
 
 pub mod dialect;
 pub mod dns;
+mod exchange;
 pub mod faults;
 pub mod imap;
 pub mod ldap;

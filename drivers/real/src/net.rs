@@ -26,8 +26,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Opens the connections and sockets a protocol client uses.
 pub trait Net: Clone + Debug + Send + Sync + 'static {
-    /// A connected TCP stream.
-    type Tcp: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A connected TCP stream (`Sync` too: lettre keeps its stream as a
+    /// `Box<dyn AsyncTokioStream>`, which is).
+    type Tcp: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static;
     /// A UDP socket bound to an ephemeral port and connected to one server.
     type Udp: Datagrams;
 
@@ -89,5 +90,37 @@ impl Datagrams for tokio::net::UdpSocket {
 
     async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         tokio::net::UdpSocket::recv(self, buf).await
+    }
+}
+
+/// A transport for unit tests whose one connection is the client half of
+/// a duplex pipe: the test plays the server on the other half.
+#[cfg(test)]
+#[derive(Clone, Debug)]
+pub(crate) struct Pipe(std::sync::Arc<std::sync::Mutex<Option<tokio::io::DuplexStream>>>);
+
+#[cfg(test)]
+impl Pipe {
+    pub(crate) fn new(client: tokio::io::DuplexStream) -> Pipe {
+        Pipe(std::sync::Arc::new(std::sync::Mutex::new(Some(client))))
+    }
+}
+
+#[cfg(test)]
+impl Net for Pipe {
+    type Tcp = tokio::io::DuplexStream;
+    type Udp = tokio::net::UdpSocket;
+
+    async fn tcp_connect(&self, _: SocketAddr) -> io::Result<tokio::io::DuplexStream> {
+        let taken = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        taken.ok_or_else(|| io::ErrorKind::ConnectionRefused.into())
+    }
+
+    async fn udp_connect(&self, _: SocketAddr) -> io::Result<tokio::net::UdpSocket> {
+        Err(io::ErrorKind::Unsupported.into())
     }
 }

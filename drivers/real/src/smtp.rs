@@ -1,8 +1,8 @@
 //! SMTP submission of drlab's workload (RFC 5321, messages in RFC 5322
-//! format): pure builders and parsers for replies, commands, dot-stuffing
-//! and the sequence-numbered workload message, and a tokio client that runs
-//! one EHLO / MAIL FROM / RCPT TO / DATA / QUIT dialogue with a time limit on
-//! connect and on every exchange.
+//! format): pure builders of the sequence-numbered workload message and
+//! the probe message, and a session that runs one EHLO / MAIL FROM / RCPT
+//! TO / DATA / QUIT dialogue through lettre's `AsyncSmtpConnection`, with
+//! a time limit on connect and on every exchange.
 //!
 //! A workload write is acknowledged (drlab's RPO definition, design §2.2)
 //! when the server answers 250 at the end of DATA: RFC 5321 §4.1.1.4 says
@@ -10,17 +10,34 @@
 //! The message carries `X-Drlab-Seq: <seq>` and `Subject: drlab <seq>` so
 //! that [`crate::imap`] can find it again.
 //!
-//! Connections come from a [`Net`] (see [`crate::net`]): [`SmtpSession`] is
-//! generic over it with the real network ([`TokioNet`]) as the default, and
-//! [`submit`]/[`submit_workload`] have `*_via` twins taking the transport.
+//! lettre parses the replies, doubles leading periods (§4.5.2) and ends
+//! the data; drlab keeps what lettre does not offer: the transport
+//! ([`Net`], so turmoil's network can stand in), a limit per exchange and
+//! the stage that overran it (lettre's connect reads the greeting and
+//! sends EHLO in one call; [`crate::exchange`] times each), a bound on a
+//! reply, and the exact codes each stage accepts (lettre takes any 2yz or
+//! 3yz). It sends no HELO when a server refuses EHLO, and no `SIZE`
+//! parameter: every server drlab drives (Postfix) speaks ESMTP, and SIZE
+//! is optional (RFC 1870).
+//!
+//! Connections come from a [`Net`] (see [`crate::net`]): [`SmtpSession`]
+//! opens its stream over one, the real network ([`TokioNet`]) by default,
+//! and [`submit`]/[`submit_workload`] have `*_via` twins taking the
+//! transport.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use drlab_drivers::OpError;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use lettre::Address;
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::Response;
+use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::exchange::{Exchange, Meter, Metered, Verdict};
 use crate::net::{Net, TokioNet};
 
 /// The header that carries a workload record's sequence number.
@@ -44,7 +61,7 @@ const PAD_LINE_CHARS: usize = 76;
 // ------------------------------------------------------------------ replies
 
 /// One complete SMTP reply (RFC 5321 §4.2): a three-digit code and one or
-/// more text lines.
+/// more text lines, as lettre parsed them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     /// The reply code, 200..=599.
@@ -54,109 +71,19 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// 2yz: positive completion (RFC 5321 §4.2.1).
-    pub fn is_positive(&self) -> bool {
-        (200..300).contains(&self.code)
-    }
-
-    /// 3yz: positive intermediate, e.g. 354 after DATA.
-    pub fn is_intermediate(&self) -> bool {
-        (300..400).contains(&self.code)
-    }
-
-    /// 4yz: transient negative completion (try again later).
-    pub fn is_transient(&self) -> bool {
-        (400..500).contains(&self.code)
-    }
-
     /// The lines joined with a space, for errors and logs.
     pub fn text(&self) -> String {
         self.lines.join(" ")
     }
-
-    /// EHLO keywords (RFC 5321 §4.1.1.1): the first word of every line
-    /// after the first (the greeting), upper-cased, with its parameters.
-    pub fn ehlo_extensions(&self) -> Vec<(String, String)> {
-        self.lines
-            .iter()
-            .skip(1)
-            .map(|l| {
-                let mut it = l.splitn(2, ' ');
-                let kw = it.next().unwrap_or("").to_ascii_uppercase();
-                (kw, it.next().unwrap_or("").trim().to_string())
-            })
-            .filter(|(k, _)| !k.is_empty())
-            .collect()
-    }
 }
 
-/// Accumulates reply lines until a reply is complete.
-///
-/// RFC 5321 §4.2: `Reply-line = *( Reply-code "-" [ textstring ] CRLF )
-/// Reply-code [ SP textstring ] CRLF`. Every line of a multi-line reply
-/// carries the same code; the last one has a space (or nothing) after it.
-#[derive(Debug, Default)]
-pub struct ReplyParser {
-    code: Option<u16>,
-    lines: Vec<String>,
-}
-
-impl ReplyParser {
-    /// An empty parser.
-    pub fn new() -> ReplyParser {
-        ReplyParser::default()
-    }
-
-    /// Feeds one line (with or without its CRLF). Returns the reply when this
-    /// line completes it; the parser is then empty again.
-    pub fn feed(&mut self, line: &[u8]) -> Result<Option<Reply>, String> {
-        let line = strip_crlf(line);
-        if line.len() > REPLY_LINE_BYTES_MAX {
-            return Err(format!(
-                "reply line longer than {REPLY_LINE_BYTES_MAX} bytes"
-            ));
-        }
-        let text = String::from_utf8_lossy(line);
-        let b = line;
-        if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
-            return Err(format!("reply line does not start with a code: {text:?}"));
-        }
-        let code =
-            u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0');
-        if !(200..600).contains(&code) {
-            return Err(format!("reply code {code} out of range"));
-        }
-        if let Some(c) = self.code
-            && c != code
-        {
-            return Err(format!(
-                "multi-line reply changed its code from {c} to {code}"
-            ));
-        }
-        let (last, rest) = match b.get(3) {
-            None => (true, ""),
-            Some(b' ') => (true, &text[4..]),
-            Some(b'-') => (false, &text[4..]),
-            Some(_) => return Err(format!("bad separator after reply code: {text:?}")),
-        };
-        if self.lines.len() >= REPLY_LINES_MAX {
-            return Err(format!("reply longer than {REPLY_LINES_MAX} lines"));
-        }
-        self.code = Some(code);
-        self.lines.push(rest.to_string());
-        if last {
-            let lines = std::mem::take(&mut self.lines);
-            self.code = None;
-            Ok(Some(Reply { code, lines }))
-        } else {
-            Ok(None)
+impl From<&Response> for Reply {
+    fn from(r: &Response) -> Reply {
+        Reply {
+            code: u16::from(r.code()),
+            lines: r.message().map(str::to_string).collect(),
         }
     }
-}
-
-fn strip_crlf(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 // ------------------------------------------------------------------ commands
@@ -200,80 +127,30 @@ pub fn check_helo_name(name: &str) -> Result<(), SmtpError> {
     }
 }
 
-/// `EHLO <name>` (RFC 5321 §4.1.1.1).
-pub fn ehlo_command(helo_name: &str) -> String {
-    format!("EHLO {helo_name}\r\n")
-}
-
-/// `HELO <name>`, the fallback when EHLO is not recognised (RFC 5321 §3.2).
-pub fn helo_command(helo_name: &str) -> String {
-    format!("HELO {helo_name}\r\n")
-}
-
-/// `MAIL FROM:<addr>` (RFC 5321 §4.1.1.2), with `SIZE=n` (RFC 1870 §6)
-/// when the server announced the SIZE extension.
-pub fn mail_from_command(from: &str, size: Option<usize>) -> String {
-    match size {
-        Some(n) => format!("MAIL FROM:<{from}> SIZE={n}\r\n"),
-        None => format!("MAIL FROM:<{from}>\r\n"),
-    }
-}
-
-/// `RCPT TO:<addr>` (RFC 5321 §4.1.1.3).
-pub fn rcpt_to_command(to: &str) -> String {
-    format!("RCPT TO:<{to}>\r\n")
-}
-
-/// Mail data as sent after `DATA` (RFC 5321 §4.1.1.4, §4.5.2): line ends
-/// normalised to CRLF (a bare CR or LF is not allowed, §2.3.8), a period
-/// doubled at the start of every line that begins with one (transparency,
-/// §4.5.2), a final CRLF added when the content lacks one, then the
-/// terminating `.` CRLF.
-pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 5);
-    let mut at_line_start = true;
+/// Mail data with its line ends normalised to CRLF (a bare CR or LF is
+/// not allowed, RFC 5321 §2.3.8) and without its final CRLF: lettre's
+/// `message` adds the period-doubling of §4.5.2 and then `CRLF . CRLF`,
+/// which ends the last line and the data, so the bytes on the wire are
+/// those the RFC asks for whether or not the content ended its last line.
+pub fn data_lines(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 64);
     let mut i = 0;
     while i < data.len() {
-        let c = data[i];
-        if at_line_start && c == b'.' {
-            out.push(b'.');
-        }
-        match c {
+        match data[i] {
             b'\r' => {
                 // CRLF, or a bare CR which becomes CRLF
                 out.extend_from_slice(b"\r\n");
                 if data.get(i + 1) == Some(&b'\n') {
                     i += 1;
                 }
-                at_line_start = true;
             }
-            b'\n' => {
-                out.extend_from_slice(b"\r\n");
-                at_line_start = true;
-            }
-            _ => {
-                out.push(c);
-                at_line_start = false;
-            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            c => out.push(c),
         }
         i += 1;
     }
-    if !at_line_start {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
-/// Reverses [`dot_stuff`] (what a server does, RFC 5321 §4.5.2): for tests
-/// and for reading spooled data. Stops at the terminating line.
-pub fn dot_unstuff(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    for line in data.split_inclusive(|&c| c == b'\n') {
-        if line == b".\r\n" {
-            break;
-        }
-        out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+    if out.ends_with(b"\r\n") {
+        out.truncate(out.len() - 2);
     }
     out
 }
@@ -584,6 +461,11 @@ impl Default for SmtpLimits {
     }
 }
 
+/// Most bytes one reply may take. RFC 5321 §4.5.3.1.5 limits a reply line
+/// to 512 octets; an EHLO reply has a line per extension, a few dozen at
+/// most (lettre's own bound on a reply is looser).
+pub const REPLY_BYTES_MAX: u64 = 64 * 1024;
+
 /// Why a TCP connection could not be opened.
 pub(crate) enum ConnectFail {
     /// The socket error.
@@ -607,67 +489,49 @@ pub(crate) async fn connect_tcp<N: Net>(
     }
 }
 
-/// Reads one line (through LF) of at most `max_bytes`. `Ok(None)` at end
-/// of stream before any byte.
-pub(crate) async fn read_line_limited<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    max_bytes: usize,
-) -> std::io::Result<Option<Vec<u8>>> {
-    let mut line = Vec::new();
-    loop {
-        let buf = r.fill_buf().await?;
-        if buf.is_empty() {
-            return if line.is_empty() {
-                Ok(None)
-            } else {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "connection closed in the middle of a line",
-                ))
-            };
-        }
-        let (take, done) = match buf.iter().position(|&c| c == b'\n') {
-            Some(p) => (p + 1, true),
-            None => (buf.len(), false),
-        };
-        if line.len() + take > max_bytes {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("line longer than {max_bytes} bytes"),
-            ));
-        }
-        line.extend_from_slice(&buf[..take]);
-        r.consume(take);
-        if done {
-            return Ok(Some(line));
-        }
+impl<S: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static> AsyncTokioStream for Metered<S> {
+    fn peer_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.peer())
     }
 }
 
-/// An open SMTP dialogue with one server, over a connection of `N`.
-pub struct SmtpSession<N: Net = TokioNet> {
-    /// The connection: replies are read through the buffer, commands and
-    /// data are written straight through it.
-    stream: BufReader<N::Tcp>,
+/// An open SMTP dialogue with one server: lettre's connection over a
+/// [`Metered`] stream from a [`Net`].
+pub struct SmtpSession {
+    conn: AsyncSmtpConnection,
+    meter: Meter,
     limits: SmtpLimits,
-    /// Extensions from the EHLO reply.
-    extensions: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SmtpSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSession")
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl SmtpSession {
-    /// Connects and reads the greeting (220, RFC 5321 §4.3.1 / §3.1).
-    pub async fn connect(addr: SocketAddr, limits: SmtpLimits) -> Result<SmtpSession, SmtpError> {
-        SmtpSession::connect_via(&TokioNet, addr, limits).await
+    /// Connects, reads the greeting (RFC 5321 §4.3.1, §3.1) and announces
+    /// the client with EHLO (§4.1.1.1), each exchange within its limit.
+    /// lettre sends no HELO when a server refuses EHLO: every server drlab
+    /// drives (Postfix) speaks ESMTP.
+    pub async fn connect(
+        addr: SocketAddr,
+        helo_name: &str,
+        limits: SmtpLimits,
+    ) -> Result<SmtpSession, SmtpError> {
+        SmtpSession::connect_via(&TokioNet, addr, helo_name, limits).await
     }
-}
 
-impl<N: Net> SmtpSession<N> {
     /// [`SmtpSession::connect`] over the transport `net`.
-    pub async fn connect_via(
+    pub async fn connect_via<N: Net>(
         net: &N,
         addr: SocketAddr,
+        helo_name: &str,
         limits: SmtpLimits,
-    ) -> Result<SmtpSession<N>, SmtpError> {
+    ) -> Result<SmtpSession, SmtpError> {
+        check_helo_name(helo_name)?;
         let stream = connect_tcp(net, addr, limits.connect_timeout_ms)
             .await
             .map_err(|e| match e {
@@ -677,134 +541,119 @@ impl<N: Net> SmtpSession<N> {
                     after_ms: limits.connect_timeout_ms,
                 },
             })?;
-        let mut s = SmtpSession {
-            stream: BufReader::new(stream),
+        let greeting = exchange("greeting", limits.exchange_timeout_ms);
+        let (stream, meter) = Metered::new(stream, addr, greeting);
+        meter.arm(&[greeting, exchange("EHLO", limits.exchange_timeout_ms)]);
+        let hello = ClientId::Domain(helo_name.to_string());
+        let conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
+            .await
+            .map_err(|e| smtp_error(&meter, &e))?;
+        Ok(SmtpSession {
+            conn,
+            meter,
             limits,
-            extensions: Vec::new(),
-        };
-        let greeting = s.read_reply("greeting", limits.exchange_timeout_ms).await?;
-        require(greeting, "greeting", |c| c == 220)?;
-        Ok(s)
-    }
-
-    /// Announces the client (EHLO, falling back to HELO when the server
-    /// does not know EHLO, RFC 5321 §3.2) and records the extensions.
-    pub async fn hello(&mut self, helo_name: &str) -> Result<Reply, SmtpError> {
-        check_helo_name(helo_name)?;
-        let r = self.command("EHLO", &ehlo_command(helo_name)).await?;
-        if r.is_positive() {
-            self.extensions = r.ehlo_extensions();
-            return Ok(r);
-        }
-        if matches!(r.code, 500 | 502) {
-            let r = self.command("HELO", &helo_command(helo_name)).await?;
-            return require(r, "HELO", |c| c == 250);
-        }
-        require(r, "EHLO", |c| c == 250)
-    }
-
-    /// Whether the server announced an extension in its EHLO reply.
-    pub fn has_extension(&self, keyword: &str) -> bool {
-        self.extensions
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case(keyword))
-    }
-
-    /// Sends one message: MAIL FROM, RCPT TO, DATA (dot-stuffed), and
-    /// returns the server's reply to the end of data — the acknowledgement.
-    pub async fn send(&mut self, from: &str, to: &str, data: &[u8]) -> Result<Reply, SmtpError> {
-        check_mailbox(from)?;
-        check_mailbox(to)?;
-        let size = self.has_extension("SIZE").then_some(data.len());
-        let r = self
-            .command("MAIL FROM", &mail_from_command(from, size))
-            .await?;
-        require(r, "MAIL FROM", |c| c == 250)?;
-        let r = self.command("RCPT TO", &rcpt_to_command(to)).await?;
-        // 251: "User not local; will forward" is also a success (§4.1.1.3)
-        require(r, "RCPT TO", |c| c == 250 || c == 251)?;
-        let r = self.command("DATA", "DATA\r\n").await?;
-        require(r, "DATA", |c| c == 354)?;
-        let stuffed = dot_stuff(data);
-        let limit = self.limits.data_timeout_ms;
-        match tokio::time::timeout(Duration::from_millis(limit), async {
-            self.stream.write_all(&stuffed).await?;
-            self.stream.flush().await
         })
-        .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(source)) => {
-                return Err(SmtpError::Io {
-                    stage: "DATA",
-                    source,
-                });
-            }
-            Err(_) => {
-                return Err(SmtpError::Timeout {
-                    stage: "DATA",
-                    after_ms: limit,
-                });
-            }
-        }
-        let r = self.read_reply("DATA end", limit).await?;
-        require(r, "DATA end", |c| c == 250)
+    }
+
+    /// Sends one message: MAIL FROM, RCPT TO, DATA (lettre doubles the
+    /// leading periods, RFC 5321 §4.5.2), and returns the server's reply to
+    /// the end of data — the acknowledgement, which must be 250.
+    pub async fn send(&mut self, from: &str, to: &str, data: &[u8]) -> Result<Reply, SmtpError> {
+        let from_addr = address(from)?;
+        let to_addr = address(to)?;
+        let limit = self.limits.exchange_timeout_ms;
+        let mail = self.conn.command(Mail::new(Some(from_addr), vec![]));
+        let r = run(&self.meter, exchange("MAIL FROM", limit), mail).await?;
+        require(&r, "MAIL FROM", |c| c == 250)?;
+        let rcpt = self.conn.command(Rcpt::new(to_addr, vec![]));
+        let r = run(&self.meter, exchange("RCPT TO", limit), rcpt).await?;
+        // 251: "User not local; will forward" is also a success (§4.1.1.3)
+        require(&r, "RCPT TO", |c| c == 250 || c == 251)?;
+        let r = run(
+            &self.meter,
+            exchange("DATA", limit),
+            self.conn.command(Data),
+        )
+        .await?;
+        require(&r, "DATA", |c| c == 354)?;
+        let lines = data_lines(data);
+        let body = self.conn.message(&lines);
+        let end = exchange("DATA end", self.limits.data_timeout_ms);
+        let r = run(&self.meter, end, body).await?;
+        require(&r, "DATA end", |c| c == 250)
     }
 
     /// Ends the session politely (QUIT, 221, RFC 5321 §4.1.1.10).
     pub async fn quit(mut self) -> Result<(), SmtpError> {
-        let r = self.command("QUIT", "QUIT\r\n").await?;
-        require(r, "QUIT", |c| c == 221).map(|_| ())
-    }
-
-    async fn command(&mut self, stage: &'static str, line: &str) -> Result<Reply, SmtpError> {
         let limit = self.limits.exchange_timeout_ms;
-        match tokio::time::timeout(Duration::from_millis(limit), async {
-            self.stream.write_all(line.as_bytes()).await?;
-            self.stream.flush().await
-        })
-        .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(source)) => return Err(SmtpError::Io { stage, source }),
-            Err(_) => {
-                return Err(SmtpError::Timeout {
-                    stage,
-                    after_ms: limit,
-                });
-            }
-        }
-        self.read_reply(stage, limit).await
-    }
-
-    async fn read_reply(&mut self, stage: &'static str, limit_ms: u64) -> Result<Reply, SmtpError> {
-        let reader = &mut self.stream;
-        let fut = async {
-            let mut p = ReplyParser::new();
-            loop {
-                let line = read_line_limited(reader, REPLY_LINE_BYTES_MAX + 2)
-                    .await
-                    .map_err(|source| SmtpError::Io { stage, source })?
-                    .ok_or(SmtpError::Closed { stage })?;
-                match p.feed(&line) {
-                    Ok(Some(r)) => return Ok(r),
-                    Ok(None) => {}
-                    Err(detail) => return Err(SmtpError::Protocol { stage, detail }),
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_millis(limit_ms), fut)
-            .await
-            .map_err(|_| SmtpError::Timeout {
-                stage,
-                after_ms: limit_ms,
-            })?
+        let r = run(&self.meter, exchange("QUIT", limit), self.conn.quit()).await?;
+        require(&r, "QUIT", |c| c == 221).map(|_| ())
     }
 }
 
-fn require(r: Reply, stage: &'static str, ok: impl Fn(u16) -> bool) -> Result<Reply, SmtpError> {
+/// An SMTP exchange within `limit_ms`, its reply within [`REPLY_BYTES_MAX`].
+fn exchange(stage: &'static str, limit_ms: u64) -> Exchange {
+    Exchange {
+        stage,
+        limit_ms,
+        bytes_max: REPLY_BYTES_MAX,
+    }
+}
+
+/// A mailbox as lettre's envelope takes it, checked by [`check_mailbox`]
+/// first (lettre's own parser accepts more than drlab ever sends).
+fn address(mailbox: &str) -> Result<Address, SmtpError> {
+    check_mailbox(mailbox)?;
+    mailbox.parse().map_err(|e| SmtpError::InvalidInput {
+        detail: format!("mailbox {mailbox:?}: {e}"),
+    })
+}
+
+/// Runs one lettre call armed as exchange `e`.
+async fn run(
+    meter: &Meter,
+    e: Exchange,
+    call: impl std::future::Future<Output = Result<Response, lettre::transport::smtp::Error>>,
+) -> Result<Reply, SmtpError> {
+    meter.arm(&[e]);
+    match call.await {
+        Ok(r) => Ok(Reply::from(&r)),
+        Err(err) => Err(smtp_error(meter, &err)),
+    }
+}
+
+/// drlab's error for a failed lettre call: what the stream saw first (a
+/// deadline, a close, a socket error, an oversized reply), else the
+/// server's negative reply, else lettre's parse failure.
+fn smtp_error(meter: &Meter, e: &lettre::transport::smtp::Error) -> SmtpError {
+    match meter.verdict() {
+        Verdict::TimedOut { stage, after_ms } => SmtpError::Timeout { stage, after_ms },
+        Verdict::Closed { stage } => SmtpError::Closed { stage },
+        Verdict::Io { stage, kind, text } => SmtpError::Io {
+            stage,
+            source: std::io::Error::new(kind, text),
+        },
+        Verdict::OverBudget { stage, bytes_max } => SmtpError::Protocol {
+            stage,
+            detail: format!("reply longer than {bytes_max} bytes"),
+        },
+        Verdict::Clean { stage } => match e.status() {
+            Some(code) => SmtpError::Rejected {
+                stage,
+                code: u16::from(code),
+                text: std::error::Error::source(e).map_or_else(String::new, |s| s.to_string()),
+            },
+            None => SmtpError::Protocol {
+                stage,
+                detail: e.to_string(),
+            },
+        },
+    }
+}
+
+fn require(r: &Reply, stage: &'static str, ok: impl Fn(u16) -> bool) -> Result<Reply, SmtpError> {
     if ok(r.code) {
-        Ok(r)
+        Ok(r.clone())
     } else {
         Err(SmtpError::Rejected {
             stage,
@@ -839,8 +688,7 @@ pub async fn submit_via<N: Net>(
     data: &[u8],
     limits: SmtpLimits,
 ) -> Result<Reply, SmtpError> {
-    let mut s = SmtpSession::connect_via(net, addr, limits).await?;
-    s.hello(helo_name).await?;
+    let mut s = SmtpSession::connect_via(net, addr, helo_name, limits).await?;
     let ack = s.send(from, to, data).await?;
     let _ = s.quit().await;
     Ok(ack)
@@ -873,121 +721,13 @@ pub async fn submit_workload_via<N: Net>(
 mod tests {
     use super::*;
 
-    fn feed_all(lines: &[&str]) -> Result<Option<Reply>, String> {
-        let mut p = ReplyParser::new();
-        let mut last = None;
-        for l in lines {
-            last = p.feed(l.as_bytes())?;
-        }
-        Ok(last)
-    }
-
     #[test]
-    fn single_line_reply() {
-        let r = feed_all(&["250 2.0.0 Ok: queued as 4F1C2\r\n"])
-            .unwrap()
-            .unwrap();
-        assert_eq!(r.code, 250);
-        assert_eq!(r.lines, vec!["2.0.0 Ok: queued as 4F1C2"]);
-        assert!(r.is_positive());
-    }
-
-    #[test]
-    fn multi_line_ehlo_reply_and_extensions() {
-        let mut p = ReplyParser::new();
-        assert_eq!(p.feed(b"250-mail1.drlab.test\r\n").unwrap(), None);
-        assert_eq!(p.feed(b"250-PIPELINING\r\n").unwrap(), None);
-        assert_eq!(p.feed(b"250-SIZE 10240000\r\n").unwrap(), None);
-        assert_eq!(p.feed(b"250-8bitmime\r\n").unwrap(), None);
-        let r = p.feed(b"250 CHUNKING\r\n").unwrap().unwrap();
-        assert_eq!(r.lines.len(), 5);
-        assert_eq!(
-            r.ehlo_extensions(),
-            vec![
-                ("PIPELINING".into(), String::new()),
-                ("SIZE".into(), "10240000".into()),
-                ("8BITMIME".into(), String::new()),
-                ("CHUNKING".into(), String::new())
-            ]
-        );
-        // the parser is reusable after a complete reply
-        assert_eq!(p.feed(b"221 bye").unwrap().unwrap().code, 221);
-    }
-
-    #[test]
-    fn bare_code_and_empty_continuation_lines() {
-        let r = feed_all(&["250-\r\n", "250\r\n"]).unwrap().unwrap();
-        assert_eq!(r.lines, vec!["", ""]);
-    }
-
-    #[test]
-    fn malformed_replies_are_errors() {
-        assert!(feed_all(&["hello\r\n"]).is_err());
-        assert!(feed_all(&["25\r\n"]).is_err());
-        assert!(feed_all(&["250x ok\r\n"]).is_err());
-        assert!(feed_all(&["150 ok\r\n"]).is_err());
-        assert!(
-            feed_all(&["250-a\r\n", "251 b\r\n"])
-                .unwrap_err()
-                .contains("changed")
-        );
-        let long = format!("250 {}", "x".repeat(REPLY_LINE_BYTES_MAX));
-        assert!(feed_all(&[&long]).is_err());
-        let mut p = ReplyParser::new();
-        let mut err = None;
-        for _ in 0..=REPLY_LINES_MAX {
-            if let Err(e) = p.feed(b"250-x") {
-                err = Some(e);
-                break;
-            }
-        }
-        assert!(err.unwrap().contains("lines"));
-    }
-
-    #[test]
-    fn reply_classes() {
-        let r = |code| Reply {
-            code,
-            lines: vec![],
-        };
-        assert!(r(354).is_intermediate());
-        assert!(r(451).is_transient());
-        assert!(!r(550).is_transient() && !r(550).is_positive());
-    }
-
-    #[test]
-    fn dot_stuffing_doubles_leading_periods() {
-        assert_eq!(
-            dot_stuff(b"a\r\n.b\r\n..c\r\n.\r\nd.\r\n"),
-            b"a\r\n..b\r\n...c\r\n..\r\nd.\r\n.\r\n".to_vec()
-        );
-        // first line too
-        assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n".to_vec());
-    }
-
-    #[test]
-    fn dot_stuffing_normalises_line_ends() {
-        assert_eq!(dot_stuff(b"a\nb\rc"), b"a\r\nb\r\nc\r\n.\r\n".to_vec());
-        assert_eq!(dot_stuff(b"a\n.b"), b"a\r\n..b\r\n.\r\n".to_vec());
-        assert_eq!(dot_stuff(b""), b".\r\n".to_vec());
-        assert_eq!(dot_stuff(b"\r\n"), b"\r\n.\r\n".to_vec());
-    }
-
-    #[test]
-    fn dot_unstuff_reverses() {
-        let original = b"x\r\n.\r\n..y\r\nz\r\n".to_vec();
-        assert_eq!(dot_unstuff(&dot_stuff(&original)), original);
-    }
-
-    #[test]
-    fn commands() {
-        assert_eq!(ehlo_command("client"), "EHLO client\r\n");
-        assert_eq!(
-            mail_from_command("a@b.c", Some(12)),
-            "MAIL FROM:<a@b.c> SIZE=12\r\n"
-        );
-        assert_eq!(mail_from_command("a@b.c", None), "MAIL FROM:<a@b.c>\r\n");
-        assert_eq!(rcpt_to_command("alice@x"), "RCPT TO:<alice@x>\r\n");
+    fn data_lines_normalise_line_ends_and_leave_the_end_to_lettre() {
+        assert_eq!(data_lines(b"a\nb\rc"), b"a\r\nb\r\nc".to_vec());
+        assert_eq!(data_lines(b"a\r\n.b\r\n"), b"a\r\n.b".to_vec());
+        assert_eq!(data_lines(b""), b"".to_vec());
+        assert_eq!(data_lines(b"\r\n"), b"".to_vec());
+        assert_eq!(data_lines(b"x\r\n\r\n"), b"x\r\n".to_vec());
     }
 
     #[test]
@@ -1083,6 +823,117 @@ mod tests {
         );
     }
 
+    /// Runs a session against a server that answers each line the client
+    /// sends with the next of `replies` (the greeting first), and returns
+    /// what `send` returned and every byte the client wrote.
+    fn dialogue(replies: &[&str], data: &[u8]) -> (Result<Reply, SmtpError>, String) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, server) = tokio::io::duplex(1 << 16);
+            let net = crate::net::Pipe::new(client);
+            let replies: Vec<String> = replies.iter().map(|r| format!("{r}\r\n")).collect();
+            let serve = async move {
+                let (r, mut w) = tokio::io::split(server);
+                let mut r = BufReader::new(r);
+                let mut heard = String::new();
+                let mut replies = replies.into_iter();
+                w.write_all(replies.next().unwrap().as_bytes())
+                    .await
+                    .unwrap();
+                let mut in_data = false;
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap() > 0 {
+                    heard += &line;
+                    let answer = !in_data || line == ".\r\n";
+                    in_data = (in_data && line != ".\r\n") || line == "DATA\r\n";
+                    line.clear();
+                    if answer {
+                        // out of replies: silent, until the client hangs up
+                        if let Some(reply) = replies.next() {
+                            w.write_all(reply.as_bytes()).await.unwrap();
+                        }
+                    }
+                }
+                heard
+            };
+            let limits = SmtpLimits::default();
+            let addr: SocketAddr = "192.0.2.1:25".parse().unwrap();
+            let client = async move {
+                let mut s =
+                    SmtpSession::connect_via(&net, addr, "client.drlab.test", limits).await?;
+                s.send("drlab@drlab.test", "alice@drlab.test", data).await
+            };
+            let (sent, heard) = tokio::join!(client, serve);
+            (sent, heard)
+        })
+    }
+
+    #[test]
+    fn the_acknowledgement_is_the_250_after_the_data_as_lettre_sent_it() {
+        let ok = [
+            "220 mail1 ESMTP",
+            "250-mail1\r\n250 PIPELINING",
+            "250 2.1.0 Ok",
+            "250 2.1.5 Ok",
+            "354 go",
+            "250 2.0.0 Ok: queued as 4F1C2",
+            "221 bye",
+        ];
+        let (sent, heard) = dialogue(&ok, b"Subject: x\r\n\r\n.hidden\nend\r\n");
+        let ack = sent.unwrap();
+        assert_eq!(
+            (ack.code, ack.text()),
+            (250, "2.0.0 Ok: queued as 4F1C2".into())
+        );
+        assert_eq!(
+            heard,
+            "EHLO client.drlab.test\r\nMAIL FROM:<drlab@drlab.test>\r\nRCPT TO:<alice@drlab.test>\r\nDATA\r\nSubject: x\r\n\r\n..hidden\r\nend\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn another_code_at_a_stage_is_a_rejection_of_that_stage() {
+        // a positive code other than 250 after the data is no acknowledgement
+        let odd = [
+            "220 mail1",
+            "250 mail1",
+            "250 Ok",
+            "250 Ok",
+            "354 go",
+            "252 maybe",
+        ];
+        let e = dialogue(&odd, b"x").0.unwrap_err();
+        assert!(
+            matches!(&e, SmtpError::Rejected { stage: "DATA end", code: 252, text } if text == "maybe"),
+            "{e:?}"
+        );
+        // a transient refusal of the recipient, with the server's words
+        let busy = ["220 mail1", "250 mail1", "250 Ok", "451 4.3.0 try later"];
+        let e = dialogue(&busy, b"x").0.unwrap_err();
+        assert!(
+            matches!(&e, SmtpError::Rejected { stage: "RCPT TO", code: 451, text } if text == "4.3.0 try later"),
+            "{e:?}"
+        );
+        assert!(e.is_transient());
+        // a server that stops answering after the greeting: EHLO times out
+        let e = dialogue(&["220 mail1"], b"x").0.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SmtpError::Timeout {
+                    stage: "EHLO",
+                    after_ms: 5_000
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
     #[test]
     fn errors_map_to_op_errors() {
         let e = SmtpError::Rejected {
@@ -1097,19 +948,5 @@ mod tests {
             after_ms: 5,
         };
         assert_eq!(OpError::from(t).kind(), drlab_drivers::ErrorKind::Timeout);
-    }
-
-    #[tokio::test]
-    async fn line_reader_limits() {
-        let mut r: &[u8] = b"abc\r\nlonger line\r\ntail";
-        assert_eq!(
-            read_line_limited(&mut r, 64).await.unwrap().unwrap(),
-            b"abc\r\n"
-        );
-        assert!(read_line_limited(&mut r, 5).await.is_err());
-        let mut r: &[u8] = b"tail";
-        assert!(read_line_limited(&mut r, 64).await.is_err());
-        let mut r: &[u8] = b"";
-        assert!(read_line_limited(&mut r, 64).await.unwrap().is_none());
     }
 }
