@@ -36,18 +36,37 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
         )
         .into());
     }
-    // The invariants explore checks hold on every library run; a
-    // scenario expected to fail may fail the drill's own checks or
-    // liveness, never the state machine or the step order.
-    for v in drlab_reports::invariants::check(&first.events) {
-        let allowed = expected == Verdict::Fail && matches!(v.invariant, "live" | "drill-checks");
-        if !allowed {
-            return Err(format!(
-                "invariant {} broken at {} s: {}",
-                v.invariant, v.at_s, v.what
-            )
-            .into());
-        }
+    // The invariants explore checks hold on every library run.
+    if let Some(v) = drlab_tests::broken_invariants(&first.events, s.scenario.expect).first() {
+        return Err(format!(
+            "invariant {} broken at {} s: {}",
+            v.invariant, v.at_s, v.what
+        )
+        .into());
+    }
+    // Its events.jsonl reads back (`drlab check`) to as many events, which
+    // break the same invariants.
+    let jsonl: String = first
+        .events
+        .iter()
+        .map(|e| serde_json::to_string(e).map(|l| l + "\n"))
+        .collect::<Result<_, _>>()?;
+    let back = drlab_reports::events_from_jsonl(&jsonl).map_err(|e| format!("events.jsonl:{e}"))?;
+    let names = |events: &[drlab_drivers::Event]| {
+        drlab_reports::invariants::check(events)
+            .into_iter()
+            .map(|v| v.invariant)
+            .collect::<Vec<_>>()
+    };
+    if back.len() != first.events.len() || names(&back) != names(&first.events) {
+        return Err(format!(
+            "events.jsonl read back as {} events breaking {:?}, written as {} breaking {:?}",
+            back.len(),
+            names(&back),
+            first.events.len(),
+            names(&first.events)
+        )
+        .into());
     }
     let stem = path
         .file_stem()

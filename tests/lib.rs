@@ -63,3 +63,20 @@ pub fn run(s: &Scenario, seed: u64) -> Report {
     let r = drlab_sim::run(s, seed).unwrap_or_else(|e| panic!("{}: {e}", s.scenario.name));
     Report::from_events(&r.events)
 }
+
+/// The invariants `drlab explore` checks that `events` break although a
+/// run of a scenario expecting `expect` must keep them: every run
+/// keeps them all, except that a scenario expected to fail may fail the
+/// drill's own checks or liveness (never the state machine, the step
+/// order, the interlocks or a replicated write). Judges simulated and lab
+/// runs alike.
+pub fn broken_invariants(
+    events: &[drlab_drivers::Event],
+    expect: drlab_scenarios::format::Expect,
+) -> Vec<drlab_reports::invariants::Violation> {
+    let may_fail = expect == drlab_scenarios::format::Expect::Fail;
+    drlab_reports::invariants::check(events)
+        .into_iter()
+        .filter(|v| !(may_fail && matches!(v.invariant, "live" | "drill-checks")))
+        .collect()
+}

@@ -216,6 +216,16 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Check the invariants `drlab explore` checks on the events of a run
+    /// already made: `drlab run --out DIR`'s events.jsonl, simulated or
+    /// lab. Exit 1 when one is broken.
+    Check {
+        /// The events file (one JSON event per line).
+        events: PathBuf,
+        /// Output format (`html` prints the text).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Compare two report files (`drlab run --format json`, `--out`'s
     /// report.json), typically the simulated and the lab run of one scenario:
     /// verdicts, RTO and its breakdown, every step, the DR state trace, RPO.

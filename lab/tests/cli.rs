@@ -671,3 +671,50 @@ fn explore_shards_merge_into_the_summary_of_one_run_over_their_seeds() {
     assert_eq!(b.status.code(), Some(2));
     assert!(stderr(&b).contains("bad.json:2:"), "{}", stderr(&b));
 }
+
+#[test]
+fn check_judges_a_runs_events_file_and_locates_a_bad_line() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("result");
+    let o = drlab(&["run", LAN, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let events = out.join("events.jsonl");
+    let o = drlab(&["check", events.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("every invariant holds"),
+        "{}",
+        stdout(&o)
+    );
+    let text = std::fs::read_to_string(&events).unwrap();
+
+    // a step that finishes without having started breaks step-pairs
+    let cut: String = text
+        .lines()
+        .filter(|l| {
+            !l.contains(r#""event":"step-started""#) || !l.contains("net start MSExchangeSA")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(cut, text, "the run starts MSExchangeSA");
+    let tampered = d.path().join("tampered.jsonl");
+    std::fs::write(&tampered, cut).unwrap();
+    let o = drlab(&["check", tampered.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["violations"][0]["invariant"], "step-pairs", "{v}");
+    assert_eq!(v["backend"], "sim");
+
+    // a line that is no event: exit 2 at its line
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[2] = r#"{"at":1.0,"event":"no-such-event"}"#;
+    let bad = d.path().join("bad.jsonl");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let o = drlab(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("bad.jsonl:3:") && e.contains("no-such-event"),
+        "{e}"
+    );
+}

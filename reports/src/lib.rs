@@ -7,6 +7,7 @@
 
 pub mod compare;
 mod compute;
+pub mod events_file;
 mod html;
 pub mod invariants;
 mod read;
@@ -19,6 +20,7 @@ pub use compute::{
     Alert, Breakdown, ClientLine, FaultLine, Objectives, Report, StateLine, StepLine, Timeline,
     Verdict, WriteCounts,
 };
+pub use events_file::{EventsError, events_from_jsonl};
 pub use html::compare::compare_html;
 pub use html::sla::{SlaRun, sla_html};
 pub use html::sweep::{

@@ -5,10 +5,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A state of the two-site system, numbered as in the patent's Figure 2.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum DrState {
     /// 202: primary serves, data flows primary → secondary.
     Normal,
@@ -77,7 +77,7 @@ impl fmt::Display for DrState {
 }
 
 /// A transition of Figure 2.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Transition {
     /// 204: Normal → Degrading Primary (an agent sees impairment).
     Degrade,

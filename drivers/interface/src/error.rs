@@ -71,7 +71,9 @@ pub enum OpError {
 
 /// The kind of an [`OpError`] without its details: cheap to record for
 /// every failed write or probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorKind {
     /// See [`OpError::Unreachable`].

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::dr::{DrState, Transition};
@@ -15,8 +15,10 @@ use crate::error::ErrorKind;
 use crate::seqset::SeqSet;
 use crate::time::Timestamp;
 
-/// One thing that happened, and when.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One thing that happened, and when. Serialised one per line as
+/// `events.jsonl`; `Deserialize` reads such a line back (at the file's
+/// resolution: times in milliseconds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Drill time.
     pub at: Timestamp,
@@ -26,7 +28,7 @@ pub struct Event {
 }
 
 /// How failover was engaged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     /// An operator acknowledged the manual-intervention prompt.
@@ -38,7 +40,7 @@ pub enum Decision {
 }
 
 /// How a runbook step ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum StepOutcome {
     /// Done.
@@ -56,7 +58,7 @@ pub enum StepOutcome {
 }
 
 /// The kinds of events.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum EventKind {
     /// The drill begins; carries what reports need to judge it.

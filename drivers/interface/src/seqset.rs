@@ -3,7 +3,7 @@
 //! Numbers are below [`SEQ_MAX`] (a bitset of them is at most 512 MiB), and
 //! the last word is never zero, so equal sets compare equal.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The bound on sequence numbers: a drill writes at most
 /// `scenario.events_max` (≤ 5·10^7) records, far below it. A number read
@@ -136,6 +136,27 @@ impl FromIterator<u64> for SeqSet {
 impl Serialize for SeqSet {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.ranges().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SeqSet {
+    /// Reads what [`Serialize`] wrote: `[first, last]` ranges in
+    /// increasing order, apart, every number below [`SEQ_MAX`]. (A reader
+    /// of untrusted input bounds the numbers further before it gets here:
+    /// a set costs a bit per number up to its largest.)
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SeqSet, D::Error> {
+        let ranges = Vec::<(u64, u64)>::deserialize(d)?;
+        // each range starts past the gap after the one before
+        let mut next_first = 0u64;
+        for &(first, last) in &ranges {
+            if first > last || last >= SEQ_MAX || first < next_first {
+                return Err(serde::de::Error::custom(format!(
+                    "sequence range [{first}, {last}] is reversed, out of order or not below {SEQ_MAX}"
+                )));
+            }
+            next_first = last + 2;
+        }
+        Ok(SeqSet::from_ranges(&ranges))
     }
 }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures::future::{Either, select};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::caps::Clock;
 
@@ -67,6 +67,24 @@ impl fmt::Display for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(self.secs_ms())
+    }
+}
+
+/// The latest time a serialised timestamp may carry, in seconds: far
+/// beyond any drill (a horizon is at most 10^7 s) and exact in an `f64`
+/// to the microsecond.
+pub const READ_SECS_MAX: f64 = 1e9;
+
+impl<'de> Deserialize<'de> for Timestamp {
+    /// Reads what [`Serialize`] wrote: seconds, at most [`READ_SECS_MAX`].
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let secs = f64::deserialize(d)?;
+        if !(0.0..=READ_SECS_MAX).contains(&secs) {
+            return Err(serde::de::Error::custom(format!(
+                "time {secs} s is outside 0..={READ_SECS_MAX} s"
+            )));
+        }
+        Ok(Timestamp::from_secs_f64(secs))
     }
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod calibrate;
 mod catalogue;
+mod check;
 mod compare;
 mod drill;
 pub mod explore;
@@ -120,6 +121,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
             jobs,
             seed,
         } => bench::bench(&scenario, runs, jobs, seed),
+        Command::Check { events, format } => check::check(&events, format),
         Command::Compare {
             a,
             b,
