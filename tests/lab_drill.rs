@@ -303,6 +303,7 @@ fn sim_and_lab_agree_on_structure(_lab: &Lab) -> LabTestResult {
     let sim = Report::from_events(&sim.events);
     check_lan_failover("sim", &sim)?;
     keep_events(&s, &done.drill.events)?;
+    keeps_the_invariants(&s, &done.drill.events)?;
     the_arms_agree(&s, &sim, &done.report)
 }
 
@@ -337,6 +338,20 @@ fn calibrated_simulation_has_the_labs_rto(_lab: &Lab) -> LabTestResult {
         )));
     }
     Ok(())
+}
+
+/// The lab run keeps the invariants `drlab explore` checks, by the rule
+/// the catalogue applies to simulated runs (`drlab_tests::broken_invariants`):
+/// the checker reads only events, so a lab drill is judged as a
+/// simulated one is.
+fn keeps_the_invariants(s: &Scenario, events: &[drlab_drivers::Event]) -> LabTestResult {
+    match drlab_tests::broken_invariants(events, s.scenario.expect).first() {
+        None => Ok(()),
+        Some(v) => Err(fail(format!(
+            "the lab run breaks invariant {} at {} s: {}",
+            v.invariant, v.at_s, v.what
+        ))),
+    }
 }
 
 /// Keeps the lab arm's events beside its row (`<name>.events.jsonl`), so a
@@ -498,6 +513,7 @@ fn battery(lab: &Lab, path: &std::path::Path) -> LabTestResult {
     roll_back(lab, &s, &drill.journal)?;
     checked?;
     keep_events(&s, &drill.events)?;
+    keeps_the_invariants(&s, &drill.events)?;
     let sim = drlab_sim::run(&s, s.scenario.seed)?;
     the_arms_agree(&s, &Report::from_events(&sim.events), &report)
 }
