@@ -8,6 +8,15 @@ use drlab_reports::Verdict;
 use drlab_scenarios::format::Expect;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+/// The library's runbooks written in the wrong order on purpose, each with
+/// what its `runbook-order` violation must say.
+const WRONG_ORDER: &[(&str, &str)] = &[(
+    "lan-failover-wrong-order",
+    "\"net start MSExchangeIS\" asked to start MSExchangeIS on EXCH2 at 194.282 s before \
+     MSExchangeSA, which MSExchangeIS requires, ran there: MSExchangeSA was stopped there \
+     from the drill's start and the runbook had not started it",
+)];
+
 fn check(path: &std::path::Path) -> Result<(), Failed> {
     let s = drlab_scenarios::load(path).map_err(|e| e.to_string())?;
     let seed = s.scenario.seed;
@@ -38,9 +47,24 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
     }
     // The invariants explore checks hold on every library run; a
     // scenario expected to fail may fail the drill's own checks or
-    // liveness, never the state machine or the step order.
-    for v in drlab_reports::invariants::check(&first.events) {
-        let allowed = expected == Verdict::Fail && matches!(v.invariant, "live" | "drill-checks");
+    // liveness, never the state machine or the step order, and the
+    // runbooks written in the wrong order fail the runbook order (at
+    // their first misordered start), which every other runbook keeps.
+    let stem = path
+        .file_stem()
+        .and_then(|x| x.to_str())
+        .unwrap_or("scenario");
+    let wrong_order = WRONG_ORDER.iter().find(|(name, _)| *name == stem);
+    let violations = drlab_reports::invariants::check(&first.events);
+    if let Some((_, want)) = wrong_order {
+        match violations.iter().find(|v| v.invariant == "runbook-order") {
+            Some(v) if v.what == *want => {}
+            other => return Err(format!("the wrong order was not caught: {other:?}").into()),
+        }
+    }
+    for v in violations {
+        let allowed = expected == Verdict::Fail && matches!(v.invariant, "live" | "drill-checks")
+            || wrong_order.is_some() && v.invariant == "runbook-order";
         if !allowed {
             return Err(format!(
                 "invariant {} broken at {} s: {}",
@@ -49,10 +73,6 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
             .into());
         }
     }
-    let stem = path
-        .file_stem()
-        .and_then(|x| x.to_str())
-        .unwrap_or("scenario");
     let json = serde_json::to_string_pretty(&a).map_err(|e| e.to_string())?;
     // A report reads back (`drlab compare`) to the same report and bytes.
     let back = drlab_reports::Report::from_json(&json).map_err(|e| format!("read back: {e}"))?;
@@ -154,6 +174,55 @@ fn replica_held_in_a_lan_failover() -> Result<(), Failed> {
     }
 }
 
+/// The LAN failover records its service starts (`service-requested`), ten
+/// on EXCH2 in postover.bat's order, and keeps the runbook order; made to
+/// start the Information Store first (the first two calls' services
+/// swapped after the fact), the same run breaks it, so the library's runs
+/// passing it (`check`) is no vacuous pass.
+fn runbook_order_in_a_lan_failover() -> Result<(), Failed> {
+    use drlab_drivers::EventKind;
+    let path = drlab_tests::root().join("scenarios/library/lan-failover.toml");
+    let s = drlab_scenarios::load(&path).map_err(|e| e.to_string())?;
+    let run = drlab_sim::run(&s, s.scenario.seed).map_err(|e| e.to_string())?;
+    let broken = |events: &[drlab_drivers::Event]| {
+        drlab_reports::invariants::check(events)
+            .into_iter()
+            .find(|v| v.invariant == "runbook-order")
+    };
+    if let Some(v) = broken(&run.events) {
+        return Err(format!("runbook-order broken: {}", v.what).into());
+    }
+    let calls: Vec<usize> = (0..run.events.len())
+        .filter(|&i| matches!(&run.events[i].kind, EventKind::ServiceRequested { host, .. } if &**host == "EXCH2"))
+        .collect();
+    if calls.len() != 10 {
+        return Err(format!("{} service calls on EXCH2, not 10", calls.len()).into());
+    }
+    let mut events = run.events.clone();
+    let (a, b) = (calls[0], calls[1]);
+    let service = |e: &mut drlab_drivers::Event| match &mut e.kind {
+        EventKind::ServiceRequested { service, .. } => Some(std::mem::take(service)),
+        _ => None,
+    };
+    let (sa, is) = (service(&mut events[a]), service(&mut events[b]));
+    for (i, svc) in [(a, is), (b, sa)] {
+        if let EventKind::ServiceRequested { service, .. } = &mut events[i].kind {
+            *service = svc.ok_or("no service")?;
+        }
+    }
+    match broken(&events) {
+        Some(v)
+            if v.at_s == drlab_reports::secs(events[a].at.as_micros())
+                && v.what.starts_with(
+                    "\"net start MSExchangeSA\" asked to start MSExchangeIS on EXCH2",
+                ) =>
+        {
+            Ok(())
+        }
+        other => Err(format!("starting IS first was not caught: {other:?}").into()),
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials: Vec<Trial> = drlab_tests::library()
@@ -170,6 +239,10 @@ fn main() {
     trials.push(Trial::test(
         "replica_held::lan_failover",
         replica_held_in_a_lan_failover,
+    ));
+    trials.push(Trial::test(
+        "runbook_order::lan_failover",
+        runbook_order_in_a_lan_failover,
     ));
     libtest_mimic::run(&args, trials).exit();
 }
