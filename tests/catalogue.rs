@@ -12,8 +12,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 /// what its `runbook-order` violation must say.
 const WRONG_ORDER: &[(&str, &str)] = &[(
     "lan-failover-wrong-order",
-    "\"net start MSExchangeIS\" asked to start MSExchangeIS on EXCH2 at 194.282 s before \
-     MSExchangeSA, which MSExchangeIS requires, ran there: MSExchangeSA was stopped there \
+    "MSExchangeIS started on EXCH2 before MSExchangeSA, which it requires, ran there: \
+     \"net start MSExchangeIS\" asked to start it at 194.282 s; MSExchangeSA was stopped there \
      from the drill's start and the runbook had not started it",
 )];
 
@@ -214,7 +214,8 @@ fn runbook_order_in_a_lan_failover() -> Result<(), Failed> {
         Some(v)
             if v.at_s == drlab_reports::secs(events[a].at.as_micros())
                 && v.what.starts_with(
-                    "\"net start MSExchangeSA\" asked to start MSExchangeIS on EXCH2",
+                    "MSExchangeIS started on EXCH2 before MSExchangeSA, which it requires, ran \
+                     there: \"net start MSExchangeSA\" asked to start it",
                 ) =>
         {
             Ok(())

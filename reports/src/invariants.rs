@@ -9,6 +9,29 @@
 //! - `step-pairs`: every step that finishes had started and was still
 //!   running (steps may run side by side, as the two-site agents do, but a
 //!   step never finishes twice or out of nowhere).
+//! - `runbook-order`: every service start or stop a runbook step makes
+//!   respects the declared service dependencies. From the
+//!   `service-requires` events (the scenario's `requires`, recorded at the
+//!   drill's start; they hold on every host), the `host-services` events
+//!   (whether an Exchange host's services ran at the start: active or
+//!   standby) and the `service-requested` events (a step asking a backend
+//!   to start or stop a service on a host, recorded just before the call;
+//!   a step's calls run one after the other, so a call ended well when its
+//!   step made another or finished `ok`): a start of S on H must come when
+//!   every service S requires runs on H, i.e. the runbook's last call on it
+//!   there was a start that ended well (or a stop that failed), or it made
+//!   none and the service ran at the start; a stop of R on H must come
+//!   when every service that requires R is stopped there, likewise. The
+//!   violation is the first call that does not, naming its step and the
+//!   call (and step) it should have waited for: a requirement still
+//!   starting, failed, stopped, or never started on a standby. Faults are
+//!   not followed (a crash stops what the runbook started, a reboot starts
+//!   what starts automatically): this checks the order the runbook
+//!   commanded, not the services' states, so a start made after a
+//!   requirement's start ended well passes even if a fault stopped it in
+//!   between. Skipped steps make no call. Runs without these events (old
+//!   event files, scenarios without `requires`) pass; a host without
+//!   `host-services` is judged by the runbook's calls alone.
 //! - `drill-checks`: the drill's own checks held (no `invariant-broken`
 //!   event, e.g. a restore that left the source without data the target
 //!   held).
@@ -55,29 +78,6 @@
 //!   (a scan made later also counts what rsync delivered after the
 //!   mount), so it claims nothing rather than reconstruct it after the
 //!   fact, and lab runs pass this check vacuously.
-//! - `runbook-order`: every service start or stop a runbook step makes
-//!   respects the declared service dependencies. From the
-//!   `service-requires` events (the scenario's `requires`, recorded at the
-//!   drill's start; they hold on every host), the `host-services` events
-//!   (whether an Exchange host's services ran at the start: active or
-//!   standby) and the `service-requested` events (a step asking a backend
-//!   to start or stop a service on a host, recorded just before the call;
-//!   a step's calls run one after the other, so a call ended well when its
-//!   step made another or finished `ok`): a start of S on H must come when
-//!   every service S requires runs on H, i.e. the runbook's last call on it
-//!   there was a start that ended well (or a stop that failed), or it made
-//!   none and the service ran at the start; a stop of R on H must come
-//!   when every service that requires R is stopped there, likewise. The
-//!   violation is the first call that does not, naming its step and the
-//!   call (and step) it should have waited for: a requirement still
-//!   starting, failed, stopped, or never started on a standby. Faults are
-//!   not followed (a crash stops what the runbook started, a reboot starts
-//!   what starts automatically): this checks the order the runbook
-//!   commanded, not the services' states, so a start made after a
-//!   requirement's start ended well passes even if a fault stopped it in
-//!   between. Skipped steps make no call. Runs without these events (old
-//!   event files, scenarios without `requires`) pass; a host without
-//!   `host-services` is judged by the runbook's calls alone.
 //!
 //! The simulator's drill context asserts the first two as it runs (an
 //! illegal transition is a bug there, and `drlab explore` reports the
@@ -100,19 +100,21 @@ pub struct Violation {
     pub what: String,
 }
 
-/// The first violation of each invariant in `events`, in the order above.
+/// The first violation of each invariant in `events`, in the order above:
+/// the runbook's own structure first, so that `drlab explore` shrinks a
+/// misordered runbook by its order, not by the outage it causes.
 pub fn check(events: &[Event]) -> Vec<Violation> {
     // the report's own figures, computed once for the invariants that read them
     let report = crate::Report::from_events(events);
     [
         dr_transitions(events),
         step_pairs(events),
+        runbook_order(events),
         drill_checks(events),
         live(events, &report),
         no_split_brain(events),
         interlocks(events),
         replicated_never_lost(events, &report),
-        runbook_order(events),
     ]
     .into_iter()
     .flatten()
@@ -596,16 +598,19 @@ fn runbook_order(events: &[Event]) -> Option<Violation> {
                     }
                 }
             };
+            // the cause first, without times (explore tells failures
+            // apart by what comes before the first colon)
             let relation = match action {
-                ServiceAction::Start => format!("{other}, which {service} requires, ran"),
-                ServiceAction::Stop => format!("{other}, which requires {service}, had stopped"),
+                ServiceAction::Start => format!("{other}, which it requires, ran"),
+                ServiceAction::Stop => format!("{other}, which requires it, had stopped"),
             };
             return Some(Violation {
                 invariant: "runbook-order",
                 at_s: at(e),
                 what: format!(
-                    "{step:?} asked to {} {service} on {host} at {:.3} s before {relation} \
-                     there: {why}",
+                    "{service} {} on {host} before {relation} there: {step:?} asked to {} it \
+                     at {:.3} s; {why}",
+                    past(action),
                     verb(action),
                     at(e)
                 ),
@@ -1118,9 +1123,9 @@ mod tests {
         assert_eq!(v.at_s, 10.0);
         assert_eq!(
             v.what,
-            "\"net start MSExchangeIS\" asked to start MSExchangeIS on EXCH2 at 10.000 s before \
-             MSExchangeSA, which MSExchangeIS requires, ran there: MSExchangeSA was stopped there \
-             from the drill's start and the runbook had not started it"
+            "MSExchangeIS started on EXCH2 before MSExchangeSA, which it requires, ran there: \
+             \"net start MSExchangeIS\" asked to start it at 10.000 s; MSExchangeSA was stopped \
+             there from the drill's start and the runbook had not started it"
         );
 
         // IS started while SA's start (side by side) had not ended
@@ -1238,9 +1243,9 @@ mod tests {
         assert_eq!(v.at_s, 2.0);
         assert_eq!(
             v.what,
-            "\"net stop MSExchangeSA /y on EXCH1\" asked to stop MSExchangeSA on EXCH1 at 2.000 s \
-             before MSExchangeMTA, which requires MSExchangeSA, had stopped there: MSExchangeMTA \
-             ran there from the drill's start and the runbook had not stopped it"
+            "MSExchangeSA stopped on EXCH1 before MSExchangeMTA, which requires it, had stopped \
+             there: \"net stop MSExchangeSA /y on EXCH1\" asked to stop it at 2.000 s; \
+             MSExchangeMTA ran there from the drill's start and the runbook had not stopped it"
         );
 
         // a dependent the runbook started: stopping what it requires first
