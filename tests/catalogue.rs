@@ -92,6 +92,23 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The library's LAN failover, run with its own seed.
+fn lan_failover() -> Result<drlab_sim::SimRun, Failed> {
+    let path = drlab_tests::root().join("scenarios/library/lan-failover.toml");
+    let s = drlab_scenarios::load(&path).map_err(|e| e.to_string())?;
+    Ok(drlab_sim::run(&s, s.scenario.seed).map_err(|e| e.to_string())?)
+}
+
+/// The first violation of `invariant` in `events`.
+fn first_broken(
+    events: &[drlab_drivers::Event],
+    invariant: &str,
+) -> Option<drlab_reports::invariants::Violation> {
+    drlab_reports::invariants::check(events)
+        .into_iter()
+        .find(|v| v.invariant == invariant)
+}
+
 /// The simulator says what the replica held when it took over in a LAN
 /// failover (`replica-held`): EXCH2's stores, mounted after EXCH1's crash,
 /// holding (together) the writes replicated before it; and the invariant that reads
@@ -99,9 +116,7 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
 /// the library's runs passing it (`check`) is no vacuous pass.
 fn replica_held_in_a_lan_failover() -> Result<(), Failed> {
     use drlab_drivers::EventKind;
-    let path = drlab_tests::root().join("scenarios/library/lan-failover.toml");
-    let s = drlab_scenarios::load(&path).map_err(|e| e.to_string())?;
-    let run = drlab_sim::run(&s, s.scenario.seed).map_err(|e| e.to_string())?;
+    let run = lan_failover()?;
     let crash = run
         .events
         .iter()
@@ -152,11 +167,7 @@ fn replica_held_in_a_lan_failover() -> Result<(), Failed> {
         )
         .into());
     }
-    let broken = |events: &[drlab_drivers::Event]| {
-        drlab_reports::invariants::check(events)
-            .into_iter()
-            .find(|v| v.invariant == "replicated-never-lost")
-    };
+    let broken = |events: &[drlab_drivers::Event]| first_broken(events, "replicated-never-lost");
     if let Some(v) = broken(&run.events) {
         return Err(format!("replicated-never-lost broken: {}", v.what).into());
     }
@@ -181,14 +192,8 @@ fn replica_held_in_a_lan_failover() -> Result<(), Failed> {
 /// passing it (`check`) is no vacuous pass.
 fn runbook_order_in_a_lan_failover() -> Result<(), Failed> {
     use drlab_drivers::EventKind;
-    let path = drlab_tests::root().join("scenarios/library/lan-failover.toml");
-    let s = drlab_scenarios::load(&path).map_err(|e| e.to_string())?;
-    let run = drlab_sim::run(&s, s.scenario.seed).map_err(|e| e.to_string())?;
-    let broken = |events: &[drlab_drivers::Event]| {
-        drlab_reports::invariants::check(events)
-            .into_iter()
-            .find(|v| v.invariant == "runbook-order")
-    };
+    let run = lan_failover()?;
+    let broken = |events: &[drlab_drivers::Event]| first_broken(events, "runbook-order");
     if let Some(v) = broken(&run.events) {
         return Err(format!("runbook-order broken: {}", v.what).into());
     }

@@ -1021,19 +1021,28 @@ mod tests {
         )
     }
 
-    /// `step` starting `service` on EXCH2 from `t` to `t + 1` s.
-    fn net_start(t: f64, step: &str, service: &str, outcome: StepOutcome) -> [Event; 3] {
+    /// `net start SERVICE` on EXCH2 from `t` to `t + 1` s.
+    fn net_start(t: f64, service: &str, outcome: StepOutcome) -> [Event; 3] {
+        let step = format!("net start {service}");
         [
-            started(t, step),
-            asked(t, step, "EXCH2", service, ServiceAction::Start),
+            started(t, &step),
+            asked(t, &step, "EXCH2", service, ServiceAction::Start),
             ev(
                 t + 1.0,
                 EventKind::StepFinished {
-                    step: step.into(),
+                    step: step.as_str().into(),
                     outcome,
                 },
             ),
         ]
+    }
+
+    /// The declarations, then SA started on EXCH2 at 10 s and IS at 11 s.
+    fn sa_then_is() -> Vec<Event> {
+        let mut events = declared();
+        events.extend(net_start(10.0, "MSExchangeSA", StepOutcome::Ok));
+        events.extend(net_start(11.0, "MSExchangeIS", StepOutcome::Ok));
+        events
     }
 
     /// The LAN failover's declarations: IS and MTA require SA, POP3
@@ -1054,19 +1063,7 @@ mod tests {
 
     #[test]
     fn services_started_after_what_they_require_keep_the_runbook_order() {
-        let mut events = declared();
-        events.extend(net_start(
-            10.0,
-            "net start MSExchangeSA",
-            "MSExchangeSA",
-            StepOutcome::Ok,
-        ));
-        events.extend(net_start(
-            11.0,
-            "net start MSExchangeIS",
-            "MSExchangeIS",
-            StepOutcome::Ok,
-        ));
+        let mut events = sa_then_is();
         // side by side with each other, after what both require
         events.extend([
             started(12.0, "net start POP3Svc"),
@@ -1107,18 +1104,8 @@ mod tests {
     fn a_start_before_what_it_requires_breaks_the_runbook_order() {
         // the wrong order: IS first, on a standby whose SA is stopped
         let mut events = declared();
-        events.extend(net_start(
-            10.0,
-            "net start MSExchangeIS",
-            "MSExchangeIS",
-            StepOutcome::Ok,
-        ));
-        events.extend(net_start(
-            11.0,
-            "net start MSExchangeSA",
-            "MSExchangeSA",
-            StepOutcome::Ok,
-        ));
+        events.extend(net_start(10.0, "MSExchangeIS", StepOutcome::Ok));
+        events.extend(net_start(11.0, "MSExchangeSA", StepOutcome::Ok));
         let v = runbook_order_of(&events).expect("IS before SA");
         assert_eq!(v.at_s, 10.0);
         assert_eq!(
@@ -1140,12 +1127,7 @@ mod tests {
                 ServiceAction::Start,
             ),
         ]);
-        events.extend(net_start(
-            10.5,
-            "net start MSExchangeIS",
-            "MSExchangeIS",
-            StepOutcome::Ok,
-        ));
+        events.extend(net_start(10.5, "MSExchangeIS", StepOutcome::Ok));
         events.push(finished(12.0, "net start MSExchangeSA"));
         let v = runbook_order_of(&events).expect("SA still starting");
         assert_eq!(v.at_s, 10.5);
@@ -1163,18 +1145,8 @@ mod tests {
         let failed = StepOutcome::Failed {
             error: "EXCH2 unreachable".into(),
         };
-        events.extend(net_start(
-            10.0,
-            "net start MSExchangeSA",
-            "MSExchangeSA",
-            failed,
-        ));
-        events.extend(net_start(
-            11.0,
-            "net start MSExchangeIS",
-            "MSExchangeIS",
-            StepOutcome::Ok,
-        ));
+        events.extend(net_start(10.0, "MSExchangeSA", failed));
+        events.extend(net_start(11.0, "MSExchangeIS", StepOutcome::Ok));
         let v = runbook_order_of(&events).expect("SA failed");
         assert!(
             v.what.ends_with("(\"net start MSExchangeSA\") failed"),
@@ -1197,12 +1169,7 @@ mod tests {
                 },
             },
         ));
-        events.extend(net_start(
-            10.0,
-            "net start MSExchangeIS",
-            "MSExchangeIS",
-            StepOutcome::Ok,
-        ));
+        events.extend(net_start(10.0, "MSExchangeIS", StepOutcome::Ok));
         assert!(runbook_order_of(&events).is_some());
         // on the active host, where SA ran from the start, it passes
         for e in &mut events {
@@ -1249,19 +1216,7 @@ mod tests {
         );
 
         // a dependent the runbook started: stopping what it requires first
-        let mut events = declared();
-        events.extend(net_start(
-            10.0,
-            "net start MSExchangeSA",
-            "MSExchangeSA",
-            StepOutcome::Ok,
-        ));
-        events.extend(net_start(
-            11.0,
-            "net start MSExchangeIS",
-            "MSExchangeIS",
-            StepOutcome::Ok,
-        ));
+        let mut events = sa_then_is();
         events.extend([
             started(20.0, "net stop MSExchangeSA"),
             asked(
@@ -1288,21 +1243,11 @@ mod tests {
     fn without_declarations_or_from_foreign_events_the_runbook_order_claims_nothing() {
         // no `service-requires`: nothing declared, nothing to break
         let mut events = vec![host_services("EXCH2", false)];
-        events.extend(net_start(
-            10.0,
-            "net start MSExchangeIS",
-            "MSExchangeIS",
-            StepOutcome::Ok,
-        ));
+        events.extend(net_start(10.0, "MSExchangeIS", StepOutcome::Ok));
         assert_eq!(runbook_order_of(&events), None);
         // no `host-services`: a service the runbook never touched may run
         let mut events = vec![requires("MSExchangeIS", &["MSExchangeSA"])];
-        events.extend(net_start(
-            10.0,
-            "net start MSExchangeIS",
-            "MSExchangeIS",
-            StepOutcome::Ok,
-        ));
+        events.extend(net_start(10.0, "MSExchangeIS", StepOutcome::Ok));
         assert_eq!(runbook_order_of(&events), None);
         // a call outside every step, a service requiring itself, a step
         // finishing that never started: no panic; the empty step's first
