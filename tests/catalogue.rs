@@ -8,6 +8,15 @@ use drlab_reports::Verdict;
 use drlab_scenarios::format::Expect;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+/// The library's runbooks written in the wrong order on purpose, each with
+/// what its `runbook-order` violation must say.
+const WRONG_ORDER: &[(&str, &str)] = &[(
+    "lan-failover-wrong-order",
+    "MSExchangeIS started on EXCH2 before MSExchangeSA, which it requires, ran there: \
+     \"net start MSExchangeIS\" asked to start it at 194.282 s; MSExchangeSA was stopped there \
+     from the drill's start and the runbook had not started it",
+)];
+
 fn check(path: &std::path::Path) -> Result<(), Failed> {
     let s = drlab_scenarios::load(path).map_err(|e| e.to_string())?;
     let seed = s.scenario.seed;
@@ -36,8 +45,26 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
         )
         .into());
     }
-    // The invariants explore checks hold on every library run.
-    if let Some(v) = drlab_tests::broken_invariants(&first.events, s.scenario.expect).first() {
+    // The invariants explore checks hold on every library run
+    // (`drlab_tests::broken_invariants`), except that the runbooks written
+    // in the wrong order break the runbook order, at their first
+    // misordered start (which every other runbook keeps).
+    let stem = path
+        .file_stem()
+        .and_then(|x| x.to_str())
+        .unwrap_or("scenario");
+    let wrong_order = WRONG_ORDER.iter().find(|(name, _)| *name == stem);
+    let violations = drlab_tests::broken_invariants(&first.events, s.scenario.expect);
+    if let Some((_, want)) = wrong_order {
+        match violations.iter().find(|v| v.invariant == "runbook-order") {
+            Some(v) if v.what == *want => {}
+            other => return Err(format!("the wrong order was not caught: {other:?}").into()),
+        }
+    }
+    let allowed = |v: &&drlab_reports::invariants::Violation| {
+        wrong_order.is_some() && v.invariant == "runbook-order"
+    };
+    if let Some(v) = violations.iter().find(|v| !allowed(v)) {
         return Err(format!(
             "invariant {} broken at {} s: {}",
             v.invariant, v.at_s, v.what
@@ -68,10 +95,6 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
         )
         .into());
     }
-    let stem = path
-        .file_stem()
-        .and_then(|x| x.to_str())
-        .unwrap_or("scenario");
     let json = serde_json::to_string_pretty(&a).map_err(|e| e.to_string())?;
     // A report reads back (`drlab compare`) to the same report and bytes.
     let back = drlab_reports::Report::from_json(&json).map_err(|e| format!("read back: {e}"))?;
@@ -91,6 +114,23 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The library's LAN failover, run with its own seed.
+fn lan_failover() -> Result<drlab_sim::SimRun, Failed> {
+    let path = drlab_tests::root().join("scenarios/library/lan-failover.toml");
+    let s = drlab_scenarios::load(&path).map_err(|e| e.to_string())?;
+    Ok(drlab_sim::run(&s, s.scenario.seed).map_err(|e| e.to_string())?)
+}
+
+/// The first violation of `invariant` in `events`.
+fn first_broken(
+    events: &[drlab_drivers::Event],
+    invariant: &str,
+) -> Option<drlab_reports::invariants::Violation> {
+    drlab_reports::invariants::check(events)
+        .into_iter()
+        .find(|v| v.invariant == invariant)
+}
+
 /// The simulator says what the replica held when it took over in a LAN
 /// failover (`replica-held`): EXCH2's stores, mounted after EXCH1's crash,
 /// holding (together) the writes replicated before it; and the invariant that reads
@@ -98,9 +138,7 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
 /// the library's runs passing it (`check`) is no vacuous pass.
 fn replica_held_in_a_lan_failover() -> Result<(), Failed> {
     use drlab_drivers::EventKind;
-    let path = drlab_tests::root().join("scenarios/library/lan-failover.toml");
-    let s = drlab_scenarios::load(&path).map_err(|e| e.to_string())?;
-    let run = drlab_sim::run(&s, s.scenario.seed).map_err(|e| e.to_string())?;
+    let run = lan_failover()?;
     let crash = run
         .events
         .iter()
@@ -151,11 +189,7 @@ fn replica_held_in_a_lan_failover() -> Result<(), Failed> {
         )
         .into());
     }
-    let broken = |events: &[drlab_drivers::Event]| {
-        drlab_reports::invariants::check(events)
-            .into_iter()
-            .find(|v| v.invariant == "replicated-never-lost")
-    };
+    let broken = |events: &[drlab_drivers::Event]| first_broken(events, "replicated-never-lost");
     if let Some(v) = broken(&run.events) {
         return Err(format!("replicated-never-lost broken: {}", v.what).into());
     }
@@ -170,6 +204,50 @@ fn replica_held_in_a_lan_failover() -> Result<(), Failed> {
     match broken(&events) {
         Some(v) if v.what.starts_with(&format!("write {victim},")) => Ok(()),
         other => Err(format!("losing write {victim} was not caught: {other:?}").into()),
+    }
+}
+
+/// The LAN failover records its service starts (`service-requested`), ten
+/// on EXCH2 in postover.bat's order, and keeps the runbook order; made to
+/// start the Information Store first (the first two calls' services
+/// swapped after the fact), the same run breaks it, so the library's runs
+/// passing it (`check`) is no vacuous pass.
+fn runbook_order_in_a_lan_failover() -> Result<(), Failed> {
+    use drlab_drivers::EventKind;
+    let run = lan_failover()?;
+    let broken = |events: &[drlab_drivers::Event]| first_broken(events, "runbook-order");
+    if let Some(v) = broken(&run.events) {
+        return Err(format!("runbook-order broken: {}", v.what).into());
+    }
+    let calls: Vec<usize> = (0..run.events.len())
+        .filter(|&i| matches!(&run.events[i].kind, EventKind::ServiceRequested { host, .. } if &**host == "EXCH2"))
+        .collect();
+    if calls.len() != 10 {
+        return Err(format!("{} service calls on EXCH2, not 10", calls.len()).into());
+    }
+    let mut events = run.events.clone();
+    let (a, b) = (calls[0], calls[1]);
+    let service = |e: &mut drlab_drivers::Event| match &mut e.kind {
+        EventKind::ServiceRequested { service, .. } => Some(std::mem::take(service)),
+        _ => None,
+    };
+    let (sa, is) = (service(&mut events[a]), service(&mut events[b]));
+    for (i, svc) in [(a, is), (b, sa)] {
+        if let EventKind::ServiceRequested { service, .. } = &mut events[i].kind {
+            *service = svc.ok_or("no service")?;
+        }
+    }
+    match broken(&events) {
+        Some(v)
+            if v.at_s == drlab_reports::secs(events[a].at.as_micros())
+                && v.what.starts_with(
+                    "MSExchangeIS started on EXCH2 before MSExchangeSA, which it requires, ran \
+                     there: \"net start MSExchangeSA\" asked to start it",
+                ) =>
+        {
+            Ok(())
+        }
+        other => Err(format!("starting IS first was not caught: {other:?}").into()),
     }
 }
 
@@ -189,6 +267,10 @@ fn main() {
     trials.push(Trial::test(
         "replica_held::lan_failover",
         replica_held_in_a_lan_failover,
+    ));
+    trials.push(Trial::test(
+        "runbook_order::lan_failover",
+        runbook_order_in_a_lan_failover,
     ));
     libtest_mimic::run(&args, trials).exit();
 }

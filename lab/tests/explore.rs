@@ -1,6 +1,7 @@
 //! `drlab explore`'s dimensions beyond faults, as users meet them: an
 //! operator who answers late or not at all, timing jitter, their replay
-//! files and their shrinking.
+//! files and their shrinking; and a runbook written in the wrong order,
+//! found by the runbook-order invariant.
 
 mod support;
 use support::{LAN, drlab, stderr};
@@ -111,4 +112,36 @@ fn only_a_manual_decision_draws_an_operator_and_an_envelope_draws_neither() {
         serde_json::json!({}),
         "{envelope}"
     );
+}
+
+/// The library's LAN failover with the Information Store started before
+/// the System Attendant.
+const WRONG_ORDER: &str = "scenarios/library/lan-failover-wrong-order.toml";
+
+#[test]
+fn a_runbook_in_the_wrong_order_is_found_by_its_order_and_replays() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_str().unwrap();
+    let x = explore(&[WRONG_ORDER, "--runs", "12", "--out", dir]);
+    let all = failures(&x);
+    // shrunk by its cause, not by the outage it causes
+    let order: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|f| f["invariant"] == "runbook-order")
+        .collect();
+    assert!(!order.is_empty(), "{x}");
+    for f in order {
+        assert!(f["schedule"].as_array().unwrap().len() <= 2, "{f}");
+        let what = f["what"].as_str().unwrap();
+        assert!(
+            what.starts_with(
+                "MSExchangeIS started on EXCH2 before MSExchangeSA, which it requires, ran there"
+            ),
+            "{what}"
+        );
+        let replay = f["replay"].as_str().unwrap();
+        let report = std::fs::read(f["report"].as_str().unwrap()).unwrap();
+        let r = drlab(&["run", replay, "--format", "json"]);
+        assert_eq!(r.stdout, report, "{replay}");
+    }
 }

@@ -492,7 +492,10 @@ impl Fold {
             | EventKind::HeartbeatMissed { .. }
             | EventKind::AgentReport { .. }
             | EventKind::WriteServed { .. }
-            | EventKind::ReplicaHeld { .. } => {}
+            | EventKind::ReplicaHeld { .. }
+            | EventKind::ServiceRequires { .. }
+            | EventKind::HostServices { .. }
+            | EventKind::ServiceRequested { .. } => {}
             EventKind::ArchiveTaken { .. }
             | EventKind::ArchiveFailed { .. }
             | EventKind::OperationRefused { .. }

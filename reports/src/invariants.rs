@@ -9,6 +9,32 @@
 //! - `step-pairs`: every step that finishes had started and was still
 //!   running (steps may run side by side, as the two-site agents do, but a
 //!   step never finishes twice or out of nowhere).
+//! - `runbook-order`: every service start or stop a runbook step makes
+//!   respects the declared service dependencies. From the
+//!   `service-requires` events (the scenario's `requires`, recorded at the
+//!   drill's start; they hold on every host), the `host-services` events
+//!   (whether an Exchange host's services ran at the start: active or
+//!   standby) and the `service-requested` events (a step asking a backend
+//!   to start or stop a service on a host, recorded just before the call;
+//!   a step's calls run one after the other, so a call ended well when its
+//!   step made another or finished `ok`): a start of S on H must come when
+//!   the runbook has brought every service S requires up on H, i.e. its
+//!   last call on it there was a start that had ended (or a stop that
+//!   failed), or it made none and the service ran at the start; a stop of
+//!   R on H must come when every service that requires R is down there,
+//!   likewise. Order, not outcome: a start that waited for a requirement's
+//!   start which failed keeps the order (the failure is liveness's and the
+//!   objectives' to judge; the guide's batch files go on after a failed
+//!   `net start`). The violation is the first call that does not, naming
+//!   its step and the call (and step) it should have waited for: a
+//!   requirement still starting, stopped, or never started on a standby. Faults are
+//!   not followed (a crash stops what the runbook started, a reboot starts
+//!   what starts automatically): this checks the order the runbook
+//!   commanded, not the services' states, so a start made after a
+//!   requirement's start ended well passes even if a fault stopped it in
+//!   between. Skipped steps make no call. Runs without these events (old
+//!   event files, scenarios without `requires`) pass; a host without
+//!   `host-services` is judged by the runbook's calls alone.
 //! - `drill-checks`: the drill's own checks held (no `invariant-broken`
 //!   event, e.g. a restore that left the source without data the target
 //!   held).
@@ -63,6 +89,7 @@
 use std::collections::BTreeMap;
 
 use drlab_drivers::dr::DrState;
+use drlab_drivers::event::{ServiceAction, StepOutcome};
 use drlab_drivers::{Event, EventKind};
 
 /// One broken invariant.
@@ -76,13 +103,16 @@ pub struct Violation {
     pub what: String,
 }
 
-/// The first violation of each invariant in `events`, in the order above.
+/// The first violation of each invariant in `events`, in the order above:
+/// the runbook's own structure first, so that `drlab explore` shrinks a
+/// misordered runbook by its order, not by the outage it causes.
 pub fn check(events: &[Event]) -> Vec<Violation> {
     // the report's own figures, computed once for the invariants that read them
     let report = crate::Report::from_events(events);
     [
         dr_transitions(events),
         step_pairs(events),
+        runbook_order(events),
         drill_checks(events),
         live(events, &report),
         no_split_brain(events),
@@ -438,6 +468,163 @@ fn replicated_never_lost(events: &[Event], report: &crate::Report) -> Option<Vio
                 at(read_back),
             ),
         });
+    }
+    None
+}
+
+/// What the runbook last did to a service on a host, as far as its
+/// calls show: the call (an index into the events) and how it stands.
+#[derive(Clone, Copy)]
+struct Done {
+    call: usize,
+    action: ServiceAction,
+    /// `None` while the call runs, then whether it ended well.
+    ok: Option<bool>,
+}
+
+/// A `service-requested` event's parts.
+fn request(e: &Event) -> Option<(&str, &str, &str, ServiceAction)> {
+    match &e.kind {
+        EventKind::ServiceRequested {
+            step,
+            host,
+            service,
+            action,
+        } => Some((step, host, service, *action)),
+        _ => None,
+    }
+}
+
+fn verb(a: ServiceAction) -> &'static str {
+    match a {
+        ServiceAction::Start => "start",
+        ServiceAction::Stop => "stop",
+    }
+}
+
+/// Notes how the call `key` last made ended.
+fn settle<'e>(last: &mut BTreeMap<(&'e str, &'e str), Done>, key: (&'e str, &'e str), ok: bool) {
+    if let Some(d) = last.get_mut(&key) {
+        d.ok = Some(ok);
+    }
+}
+
+fn past(a: ServiceAction) -> &'static str {
+    match a {
+        ServiceAction::Start => "started",
+        ServiceAction::Stop => "stopped",
+    }
+}
+
+fn runbook_order(events: &[Event]) -> Option<Violation> {
+    // The declared dependencies, both ways: what a service requires, and
+    // what requires it. At most as many entries as the events name.
+    let mut requires: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut required_by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for e in events {
+        if let EventKind::ServiceRequires {
+            service,
+            requires: r,
+        } = &e.kind
+        {
+            for r in r {
+                requires.entry(service).or_default().push(r);
+                required_by.entry(r).or_default().push(service);
+            }
+        }
+    }
+    if requires.is_empty() {
+        return None;
+    }
+    // How each declared host's services stood at the start.
+    let mut at_start: BTreeMap<&str, bool> = BTreeMap::new();
+    for e in events {
+        if let EventKind::HostServices { host, running } = &e.kind {
+            at_start.insert(host, *running);
+        }
+    }
+    // Per host and service, the runbook's last call on it.
+    let mut last: BTreeMap<(&str, &str), Done> = BTreeMap::new();
+    // The call each running step made last, not yet known to have ended.
+    let mut pending: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if let EventKind::StepFinished { step, outcome } = &e.kind {
+            if let Some(key) = pending.remove(&**step) {
+                settle(&mut last, key, *outcome == StepOutcome::Ok);
+            }
+            continue;
+        }
+        let Some((step, host, service, action)) = request(e) else {
+            continue;
+        };
+        // The step's previous call ended well: the step went on.
+        if let Some(key) = pending.insert(step, (host, service)) {
+            settle(&mut last, key, true);
+        }
+        // A start needs what the service requires started; a stop needs
+        // what requires the service stopped.
+        let others = match action {
+            ServiceAction::Start => requires.get(service),
+            ServiceAction::Stop => required_by.get(service),
+        };
+        for &other in others.into_iter().flatten() {
+            let why = match last.get(&(host, other)) {
+                // untouched so far: as it stood at the start
+                None => match at_start.get(host) {
+                    Some(&running) if running != (action == ServiceAction::Start) => format!(
+                        "{other} {} there from the drill's start and the runbook had not {} it",
+                        if running { "ran" } else { "was stopped" },
+                        past(action)
+                    ),
+                    _ => continue,
+                },
+                Some(d) => {
+                    let then = at(&events[d.call]);
+                    let by = request(&events[d.call]).map_or("", |r| r.0);
+                    match (d.action == action, d.ok) {
+                        // the runbook waited for it to end: whether it
+                        // worked is liveness's and the objectives' concern
+                        (true, Some(_)) => continue,
+                        // a failed start leaves it stopped, a failed stop running
+                        (false, Some(false)) => continue,
+                        (true, None) => format!(
+                            "the {} of {other} there begun at {then:.3} s ({by:?}) had not ended",
+                            verb(action)
+                        ),
+                        (false, _) => format!(
+                            "{other} was {} there at {then:.3} s ({by:?}) and not {} since",
+                            past(d.action),
+                            past(action),
+                        ),
+                    }
+                }
+            };
+            // the cause first, without times (explore tells failures
+            // apart by what comes before the first colon)
+            let relation = match action {
+                ServiceAction::Start => format!("{other}, which it requires, ran"),
+                ServiceAction::Stop => format!("{other}, which requires it, had stopped"),
+            };
+            return Some(Violation {
+                invariant: "runbook-order",
+                at_s: at(e),
+                what: format!(
+                    "{service} {} on {host} before {relation} there: {step:?} asked to {} it \
+                     at {:.3} s; {why}",
+                    past(action),
+                    verb(action),
+                    at(e)
+                ),
+            });
+        }
+        last.insert(
+            (host, service),
+            Done {
+                call: i,
+                action,
+                ok: None,
+            },
+        );
     }
     None
 }
@@ -801,6 +988,275 @@ mod tests {
         let mut events = failover(&[4]);
         events.retain(|e| !matches!(e.kind, EventKind::ReadBack { .. }));
         assert_eq!(named(&check(&events), "replicated-never-lost"), None);
+    }
+
+    fn requires(service: &str, what: &[&str]) -> Event {
+        ev(
+            0.0,
+            EventKind::ServiceRequires {
+                service: service.into(),
+                requires: what.iter().map(|&r| r.into()).collect(),
+            },
+        )
+    }
+
+    fn host_services(host: &str, running: bool) -> Event {
+        ev(
+            0.0,
+            EventKind::HostServices {
+                host: host.into(),
+                running,
+            },
+        )
+    }
+
+    fn asked(t: f64, step: &str, host: &str, service: &str, action: ServiceAction) -> Event {
+        ev(
+            t,
+            EventKind::ServiceRequested {
+                step: step.into(),
+                host: host.into(),
+                service: service.into(),
+                action,
+            },
+        )
+    }
+
+    /// `net start SERVICE` on EXCH2 from `t` to `t + 1` s.
+    fn net_start(t: f64, service: &str, outcome: StepOutcome) -> [Event; 3] {
+        let step = format!("net start {service}");
+        [
+            started(t, &step),
+            asked(t, &step, "EXCH2", service, ServiceAction::Start),
+            ev(
+                t + 1.0,
+                EventKind::StepFinished {
+                    step: step.as_str().into(),
+                    outcome,
+                },
+            ),
+        ]
+    }
+
+    /// The declarations, then SA started on EXCH2 at 10 s and IS at 11 s.
+    fn sa_then_is() -> Vec<Event> {
+        let mut events = declared();
+        events.extend(net_start(10.0, "MSExchangeSA", StepOutcome::Ok));
+        events.extend(net_start(11.0, "MSExchangeIS", StepOutcome::Ok));
+        events
+    }
+
+    /// The LAN failover's declarations: IS and MTA require SA, POP3
+    /// requires IS; EXCH1 active, EXCH2 a standby.
+    fn declared() -> Vec<Event> {
+        vec![
+            requires("MSExchangeIS", &["MSExchangeSA"]),
+            requires("MSExchangeMTA", &["MSExchangeSA"]),
+            requires("POP3Svc", &["MSExchangeIS"]),
+            host_services("EXCH1", true),
+            host_services("EXCH2", false),
+        ]
+    }
+
+    fn runbook_order_of(events: &[Event]) -> Option<Violation> {
+        named(&check(events), "runbook-order")
+    }
+
+    #[test]
+    fn services_started_after_what_they_require_keep_the_runbook_order() {
+        let mut events = sa_then_is();
+        // side by side with each other, after what both require
+        events.extend([
+            started(12.0, "net start POP3Svc"),
+            started(12.0, "net start MSExchangeMTA"),
+            asked(
+                12.0,
+                "net start POP3Svc",
+                "EXCH2",
+                "POP3Svc",
+                ServiceAction::Start,
+            ),
+            asked(
+                12.0,
+                "net start MSExchangeMTA",
+                "EXCH2",
+                "MSExchangeMTA",
+                ServiceAction::Start,
+            ),
+            finished(13.0, "net start POP3Svc"),
+            finished(13.0, "net start MSExchangeMTA"),
+        ]);
+        // EXCH1's services ran from the start: restarting IS there needs no SA start
+        events.extend([
+            started(20.0, "net start MSExchangeIS on EXCH1"),
+            asked(
+                20.0,
+                "net start MSExchangeIS on EXCH1",
+                "EXCH1",
+                "MSExchangeIS",
+                ServiceAction::Start,
+            ),
+            finished(21.0, "net start MSExchangeIS on EXCH1"),
+        ]);
+        assert_eq!(runbook_order_of(&events), None);
+    }
+
+    #[test]
+    fn a_start_before_what_it_requires_breaks_the_runbook_order() {
+        // the wrong order: IS first, on a standby whose SA is stopped
+        let mut events = declared();
+        events.extend(net_start(10.0, "MSExchangeIS", StepOutcome::Ok));
+        events.extend(net_start(11.0, "MSExchangeSA", StepOutcome::Ok));
+        let v = runbook_order_of(&events).expect("IS before SA");
+        assert_eq!(v.at_s, 10.0);
+        assert_eq!(
+            v.what,
+            "MSExchangeIS started on EXCH2 before MSExchangeSA, which it requires, ran there: \
+             \"net start MSExchangeIS\" asked to start it at 10.000 s; MSExchangeSA was stopped \
+             there from the drill's start and the runbook had not started it"
+        );
+
+        // IS started while SA's start (side by side) had not ended
+        let mut events = declared();
+        events.extend([
+            started(10.0, "net start MSExchangeSA"),
+            asked(
+                10.0,
+                "net start MSExchangeSA",
+                "EXCH2",
+                "MSExchangeSA",
+                ServiceAction::Start,
+            ),
+        ]);
+        events.extend(net_start(10.5, "MSExchangeIS", StepOutcome::Ok));
+        events.push(finished(12.0, "net start MSExchangeSA"));
+        let v = runbook_order_of(&events).expect("SA still starting");
+        assert_eq!(v.at_s, 10.5);
+        assert!(
+            v.what.ends_with(
+                "the start of MSExchangeSA there begun at 10.000 s (\"net start MSExchangeSA\") \
+                 had not ended"
+            ),
+            "{}",
+            v.what
+        );
+
+        // IS started after SA's start ended in failure: the runbook
+        // waited, the order holds (the outcome is liveness's to judge)
+        let mut events = declared();
+        let failed = StepOutcome::Failed {
+            error: "EXCH2 unreachable".into(),
+        };
+        events.extend(net_start(10.0, "MSExchangeSA", failed));
+        events.extend(net_start(11.0, "MSExchangeIS", StepOutcome::Ok));
+        assert_eq!(runbook_order_of(&events), None);
+    }
+
+    #[test]
+    fn a_skipped_start_starts_nothing() {
+        // SA's start skipped (no call): IS then starts on a stopped SA
+        let mut events = declared();
+        events.push(started(5.0, "net start MSExchangeSA"));
+        events.push(ev(
+            5.0,
+            EventKind::StepFinished {
+                step: "net start MSExchangeSA".into(),
+                outcome: StepOutcome::Skipped {
+                    reason: "the site is lost".into(),
+                },
+            },
+        ));
+        events.extend(net_start(10.0, "MSExchangeIS", StepOutcome::Ok));
+        assert!(runbook_order_of(&events).is_some());
+        // on the active host, where SA ran from the start, it passes
+        for e in &mut events {
+            if let EventKind::ServiceRequested { host, .. } = &mut e.kind {
+                *host = "EXCH1".into();
+            }
+        }
+        assert_eq!(runbook_order_of(&events), None);
+    }
+
+    #[test]
+    fn stops_come_dependents_first() {
+        // `net stop MSExchangeSA /y` on EXCH1: IS and MTA first, in one step
+        let step = "net stop MSExchangeSA /y on EXCH1";
+        let stop = |t, svc| asked(t, step, "EXCH1", svc, ServiceAction::Stop);
+        let mut events = declared();
+        events.extend([
+            started(1.0, step),
+            stop(1.0, "POP3Svc"),
+            stop(1.5, "MSExchangeIS"),
+            stop(2.0, "MSExchangeMTA"),
+            stop(2.5, "MSExchangeSA"),
+            finished(3.0, step),
+        ]);
+        assert_eq!(runbook_order_of(&events), None);
+
+        // SA stopped while MTA, running from the start, is stopped later
+        let mut events = declared();
+        events.extend([
+            started(1.0, step),
+            stop(1.0, "POP3Svc"),
+            stop(1.5, "MSExchangeIS"),
+            stop(2.0, "MSExchangeSA"),
+            stop(2.5, "MSExchangeMTA"),
+            finished(3.0, step),
+        ]);
+        let v = runbook_order_of(&events).expect("MTA still running");
+        assert_eq!(v.at_s, 2.0);
+        assert_eq!(
+            v.what,
+            "MSExchangeSA stopped on EXCH1 before MSExchangeMTA, which requires it, had stopped \
+             there: \"net stop MSExchangeSA /y on EXCH1\" asked to stop it at 2.000 s; \
+             MSExchangeMTA ran there from the drill's start and the runbook had not stopped it"
+        );
+
+        // a dependent the runbook started: stopping what it requires first
+        let mut events = sa_then_is();
+        events.extend([
+            started(20.0, "net stop MSExchangeSA"),
+            asked(
+                20.0,
+                "net stop MSExchangeSA",
+                "EXCH2",
+                "MSExchangeSA",
+                ServiceAction::Stop,
+            ),
+            finished(21.0, "net stop MSExchangeSA"),
+        ]);
+        let v = runbook_order_of(&events).expect("IS still running");
+        assert!(
+            v.what.ends_with(
+                "MSExchangeIS was started there at 11.000 s (\"net start MSExchangeIS\") and not \
+                 stopped since"
+            ),
+            "{}",
+            v.what
+        );
+    }
+
+    #[test]
+    fn without_declarations_or_from_foreign_events_the_runbook_order_claims_nothing() {
+        // no `service-requires`: nothing declared, nothing to break
+        let mut events = vec![host_services("EXCH2", false)];
+        events.extend(net_start(10.0, "MSExchangeIS", StepOutcome::Ok));
+        assert_eq!(runbook_order_of(&events), None);
+        // no `host-services`: a service the runbook never touched may run
+        let mut events = vec![requires("MSExchangeIS", &["MSExchangeSA"])];
+        events.extend(net_start(10.0, "MSExchangeIS", StepOutcome::Ok));
+        assert_eq!(runbook_order_of(&events), None);
+        // a call outside every step, a service requiring itself, a step
+        // finishing that never started: no panic; the empty step's first
+        // call ended well when it made the second, so A ran by then
+        let events = vec![
+            requires("A", &["A", "B"]),
+            requires("B", &[]),
+            asked(1.0, "", "H", "A", ServiceAction::Start),
+            finished(2.0, "nothing"),
+            asked(3.0, "", "H", "A", ServiceAction::Start),
+        ];
+        assert_eq!(runbook_order_of(&events), None);
     }
 
     #[test]

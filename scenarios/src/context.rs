@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 
-use drlab_drivers::event::StepOutcome;
+use drlab_drivers::event::{ServiceAction, StepOutcome};
 use drlab_drivers::{Backend, DrState, EventKind, OpError, Recorder, Transition};
 
 use crate::format::Scenario;
@@ -92,6 +92,30 @@ impl<'a, B: Backend> Ctx<'a, B> {
             outcome,
         });
         r.map_err(|error| StepFailed { step, error })
+    }
+
+    /// Starts `service` on `host`, recorded first as the current step's
+    /// request (`runbook-order` checks it against the declared
+    /// dependencies). Runbooks start services through this, never the
+    /// backend's method directly.
+    pub async fn start_service(&self, host: &str, service: &str) -> Result<(), OpError> {
+        self.request(host, service, ServiceAction::Start);
+        self.b.start_service(host, service).await
+    }
+
+    /// Stops `service` on `host`, recorded as [`Ctx::start_service`] is.
+    pub async fn stop_service(&self, host: &str, service: &str) -> Result<(), OpError> {
+        self.request(host, service, ServiceAction::Stop);
+        self.b.stop_service(host, service).await
+    }
+
+    fn request(&self, host: &str, service: &str, action: ServiceAction) {
+        self.emit(EventKind::ServiceRequested {
+            step: self.rec.current_step().unwrap_or_else(|| "".into()),
+            host: host.into(),
+            service: service.into(),
+            action,
+        });
     }
 
     /// A fixed wait as a step of its own (`dtcl wait 20000`).

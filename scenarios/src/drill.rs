@@ -19,7 +19,7 @@ use futures::future::{Either, select};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::context::{Ctx, StepFailed};
-use crate::format::{DecisionPolicy, FaultSpec, Scenario};
+use crate::format::{DecisionPolicy, ExchangeRole, FaultSpec, Scenario};
 use crate::runbooks;
 use crate::schedule::Scheduled;
 
@@ -366,6 +366,24 @@ pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
         rto_objective_us: (s.objectives.rto_s * 1e6) as u64,
         rpo_objective_us: (s.objectives.rpo_s * 1e6) as u64,
     });
+    // The declared service order, for `runbook-order` to judge the
+    // runbook's starts and stops by (from the events alone, on any backend).
+    for svc in s.exchange.iter().flat_map(|x| &x.services) {
+        if !svc.requires.is_empty() {
+            cx.emit(EventKind::ServiceRequires {
+                service: svc.name.as_str().into(),
+                requires: svc.requires.iter().map(|r| r.as_str().into()).collect(),
+            });
+        }
+    }
+    for h in &s.hosts {
+        if let Some(x) = &h.exchange {
+            cx.emit(EventKind::HostServices {
+                host: h.name.as_str().into(),
+                running: x.state == ExchangeRole::Active,
+            });
+        }
+    }
     if let Some(f) = s.objectives.failover_s {
         cx.emit(EventKind::FailoverObjective {
             limit_us: (f * 1e6) as u64,

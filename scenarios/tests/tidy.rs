@@ -9,6 +9,9 @@
 //!
 //! A justified exception carries the marker `// tidy: allow(<reason>)` on
 //! the line of the call.
+//!
+//! It also rejects a service start or stop made on the backend directly
+//! instead of through the context, which records it for `runbook-order`.
 
 use std::path::{Path, PathBuf};
 
@@ -235,4 +238,55 @@ fn f() {
 "#;
     let found: Vec<usize> = swallowed(text).into_iter().map(|x| x.0).collect();
     assert_eq!(found, vec![3, 7, 8, 9]);
+}
+
+/// Every service start or stop of a runbook goes through the context
+/// (`Ctx::start_service`, `Ctx::stop_service`), which records the call as
+/// its step's `service-requested` event: a call made on the backend
+/// directly would be invisible to the `runbook-order` invariant. Finds
+/// the lines (1-based) of `.start_service(` or `.stop_service(` called on
+/// anything but `cx`.
+fn unrecorded_service_calls(text: &str) -> Vec<usize> {
+    let code = code_only(text);
+    let mut found = Vec::new();
+    for pat in [".start_service(", ".stop_service("] {
+        let mut from = 0;
+        let p = pat.as_bytes();
+        while let Some(n) = code[from..].windows(p.len()).position(|w| w == p) {
+            let at = from + n;
+            from = at + 1;
+            // the value the method is called on: the chain's last name
+            let chain = receiver(&code, at);
+            let on = chain.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            if on.into_iter().next() != Some("cx") {
+                found.push(code[..at].iter().filter(|&&c| c == b'\n').count() + 1);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn runbooks_start_and_stop_services_through_the_context() {
+    let mut bad = Vec::new();
+    for f in &runbooks() {
+        let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let name = f.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(f);
+        for line in unrecorded_service_calls(&text) {
+            bad.push(format!(
+                "{}:{line}: start and stop services with `cx.start_service`/`cx.stop_service`, \
+                 which record the call for the runbook-order invariant",
+                name.display()
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "unrecorded service calls:\n{}",
+        bad.join("\n")
+    );
+    let text = "cx.start_service(h, s)\nrun.cx.stop_service(h, s)\ncx.b.start_service(h, s)\n\
+                b.stop_service(h, s) // cx.b.stop_service(\n{ x }\ncx\n  .stop_service(h, s)\n";
+    assert_eq!(unrecorded_service_calls(text), vec![3, 4]);
 }

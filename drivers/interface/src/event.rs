@@ -57,6 +57,16 @@ pub enum StepOutcome {
     },
 }
 
+/// What a runbook step asked of a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceAction {
+    /// `net start`.
+    Start,
+    /// `net stop`.
+    Stop,
+}
+
 /// The kinds of events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -221,6 +231,43 @@ pub enum EventKind {
         ok: bool,
         /// Why it failed, if it did.
         reason: Option<Arc<str>>,
+    },
+    /// A declared service dependency: on every host that runs `service`,
+    /// it starts only once each of `requires` runs, and stops before them
+    /// (the scenario's `[exchange].services` `requires`). Recorded by the
+    /// drill just after [`EventKind::DrillStarted`], one per service that
+    /// requires another, in the scenario's order. The invariant
+    /// `runbook-order` reads it.
+    ServiceRequires {
+        /// The service, e.g. `MSExchangeIS`.
+        service: Arc<str>,
+        /// What it requires, e.g. `MSExchangeSA`.
+        requires: Vec<Arc<str>>,
+    },
+    /// How a host's services stand when the drill starts: all running (an
+    /// active Exchange host) or all stopped (a standby, a failover
+    /// target), as the scenario declares and each backend sets up.
+    /// Recorded by the drill with [`EventKind::ServiceRequires`], one per
+    /// Exchange host. The invariant `runbook-order` reads it.
+    HostServices {
+        /// The host (scenario name).
+        host: Arc<str>,
+        /// Whether its services run.
+        running: bool,
+    },
+    /// A runbook step asks a backend to start or stop a service: recorded
+    /// just before the call, inside the step. A step's calls run one after
+    /// the other, so a call ended well when its step makes another call or
+    /// finishes `ok`. The invariant `runbook-order` reads it.
+    ServiceRequested {
+        /// The step making the call (empty outside every step).
+        step: Arc<str>,
+        /// The host (scenario name).
+        host: Arc<str>,
+        /// The service.
+        service: Arc<str>,
+        /// Start or stop.
+        action: ServiceAction,
     },
     /// The drill is over.
     DrillEnded {
@@ -647,6 +694,32 @@ impl Event {
                 out.push(19);
                 put_str(out, reason);
             }
+            // Tags 80-82: the runbook's declared order.
+            EventKind::ServiceRequires { service, requires } => {
+                out.push(80);
+                put_str(out, service);
+                put_u64(out, requires.len() as u64);
+                for r in requires {
+                    put_str(out, r);
+                }
+            }
+            EventKind::HostServices { host, running } => {
+                out.push(82);
+                put_str(out, host);
+                out.push(u8::from(*running));
+            }
+            EventKind::ServiceRequested {
+                step,
+                host,
+                service,
+                action,
+            } => {
+                out.push(81);
+                put_str(out, step);
+                put_str(out, host);
+                put_str(out, service);
+                out.push(*action as u8);
+            }
             // Tags 40-44: the catalogue's two-site and WAN events.
             EventKind::PlannedOutage { what } => {
                 out.push(40);
@@ -887,6 +960,41 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"at":9.0,"event":"replica-held","host":"EXCH2","store":"First Storage Group/Mailbox Store","held_at":4.25,"held":[[0,2],[7,7]]}"#
+        );
+        let e = ev(
+            0,
+            EventKind::ServiceRequires {
+                service: "MSExchangeIS".into(),
+                requires: vec!["MSExchangeSA".into()],
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"at":0.0,"event":"service-requires","service":"MSExchangeIS","requires":["MSExchangeSA"]}"#
+        );
+        let e = ev(
+            0,
+            EventKind::HostServices {
+                host: "EXCH2".into(),
+                running: false,
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"at":0.0,"event":"host-services","host":"EXCH2","running":false}"#
+        );
+        let e = ev(
+            2_000_000,
+            EventKind::ServiceRequested {
+                step: "net start MSExchangeSA".into(),
+                host: "EXCH2".into(),
+                service: "MSExchangeSA".into(),
+                action: ServiceAction::Start,
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"at":2.0,"event":"service-requested","step":"net start MSExchangeSA","host":"EXCH2","service":"MSExchangeSA","action":"start"}"#
         );
     }
 }

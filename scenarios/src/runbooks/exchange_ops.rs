@@ -38,7 +38,7 @@ pub async fn start_services<B: Backend>(
             } else {
                 format!("net start {svc} on {h} (attempt {attempt})")
             };
-            match cx.step(name, cx.b.start_service(h, svc)).await {
+            match cx.step(name, cx.start_service(h, svc)).await {
                 Ok(()) => break,
                 Err(e)
                     if attempt < attempts && matches!(e.error, OpError::ServiceFailed { .. }) =>
@@ -59,7 +59,7 @@ pub async fn stop_services<B: Backend>(
     order: &[String],
 ) -> Result<(), StepFailed> {
     for svc in order.iter().rev() {
-        cx.step(format!("net stop {svc} on {h}"), cx.b.stop_service(h, svc))
+        cx.step(format!("net stop {svc} on {h}"), cx.stop_service(h, svc))
             .await?;
     }
     Ok(())

@@ -218,7 +218,7 @@ pub async fn run<B: Backend>(
             } else {
                 format!("net start {svc} (attempt {attempt})")
             };
-            match cx.step(name, b.start_service(tgt, svc)).await {
+            match cx.step(name, cx.start_service(tgt, svc)).await {
                 Ok(()) => break,
                 Err(e) if *svc == p.retried_service && attempt < p.start_attempts_max => {
                     // The guide: "restart the service and it should start properly".

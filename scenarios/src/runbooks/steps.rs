@@ -63,9 +63,9 @@ pub async fn net_stop<B: Backend>(
     let flag = if deps.is_empty() { "" } else { " /y" };
     cx.step(format!("{prefix}net stop {svc}{flag} on {host}"), async {
         for d in &deps {
-            cx.b.stop_service(host, d).await?;
+            cx.stop_service(host, d).await?;
         }
-        cx.b.stop_service(host, svc).await
+        cx.stop_service(host, svc).await
     })
     .await
 }
@@ -87,7 +87,7 @@ pub async fn start_retried<B: Backend>(
         } else {
             format!("{prefix}net start {svc} on {host} (attempt {attempt})")
         };
-        match cx.step(name, cx.b.start_service(host, svc)).await {
+        match cx.step(name, cx.start_service(host, svc)).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt >= attempts => return Err(e),
             Err(_) => {
