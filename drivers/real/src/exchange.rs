@@ -14,6 +14,12 @@
 //! which stage it was in. The session reads the record back
 //! ([`Meter::verdict`]) to turn the crate's error into drlab's.
 //!
+//! A budget must hold before a crate allocates: async-imap makes room for
+//! an announced IMAP literal when it reads the announcement, so with
+//! [`Exchange::literals`] the stream reads every `{N}` at a line's end and
+//! refuses one larger than the rest of the budget before handing the
+//! bytes on.
+//!
 //! An exchange starts when the call is armed, and the next armed exchange
 //! starts at the first write after the current one has read something
 //! (a reply came, the client speaks again): the greeting, then EHLO.
@@ -45,6 +51,11 @@ pub(crate) struct Exchange {
     pub limit_ms: u64,
     /// Most bytes its replies may take.
     pub bytes_max: u64,
+    /// Whether the replies may announce IMAP literals (`{N}` or `{N+}` at
+    /// the end of a line, RFC 3501 §4.3, RFC 7888): async-imap makes room
+    /// for an announced literal before its bytes arrive, so an
+    /// announcement past the rest of the budget is refused on sight.
+    pub literals: bool,
 }
 
 /// How the current call ended, as far as the stream saw it.
@@ -93,7 +104,46 @@ struct State {
     deadline: Instant,
     read_bytes: u64,
     read_since_start: bool,
+    literal: Literal,
     verdict: Option<Verdict>,
+}
+
+/// Where the reader is in a possible literal announcement `{N}` / `{N+}`
+/// followed by CRLF (it spans reads).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Literal {
+    /// Not in one.
+    #[default]
+    Out,
+    /// After `{` and these digits' value.
+    Digits(u64),
+    /// After `+`.
+    Plus(u64),
+    /// After `}`.
+    Closed(u64),
+    /// After `}` and CR.
+    Cr(u64),
+}
+
+impl Literal {
+    /// The state after byte `c`, and the size of a literal whose
+    /// announcement `c` completes.
+    fn next(self, c: u8) -> (Literal, Option<u64>) {
+        use Literal::*;
+        match (self, c) {
+            (_, b'{') => (Digits(0), None),
+            (Digits(n), b'0'..=b'9') => {
+                // saturates: a size past u64 is past every budget
+                let n = n.saturating_mul(10).saturating_add(u64::from(c - b'0'));
+                (Digits(n), None)
+            }
+            (Digits(n), b'+') => (Plus(n), None),
+            (Digits(n) | Plus(n), b'}') => (Closed(n), None),
+            (Closed(n), b'\r') => (Cr(n), None),
+            (Cr(n), b'\n') => (Out, Some(n)),
+            _ => (Out, None),
+        }
+    }
 }
 
 /// The session's handle on a [`Metered`] stream.
@@ -119,6 +169,11 @@ impl Meter {
         s.verdict = None;
     }
 
+    /// The stage the call armed last is in.
+    pub fn stage(&self) -> &'static str {
+        self.state().current.stage
+    }
+
     /// What the stream saw of the call armed last.
     pub fn verdict(&self) -> Verdict {
         let s = self.state();
@@ -133,6 +188,7 @@ fn start(s: &mut State, e: Exchange) {
     s.deadline = Instant::now() + Duration::from_millis(e.limit_ms);
     s.read_bytes = 0;
     s.read_since_start = false;
+    s.literal = Literal::Out;
 }
 
 /// A stream whose exchanges are limited by its [`Meter`].
@@ -160,6 +216,7 @@ impl<S> Metered<S> {
             deadline,
             read_bytes: 0,
             read_since_start: false,
+            literal: Literal::Out,
             verdict: None,
         })));
         let m = Metered {
@@ -215,6 +272,18 @@ impl<S> Metered<S> {
     }
 }
 
+/// The largest literal the bytes just read announce (0 if none), the
+/// announcement state carried in `s`.
+fn largest_literal(s: &mut State, bytes: &[u8]) -> u64 {
+    let mut largest = 0;
+    for &c in bytes {
+        let (next, size) = s.literal.next(c);
+        s.literal = next;
+        largest = largest.max(size.unwrap_or(0));
+    }
+    largest
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -235,7 +304,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
                 }
                 s.read_bytes += n;
                 s.read_since_start = true;
-                if s.read_bytes > s.current.bytes_max {
+                let announced = if s.current.literals {
+                    largest_literal(&mut s, &buf.filled()[before..])
+                } else {
+                    0
+                };
+                let rest = s.current.bytes_max.saturating_sub(s.read_bytes);
+                if s.read_bytes > s.current.bytes_max || announced > rest {
                     let (stage, bytes_max) = (s.current.stage, s.current.bytes_max);
                     drop(s);
                     me.record(Verdict::OverBudget { stage, bytes_max });
@@ -308,6 +383,7 @@ mod tests {
             stage,
             limit_ms,
             bytes_max: 16,
+            literals: true,
         }
     }
 
@@ -370,5 +446,40 @@ mod tests {
             assert_eq!(m.read(&mut buf).await.unwrap(), 0);
             assert_eq!(meter.verdict(), Verdict::Closed { stage: "LOGOUT" });
         });
+    }
+
+    #[test]
+    fn a_literal_announced_past_the_budget_is_refused_before_its_bytes() {
+        rt().block_on(async {
+            let (client, mut server) = tokio::io::duplex(64);
+            let (mut m, meter) = Metered::new(client, peer(), ex("FETCH", 1_000));
+            let mut buf = [0u8; 8];
+            // within the budget: 5 bytes announced, 6 read, 5 left
+            server.write_all(b"x {5}\r\n").await.unwrap();
+            m.read_exact(&mut buf[..7]).await.unwrap();
+            assert_eq!(meter.verdict(), Verdict::Clean { stage: "FETCH" });
+            // an announcement split across reads, past the rest
+            server.write_all(b"{1").await.unwrap();
+            m.read_exact(&mut buf[..2]).await.unwrap();
+            server.write_all(b"0+}\r\n").await.unwrap();
+            let e = m.read(&mut buf).await.unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            assert!(matches!(
+                meter.verdict(),
+                Verdict::OverBudget { stage: "FETCH", .. }
+            ));
+        });
+    }
+
+    #[test]
+    fn announcements_are_read_only_where_literals_may_come() {
+        let mut state = Literal::Out;
+        let mut sizes = Vec::new();
+        for &c in b"* 1 FETCH (BODY[] {12}\r\n{3} {x}\r\n{99999999999999999999999}\r\n" {
+            let (next, size) = state.next(c);
+            state = next;
+            sizes.extend(size);
+        }
+        assert_eq!(sizes, [12, u64::MAX]);
     }
 }

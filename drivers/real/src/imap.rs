@@ -27,9 +27,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use async_imap::imap_proto::{Response, Status};
+use async_imap::imap_proto::{
+    AttributeValue, MailboxDatum, MessageSection, Outcome, Response, ResponseCode, SectionPath,
+    Status,
+};
 use drlab_drivers::{OpError, SeqSet};
-use futures::StreamExt as _;
 
 use crate::dns::{DnsError, Resolver};
 use crate::exchange::{Exchange, Meter, Metered, Verdict};
@@ -213,8 +215,8 @@ pub struct ImapSession<N: Net = TokioNet> {
 }
 
 impl ImapSession {
-    /// Connects and reads the greeting (`* OK` or `* PREAUTH`; `* BYE` is
-    /// a refusal, RFC 3501 §7.1.5).
+    /// Connects and reads the greeting (`* OK`; `* BYE` is a refusal, RFC
+    /// 3501 §7.1.5; `* PREAUTH` is refused too: drlab logs in).
     pub async fn connect(addr: SocketAddr, limits: ImapLimits) -> Result<ImapSession, ImapError> {
         ImapSession::connect_via(&TokioNet, addr, limits).await
     }
@@ -252,7 +254,16 @@ impl<N: Net> ImapSession<N> {
         };
         let text = outcome.information.as_deref().unwrap_or("").to_string();
         match status {
-            Status::Ok | Status::PreAuth => Ok(ImapSession {
+            // PREAUTH would need a session without LOGIN, which
+            // async-imap cannot make: refused by name rather than
+            // answered BAD at LOGIN
+            Status::PreAuth => Err(ImapError::Protocol {
+                stage,
+                detail: format!(
+                    "the server pre-authenticated the connection ({text}); drlab logs in"
+                ),
+            }),
+            Status::Ok => Ok(ImapSession {
                 phase: Some(Phase::Client(client)),
                 meter,
                 limits,
@@ -310,18 +321,25 @@ impl<N: Net> ImapSession<N> {
     pub async fn select(&mut self, mailbox: &str) -> Result<Selected, ImapError> {
         let stage = "SELECT";
         check_mailbox_name(mailbox)?;
+        let mut sel = Selected::default();
         let e = exchange(stage, &self.limits);
-        let meter = self.meter.clone();
-        let s = self.session(stage)?;
-        meter.arm(&[e]);
-        let m = s
-            .select(mailbox)
-            .await
-            .map_err(|e| imap_error(&meter, e, None))?;
-        Ok(Selected {
-            exists: m.exists,
-            uid_validity: m.uid_validity,
+        self.command(e, &format!("SELECT {}", quoted(mailbox)), |r| {
+            match r {
+                Response::MailboxData(MailboxDatum::Exists(n)) => sel.exists = *n,
+                Response::Data {
+                    status: Status::Ok,
+                    outcome:
+                        Outcome {
+                            code: Some(ResponseCode::UidValidity(v)),
+                            ..
+                        },
+                } => sel.uid_validity = Some(*v),
+                _ => {}
+            }
+            Ok(())
         })
+        .await?;
+        Ok(sel)
     }
 
     /// The workload sequence numbers of the selected mailbox's messages
@@ -330,21 +348,19 @@ impl<N: Net> ImapSession<N> {
     pub async fn seq_numbers(&mut self) -> Result<SeqSet, ImapError> {
         let stage = "FETCH";
         let limits = self.limits;
-        let meter = self.meter.clone();
-        let s = self.session(stage)?;
-        meter.arm(&[Exchange {
+        let e = Exchange {
             stage,
             limit_ms: limits.fetch_timeout_ms,
             bytes_max: limits.fetch_bytes_max,
-        }]);
+            literals: true,
+        };
         let mut seqs = SeqSet::new();
-        let mut fetches = s
-            .uid_fetch("1:*", seq_fetch_query())
-            .await
-            .map_err(|e| imap_error(&meter, e, None))?;
         let mut responses = 0usize;
-        while let Some(f) = fetches.next().await {
-            let f = f.map_err(|e| imap_error(&meter, e, None))?;
+        let query = format!("UID FETCH 1:* {}", seq_fetch_query());
+        self.command(e, &query, |r| {
+            let Response::Fetch(_, attributes) = r else {
+                return Ok(());
+            };
             responses += 1;
             if responses > limits.responses_max {
                 return Err(ImapError::Limit {
@@ -353,24 +369,123 @@ impl<N: Net> ImapSession<N> {
                     limit: limits.responses_max as u64,
                 });
             }
-            if let Some(seq) = f.header().and_then(smtp::parse_seq) {
+            if let Some(seq) = fetched_header(attributes).and_then(smtp::parse_seq) {
                 seqs.insert(seq);
             }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(seqs)
     }
 
     /// `LOGOUT` (RFC 3501 §6.1.3): BYE, then the tagged OK.
     pub async fn logout(mut self) -> Result<(), ImapError> {
         let stage = "LOGOUT";
-        self.meter.arm(&[exchange(stage, &self.limits)]);
-        let r = match &mut self.phase {
-            Some(Phase::Session(s)) => s.logout().await,
-            Some(Phase::Client(c)) => c.run_command_and_check_ok("LOGOUT", None).await,
-            None => return Err(ImapError::Closed { stage }),
-        };
-        r.map_err(|e| imap_error(&self.meter, e, None))
+        let e = exchange(stage, &self.limits);
+        if let Some(Phase::Client(c)) = &mut self.phase {
+            self.meter.arm(&[e]);
+            return c
+                .run_command_and_check_ok("LOGOUT", None)
+                .await
+                .map_err(|err| imap_error(&self.meter, err, None));
+        }
+        self.command(e, "LOGOUT", |_| Ok(())).await
     }
+
+    /// Runs `command` on the logged-in session as exchange `e`: hands every
+    /// response before the command's tagged completion to `untagged`, and
+    /// returns once that completion says OK. A completion that never comes
+    /// (the connection closed, an untagged BYE) is an error, never the
+    /// end of the answer: async-imap's own SELECT and FETCH end at the end
+    /// of the stream, and its FETCH ignores a tagged NO, so drlab reads the
+    /// responses itself (async-imap still frames and parses them).
+    async fn command(
+        &mut self,
+        e: Exchange,
+        command: &str,
+        mut untagged: impl FnMut(&Response<'_>) -> Result<(), ImapError>,
+    ) -> Result<(), ImapError> {
+        let stage = e.stage;
+        let meter = self.meter.clone();
+        let s = self.session(stage)?;
+        meter.arm(&[e]);
+        let tag = s
+            .run_command(command)
+            .await
+            .map_err(|err| imap_error(&meter, err, None))?;
+        loop {
+            let response = match s.read_response().await {
+                Ok(Some(r)) => r,
+                Ok(None) => return Err(ImapError::Closed { stage }),
+                Err(err) => {
+                    return Err(imap_error(&meter, async_imap::error::Error::Io(err), None));
+                }
+            };
+            match response.parsed() {
+                Response::Done {
+                    tag: done,
+                    status,
+                    outcome,
+                } if *done == tag => return completion(stage, status, outcome),
+                Response::Data {
+                    status: Status::Bye,
+                    outcome,
+                } if stage != "LOGOUT" => {
+                    return Err(ImapError::Bye {
+                        stage,
+                        text: words(outcome),
+                    });
+                }
+                other => untagged(other)?,
+            }
+        }
+    }
+}
+
+/// The header fields a FETCH response carries (`BODY[HEADER.FIELDS (..)]`
+/// parses as the header section).
+fn fetched_header<'a>(attributes: &'a [AttributeValue<'_>]) -> Option<&'a [u8]> {
+    attributes.iter().find_map(|a| match a {
+        AttributeValue::BodySection {
+            section: Some(SectionPath::Full(MessageSection::Header)),
+            data: Some(data),
+            ..
+        } => Some(&**data),
+        _ => None,
+    })
+}
+
+/// The text of a status response (RFC 3501 §7.1), its code in brackets.
+fn words(o: &Outcome<'_>) -> String {
+    let text = o.information.as_deref().unwrap_or("");
+    match &o.code {
+        Some(code) => format!("[{code:?}] {text}"),
+        None => text.to_string(),
+    }
+}
+
+/// A command's tagged completion: OK, or the server's NO or BAD.
+fn completion(stage: &'static str, status: &Status, o: &Outcome<'_>) -> Result<(), ImapError> {
+    match status {
+        Status::Ok => Ok(()),
+        Status::No => Err(ImapError::No {
+            stage,
+            text: words(o),
+        }),
+        Status::Bad => Err(ImapError::Bad {
+            stage,
+            text: words(o),
+        }),
+        other => Err(ImapError::Protocol {
+            stage,
+            detail: format!("a tagged {other:?} completion"),
+        }),
+    }
+}
+
+/// An IMAP quoted string (RFC 3501 §4.3) of printable ASCII.
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The read-back's FETCH items (see the module documentation).
@@ -384,11 +499,12 @@ fn exchange(stage: &'static str, limits: &ImapLimits) -> Exchange {
         stage,
         limit_ms: limits.exchange_timeout_ms,
         bytes_max: limits.exchange_bytes_max,
+        literals: true,
     }
 }
 
-/// A mailbox name drlab selects: printable ASCII (async-imap quotes it;
-/// other names would need RFC 3501 §5.1.3's modified UTF-7).
+/// A mailbox name drlab selects: printable ASCII (sent quoted; other
+/// names would need RFC 3501 §5.1.3's modified UTF-7).
 fn check_mailbox_name(name: &str) -> Result<(), ImapError> {
     if !name.is_empty() && name.bytes().all(|c| (b' '..=b'~').contains(&c)) {
         Ok(())
@@ -405,16 +521,13 @@ fn check_mailbox_name(name: &str) -> Result<(), ImapError> {
 /// parse or input error.
 fn imap_error(meter: &Meter, e: async_imap::error::Error, secret: Option<&Secret>) -> ImapError {
     use async_imap::error::Error as E;
-    let redact = |t: String| match secret {
-        Some(s) if !s.expose().is_empty() => t.replace(s.expose(), "[redacted]"),
-        _ => t,
-    };
+    let redact = |t: String| redact(&t, secret);
     match meter.verdict() {
         Verdict::TimedOut { stage, after_ms } => ImapError::Timeout { stage, after_ms },
         Verdict::Closed { stage } => ImapError::Closed { stage },
         Verdict::Io { stage, kind, text } => ImapError::Io {
             stage,
-            source: std::io::Error::new(kind, text),
+            source: std::io::Error::new(kind, redact(text)),
         },
         Verdict::OverBudget { stage, bytes_max } => ImapError::Limit {
             stage,
@@ -424,14 +537,17 @@ fn imap_error(meter: &Meter, e: async_imap::error::Error, secret: Option<&Secret
         Verdict::Clean { stage } => match e {
             E::No(text) => ImapError::No {
                 stage,
-                text: redact(server_words(&text)),
+                text: server_words(&redact(text)),
             },
             E::Bad(text) => ImapError::Bad {
                 stage,
-                text: redact(server_words(&text)),
+                text: server_words(&redact(text)),
             },
             E::ConnectionLost => ImapError::Closed { stage },
-            E::Io(source) => ImapError::Io { stage, source },
+            E::Io(source) => ImapError::Io {
+                stage,
+                source: std::io::Error::new(source.kind(), redact(source.to_string())),
+            },
             E::Validate(v) => ImapError::InvalidInput {
                 detail: format!("{stage}: {v}"),
             },
@@ -441,6 +557,28 @@ fn imap_error(meter: &Meter, e: async_imap::error::Error, secret: Option<&Secret
             },
         },
     }
+}
+
+/// `text` without `secret` in any spelling it may take there: as is, as
+/// async-imap quotes it (`\\` and `"` escaped), and either of those in
+/// Rust's debug formatting (async-imap's error texts are made of it).
+fn redact(text: &str, secret: Option<&Secret>) -> String {
+    let Some(raw) = secret.map(Secret::expose).filter(|s| !s.is_empty()) else {
+        return text.to_string();
+    };
+    let quoted = raw.replace('\\', "\\\\").replace('"', "\\\"");
+    let debug = |s: &str| {
+        let d = format!("{s:?}");
+        d[1..d.len() - 1].to_string()
+    };
+    let mut forms = [raw.to_string(), debug(raw), debug(&quoted), quoted];
+    // the longest first, so that no shorter form leaves part of a longer one
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    let mut out = text.to_string();
+    for f in forms.iter().filter(|f| !f.is_empty()) {
+        out = out.replace(f.as_str(), "[redacted]");
+    }
+    out
 }
 
 /// The server's own words in an async-imap NO or BAD error: the crate
@@ -700,12 +838,33 @@ mod tests {
         );
     }
 
-    /// Reads back over a scripted server holding `seqs`, with `limits`;
-    /// LOGIN succeeds for password `secret` only.
+    /// How the scripted server misbehaves.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Script {
+        Normal,
+        /// FETCH completes with a tagged NO after its responses.
+        FetchNo,
+        /// The connection closes after SELECT's EXISTS.
+        CloseInSelect,
+        /// The greeting announces a 500 MB literal.
+        HugeLiteral,
+    }
+
     fn read_back_from(
         seqs: &[u64],
         password: &str,
         limits: ImapLimits,
+    ) -> Result<SeqSet, ImapError> {
+        read_back_scripted(seqs, password, limits, Script::Normal)
+    }
+
+    /// Reads back over a scripted server holding `seqs`, with `limits`;
+    /// LOGIN succeeds for password `secret` only.
+    fn read_back_scripted(
+        seqs: &[u64],
+        password: &str,
+        limits: ImapLimits,
+        script: Script,
     ) -> Result<SeqSet, ImapError> {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -720,7 +879,11 @@ mod tests {
             let serve = async move {
                 let (r, mut w) = tokio::io::split(server);
                 let mut r = BufReader::new(r);
-                w.write_all(b"* OK ready\r\n").await.unwrap();
+                if script == Script::HugeLiteral {
+                    w.write_all(b"* OK [ALERT] {500000000}\r\n").await.unwrap();
+                } else {
+                    w.write_all(b"* OK ready\r\n").await.unwrap();
+                }
                 let mut line = String::new();
                 while r.read_line(&mut line).await.unwrap_or(0) > 0 {
                     let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
@@ -729,6 +892,10 @@ mod tests {
                     let reply = match words[1].as_str() {
                         "LOGIN" if words[3] == "\"secret\"" => format!("{tag} OK done\r\n"),
                         "LOGIN" => format!("{tag} NO [AUTHENTICATIONFAILED] no {} here\r\n", words[3]),
+                        "SELECT" if script == Script::CloseInSelect => {
+                            let _ = w.write_all(format!("* {} EXISTS\r\n", seqs.len()).as_bytes()).await;
+                            break;
+                        }
                         "SELECT" => format!("* {} EXISTS\r\n{tag} OK [READ-WRITE] done\r\n", seqs.len()),
                         "UID" => {
                             let mut out = String::new();
@@ -740,7 +907,8 @@ mod tests {
                                     n = i + 1
                                 );
                             }
-                            out + &format!("{tag} OK done\r\n")
+                            let status = if script == Script::FetchNo { "NO [SERVERBUG] lost" } else { "OK done" };
+                            out + &format!("{tag} {status}\r\n")
                         }
                         _ => format!("* BYE\r\n{tag} OK bye\r\n"),
                     };
@@ -792,6 +960,47 @@ mod tests {
             ),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn an_answer_without_its_ok_completion_is_no_answer() {
+        let l = ImapLimits::default();
+        let e = read_back_scripted(&[1, 2], "secret", l, Script::FetchNo).unwrap_err();
+        assert!(
+            matches!(&e, ImapError::No { stage: "FETCH", text } if text.ends_with("lost")),
+            "{e:?}"
+        );
+        let e = read_back_scripted(&[1, 2], "secret", l, Script::CloseInSelect).unwrap_err();
+        assert!(matches!(e, ImapError::Closed { stage: "SELECT" }), "{e:?}");
+        // an announced literal past the budget, refused before it is made room for
+        let e = read_back_scripted(&[1], "secret", l, Script::HugeLiteral).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ImapError::Limit {
+                    stage: "greeting",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn every_spelling_of_the_password_is_redacted() {
+        for password in [r#"pa"ss"#, r"back\slash", "bell\u{7}", "plain"] {
+            let e = read_back_from(&[1], password, ImapLimits::default()).unwrap_err();
+            let shown = format!("{e} {e:?}");
+            let quoted = password.replace('\\', "\\\\").replace('"', "\\\"");
+            let debug = format!("{password:?}");
+            for form in [password, quoted.as_str(), debug.trim_matches('"')] {
+                assert!(
+                    !shown.contains(form),
+                    "{password:?} shown as {form:?} in {shown}"
+                );
+            }
+            assert!(shown.contains("[redacted]"), "{shown}");
+        }
     }
 
     #[test]

@@ -46,14 +46,6 @@ pub const SEQ_HEADER: &str = "X-Drlab-Seq";
 /// The header that marks an end-user probe message (never a workload record).
 pub const PROBE_HEADER: &str = "X-Drlab-Probe";
 
-/// Longest reply line accepted. RFC 5321 §4.5.3.1.5 limits reply lines to
-/// 512 octets; real servers stay well below this more lenient bound.
-pub const REPLY_LINE_BYTES_MAX: usize = 4096;
-
-/// Most lines accepted in one multi-line reply (an EHLO reply has one line
-/// per extension; a few dozen at most in practice).
-pub const REPLY_LINES_MAX: usize = 256;
-
 /// Body lines of the padding are this long (without CRLF): under the 78
 /// characters RFC 5322 §2.1.1 recommends.
 const PAD_LINE_CHARS: usize = 76;
@@ -597,6 +589,7 @@ fn exchange(stage: &'static str, limit_ms: u64) -> Exchange {
         stage,
         limit_ms,
         bytes_max: REPLY_BYTES_MAX,
+        literals: false,
     }
 }
 
@@ -622,10 +615,19 @@ async fn run(
     }
 }
 
-/// drlab's error for a failed lettre call: what the stream saw first (a
-/// deadline, a close, a socket error, an oversized reply), else the
-/// server's negative reply, else lettre's parse failure.
+/// drlab's error for a failed lettre call: the server's negative reply
+/// when one arrived whole (lettre then sends QUIT and closes, inside the
+/// same exchange, so what the stream saw after it is not the cause), else
+/// what the stream saw first (a deadline, a close, a socket error, an
+/// oversized reply), else lettre's parse failure.
 fn smtp_error(meter: &Meter, e: &lettre::transport::smtp::Error) -> SmtpError {
+    if let Some(code) = e.status() {
+        return SmtpError::Rejected {
+            stage: meter.stage(),
+            code: u16::from(code),
+            text: std::error::Error::source(e).map_or_else(String::new, |s| s.to_string()),
+        };
+    }
     match meter.verdict() {
         Verdict::TimedOut { stage, after_ms } => SmtpError::Timeout { stage, after_ms },
         Verdict::Closed { stage } => SmtpError::Closed { stage },
@@ -637,16 +639,9 @@ fn smtp_error(meter: &Meter, e: &lettre::transport::smtp::Error) -> SmtpError {
             stage,
             detail: format!("reply longer than {bytes_max} bytes"),
         },
-        Verdict::Clean { stage } => match e.status() {
-            Some(code) => SmtpError::Rejected {
-                stage,
-                code: u16::from(code),
-                text: std::error::Error::source(e).map_or_else(String::new, |s| s.to_string()),
-            },
-            None => SmtpError::Protocol {
-                stage,
-                detail: e.to_string(),
-            },
+        Verdict::Clean { stage } => SmtpError::Protocol {
+            stage,
+            detail: e.to_string(),
         },
     }
 }
@@ -917,6 +912,23 @@ mod tests {
         let e = dialogue(&busy, b"x").0.unwrap_err();
         assert!(
             matches!(&e, SmtpError::Rejected { stage: "RCPT TO", code: 451, text } if text == "4.3.0 try later"),
+            "{e:?}"
+        );
+        assert!(e.is_transient());
+        // a refusal of EHLO stays the refusal, whatever lettre's QUIT
+        // after it meets (here: silence until the EHLO limit)
+        let e = dialogue(&["220 mail1", "421 4.3.2 shutting down"], b"x")
+            .0
+            .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                SmtpError::Rejected {
+                    stage: "EHLO",
+                    code: 421,
+                    ..
+                }
+            ),
             "{e:?}"
         );
         assert!(e.is_transient());
