@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use drlab_drivers::event::{Decision, StepOutcome, trace_hash};
-use drlab_drivers::{DrState, Event, EventKind, SeqSet, Timestamp};
+use drlab_drivers::{DrState, Event, EventKind, EventSink, SeqSet, Timestamp, TraceDigest};
 use serde::{Deserialize, Serialize};
 
 use crate::secs;
@@ -231,6 +231,7 @@ pub struct Report {
 }
 
 /// A client population being followed after a DNS change.
+#[derive(Debug)]
 struct Watched {
     client: String,
     resolver: String,
@@ -248,13 +249,14 @@ fn span(a: Timestamp, b: Timestamp) -> f64 {
 }
 
 impl Report {
-    /// Computes the report of a trace: a fold over its events, in order.
+    /// Computes the report of a trace: a fold over its events, in order
+    /// ([`ReportFold`]).
     pub fn from_events(events: &[Event]) -> Report {
-        let mut fold = Fold::new(events.len(), trace_hash(events));
+        let mut fold = ReportFold::new();
         for e in events {
             fold.observe(e);
         }
-        fold.finish()
+        fold.finish(events.len(), trace_hash(events))
     }
 
     /// The report before any event: nothing known, nothing judged.
@@ -300,6 +302,36 @@ impl Report {
     }
 }
 
+/// The report of a run computed as its events are recorded: the
+/// [`ReportFold`] with the trace's count and hash ([`TraceDigest`]),
+/// keeping no event. [`ReportSink::finish`] gives the report
+/// [`Report::from_events`] gives for the same events.
+#[derive(Debug, Default)]
+pub struct ReportSink {
+    fold: ReportFold,
+    digest: TraceDigest,
+}
+
+impl ReportSink {
+    /// The sink before any event.
+    pub fn new() -> ReportSink {
+        ReportSink::default()
+    }
+
+    /// The report of the events taken so far.
+    pub fn finish(self) -> Report {
+        let (events, hash) = (self.digest.events(), self.digest.hash());
+        self.fold.finish(events, hash)
+    }
+}
+
+impl EventSink for ReportSink {
+    fn accept(&mut self, e: Event) {
+        self.digest.observe(&e);
+        self.fold.observe(&e);
+    }
+}
+
 /// Whether a fault kind repairs an earlier fault (it opens no outage).
 pub(crate) fn is_repair(fault: &str) -> bool {
     matches!(fault, "power-on" | "heal")
@@ -311,9 +343,13 @@ const RPO_RESOLUTION_S: f64 = 0.001;
 /// `end_reason` until a drill-ended event says otherwise.
 const NOT_ENDED: &str = "drill did not end";
 
-/// What the report gathers while it reads the events; [`Fold::finish`]
-/// then judges. The milestones are those of the module documentation.
-struct Fold {
+/// The report as a fold over a trace: [`ReportFold::observe`] each event
+/// in order, then [`ReportFold::finish`] judges what was gathered. The
+/// milestones are those of the module documentation. [`Report::from_events`]
+/// is this fold over a slice; [`ReportSink`] folds a run's events as they
+/// are recorded, keeping none.
+#[derive(Debug)]
+pub struct ReportFold {
     r: Report,
     started: bool,
     needed: u32,
@@ -337,10 +373,17 @@ struct Fold {
     watched: Vec<Watched>,
 }
 
-impl Fold {
-    fn new(events: usize, trace_hash: String) -> Fold {
-        Fold {
-            r: Report::empty(events, trace_hash),
+impl Default for ReportFold {
+    fn default() -> ReportFold {
+        ReportFold::new()
+    }
+}
+
+impl ReportFold {
+    /// The fold before any event.
+    pub fn new() -> ReportFold {
+        ReportFold {
+            r: Report::empty(0, String::new()),
             started: false,
             needed: 1,
             t0: None,
@@ -364,8 +407,8 @@ impl Fold {
         }
     }
 
-    /// Takes in one event.
-    fn observe(&mut self, e: &Event) {
+    /// Takes in one event (events come in time order).
+    pub fn observe(&mut self, e: &Event) {
         self.end = e.at;
         match &e.kind {
             EventKind::DrillStarted {
@@ -555,9 +598,13 @@ impl Fold {
         });
     }
 
-    /// Judges what was gathered. Reasons go most actionable first: what
-    /// broke, then missed objectives, then what could not be measured.
-    fn finish(mut self) -> Report {
+    /// Judges what was gathered, for a trace of `events` events whose
+    /// hash is `trace_hash` (the report carries both). Reasons go most
+    /// actionable first: what broke, then missed objectives, then what
+    /// could not be measured.
+    pub fn finish(mut self, events: usize, trace_hash: String) -> Report {
+        self.r.events = events;
+        self.r.trace_hash = trace_hash;
         self.close_unfinished_steps();
         let restored = restored_at(&self.probes, self.t0, self.needed);
         self.timeline(restored);
