@@ -14,8 +14,6 @@
 //!   (the reports' resolution) when anything was lost, so RPO is 0 exactly
 //!   when nothing was.
 
-use std::collections::BTreeMap;
-
 use drlab_drivers::event::{Decision, StepOutcome, trace_hash};
 use drlab_drivers::{DrState, Event, EventKind, EventSink, SeqSet, Timestamp, TraceDigest};
 use serde::{Deserialize, Serialize};
@@ -318,6 +316,11 @@ impl ReportSink {
         ReportSink::default()
     }
 
+    /// [`ReportFold::runs_kept`] of its fold.
+    pub fn runs_kept(&self) -> usize {
+        self.fold.runs_kept()
+    }
+
     /// The report of the events taken so far.
     pub fn finish(self) -> Report {
         let (events, hash) = (self.digest.events(), self.digest.hash());
@@ -360,9 +363,9 @@ pub struct ReportFold {
     end: Timestamp,
     runbook_failure: Option<String>,
     broken: Vec<String>,
-    acked: BTreeMap<u64, (Timestamp, u32)>,
+    acked: crate::tally::Acked,
     held: Option<SeqSet>,
-    probes: Vec<(Timestamp, bool)>,
+    probes: crate::tally::Probes,
     open_steps: Vec<(String, Timestamp)>,
     recovery: crate::recovery::Collector,
     failover_limit: Option<u64>,
@@ -393,9 +396,9 @@ impl ReportFold {
             end: Timestamp::ZERO,
             runbook_failure: None,
             broken: Vec::new(),
-            acked: BTreeMap::new(),
+            acked: crate::tally::Acked::default(),
             held: None,
-            probes: Vec::new(),
+            probes: crate::tally::Probes::default(),
             open_steps: Vec::new(),
             recovery: crate::recovery::Collector::default(),
             failover_limit: None,
@@ -405,6 +408,14 @@ impl ReportFold {
             back_at: None,
             watched: Vec::new(),
         }
+    }
+
+    /// What the fold keeps beyond about 4 bytes per acknowledged write:
+    /// runs of probes with one outcome and runs of consecutive acknowledged
+    /// writes, as many as the outcomes change and the sequence has gaps,
+    /// however long the drill ([`crate::tally`]).
+    pub fn runs_kept(&self) -> usize {
+        self.probes.runs().len() + self.acked.runs()
     }
 
     /// Takes in one event (events come in time order).
@@ -472,16 +483,16 @@ impl ReportFold {
             }
             EventKind::WriteAcked { seq, bytes } => {
                 self.r.workload.acked += 1;
-                self.acked.insert(*seq, (e.at, *bytes));
+                self.acked.insert(*seq, e.at, *bytes);
             }
             EventKind::WriteFailed { .. } => self.r.workload.failed += 1,
             EventKind::ProbeOk => {
                 self.r.workload.probes_ok += 1;
-                self.probes.push((e.at, true));
+                self.probes.push(e.at, true);
             }
             EventKind::ProbeFailed { .. } => {
                 self.r.workload.probes_failed += 1;
-                self.probes.push((e.at, false));
+                self.probes.push(e.at, false);
             }
             // Several read-backs (a DAG's members): held by any is held.
             EventKind::ReadBack { held, .. } => match &mut self.held {
@@ -606,7 +617,7 @@ impl ReportFold {
         self.r.events = events;
         self.r.trace_hash = trace_hash;
         self.close_unfinished_steps();
-        let restored = restored_at(&self.probes, self.t0, self.needed);
+        let restored = crate::tally::restored_at(self.probes.runs(), self.t0, self.needed);
         self.timeline(restored);
         self.rto(restored);
         self.what_broke();
@@ -690,12 +701,12 @@ impl ReportFold {
         };
         let r = &mut self.r;
         r.workload.held = held.len();
-        let lost: Vec<(u64, Timestamp, u32)> = self
-            .acked
-            .iter()
-            .filter(|(s, _)| !held.contains(**s))
-            .map(|(s, (t, b))| (*s, *t, *b))
-            .collect();
+        let mut lost: Vec<(u64, Timestamp, u32)> = Vec::new();
+        self.acked.for_each(|s, t, b| {
+            if !held.contains(s) {
+                lost.push((s, t, b));
+            }
+        });
         r.lost_writes = lost.len() as u64;
         r.lost_bytes = lost.iter().map(|x| u64::from(x.2)).sum();
         r.lost_seqs = lost.iter().map(|x| x.0).collect();
@@ -740,15 +751,11 @@ impl ReportFold {
     /// A drill that restored users must end with them served: its last
     /// `needed` probes succeeded (the liveness of `invariants`).
     fn served_at_the_end(&mut self) {
-        if self.r.rto_s.is_none()
-            || served_at_end(self.probes.iter().rev().map(|p| p.1), self.needed)
-        {
+        if self.r.rto_s.is_none() || served_at_end(self.probes.latest_first(), self.needed) {
             return;
         }
-        let trailing = self.probes.iter().rev().take_while(|p| !p.1).count();
-        let lost_at = self.probes[self.probes.len() - trailing..]
-            .first()
-            .map(|p| p.0.secs_ms());
+        let (trailing, from) = self.probes.trailing_failures();
+        let lost_at = from.map(Timestamp::secs_ms);
         let r = &mut self.r;
         r.reasons.push(match lost_at {
             Some(t) => format!(
@@ -882,63 +889,12 @@ pub(crate) fn served_at_end(latest_first: impl Iterator<Item = bool>, needed: u3
     last.len() == needed && last.iter().all(|ok| *ok)
 }
 
-/// The first of `needed` consecutive successful probes after the outage
-/// began; `t0` itself when no probe failed after it.
-fn restored_at(
-    probes: &[(Timestamp, bool)],
-    t0: Option<Timestamp>,
-    needed: u32,
-) -> Option<Timestamp> {
-    let t0 = t0?;
-    let after: Vec<&(Timestamp, bool)> = probes.iter().filter(|(t, _)| *t >= t0).collect();
-    let first_fail = after.iter().position(|(_, ok)| !ok);
-    let Some(f) = first_fail else {
-        // No outage seen by users (at least one probe confirms service).
-        return after.first().map(|_| t0);
-    };
-    let mut run = 0;
-    let mut run_start = None;
-    for (t, ok) in &after[f..] {
-        if *ok {
-            if run == 0 {
-                run_start = Some(*t);
-            }
-            run += 1;
-            if run >= needed {
-                return run_start;
-            }
-        } else {
-            run = 0;
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn t(s: f64) -> Timestamp {
         Timestamp::from_secs_f64(s)
-    }
-
-    #[test]
-    fn restored_needs_n_consecutive_successes_after_the_outage() {
-        let p = vec![
-            (t(1.0), true),
-            (t(2.0), false),
-            (t(3.0), true),
-            (t(4.0), false),
-            (t(5.0), true),
-            (t(6.0), true),
-            (t(7.0), true),
-        ];
-        assert_eq!(restored_at(&p, Some(t(1.5)), 3), Some(t(5.0)));
-        assert_eq!(restored_at(&p, Some(t(1.5)), 4), None);
-        assert_eq!(restored_at(&p, Some(t(1.5)), 1), Some(t(3.0)));
-        // No failure after T0: no outage, restored at T0.
-        assert_eq!(restored_at(&p, Some(t(4.5)), 3), Some(t(4.5)));
-        assert_eq!(restored_at(&p, None, 3), None);
     }
 
     fn started() -> EventKind {

@@ -15,6 +15,7 @@ mod read;
 mod recovery;
 mod render;
 pub mod sla;
+mod tally;
 
 pub use compare::{Comparison, Tolerance, compare, compare_markdown, compare_text};
 pub use compute::{
