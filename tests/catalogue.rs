@@ -1,8 +1,9 @@
 //! The catalogue regression: every scenario in `scenarios/library/` is its
 //! own test. Each must validate, run twice with the same seed to the same
-//! trace hash, produce the verdict it expects, and match its JSON and
-//! Markdown report snapshots, and its JSON report must read back to the same
-//! bytes. Adding a file adds its test; no code changes.
+//! trace hash, report the same when its events are folded as they are
+//! recorded instead of kept, produce the verdict it expects, and match its
+//! JSON and Markdown report snapshots, and its JSON report must read back
+//! to the same bytes. Adding a file adds its test; no code changes.
 
 use drlab_reports::Verdict;
 use drlab_scenarios::format::Expect;
@@ -32,6 +33,21 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
             a.trace_hash, b.trace_hash
         )
         .into());
+    }
+    // Folded as it runs, keeping no event, the run reports the same.
+    let sink = std::cell::RefCell::new(drlab_reports::ReportSink::new());
+    let folded = drlab_sim::run_into(&s, seed, &sink).map_err(|e| e.to_string())?;
+    if folded.retained != 0 || folded.events != first.events.len() {
+        return Err(format!(
+            "the folded run recorded {} events and retained {}; the kept run has {}",
+            folded.events,
+            folded.retained,
+            first.events.len()
+        )
+        .into());
+    }
+    if sink.into_inner().finish() != a {
+        return Err("the report folded as the run went differs from the kept trace's".into());
     }
     let expected = match s.scenario.expect {
         Expect::Pass => Verdict::Pass,

@@ -14,10 +14,8 @@
 //!   (the reports' resolution) when anything was lost, so RPO is 0 exactly
 //!   when nothing was.
 
-use std::collections::BTreeMap;
-
 use drlab_drivers::event::{Decision, StepOutcome, trace_hash};
-use drlab_drivers::{DrState, Event, EventKind, SeqSet, Timestamp};
+use drlab_drivers::{DrState, Event, EventKind, EventSink, SeqSet, Timestamp, TraceDigest};
 use serde::{Deserialize, Serialize};
 
 use crate::secs;
@@ -231,6 +229,7 @@ pub struct Report {
 }
 
 /// A client population being followed after a DNS change.
+#[derive(Debug)]
 struct Watched {
     client: String,
     resolver: String,
@@ -248,13 +247,14 @@ fn span(a: Timestamp, b: Timestamp) -> f64 {
 }
 
 impl Report {
-    /// Computes the report of a trace: a fold over its events, in order.
+    /// Computes the report of a trace: a fold over its events, in order
+    /// ([`ReportFold`]).
     pub fn from_events(events: &[Event]) -> Report {
-        let mut fold = Fold::new(events.len(), trace_hash(events));
+        let mut fold = ReportFold::new();
         for e in events {
             fold.observe(e);
         }
-        fold.finish()
+        fold.finish(events.len(), trace_hash(events))
     }
 
     /// The report before any event: nothing known, nothing judged.
@@ -300,6 +300,41 @@ impl Report {
     }
 }
 
+/// The report of a run computed as its events are recorded: the
+/// [`ReportFold`] with the trace's count and hash ([`TraceDigest`]),
+/// keeping no event. [`ReportSink::finish`] gives the report
+/// [`Report::from_events`] gives for the same events.
+#[derive(Debug, Default)]
+pub struct ReportSink {
+    fold: ReportFold,
+    digest: TraceDigest,
+}
+
+impl ReportSink {
+    /// The sink before any event.
+    pub fn new() -> ReportSink {
+        ReportSink::default()
+    }
+
+    /// [`ReportFold::runs_kept`] of its fold.
+    pub fn runs_kept(&self) -> usize {
+        self.fold.runs_kept()
+    }
+
+    /// The report of the events taken so far.
+    pub fn finish(self) -> Report {
+        let (events, hash) = (self.digest.events(), self.digest.hash());
+        self.fold.finish(events, hash)
+    }
+}
+
+impl EventSink for ReportSink {
+    fn accept(&mut self, e: Event) {
+        self.digest.observe(&e);
+        self.fold.observe(&e);
+    }
+}
+
 /// Whether a fault kind repairs an earlier fault (it opens no outage).
 pub(crate) fn is_repair(fault: &str) -> bool {
     matches!(fault, "power-on" | "heal")
@@ -311,9 +346,13 @@ const RPO_RESOLUTION_S: f64 = 0.001;
 /// `end_reason` until a drill-ended event says otherwise.
 const NOT_ENDED: &str = "drill did not end";
 
-/// What the report gathers while it reads the events; [`Fold::finish`]
-/// then judges. The milestones are those of the module documentation.
-struct Fold {
+/// The report as a fold over a trace: [`ReportFold::observe`] each event
+/// in order, then [`ReportFold::finish`] judges what was gathered. The
+/// milestones are those of the module documentation. [`Report::from_events`]
+/// is this fold over a slice; [`ReportSink`] folds a run's events as they
+/// are recorded, keeping none.
+#[derive(Debug)]
+pub struct ReportFold {
     r: Report,
     started: bool,
     needed: u32,
@@ -324,9 +363,9 @@ struct Fold {
     end: Timestamp,
     runbook_failure: Option<String>,
     broken: Vec<String>,
-    acked: BTreeMap<u64, (Timestamp, u32)>,
+    acked: crate::tally::Acked,
     held: Option<SeqSet>,
-    probes: Vec<(Timestamp, bool)>,
+    probes: crate::tally::Probes,
     open_steps: Vec<(String, Timestamp)>,
     recovery: crate::recovery::Collector,
     failover_limit: Option<u64>,
@@ -337,10 +376,17 @@ struct Fold {
     watched: Vec<Watched>,
 }
 
-impl Fold {
-    fn new(events: usize, trace_hash: String) -> Fold {
-        Fold {
-            r: Report::empty(events, trace_hash),
+impl Default for ReportFold {
+    fn default() -> ReportFold {
+        ReportFold::new()
+    }
+}
+
+impl ReportFold {
+    /// The fold before any event.
+    pub fn new() -> ReportFold {
+        ReportFold {
+            r: Report::empty(0, String::new()),
             started: false,
             needed: 1,
             t0: None,
@@ -350,9 +396,9 @@ impl Fold {
             end: Timestamp::ZERO,
             runbook_failure: None,
             broken: Vec::new(),
-            acked: BTreeMap::new(),
+            acked: crate::tally::Acked::default(),
             held: None,
-            probes: Vec::new(),
+            probes: crate::tally::Probes::default(),
             open_steps: Vec::new(),
             recovery: crate::recovery::Collector::default(),
             failover_limit: None,
@@ -364,8 +410,16 @@ impl Fold {
         }
     }
 
-    /// Takes in one event.
-    fn observe(&mut self, e: &Event) {
+    /// What the fold keeps beyond about 4 bytes per acknowledged write:
+    /// runs of probes with one outcome and runs of consecutive acknowledged
+    /// writes, as many as the outcomes change and the sequence has gaps,
+    /// however long the drill ([`crate::tally`]).
+    pub fn runs_kept(&self) -> usize {
+        self.probes.runs().len() + self.acked.runs()
+    }
+
+    /// Takes in one event (events come in time order).
+    pub fn observe(&mut self, e: &Event) {
         self.end = e.at;
         match &e.kind {
             EventKind::DrillStarted {
@@ -429,16 +483,16 @@ impl Fold {
             }
             EventKind::WriteAcked { seq, bytes } => {
                 self.r.workload.acked += 1;
-                self.acked.insert(*seq, (e.at, *bytes));
+                self.acked.insert(*seq, e.at, *bytes);
             }
             EventKind::WriteFailed { .. } => self.r.workload.failed += 1,
             EventKind::ProbeOk => {
                 self.r.workload.probes_ok += 1;
-                self.probes.push((e.at, true));
+                self.probes.push(e.at, true);
             }
             EventKind::ProbeFailed { .. } => {
                 self.r.workload.probes_failed += 1;
-                self.probes.push((e.at, false));
+                self.probes.push(e.at, false);
             }
             // Several read-backs (a DAG's members): held by any is held.
             EventKind::ReadBack { held, .. } => match &mut self.held {
@@ -558,11 +612,15 @@ impl Fold {
         });
     }
 
-    /// Judges what was gathered. Reasons go most actionable first: what
-    /// broke, then missed objectives, then what could not be measured.
-    fn finish(mut self) -> Report {
+    /// Judges what was gathered, for a trace of `events` events whose
+    /// hash is `trace_hash` (the report carries both). Reasons go most
+    /// actionable first: what broke, then missed objectives, then what
+    /// could not be measured.
+    pub fn finish(mut self, events: usize, trace_hash: String) -> Report {
+        self.r.events = events;
+        self.r.trace_hash = trace_hash;
         self.close_unfinished_steps();
-        let restored = restored_at(&self.probes, self.t0, self.needed);
+        let restored = crate::tally::restored_at(self.probes.runs(), self.t0, self.needed);
         self.timeline(restored);
         self.rto(restored);
         self.what_broke();
@@ -646,12 +704,12 @@ impl Fold {
         };
         let r = &mut self.r;
         r.workload.held = held.len();
-        let lost: Vec<(u64, Timestamp, u32)> = self
-            .acked
-            .iter()
-            .filter(|(s, _)| !held.contains(**s))
-            .map(|(s, (t, b))| (*s, *t, *b))
-            .collect();
+        let mut lost: Vec<(u64, Timestamp, u32)> = Vec::new();
+        self.acked.for_each(|s, t, b| {
+            if !held.contains(s) {
+                lost.push((s, t, b));
+            }
+        });
         r.lost_writes = lost.len() as u64;
         r.lost_bytes = lost.iter().map(|x| u64::from(x.2)).sum();
         r.lost_seqs = lost.iter().map(|x| x.0).collect();
@@ -696,15 +754,11 @@ impl Fold {
     /// A drill that restored users must end with them served: its last
     /// `needed` probes succeeded (the liveness of `invariants`).
     fn served_at_the_end(&mut self) {
-        if self.r.rto_s.is_none()
-            || served_at_end(self.probes.iter().rev().map(|p| p.1), self.needed)
-        {
+        if self.r.rto_s.is_none() || served_at_end(self.probes.latest_first(), self.needed) {
             return;
         }
-        let trailing = self.probes.iter().rev().take_while(|p| !p.1).count();
-        let lost_at = self.probes[self.probes.len() - trailing..]
-            .first()
-            .map(|p| p.0.secs_ms());
+        let (trailing, from) = self.probes.trailing_failures();
+        let lost_at = from.map(Timestamp::secs_ms);
         let r = &mut self.r;
         r.reasons.push(match lost_at {
             Some(t) => format!(
@@ -838,63 +892,12 @@ pub(crate) fn served_at_end(latest_first: impl Iterator<Item = bool>, needed: u3
     last.len() == needed && last.iter().all(|ok| *ok)
 }
 
-/// The first of `needed` consecutive successful probes after the outage
-/// began; `t0` itself when no probe failed after it.
-fn restored_at(
-    probes: &[(Timestamp, bool)],
-    t0: Option<Timestamp>,
-    needed: u32,
-) -> Option<Timestamp> {
-    let t0 = t0?;
-    let after: Vec<&(Timestamp, bool)> = probes.iter().filter(|(t, _)| *t >= t0).collect();
-    let first_fail = after.iter().position(|(_, ok)| !ok);
-    let Some(f) = first_fail else {
-        // No outage seen by users (at least one probe confirms service).
-        return after.first().map(|_| t0);
-    };
-    let mut run = 0;
-    let mut run_start = None;
-    for (t, ok) in &after[f..] {
-        if *ok {
-            if run == 0 {
-                run_start = Some(*t);
-            }
-            run += 1;
-            if run >= needed {
-                return run_start;
-            }
-        } else {
-            run = 0;
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn t(s: f64) -> Timestamp {
         Timestamp::from_secs_f64(s)
-    }
-
-    #[test]
-    fn restored_needs_n_consecutive_successes_after_the_outage() {
-        let p = vec![
-            (t(1.0), true),
-            (t(2.0), false),
-            (t(3.0), true),
-            (t(4.0), false),
-            (t(5.0), true),
-            (t(6.0), true),
-            (t(7.0), true),
-        ];
-        assert_eq!(restored_at(&p, Some(t(1.5)), 3), Some(t(5.0)));
-        assert_eq!(restored_at(&p, Some(t(1.5)), 4), None);
-        assert_eq!(restored_at(&p, Some(t(1.5)), 1), Some(t(3.0)));
-        // No failure after T0: no outage, restored at T0.
-        assert_eq!(restored_at(&p, Some(t(4.5)), 3), Some(t(4.5)));
-        assert_eq!(restored_at(&p, None, 3), None);
     }
 
     fn started() -> EventKind {

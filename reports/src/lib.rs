@@ -3,7 +3,9 @@
 //! events, so simulated and measured runs compare directly. Renderers turn a
 //! report into a terminal summary, JSON, Markdown or JUnit XML. A report
 //! reads back from its JSON (`Report::from_json`), and two reports compare
-//! side by side (`compare`: simulated against measured).
+//! side by side (`compare`: simulated against measured). A report is a fold
+//! over the events (`ReportFold`), so a run can be reported as it is
+//! recorded without keeping its events (`ReportSink`).
 
 pub mod compare;
 mod compute;
@@ -14,11 +16,12 @@ mod read;
 mod recovery;
 mod render;
 pub mod sla;
+mod tally;
 
 pub use compare::{Comparison, Tolerance, compare, compare_markdown, compare_text};
 pub use compute::{
-    Alert, Breakdown, ClientLine, FaultLine, Objectives, Report, StateLine, StepLine, Timeline,
-    Verdict, WriteCounts,
+    Alert, Breakdown, ClientLine, FaultLine, Objectives, Report, ReportFold, ReportSink, StateLine,
+    StepLine, Timeline, Verdict, WriteCounts,
 };
 pub use events_file::{EventsError, events_from_jsonl};
 pub use html::compare::compare_html;

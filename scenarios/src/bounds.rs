@@ -25,11 +25,13 @@ pub const DURATION_S_MAX: f64 = 1e8;
 /// probes): 1 ms.
 pub const PERIOD_S_MIN: f64 = 1e-3;
 
-/// The default event budget of a run (`scenario.events_max`): about 175 MB
-/// of events at ~87 bytes each; the library's largest run uses ~20,000.
+/// The default event budget of a run (`scenario.events_max`): about 240 MB
+/// of events at ~120 bytes of memory each when a run keeps them (a run
+/// folded as it is recorded keeps none); the library's largest run uses
+/// ~20,000.
 pub const EVENTS_MAX_DEFAULT: u64 = 2_000_000;
 
-/// The largest event budget a scenario may ask for (~4.4 GB of events).
+/// The largest event budget a scenario may ask for (~6 GB of events kept).
 pub const EVENTS_MAX_MAX: u64 = 50_000_000;
 
 /// The range a number must lie in.

@@ -27,7 +27,7 @@ pub struct Ctx<'a, B> {
     /// The backend.
     pub b: &'a B,
     /// Where events go.
-    pub rec: &'a Recorder,
+    pub rec: &'a Recorder<'a>,
     /// The scenario.
     pub s: &'a Scenario,
     state: Cell<DrState>,
@@ -35,7 +35,7 @@ pub struct Ctx<'a, B> {
 
 impl<'a, B: Backend> Ctx<'a, B> {
     /// A context in state Normal.
-    pub fn new(b: &'a B, rec: &'a Recorder, s: &'a Scenario) -> Ctx<'a, B> {
+    pub fn new(b: &'a B, rec: &'a Recorder<'a>, s: &'a Scenario) -> Ctx<'a, B> {
         Ctx {
             b,
             rec,

@@ -341,7 +341,7 @@ pub fn to_fault(f: &FaultSpec) -> Fault {
 /// seed: recorded for replay (the simulator seeded its RNG with it), and
 /// the seed of the drill's own draws ([`crate::schedule`]: the fault
 /// schedule and the workload's arrivals and sizes), the same on every backend.
-pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder) {
+pub async fn run<B: Backend>(b: &B, s: &Scenario, seed: u64, rec: &Recorder<'_>) {
     let schedule = crate::schedule::faults(s, seed);
     let d = Drill {
         cx: Ctx::new(b, rec, s),

@@ -14,7 +14,9 @@ pub mod world;
 pub use backend::SimBackend;
 pub use exec::{ExecError, VirtualClock, block_on};
 
-use drlab_drivers::{Event, Recorder};
+use std::cell::RefCell;
+
+use drlab_drivers::{Event, EventSink, Recorder, Timestamp};
 use drlab_scenarios::Scenario;
 
 /// Polls allowed per run: far above any library scenario, low enough that a
@@ -30,29 +32,70 @@ pub struct SimRun {
     pub timer_fires: u64,
 }
 
-/// Runs a (validated) scenario in the simulator with `seed`. A run that
-/// would record more than `scenario.events_max` events stops as soon as it
-/// does, with [`ExecError::EventBudget`].
+/// A finished simulated run whose events went to a sink ([`run_into`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SimStats {
+    /// Events recorded (handed to the sink).
+    pub events: usize,
+    /// Events the recorder itself retained: none, whatever the horizon.
+    pub retained: usize,
+    /// The drill time of the last event.
+    pub ended_at: Timestamp,
+    /// How often the virtual clock jumped (a cost measure).
+    pub timer_fires: u64,
+}
+
+/// Runs a (validated) scenario in the simulator with `seed`, keeping every
+/// event. A run that would record more than `scenario.events_max` events
+/// stops as soon as it does, with [`ExecError::EventBudget`].
 pub fn run(s: &Scenario, seed: u64) -> Result<SimRun, ExecError> {
-    let backend = SimBackend::new(world::World::build(s, seed));
     let events_max = usize::try_from(s.scenario.events_max).unwrap_or(usize::MAX);
     let rec = Recorder::with_budget(4096, events_max);
-    let drill = drlab_scenarios::drill::run(&backend, s, seed, &rec);
-    block_on(backend.clock(), within_budget(&rec, drill), POLLS_MAX)?.map_err(|()| {
+    let timer_fires = drive(s, seed, &rec)?;
+    Ok(SimRun {
+        events: rec.into_events(),
+        timer_fires,
+    })
+}
+
+/// [`run`], handing each event to `sink` as it is recorded and keeping
+/// none: with a fold for a sink (e.g. the report's) a run's memory does
+/// not grow with its events. The same budget applies.
+pub fn run_into(
+    s: &Scenario,
+    seed: u64,
+    sink: &RefCell<dyn EventSink>,
+) -> Result<SimStats, ExecError> {
+    let events_max = usize::try_from(s.scenario.events_max).unwrap_or(usize::MAX);
+    let rec = Recorder::into_sink(sink, events_max);
+    let timer_fires = drive(s, seed, &rec)?;
+    Ok(SimStats {
+        events: rec.len(),
+        retained: rec.retained(),
+        ended_at: rec.last_at(),
+        timer_fires,
+    })
+}
+
+/// Runs the drill of `s` into `rec`; the clock jumps it took.
+fn drive(s: &Scenario, seed: u64, rec: &Recorder<'_>) -> Result<u64, ExecError> {
+    let backend = SimBackend::new(world::World::build(s, seed));
+    let drill = drlab_scenarios::drill::run(&backend, s, seed, rec);
+    block_on(backend.clock(), within_budget(rec, drill), POLLS_MAX)?.map_err(|()| {
         ExecError::EventBudget {
             events_max: s.scenario.events_max,
             at: backend.clock().now(),
         }
     })?;
-    Ok(SimRun {
-        events: rec.into_events(),
-        timer_fires: backend.clock().timer_fires(),
-    })
+    Ok(backend.clock().timer_fires())
 }
 
 /// `fut`, ended with `Err(())` by the first poll after which `rec` is over
 /// its budget.
-async fn within_budget<F: std::future::Future>(rec: &Recorder, fut: F) -> Result<F::Output, ()> {
+async fn within_budget<F: std::future::Future>(
+    rec: &Recorder<'_>,
+    fut: F,
+) -> Result<F::Output, ()> {
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
         _ if rec.over_budget() => std::task::Poll::Ready(Err(())),

@@ -1,6 +1,7 @@
 //! The structured events of a drill. Every backend's run produces the same
 //! kinds of events; reports are computed from them alone, and the trace hash
-//! is a hash of their stable binary encoding.
+//! is a hash of their stable binary encoding. The [`Recorder`] hands them
+//! to a sink ([`crate::sink`]): kept, or folded as they pass.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -8,11 +9,11 @@ use std::pin::pin;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
 
 use crate::dr::{DrState, Transition};
 use crate::error::ErrorKind;
 use crate::seqset::SeqSet;
+use crate::sink::{EventSink, TraceDigest};
 use crate::time::Timestamp;
 
 /// One thing that happened, and when. Serialised one per line as
@@ -377,49 +378,91 @@ pub enum EventKind {
     },
 }
 
-/// Collects a drill's events in time order, at most `events_max` of them.
+/// Collects a drill's events in time order, at most `events_max` of them,
+/// into its [`EventSink`]: kept in the recorder itself ([`Recorder::new`],
+/// [`Recorder::with_budget`]: [`Recorder::into_events`] returns them) or
+/// handed to a sink of the caller's ([`Recorder::into_sink`]: a fold that
+/// keeps nothing, so a run's memory does not grow with its events).
 ///
-/// The budget bounds a run's memory: once it is reached further events are
+/// The budget bounds a run's length: once it is reached further events are
 /// dropped and [`Recorder::over_budget`] turns true, and whoever drives the
 /// drill stops it with an error (a run whose trace is incomplete has no
-/// verdict).
+/// verdict). Kept events cost memory up to it; a sink's memory is its own.
 ///
 /// It also knows which runbook step is running *here*: a drill's activities
 /// share one thread, so "the step started last" is not the step of a call
 /// made by the fault schedule or the workload in the meantime.
 /// [`Recorder::in_step`] sets the step for each poll of the step's own
 /// operation only, and [`Recorder::current_step`] reads it.
-#[derive(Debug)]
-pub struct Recorder {
-    events: RefCell<Vec<Event>>,
+pub struct Recorder<'s> {
+    sink: Sink<'s>,
+    /// Events recorded (kept or handed on).
+    recorded: Cell<usize>,
+    /// The time of the last one.
+    last_at: Cell<Timestamp>,
     events_max: usize,
     over_budget: Cell<bool>,
     /// The step whose operation is being polled now.
     step: RefCell<Option<Arc<str>>>,
 }
 
-impl Default for Recorder {
-    fn default() -> Recorder {
+/// Where a recorder's events go.
+enum Sink<'s> {
+    /// Kept here.
+    Kept(RefCell<Vec<Event>>),
+    /// Handed to the caller's sink.
+    Into(&'s RefCell<dyn EventSink>),
+}
+
+impl std::fmt::Debug for Recorder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("recorded", &self.recorded.get())
+            .field("retained", &self.retained())
+            .field("events_max", &self.events_max)
+            .field("over_budget", &self.over_budget.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Recorder<'_> {
+    fn default() -> Self {
         Recorder::with_budget(0, usize::MAX)
     }
 }
 
-impl Recorder {
+impl<'s> Recorder<'s> {
     /// An empty recorder without a budget.
-    pub fn new() -> Recorder {
+    pub fn new() -> Self {
         Recorder::default()
     }
 
     /// An empty recorder with room for `n` events, without a budget.
-    pub fn with_capacity(n: usize) -> Recorder {
+    pub fn with_capacity(n: usize) -> Self {
         Recorder::with_budget(n, usize::MAX)
     }
 
     /// An empty recorder with room for `n` events that keeps at most
     /// `events_max`.
-    pub fn with_budget(n: usize, events_max: usize) -> Recorder {
+    pub fn with_budget(n: usize, events_max: usize) -> Self {
+        Recorder::on(
+            Sink::Kept(RefCell::new(Vec::with_capacity(n.min(events_max)))),
+            events_max,
+        )
+    }
+
+    /// A recorder that hands each event to `sink` and keeps none, at most
+    /// `events_max` of them. The sink is borrowed while each event is
+    /// handed over, so it must not record into this recorder itself.
+    pub fn into_sink(sink: &'s RefCell<dyn EventSink>, events_max: usize) -> Self {
+        Recorder::on(Sink::Into(sink), events_max)
+    }
+
+    fn on(sink: Sink<'s>, events_max: usize) -> Self {
         Recorder {
-            events: RefCell::new(Vec::with_capacity(n.min(events_max))),
+            sink,
+            recorded: Cell::new(0),
+            last_at: Cell::new(Timestamp::ZERO),
             events_max,
             over_budget: Cell::new(false),
             step: RefCell::new(None),
@@ -428,15 +471,22 @@ impl Recorder {
 
     /// Records `kind` at `at`. Time never goes backwards within a drill.
     pub fn emit(&self, at: Timestamp, kind: EventKind) {
-        let mut events = self.events.borrow_mut();
-        if let Some(last) = events.last() {
-            assert!(at >= last.at, "event at {at} recorded after {}", last.at);
+        let n = self.recorded.get();
+        if n > 0 {
+            let last = self.last_at.get();
+            assert!(at >= last, "event at {at} recorded after {last}");
         }
-        if events.len() >= self.events_max {
+        if n >= self.events_max {
             self.over_budget.set(true);
             return;
         }
-        events.push(Event { at, kind });
+        self.recorded.set(n + 1);
+        self.last_at.set(at);
+        let e = Event { at, kind };
+        match &self.sink {
+            Sink::Kept(events) => events.borrow_mut().push(e),
+            Sink::Into(sink) => sink.borrow_mut().accept(e),
+        }
     }
 
     /// Whether an event was dropped because the budget was reached.
@@ -444,28 +494,46 @@ impl Recorder {
         self.over_budget.get()
     }
 
-    /// The budget: the most events this recorder keeps.
+    /// The budget: the most events this recorder records.
     pub fn events_max(&self) -> usize {
         self.events_max
     }
 
-    /// Copies of the events recorded after the first `n` (for live progress).
+    /// Copies of the kept events recorded after the first `n` (for live
+    /// progress); none when the events go to a sink.
     pub fn events_since(&self, n: usize) -> Vec<Event> {
-        self.events
-            .borrow()
-            .get(n..)
-            .map(<[Event]>::to_vec)
-            .unwrap_or_default()
+        match &self.sink {
+            Sink::Kept(events) => events
+                .borrow()
+                .get(n..)
+                .map(<[Event]>::to_vec)
+                .unwrap_or_default(),
+            Sink::Into(_) => Vec::new(),
+        }
     }
 
-    /// Number of events so far.
+    /// Number of events recorded so far (kept or handed to the sink).
     pub fn len(&self) -> usize {
-        self.events.borrow().len()
+        self.recorded.get()
     }
 
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.events.borrow().is_empty()
+        self.recorded.get() == 0
+    }
+
+    /// Number of events the recorder itself holds: all it recorded when it
+    /// keeps them, none when they go to a sink.
+    pub fn retained(&self) -> usize {
+        match &self.sink {
+            Sink::Kept(events) => events.borrow().len(),
+            Sink::Into(_) => 0,
+        }
+    }
+
+    /// The time of the last event recorded (zero before the first).
+    pub fn last_at(&self) -> Timestamp {
+        self.last_at.get()
     }
 
     /// Runs `op` as runbook step `step`: while `op` is being polled (and only
@@ -490,9 +558,12 @@ impl Recorder {
         self.step.borrow().clone()
     }
 
-    /// The recorded events.
+    /// The kept events; none when they went to a sink.
     pub fn into_events(self) -> Vec<Event> {
-        self.events.into_inner()
+        match self.sink {
+            Sink::Kept(events) => events.into_inner(),
+            Sink::Into(_) => Vec::new(),
+        }
     }
 }
 
@@ -520,14 +591,11 @@ impl Drop for StepScope<'_> {
 /// every event, printed as 16 hex digits. Identical traces hash identically
 /// on every machine (the encoding is explicit, little-endian, length-prefixed).
 pub fn trace_hash(events: &[Event]) -> String {
-    let mut h = Xxh3::new();
-    let mut buf = Vec::with_capacity(64);
+    let mut d = TraceDigest::new();
     for e in events {
-        buf.clear();
-        e.encode(&mut buf);
-        h.update(&buf);
+        d.observe(e);
     }
-    format!("{:016x}", h.digest())
+    d.hash()
 }
 
 fn put_u64(out: &mut Vec<u8>, v: u64) {

@@ -11,6 +11,7 @@ pub mod dr;
 pub mod error;
 pub mod event;
 pub mod seqset;
+pub mod sink;
 pub mod time;
 pub mod types;
 
@@ -22,4 +23,5 @@ pub use dr::{DrState, IllegalTransition, Transition};
 pub use error::{ErrorKind, OpError};
 pub use event::{Event, EventKind, Recorder, StepOutcome};
 pub use seqset::{SEQ_MAX, SeqSet};
+pub use sink::{Discard, EventSink, TraceDigest};
 pub use time::{Timestamp, timeout};

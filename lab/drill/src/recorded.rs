@@ -489,7 +489,7 @@ impl Known {
 pub struct Recorded<'a, B: Backend> {
     inner: &'a B,
     sink: &'a dyn ActionSink,
-    rec: &'a Recorder,
+    rec: &'a Recorder<'a>,
     known: RefCell<Known>,
 }
 
@@ -499,7 +499,7 @@ impl<'a, B: Backend> Recorded<'a, B> {
     pub fn new(
         inner: &'a B,
         sink: &'a dyn ActionSink,
-        rec: &'a Recorder,
+        rec: &'a Recorder<'a>,
         known: Known,
     ) -> Recorded<'a, B> {
         Recorded {

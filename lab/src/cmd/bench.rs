@@ -5,13 +5,14 @@
 //! (`drlab_scenarios::scale`) as a curve. Uses the wall clock (this is the
 //! CLI, not the simulator); progress goes to stderr, figures to stdout.
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use drlab_reports::Report;
+use drlab_drivers::Discard;
 use drlab_scenarios::Scenario;
 use drlab_scenarios::scale::{ScaleSpec, scaled};
 
@@ -54,15 +55,22 @@ impl Totals {
 fn job(s: &Scenario, seeds: Seeds, with_report: bool, progress: &Progress) -> Result<Totals> {
     let mut t = Totals::default();
     for seed in seeds.iter() {
-        let r = drlab_sim::run(s, seed).with_context(|| format!("seed {seed}"))?;
+        // Events are counted (or folded into the report) as they are
+        // recorded, never kept: a run's memory does not grow with them.
+        let r = if with_report {
+            super::simulate_report(s, seed).map(|(report, r)| {
+                std::hint::black_box(report);
+                r
+            })
+        } else {
+            drlab_sim::run_into(s, seed, &RefCell::new(Discard))
+        }
+        .with_context(|| format!("seed {seed}"))?;
         progress.inc(1);
         t.runs += 1;
-        t.sim_us += r.events.last().map_or(0, |e| e.at.as_micros());
-        t.events += r.events.len() as u64;
+        t.sim_us += r.ended_at.as_micros();
+        t.events += r.events as u64;
         t.timer_fires += r.timer_fires;
-        if with_report {
-            std::hint::black_box(Report::from_events(&r.events));
-        }
     }
     Ok(t)
 }

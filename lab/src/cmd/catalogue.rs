@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use drlab_reports::{Report, Verdict};
+use drlab_reports::Verdict;
 use serde::Serialize;
 
 use super::{load, out};
@@ -110,9 +110,8 @@ pub fn catalogue(dir: &Path, format: Format, lab: Option<&Path>) -> Result<Outco
     let mut rows = Vec::new();
     for path in scenario_files(dir)? {
         let s = load(&path)?;
-        let sim = drlab_sim::run(&s, s.scenario.seed)
+        let (r, _) = super::simulate_report(&s, s.scenario.seed)
             .with_context(|| format!("simulation of {} failed", path.display()))?;
-        let r = Report::from_events(&sim.events);
         let expected = match s.scenario.expect {
             drlab_scenarios::format::Expect::Pass => Verdict::Pass,
             drlab_scenarios::format::Expect::Fail => Verdict::Fail,

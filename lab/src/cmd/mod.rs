@@ -149,6 +149,19 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
     }
 }
 
+/// Simulates `s` with `seed` and computes its report as the events are
+/// recorded, keeping none of them (`drlab_reports::ReportSink`): the
+/// report `Report::from_events` gives for the kept trace, in memory that
+/// does not grow with the run's events.
+pub fn simulate_report(
+    s: &Scenario,
+    seed: u64,
+) -> Result<(drlab_reports::Report, drlab_sim::SimStats), drlab_sim::ExecError> {
+    let sink = std::cell::RefCell::new(drlab_reports::ReportSink::new());
+    let stats = drlab_sim::run_into(s, seed, &sink)?;
+    Ok((sink.into_inner().finish(), stats))
+}
+
 /// Loads a scenario; problems become one error listing each location.
 pub fn load(path: &Path) -> Result<Scenario> {
     drlab_scenarios::load(path).map_err(|e| anyhow::anyhow!("{e}"))

@@ -43,7 +43,10 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
         (BackendKind::Lab, None, _) => bail!("--backend lab needs --inventory FILE"),
         _ => {}
     }
-    let events = match (a.backend, a.inventory) {
+    // The HTML page and events.jsonl need the events; otherwise the report
+    // is folded as the run records them and none is kept.
+    let keep = a.out.is_some() || a.format == Format::Html;
+    let ran = match (a.backend, a.inventory) {
         (BackendKind::Lab, Some(inv_path)) => {
             let inv = Inventory::load(inv_path).map_err(|e| anyhow::anyhow!("{e}"))?;
             if a.dry_run {
@@ -71,20 +74,30 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
                 )),
             }
             progress.p.finish();
-            drill.events
+            Ran::Kept(drill.events)
         }
         _ => {
-            drlab_sim::run(&s, seed)
-                .with_context(|| {
-                    format!(
-                        "simulation of {} with seed {seed} failed",
-                        a.scenario.display()
-                    )
-                })?
-                .events
+            let failed = || {
+                format!(
+                    "simulation of {} with seed {seed} failed",
+                    a.scenario.display()
+                )
+            };
+            if keep {
+                Ran::Kept(drlab_sim::run(&s, seed).with_context(failed)?.events)
+            } else {
+                Ran::Folded(super::simulate_report(&s, seed).with_context(failed)?.0)
+            }
         }
     };
-    report(&events, a.format, a.out, a.scenario)
+    report(ran, a.format, a.out, a.scenario)
+}
+
+/// What a run leaves to report: its events, kept for the HTML page and
+/// `events.jsonl`, or only the report folded from them as they passed.
+enum Ran {
+    Kept(Vec<Event>),
+    Folded(Report),
 }
 
 /// The steps a lab drill plans: those its rehearsal in the simulator
@@ -163,29 +176,40 @@ fn milestone_of(line: &str) -> Option<&str> {
 
 /// Prints the report and writes the artefacts; the verdict decides the
 /// outcome. The HTML page's replay command names `scenario` as given.
-fn report(
-    events: &[Event],
-    format: Format,
-    dir: Option<&Path>,
-    scenario: &Path,
-) -> Result<Outcome> {
-    let report = Report::from_events(events);
+/// `--format html` and `dir` need the events kept.
+fn report(ran: Ran, format: Format, dir: Option<&Path>, scenario: &Path) -> Result<Outcome> {
+    let (report, events) = match ran {
+        Ran::Kept(events) => (Report::from_events(&events), Some(events)),
+        Ran::Folded(report) => (report, None),
+    };
     let json = serde_json::to_string_pretty(&report)? + "\n";
-    let html = || drlab_reports::html(&report, events, &scenario.to_string_lossy());
+    let html = || -> Result<String> {
+        let events = events
+            .as_deref()
+            .context("the HTML page needs the run's events, which were not kept")?;
+        Ok(drlab_reports::html(
+            &report,
+            events,
+            &scenario.to_string_lossy(),
+        ))
+    };
     out(&match format {
         Format::Text => drlab_reports::text(&report),
         Format::Json => json.clone(),
         Format::Md => drlab_reports::markdown(&report),
-        Format::Html => html(),
+        Format::Html => html()?,
     });
     if let Some(dir) = dir {
         let mut lines = String::new();
+        let events = events
+            .as_deref()
+            .context("events.jsonl needs the run's events, which were not kept")?;
         for e in events {
             let _ = writeln!(lines, "{}", serde_json::to_string(e)?);
         }
         let md = drlab_reports::markdown(&report);
         let junit = drlab_reports::junit(std::slice::from_ref(&report));
-        let page = html();
+        let page = html()?;
         // One set, swapped in whole: the files always belong to one run.
         write_set(
             dir,

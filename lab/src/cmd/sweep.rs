@@ -279,10 +279,10 @@ pub(crate) fn runs_map<T: Send>(
                     chunk
                         .iter()
                         .map(|seed| {
-                            let r = drlab_sim::run(s, seed)
+                            let (r, _) = super::simulate_report(s, seed)
                                 .with_context(|| format!("simulation with seed {seed} failed"))?;
                             ran();
-                            Ok(map(Report::from_events(&r.events)))
+                            Ok(map(r))
                         })
                         .collect()
                 })
