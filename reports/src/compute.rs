@@ -14,6 +14,8 @@
 //!   (the reports' resolution) when anything was lost, so RPO is 0 exactly
 //!   when nothing was.
 
+use std::collections::{BTreeMap, VecDeque};
+
 use drlab_drivers::event::{Decision, StepOutcome, trace_hash};
 use drlab_drivers::{DrState, Event, EventKind, EventSink, SeqSet, Timestamp, TraceDigest};
 use serde::{Deserialize, Serialize};
@@ -366,7 +368,11 @@ pub struct ReportFold {
     acked: crate::tally::Acked,
     held: Option<SeqSet>,
     probes: crate::tally::Probes,
-    open_steps: Vec<(String, Timestamp)>,
+    /// Steps started and not finished, per name in the order they
+    /// started (a finish closes the oldest of its name), each with its
+    /// place among all starts: a lookup per event, not a scan.
+    open_steps: BTreeMap<String, VecDeque<(u64, Timestamp)>>,
+    starts: u64,
     recovery: crate::recovery::Collector,
     failover_limit: Option<u64>,
     engaging_from: Option<Timestamp>,
@@ -399,7 +405,8 @@ impl ReportFold {
             acked: crate::tally::Acked::default(),
             held: None,
             probes: crate::tally::Probes::default(),
-            open_steps: Vec::new(),
+            open_steps: BTreeMap::new(),
+            starts: 0,
             recovery: crate::recovery::Collector::default(),
             failover_limit: None,
             engaging_from: None,
@@ -476,7 +483,14 @@ impl ReportFold {
                 self.engaged.get_or_insert(e.at);
                 self.r.decision.get_or_insert(*by);
             }
-            EventKind::StepStarted { step } => self.open_steps.push((step.to_string(), e.at)),
+            EventKind::StepStarted { step } => {
+                let place = self.starts;
+                self.starts += 1;
+                self.open_steps
+                    .entry(step.to_string())
+                    .or_default()
+                    .push_back((place, e.at));
+            }
             EventKind::StepFinished { step, outcome } => self.step_finished(e.at, step, outcome),
             EventKind::StateChanged { to, transition, .. } => {
                 self.state_changed(e, *to, *transition)
@@ -570,8 +584,11 @@ impl ReportFold {
     }
 
     fn step_finished(&mut self, at: Timestamp, step: &str, outcome: &StepOutcome) {
-        let i = self.open_steps.iter().position(|(n, _)| n == step);
-        let start = i.map_or(at, |i| self.open_steps.remove(i).1);
+        let start = self
+            .open_steps
+            .get_mut(step)
+            .and_then(VecDeque::pop_front)
+            .map_or(at, |(_, t)| t);
         let (outcome, detail) = match outcome {
             StepOutcome::Ok => ("ok", None),
             StepOutcome::Failed { error } => ("failed", Some(error.to_string())),
@@ -639,7 +656,12 @@ impl ReportFold {
     }
 
     fn close_unfinished_steps(&mut self) {
-        for (name, start) in std::mem::take(&mut self.open_steps) {
+        let mut open: Vec<(u64, String, Timestamp)> = std::mem::take(&mut self.open_steps)
+            .into_iter()
+            .flat_map(|(name, starts)| starts.into_iter().map(move |(p, t)| (p, name.clone(), t)))
+            .collect();
+        open.sort_by_key(|o| o.0);
+        for (_, name, start) in open {
             self.r.steps.push(StepLine {
                 name,
                 start_s: start.secs_ms(),

@@ -7,14 +7,17 @@
 //! Bounds: the file is at most [`EVENTS_FILE_BYTES_MAX`], a line at most
 //! [`EVENT_LINE_BYTES_MAX`], the events at most
 //! `drlab_scenarios::bounds::EVENTS_MAX_MAX` (no run records more), every
-//! sequence number below [`LOST_SEQ_LIMIT`] and the sets of sequence
+//! sequence number below `SEQ_MAX` (a lab read-back may hold foreign
+//! numbers up to it) and the sets of sequence
 //! numbers together at most [`SEQ_SET_BITS_MAX`] bits (a set costs a bit
 //! per number up to its largest, so a short line could otherwise ask for
-//! megabytes). Times are read at the file's resolution, the millisecond.
+//! megabytes). Times are read at the file's resolution, the millisecond,
+//! and must not decrease (a run records them in order); a file without
+//! an event is refused.
 
 use drlab_drivers::Event;
 
-use crate::LOST_SEQ_LIMIT;
+use drlab_drivers::seqset::SEQ_MAX;
 
 /// The largest events file read: a library run writes a few hundred KiB;
 /// one at the largest event budget (about 100 bytes an event) may not fit,
@@ -102,7 +105,23 @@ fn read(text: &str, set_bits_max: u64) -> Result<Vec<Event>, EventsError> {
             });
         }
         let event: Event = serde_json::from_value(value).map_err(|e| at_line(n, &e))?;
+        if let Some(before) = events.last().map(|e: &Event| e.at)
+            && event.at < before
+        {
+            return Err(EventsError::NotAnEvent {
+                line: n,
+                column: 1,
+                message: format!("time {} is before the previous event's {before}", event.at),
+            });
+        }
         events.push(event);
+    }
+    if events.is_empty() {
+        return Err(EventsError::NotAnEvent {
+            line: 1,
+            column: 1,
+            message: "no event".into(),
+        });
     }
     Ok(events)
 }
@@ -122,7 +141,7 @@ fn at_line(n: usize, e: &serde_json::Error) -> EventsError {
 }
 
 /// The bits the event's sets of sequence numbers (`held`, as `[first,
-/// last]` ranges) will take, checked below [`LOST_SEQ_LIMIT`] before
+/// last]` ranges) will take, checked below `SEQ_MAX` before
 /// anything is built from them.
 fn seq_set_bits(event: &serde_json::Value) -> Result<u64, String> {
     let Some(held) = event.get("held").and_then(serde_json::Value::as_array) else {
@@ -135,9 +154,9 @@ fn seq_set_bits(event: &serde_json::Value) -> Result<u64, String> {
             .and_then(|r| r.get(1))
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| format!("held: {range} is not a [first, last] range"))?;
-        if last >= LOST_SEQ_LIMIT {
+        if last >= SEQ_MAX {
             return Err(format!(
-                "held: sequence number {last} is not below {LOST_SEQ_LIMIT}"
+                "held: sequence number {last} is not below {SEQ_MAX}"
             ));
         }
         largest = largest.max(Some(last));
@@ -206,13 +225,16 @@ mod tests {
         assert!(matches!(e, EventsError::NotAnEvent { line: 1, .. }), "{e}");
         let e = events_from_jsonl(r#"{"at":-1.0,"event":"probe-ok"}"#).unwrap_err();
         assert!(e.to_string().contains("outside"), "{e}");
+        let back = format!("{ok}\n{}", r#"{"at":0.5,"event":"probe-ok"}"#);
+        let e = events_from_jsonl(&back).unwrap_err();
+        assert!(matches!(e, EventsError::NotAnEvent { line: 2, .. }), "{e}");
+        assert!(events_from_jsonl("\n \n").is_err(), "a file without events");
     }
 
     #[test]
     fn sequence_sets_are_bounded_before_they_are_built() {
-        let far = format!(
-            r#"{{"at":1.0,"event":"read-back","host":"EXCH2","held":[[0,{LOST_SEQ_LIMIT}]]}}"#
-        );
+        let far =
+            format!(r#"{{"at":1.0,"event":"read-back","host":"EXCH2","held":[[0,{SEQ_MAX}]]}}"#);
         let e = events_from_jsonl(&far).unwrap_err();
         assert!(e.to_string().contains("not below"), "{e}");
         let reversed = r#"{"at":1.0,"event":"read-back","host":"EXCH2","held":[[5,2]]}"#;

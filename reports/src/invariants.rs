@@ -170,15 +170,14 @@ fn dr_transitions(events: &[Event]) -> Option<Violation> {
 }
 
 fn step_pairs(events: &[Event]) -> Option<Violation> {
-    let mut running: Vec<&str> = Vec::new();
+    // how many steps of each name are running: a lookup per event
+    let mut running: BTreeMap<&str, u64> = BTreeMap::new();
     for e in events {
         match &e.kind {
-            EventKind::StepStarted { step } => running.push(step),
+            EventKind::StepStarted { step } => *running.entry(step).or_default() += 1,
             EventKind::StepFinished { step, .. } => {
-                match running.iter().position(|r| *r == &**step) {
-                    Some(i) => {
-                        running.remove(i);
-                    }
+                match running.get_mut(&**step).filter(|n| **n > 0) {
+                    Some(n) => *n -= 1,
                     None => {
                         return Some(Violation {
                             invariant: "step-pairs",
@@ -527,9 +526,13 @@ fn runbook_order(events: &[Event]) -> Option<Violation> {
             requires: r,
         } = &e.kind
         {
+            // each edge once, however often a file repeats it
             for r in r {
-                requires.entry(service).or_default().push(r);
-                required_by.entry(r).or_default().push(service);
+                let on = requires.entry(service).or_default();
+                if !on.contains(&&**r) {
+                    on.push(r);
+                    required_by.entry(r).or_default().push(service);
+                }
             }
         }
     }
@@ -582,9 +585,16 @@ fn runbook_order(events: &[Event]) -> Option<Violation> {
                     let then = at(&events[d.call]);
                     let by = request(&events[d.call]).map_or("", |r| r.0);
                     match (d.action == action, d.ok) {
-                        // the runbook waited for it to end: whether it
-                        // worked is liveness's and the objectives' concern
-                        (true, Some(_)) => continue,
+                        // a start waited for the requirement's start to
+                        // end: whether it worked is liveness's and the
+                        // objectives' concern (a stop after a dependent's
+                        // failed stop still finds the dependent running)
+                        (true, Some(ok)) if ok || action == ServiceAction::Start => continue,
+                        // a stop whose dependent's stop failed
+                        (true, Some(_)) => format!(
+                            "the {} of {other} there at {then:.3} s ({by:?}) failed",
+                            verb(action)
+                        ),
                         // a failed start leaves it stopped, a failed stop running
                         (false, Some(false)) => continue,
                         (true, None) => format!(
@@ -1036,6 +1046,40 @@ mod tests {
                 },
             ),
         ]
+    }
+
+    #[test]
+    fn a_stop_after_a_dependents_failed_stop_breaks_the_runbook_order() {
+        // SA and IS run on EXCH2 (started in order); IS's stop fails, so
+        // stopping SA next leaves IS running on a stopped SA
+        let mut events = sa_then_is();
+        let failed = StepOutcome::Failed {
+            error: "timed out".into(),
+        };
+        for (t, svc, outcome) in [
+            (20.0, "MSExchangeIS", failed),
+            (22.0, "MSExchangeSA", StepOutcome::Ok),
+        ] {
+            let step = format!("net stop {svc}");
+            events.extend([
+                started(t, &step),
+                asked(t, &step, "EXCH2", svc, ServiceAction::Stop),
+                ev(
+                    t + 1.0,
+                    EventKind::StepFinished {
+                        step: step.as_str().into(),
+                        outcome,
+                    },
+                ),
+            ]);
+        }
+        let v = runbook_order_of(&events).expect("IS still runs");
+        assert!(
+            v.what.starts_with("MSExchangeSA stopped on EXCH2"),
+            "{}",
+            v.what
+        );
+        assert!(v.what.ends_with("failed"), "{}", v.what);
     }
 
     /// The declarations, then SA started on EXCH2 at 10 s and IS at 11 s.

@@ -149,7 +149,7 @@ impl Acked {
                 }
                 return;
             }
-            if seq < r.first_seq + (r.len() - 1) + 1 {
+            if seq <= r.first_seq + (r.len() - 1) {
                 self.ordered = false;
             }
         } else {
@@ -334,5 +334,13 @@ mod tests {
         }
         assert_eq!(steady.runs(), 1, "consecutive writes make one run");
         assert_eq!(steady.runs[0].sizes.len(), 1, "one size");
+        // the largest number acknowledged twice (a foreign events file):
+        // one write, no overflow
+        let mut top = Acked::default();
+        top.insert(u64::MAX, Timestamp(1), 10);
+        top.insert(u64::MAX, Timestamp(2), 20);
+        let mut got = Vec::new();
+        top.for_each(|s, at, b| got.push((s, at, b)));
+        assert_eq!(got, [(u64::MAX, Timestamp(2), 20)]);
     }
 }

@@ -111,14 +111,28 @@ impl SeqSet {
         out
     }
 
-    /// The set of the given inclusive ranges.
+    /// The set of the given inclusive ranges (each `first <= last <
+    /// SEQ_MAX`), filled a word at a time.
     pub fn from_ranges(ranges: &[(u64, u64)]) -> SeqSet {
         let mut s = SeqSet::new();
         for &(a, b) in ranges {
-            for x in a..=b {
-                s.insert(x);
+            assert!(
+                a <= b && b < SEQ_MAX,
+                "range [{a}, {b}] is not within SEQ_MAX"
+            );
+            let (wa, wb) = ((a / 64) as usize, (b / 64) as usize);
+            if wb >= s.words.len() {
+                s.words.resize(wb + 1, 0);
+            }
+            for w in wa..=wb {
+                let lo = if w == wa { a % 64 } else { 0 };
+                let hi = if w == wb { b % 64 } else { 63 };
+                // bits lo..=hi
+                let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+                s.words[w] |= mask;
             }
         }
+        s.len = s.words.iter().map(|w| u64::from(w.count_ones())).sum();
         s
     }
 }
@@ -163,6 +177,32 @@ impl<'de> Deserialize<'de> for SeqSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_ranges_fills_whole_words_and_equals_inserting() {
+        let ranges = [
+            (0, 0),
+            (3, 63),
+            (64, 64),
+            (70, 200),
+            (255, 256),
+            (1000, 1000),
+        ];
+        let mut one_by_one = SeqSet::new();
+        for &(a, b) in &ranges {
+            for x in a..=b {
+                one_by_one.insert(x);
+            }
+        }
+        let filled = SeqSet::from_ranges(&ranges);
+        assert_eq!(filled, one_by_one);
+        assert_eq!(filled.len(), one_by_one.len());
+        assert_eq!(
+            filled.ranges(),
+            vec![(0, 0), (3, 64), (70, 200), (255, 256), (1000, 1000)]
+        );
+        assert_eq!(SeqSet::from_ranges(&[]), SeqSet::new());
+    }
 
     #[test]
     fn insert_remove_and_ranges() {

@@ -13,12 +13,15 @@ use super::refs::{dc_for, ip_of, resolved, zone_servers};
 use crate::context::{Ctx, StepFailed, fmt_secs};
 use crate::format::Scenario;
 
-/// The organisation's services in `[exchange]` order (dependencies first).
+/// The organisation's services in `[exchange]` order, each moved after
+/// what it requires where the list declares it earlier.
 pub fn service_order(s: &Scenario) -> Vec<String> {
-    s.exchange
-        .iter()
-        .flat_map(|x| x.services.iter().map(|v| v.name.clone()))
-        .collect()
+    let Some(x) = &s.exchange else {
+        return Vec::new();
+    };
+    let declared = x.services.iter().map(|v| v.name.clone()).collect();
+    // declared order, each service after what it requires
+    super::steps::stable_order(declared, |a, b| super::steps::requires(x, a, b))
 }
 
 /// `net start` every service of `order` on `h`. A start that fails (a

@@ -13,7 +13,7 @@ use drlab_drivers::types::StoreRef;
 use drlab_drivers::{Backend, EventKind};
 
 use crate::context::{Ctx, StepFailed, fmt_secs};
-use crate::format::Scenario;
+use crate::format::{ExchangeDef, Scenario};
 
 /// Records a step that was not run, with the reason (e.g. the primary site
 /// is gone).
@@ -46,8 +46,38 @@ pub fn dependents(s: &Scenario, svc: &str) -> Vec<String> {
             }
         }
     }
-    // Dependents found later depend on earlier ones: stop them first.
+    // Dependents found later mostly depend on earlier ones: reversed, the
+    // search is nearly a stop order; the stable sort makes it one (a
+    // service found early may require one found later).
     out.reverse();
+    stable_order(out, |a, b| requires(x, b, a))
+}
+
+/// Whether service `a` requires `b` directly (`[exchange].services`).
+pub fn requires(x: &ExchangeDef, a: &str, b: &str) -> bool {
+    x.services
+        .iter()
+        .any(|v| v.name == a && v.requires.iter().any(|r| r == b))
+}
+
+/// `items` reordered so that none comes before one it must follow
+/// (`must_follow(a, b)`: a must come after b), keeping the given order
+/// wherever it already holds: each place takes the first item left that
+/// follows nothing left. (Validation refuses cycles; were there one, its
+/// items would keep their given order at the end.) Quadratic in the
+/// items, which are a scenario's services (a bounded list).
+pub fn stable_order(
+    mut items: Vec<String>,
+    must_follow: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
+    let mut out = Vec::with_capacity(items.len());
+    while !items.is_empty() {
+        let free = items
+            .iter()
+            .position(|a| !items.iter().any(|b| b != a && must_follow(a, b)))
+            .unwrap_or(0);
+        out.push(items.remove(free));
+    }
     out
 }
 
@@ -159,5 +189,63 @@ pub fn describe_missing(missing: &drlab_drivers::SeqSet) -> String {
     match (missing.iter().next(), missing.iter().last()) {
         (Some(a), Some(b)) => format!("{} records (seq {a}..{b})", missing.len()),
         _ => "no records".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_stable_order_keeps_what_holds_and_moves_what_does_not() {
+        // b must follow a, c must follow b
+        let follows = |x: &str, y: &str| matches!((x, y), ("b", "a") | ("c", "b"));
+        assert_eq!(
+            stable_order(names(&["a", "b", "c"]), follows),
+            names(&["a", "b", "c"])
+        );
+        assert_eq!(
+            stable_order(names(&["c", "b", "a"]), follows),
+            names(&["a", "b", "c"])
+        );
+        assert_eq!(
+            stable_order(names(&["b", "x", "a"]), follows),
+            names(&["x", "a", "b"])
+        );
+        // a cycle keeps its given order rather than loop or panic
+        let cycle = |x: &str, y: &str| matches!((x, y), ("a", "b") | ("b", "a"));
+        assert_eq!(stable_order(names(&["a", "b"]), cycle), names(&["a", "b"]));
+    }
+
+    #[test]
+    fn net_stop_stops_every_dependent_before_what_it_requires() {
+        // B requires SA, A requires B, X requires A and SA: the search
+        // reversed is A, X, B, which stops A while X still runs
+        let mut s = library_lan();
+        let x = s.exchange.as_mut().unwrap();
+        let svc = |name: &str, requires: &[&str]| {
+            let mut v = x.services[0].clone();
+            v.name = name.into();
+            v.requires = names(requires);
+            v
+        };
+        x.services = vec![
+            svc("SA", &[]),
+            svc("B", &["SA"]),
+            svc("A", &["B"]),
+            svc("X", &["A", "SA"]),
+        ];
+        let order = dependents(&s, "SA");
+        assert_eq!(order, names(&["X", "A", "B"]));
+    }
+
+    /// The LAN failover scenario of the library.
+    fn library_lan() -> Scenario {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/library/lan-failover.toml");
+        crate::load::load(std::path::Path::new(path)).unwrap()
     }
 }
