@@ -1034,10 +1034,19 @@ mod tests {
 
     /// `net start SERVICE` on EXCH2 from `t` to `t + 1` s.
     fn net_start(t: f64, service: &str, outcome: StepOutcome) -> [Event; 3] {
-        let step = format!("net start {service}");
+        net(t, ServiceAction::Start, service, outcome)
+    }
+
+    /// `net start` or `net stop SERVICE` on EXCH2 from `t` to `t + 1` s.
+    fn net(t: f64, action: ServiceAction, service: &str, outcome: StepOutcome) -> [Event; 3] {
+        let verb = match action {
+            ServiceAction::Start => "start",
+            ServiceAction::Stop => "stop",
+        };
+        let step = format!("net {verb} {service}");
         [
             started(t, &step),
-            asked(t, &step, "EXCH2", service, ServiceAction::Start),
+            asked(t, &step, "EXCH2", service, action),
             ev(
                 t + 1.0,
                 EventKind::StepFinished {
@@ -1060,18 +1069,7 @@ mod tests {
             (20.0, "MSExchangeIS", failed),
             (22.0, "MSExchangeSA", StepOutcome::Ok),
         ] {
-            let step = format!("net stop {svc}");
-            events.extend([
-                started(t, &step),
-                asked(t, &step, "EXCH2", svc, ServiceAction::Stop),
-                ev(
-                    t + 1.0,
-                    EventKind::StepFinished {
-                        step: step.as_str().into(),
-                        outcome,
-                    },
-                ),
-            ]);
+            events.extend(net(t, ServiceAction::Stop, svc, outcome));
         }
         let v = runbook_order_of(&events).expect("IS still runs");
         assert!(
