@@ -89,11 +89,7 @@ fn check(path: &std::path::Path) -> Result<(), Failed> {
     }
     // Its events.jsonl reads back (`drlab check`) to as many events, which
     // break the same invariants.
-    let jsonl: String = first
-        .events
-        .iter()
-        .map(|e| serde_json::to_string(e).map(|l| l + "\n"))
-        .collect::<Result<_, _>>()?;
+    let jsonl = drlab_reports::events_to_jsonl(&first.events)?;
     let back = drlab_reports::events_from_jsonl(&jsonl).map_err(|e| format!("events.jsonl:{e}"))?;
     let names = |events: &[drlab_drivers::Event]| {
         drlab_reports::invariants::check(events)

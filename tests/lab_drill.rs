@@ -382,11 +382,7 @@ fn keep_events(s: &Scenario, events: &[drlab_drivers::Event]) -> LabTestResult {
     }
     let dir = battery_dir();
     std::fs::create_dir_all(&dir)?;
-    let mut text = String::new();
-    for e in events {
-        text += &serde_json::to_string(e)?;
-        text.push('\n');
-    }
+    let text = drlab_reports::events_to_jsonl(events)?;
     drlab_labkit::write_atomic(
         &dir.join(format!("{}.events.jsonl", s.scenario.name)),
         &text,

@@ -57,6 +57,17 @@ pub enum EventsError {
     },
 }
 
+/// The `events.jsonl` text of `events`: one JSON event per line, what
+/// [`events_from_jsonl`] reads.
+pub fn events_to_jsonl(events: &[Event]) -> Result<String, serde_json::Error> {
+    let mut text = String::new();
+    for e in events {
+        text += &serde_json::to_string(e)?;
+        text.push('\n');
+    }
+    Ok(text)
+}
+
 /// The events of an `events.jsonl` text, in file order (blank lines are
 /// skipped).
 pub fn events_from_jsonl(text: &str) -> Result<Vec<Event>, EventsError> {
@@ -170,10 +181,6 @@ mod tests {
     use drlab_drivers::{EventKind, SeqSet, Timestamp};
     use std::sync::Arc;
 
-    fn line(e: &Event) -> String {
-        serde_json::to_string(e).unwrap()
-    }
-
     #[test]
     fn events_read_back_as_written() {
         let events = [
@@ -200,12 +207,12 @@ mod tests {
                 },
             },
         ];
-        let text: String = events.iter().map(|e| line(e) + "\n").collect();
+        let text = events_to_jsonl(&events).unwrap();
         let back = events_from_jsonl(&text).unwrap();
         // times come back at the file's resolution: 1.5 ms -> 2 ms
         assert_eq!(back[0].at, Timestamp(2_000));
         assert_eq!(back[1..], events[1..]);
-        let again: String = back.iter().map(|e| line(e) + "\n").collect();
+        let again = events_to_jsonl(&back).unwrap();
         assert_eq!(
             again.lines().skip(1).collect::<Vec<_>>(),
             text.lines().skip(1).collect::<Vec<_>>()

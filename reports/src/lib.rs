@@ -23,7 +23,7 @@ pub use compute::{
     Alert, Breakdown, ClientLine, FaultLine, Objectives, Report, ReportFold, ReportSink, StateLine,
     StepLine, Timeline, Verdict, WriteCounts,
 };
-pub use events_file::{EventsError, events_from_jsonl};
+pub use events_file::{EventsError, events_from_jsonl, events_to_jsonl};
 pub use html::compare::compare_html;
 pub use html::sla::{SlaRun, sla_html};
 pub use html::sweep::{

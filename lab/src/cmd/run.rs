@@ -3,7 +3,6 @@
 //! runbook drives the inventory's real hosts, every state-changing step is
 //! journalled before it happens, and `--dry-run` prints the plan first.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use std::cell::Cell;
@@ -200,13 +199,10 @@ fn report(ran: Ran, format: Format, dir: Option<&Path>, scenario: &Path) -> Resu
         Format::Html => html()?,
     });
     if let Some(dir) = dir {
-        let mut lines = String::new();
         let events = events
             .as_deref()
             .context("events.jsonl needs the run's events, which were not kept")?;
-        for e in events {
-            let _ = writeln!(lines, "{}", serde_json::to_string(e)?);
-        }
+        let lines = drlab_reports::events_to_jsonl(events)?;
         let md = drlab_reports::markdown(&report);
         let junit = drlab_reports::junit(std::slice::from_ref(&report));
         let page = html()?;
