@@ -3,7 +3,6 @@
 //! Borrows of the world never cross an `.await`.
 
 use std::cell::{RefCell, RefMut};
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use drlab_drivers::caps::OpResult;
@@ -23,17 +22,14 @@ use crate::world::{End, World};
 pub struct SimBackend {
     clock: VirtualClock,
     world: RefCell<World>,
-    home_ips: Vec<Vec<Ipv4Addr>>,
 }
 
 impl SimBackend {
     /// A backend over `world`, at drill time zero.
     pub fn new(world: World) -> SimBackend {
-        let home_ips = world.hosts.iter().map(|h| h.ips.clone()).collect();
         SimBackend {
             clock: VirtualClock::new(),
             world: RefCell::new(world),
-            home_ips,
         }
     }
 
@@ -173,7 +169,7 @@ impl Hosts for SimBackend {
             )
         };
         self.wait(d).await;
-        self.w().release_identity(a, b, items, &self.home_ips[a])
+        self.w().release_identity(a, b, items)
     }
 
     async fn boot_on(&self, host: &str, server: &str) -> OpResult<()> {

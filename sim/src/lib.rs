@@ -49,13 +49,7 @@ pub struct SimStats {
 /// event. A run that would record more than `scenario.events_max` events
 /// stops as soon as it does, with [`ExecError::EventBudget`].
 pub fn run(s: &Scenario, seed: u64) -> Result<SimRun, ExecError> {
-    let events_max = usize::try_from(s.scenario.events_max).unwrap_or(usize::MAX);
-    let rec = Recorder::with_budget(4096, events_max);
-    let timer_fires = drive(s, seed, &rec)?;
-    Ok(SimRun {
-        events: rec.into_events(),
-        timer_fires,
-    })
+    Prepared::new(s).run(seed)
 }
 
 /// [`run`], handing each event to `sink` as it is recorded and keeping
@@ -66,28 +60,81 @@ pub fn run_into(
     seed: u64,
     sink: &RefCell<dyn EventSink>,
 ) -> Result<SimStats, ExecError> {
-    let events_max = usize::try_from(s.scenario.events_max).unwrap_or(usize::MAX);
-    let rec = Recorder::into_sink(sink, events_max);
-    let timer_fires = drive(s, seed, &rec)?;
-    Ok(SimStats {
-        events: rec.len(),
-        retained: rec.retained(),
-        ended_at: rec.last_at(),
-        timer_fires,
-    })
+    Prepared::new(s).run_into(seed, sink)
 }
 
-/// Runs the drill of `s` into `rec`; the clock jumps it took.
-fn drive(s: &Scenario, seed: u64, rec: &Recorder<'_>) -> Result<u64, ExecError> {
-    let backend = SimBackend::new(world::World::build(s, seed));
-    let drill = drlab_scenarios::drill::run(&backend, s, seed, rec);
-    block_on(backend.clock(), within_budget(rec, drill), POLLS_MAX)?.map_err(|()| {
-        ExecError::EventBudget {
-            events_max: s.scenario.events_max,
-            at: backend.clock().now(),
+/// A scenario with its world built once, for many runs (a sweep, a bench,
+/// an exploration): each run starts from a copy of the built world, which
+/// shares what the run does not change, so a run's cost follows its events
+/// and not the size of the estate. A run from a prepared world is the same
+/// run as [`run`] gives, event for event.
+pub struct Prepared<'s> {
+    scenario: &'s Scenario,
+    world: world::World,
+}
+
+/// The seed the prepared world is built with; each run then takes its own
+/// generator (building draws nothing from it, a test checks).
+const PREPARED_SEED: u64 = 0;
+
+impl<'s> Prepared<'s> {
+    /// Builds the world of a (validated) scenario.
+    pub fn new(scenario: &'s Scenario) -> Prepared<'s> {
+        Prepared {
+            scenario,
+            world: world::World::build(scenario, PREPARED_SEED),
         }
-    })?;
-    Ok(backend.clock().timer_fires())
+    }
+
+    /// The world a run with `seed` starts from: the built one, with the
+    /// run's generator.
+    pub fn world(&self, seed: u64) -> world::World {
+        let mut w = self.world.clone();
+        w.rng = rng::SimRng::new(seed);
+        w
+    }
+
+    /// [`run`] on the prepared world.
+    pub fn run(&self, seed: u64) -> Result<SimRun, ExecError> {
+        let events_max = usize::try_from(self.scenario.scenario.events_max).unwrap_or(usize::MAX);
+        let rec = Recorder::with_budget(4096, events_max);
+        let timer_fires = self.drive(seed, &rec)?;
+        Ok(SimRun {
+            events: rec.into_events(),
+            timer_fires,
+        })
+    }
+
+    /// [`run_into`] on the prepared world.
+    pub fn run_into(
+        &self,
+        seed: u64,
+        sink: &RefCell<dyn EventSink>,
+    ) -> Result<SimStats, ExecError> {
+        let events_max = usize::try_from(self.scenario.scenario.events_max).unwrap_or(usize::MAX);
+        let rec = Recorder::into_sink(sink, events_max);
+        let timer_fires = self.drive(seed, &rec)?;
+        Ok(SimStats {
+            events: rec.len(),
+            retained: rec.retained(),
+            ended_at: rec.last_at(),
+            timer_fires,
+        })
+    }
+
+    /// Runs the drill into `rec`; the clock jumps it took.
+    fn drive(&self, seed: u64, rec: &Recorder<'_>) -> Result<u64, ExecError> {
+        let s = self.scenario;
+        let backend = SimBackend::new(self.world(seed));
+        let drill = drlab_scenarios::drill::run(&backend, s, seed, rec);
+        block_on(backend.clock(), within_budget(rec, drill), POLLS_MAX)?.map_err(|()| {
+            ExecError::EventBudget {
+                events_max: s.scenario.events_max,
+                at: backend.clock().now(),
+            }
+        })?;
+        Ok(backend.clock().timer_fires())
+    }
 }
 
 /// `fut`, ended with `Err(())` by the first poll after which `rec` is over

@@ -110,7 +110,7 @@ pub fn catalogue(dir: &Path, format: Format, lab: Option<&Path>) -> Result<Outco
     let mut rows = Vec::new();
     for path in scenario_files(dir)? {
         let s = load(&path)?;
-        let (r, _) = super::simulate_report(&s, s.scenario.seed)
+        let (r, _) = super::simulate_report(&drlab_sim::Prepared::new(&s), s.scenario.seed)
             .with_context(|| format!("simulation of {} failed", path.display()))?;
         let expected = match s.scenario.expect {
             drlab_scenarios::format::Expect::Pass => Verdict::Pass,

@@ -149,16 +149,16 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
     }
 }
 
-/// Simulates `s` with `seed` and computes its report as the events are
-/// recorded, keeping none of them (`drlab_reports::ReportSink`): the
-/// report `Report::from_events` gives for the kept trace, in memory that
-/// does not grow with the run's events.
+/// Simulates a prepared scenario with `seed` and computes its report as
+/// the events are recorded, keeping none of them
+/// (`drlab_reports::ReportSink`): the report `Report::from_events` gives
+/// for the kept trace, in memory that does not grow with the run's events.
 pub fn simulate_report(
-    s: &Scenario,
+    prepared: &drlab_sim::Prepared<'_>,
     seed: u64,
 ) -> Result<(drlab_reports::Report, drlab_sim::SimStats), drlab_sim::ExecError> {
     let sink = std::cell::RefCell::new(drlab_reports::ReportSink::new());
-    let stats = drlab_sim::run_into(s, seed, &sink)?;
+    let stats = prepared.run_into(seed, &sink)?;
     Ok((sink.into_inner().finish(), stats))
 }
 

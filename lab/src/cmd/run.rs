@@ -85,7 +85,11 @@ pub fn run(a: &RunArgs<'_>) -> Result<Outcome> {
             if keep {
                 Ran::Kept(drlab_sim::run(&s, seed).with_context(failed)?.events)
             } else {
-                Ran::Folded(super::simulate_report(&s, seed).with_context(failed)?.0)
+                Ran::Folded(
+                    super::simulate_report(&drlab_sim::Prepared::new(&s), seed)
+                        .with_context(failed)?
+                        .0,
+                )
             }
         }
     };

@@ -276,10 +276,12 @@ pub(crate) fn runs_map<T: Send>(
             .into_iter()
             .map(|chunk| {
                 scope.spawn(move || -> Result<Vec<T>> {
+                    // One world per job, copied for each of its runs.
+                    let prepared = drlab_sim::Prepared::new(s);
                     chunk
                         .iter()
                         .map(|seed| {
-                            let (r, _) = super::simulate_report(s, seed)
+                            let (r, _) = super::simulate_report(&prepared, seed)
                                 .with_context(|| format!("simulation with seed {seed} failed"))?;
                             ran();
                             Ok(map(r))

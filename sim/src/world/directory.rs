@@ -3,6 +3,7 @@
 //! forced.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
 
 use drlab_drivers::OpError;
 use drlab_drivers::types::StoreRef;
@@ -10,21 +11,39 @@ use drlab_scenarios::format::Scenario;
 
 use super::Micros;
 
-/// What one domain controller holds.
+/// A mailbox's home: its server and store.
+type Home = (String, StoreRef);
+
+/// What one domain controller holds. The accounts and mailbox homes the
+/// scenario made are shared by every view and every run's copy
+/// ([`crate::Prepared`]): a view keeps its own changes to the accounts, and
+/// copies the mailbox homes the first time one moves (a runbook that moves
+/// mailboxes moves many; one map then keeps lookups on the user path to one).
 #[derive(Debug, Clone, Default)]
 pub struct View {
-    computers: BTreeSet<String>,
-    mailboxes: BTreeMap<String, (String, StoreRef)>,
+    /// Computer accounts at build, by lower-case name.
+    computers_built: Rc<BTreeSet<String>>,
+    /// Accounts created (`true`) or removed (`false`) since, by lower-case name.
+    computers_changed: BTreeMap<String, bool>,
+    /// Mailbox homes, by mailbox name.
+    mailboxes: Rc<BTreeMap<String, Home>>,
 }
 
 impl View {
     /// Whether a computer account exists (names are case-insensitive).
     pub fn has_computer(&self, name: &str) -> bool {
-        self.computers.contains(&name.to_ascii_lowercase())
+        self.has_account(&name.to_ascii_lowercase())
+    }
+
+    fn has_account(&self, lower: &str) -> bool {
+        match self.computers_changed.get(lower) {
+            Some(&present) => present,
+            None => self.computers_built.contains(lower),
+        }
     }
 
     /// A mailbox's home server and store.
-    pub fn mailbox(&self, name: &str) -> Option<&(String, StoreRef)> {
+    pub fn mailbox(&self, name: &str) -> Option<&Home> {
         self.mailboxes.get(name)
     }
 
@@ -42,18 +61,20 @@ impl View {
     fn apply(&mut self, c: &Change) {
         match c {
             Change::CreateComputer(n) => {
-                self.computers.insert(n.to_ascii_lowercase());
+                self.computers_changed.insert(n.to_ascii_lowercase(), true);
             }
             Change::RemoveComputer(n) => {
-                self.computers.remove(&n.to_ascii_lowercase());
+                self.computers_changed.insert(n.to_ascii_lowercase(), false);
             }
             Change::RenameComputer(a, b) => {
-                if self.computers.remove(&a.to_ascii_lowercase()) {
-                    self.computers.insert(b.to_ascii_lowercase());
+                let a = a.to_ascii_lowercase();
+                if self.has_account(&a) {
+                    self.computers_changed.insert(a, false);
+                    self.computers_changed.insert(b.to_ascii_lowercase(), true);
                 }
             }
             Change::SetMailbox(m, server, store) => {
-                self.mailboxes
+                Rc::make_mut(&mut self.mailboxes)
                     .insert(m.clone(), (server.clone(), store.clone()));
             }
         }
@@ -98,19 +119,19 @@ impl Directory {
         dcs: &[usize],
         canonical: &dyn Fn(StoreRef) -> StoreRef,
     ) -> Directory {
-        let mut base = View::default();
-        for h in &s.hosts {
-            base.computers.insert(h.name.to_ascii_lowercase());
-        }
-        for m in &s.mailboxes {
-            base.mailboxes.insert(
-                m.name.clone(),
-                (
-                    m.server.clone(),
-                    canonical(StoreRef::new(m.group.as_str(), m.store.as_str())),
-                ),
+        let computers = s.hosts.iter().map(|h| h.name.to_ascii_lowercase());
+        let mailboxes = s.mailboxes.iter().map(|m| {
+            let home = (
+                m.server.clone(),
+                canonical(StoreRef::new(m.group.as_str(), m.store.as_str())),
             );
-        }
+            (m.name.clone(), home)
+        });
+        let base = View {
+            computers_built: Rc::new(computers.collect()),
+            computers_changed: BTreeMap::new(),
+            mailboxes: Rc::new(mailboxes.collect()),
+        };
         Directory {
             dcs: dcs.to_vec(),
             views: vec![base; dcs.len()],
@@ -174,5 +195,57 @@ impl Directory {
             }
         }
         self.pending = keep;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> View {
+        let home = |server: &str| (server.to_string(), StoreRef::new("SG1", "MBX"));
+        View {
+            computers_built: Rc::new(["exch1".to_string()].into()),
+            mailboxes: Rc::new(
+                [("alice", "EXCH1"), ("bob", "EXCH1"), ("carol", "EXCH2")]
+                    .into_iter()
+                    .map(|(m, s)| (m.to_string(), home(s)))
+                    .collect(),
+            ),
+            ..View::default()
+        }
+    }
+
+    fn on(v: &View, server: &str) -> Vec<String> {
+        v.mailboxes_on(server).map(|(n, _)| n.clone()).collect()
+    }
+
+    #[test]
+    fn a_moved_home_changes_only_the_view_it_moved_in() {
+        let mut v = view();
+        let shared = v.clone();
+        assert!(Rc::ptr_eq(&v.mailboxes, &shared.mailboxes));
+        let to2 =
+            |m: &str| Change::SetMailbox(m.into(), "EXCH2".into(), StoreRef::new("SG1", "MBX"));
+        v.apply(&to2("bob"));
+        v.apply(&to2("alice"));
+        assert_eq!(on(&v, "exch2"), ["alice", "bob", "carol"]);
+        assert!(on(&v, "EXCH1").is_empty());
+        assert_eq!(v.mailbox("bob").map(|h| h.0.as_str()), Some("EXCH2"));
+        // The copy it came from is unchanged.
+        assert_eq!(on(&shared, "EXCH1"), ["alice", "bob"]);
+    }
+
+    #[test]
+    fn accounts_are_created_removed_and_renamed_over_the_built_ones() {
+        let mut v = view();
+        v.apply(&Change::RenameComputer("EXCH1".into(), "EXCH1tmp".into()));
+        assert!(!v.has_computer("exch1") && v.has_computer("EXCH1TMP"));
+        v.apply(&Change::RenameComputer("EXCH1".into(), "other".into()));
+        assert!(!v.has_computer("other"), "a missing account is not renamed");
+        v.apply(&Change::CreateComputer("EXCH1".into()));
+        v.apply(&Change::RemoveComputer("exch1tmp".into()));
+        assert!(v.has_computer("Exch1") && !v.has_computer("exch1tmp"));
+        assert!(view().has_computer("EXCH1"));
     }
 }

@@ -8,6 +8,7 @@
 //! no `[[servers]]` entry is not modelled at this level and never cut off.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::time::Duration;
 
 use drlab_drivers::OpError;
@@ -52,15 +53,17 @@ pub struct Fabric {
     /// Server index by name (the first of each name; built once).
     server_by_name: BTreeMap<String, usize>,
     /// Per host index: the servers it runs on (two for a lockstep pair).
-    pub on: Vec<Vec<usize>>,
+    /// The per-host vectors are shared with the prepared world until a
+    /// run changes them ([`crate::Prepared`]).
+    pub on: Rc<Vec<Vec<usize>>>,
     /// Per host index: VLANs its networks need on its server's port.
-    needs: Vec<Vec<u16>>,
+    needs: Rc<Vec<Vec<u16>>>,
     /// Per host index: cut off because its port lacks a VLAN it needs.
-    cut: Vec<bool>,
+    cut: Rc<Vec<bool>>,
     /// DAG members, in the scenario's order.
     pub dag_members: Vec<usize>,
     /// Per host index: a DAG member (its Client Access role proxies).
-    dag_member: Vec<bool>,
+    dag_member: Rc<Vec<bool>>,
     /// Stores living on SAN volumes: (host, store index) → volume name.
     pub store_volume: BTreeMap<(usize, usize), String>,
     /// Archive disks (empty: archives are unlimited).
@@ -86,13 +89,18 @@ impl Fabric {
 
     /// Recomputes which hosts are cut off.
     fn recompute_cut(&mut self) {
-        for h in 0..self.cut.len() {
-            let needs = &self.needs[h];
-            self.cut[h] = !needs.is_empty()
-                && !self.on[h].iter().any(|&s| {
-                    let srv = &self.servers[s];
-                    !srv.failed && needs.iter().all(|v| srv.vlans.contains(v))
-                });
+        let cut: Vec<bool> = (0..self.cut.len())
+            .map(|h| {
+                let needs = &self.needs[h];
+                !needs.is_empty()
+                    && !self.on[h].iter().any(|&s| {
+                        let srv = &self.servers[s];
+                        !srv.failed && needs.iter().all(|v| srv.vlans.contains(v))
+                    })
+            })
+            .collect();
+        if *self.cut != cut {
+            self.cut = Rc::new(cut);
         }
     }
 }
@@ -103,10 +111,10 @@ pub fn build(w: &mut World, s: &Scenario, host_ix: &dyn Fn(&str) -> Option<usize
     let n = w.hosts.len();
     let site_ix = |name: &str| w.sites.iter().position(|x| x.name == name).unwrap_or(0);
     let mut f = Fabric {
-        on: vec![Vec::new(); n],
-        needs: vec![Vec::new(); n],
-        cut: vec![false; n],
-        dag_member: vec![false; n],
+        on: Rc::new(vec![Vec::new(); n]),
+        needs: Rc::new(vec![Vec::new(); n]),
+        cut: Rc::new(vec![false; n]),
+        dag_member: Rc::new(vec![false; n]),
         ..Fabric::default()
     };
     for sd in &s.servers {
@@ -123,7 +131,7 @@ pub fn build(w: &mut World, s: &Scenario, host_ix: &dyn Fn(&str) -> Option<usize
         if let Some(h) = sd.runs.as_deref().and_then(host_ix)
             && !f.on[h].contains(&i)
         {
-            f.on[h].push(i);
+            Rc::make_mut(&mut f.on)[h].push(i);
         }
     }
     let server_ix = |f: &Fabric, name: &str| f.server_by_name.get(name).copied();
@@ -133,13 +141,13 @@ pub fn build(w: &mut World, s: &Scenario, host_ix: &dyn Fn(&str) -> Option<usize
             if let Some(i) = server_ix(&f, name)
                 && !f.on[h].contains(&i)
             {
-                f.on[h].push(i);
+                Rc::make_mut(&mut f.on)[h].push(i);
             }
         }
     }
     for net in &s.networks {
         for h in net.hosts.iter().filter_map(|x| host_ix(x)) {
-            f.needs[h].push(net.vlan);
+            Rc::make_mut(&mut f.needs)[h].push(net.vlan);
         }
     }
     for p in &s.personas {
@@ -167,8 +175,9 @@ pub fn build(w: &mut World, s: &Scenario, host_ix: &dyn Fn(&str) -> Option<usize
     }
     if let Some(dag) = &s.dag {
         f.dag_members = dag.members.iter().filter_map(|m| host_ix(m)).collect();
+        let member = Rc::make_mut(&mut f.dag_member);
         for &m in &f.dag_members {
-            f.dag_member[m] = true;
+            member[m] = true;
         }
         for db in &dag.databases {
             let best = db.copies.iter().map(|c| c.preference).min().unwrap_or(1);
@@ -237,7 +246,7 @@ impl World {
         self.fabric.servers[s].failed = true;
         self.fabric.servers[s].pending = None;
         let mut crashed = Vec::new();
-        for (h, on) in self.fabric.on.iter_mut().enumerate() {
+        for (h, on) in Rc::make_mut(&mut self.fabric.on).iter_mut().enumerate() {
             if let Some(k) = on.iter().position(|&x| x == s) {
                 on.remove(k);
                 if on.is_empty() {
@@ -315,7 +324,7 @@ impl World {
             )));
         }
         self.fabric.servers[s].pending = None;
-        self.fabric.on[h] = vec![s];
+        Rc::make_mut(&mut self.fabric.on)[h] = vec![s];
         self.hosts[h].site = self.fabric.servers[s].site;
         self.finish_boot(h, now);
         self.fabric.recompute_cut();

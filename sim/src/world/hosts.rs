@@ -174,11 +174,13 @@ impl World {
         from: usize,
         to: usize,
         items: IdentityItems,
-        home: &[std::net::Ipv4Addr],
     ) -> Result<(), OpError> {
         if items.ip_addresses {
-            let (back, keep): (Vec<_>, Vec<_>) =
-                self.hosts[to].ips.iter().partition(|ip| home.contains(ip));
+            let home = std::rc::Rc::clone(&self.home_ips);
+            let (back, keep): (Vec<_>, Vec<_>) = self.hosts[to]
+                .ips
+                .iter()
+                .partition(|ip| home[from].contains(ip));
             self.hosts[to].ips = keep;
             for ip in &back {
                 self.ip_owner.insert(*ip, from);

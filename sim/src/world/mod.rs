@@ -6,6 +6,7 @@
 //! bandwidth and latency whose effects are settled lazily: every observer
 //! calls [`World::settle`] first, so nothing needs a per-packet event.
 
+mod cow;
 pub mod directory;
 mod dns;
 pub mod fabric;
@@ -18,6 +19,7 @@ mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ use drlab_scenarios::format::{ExchangeRole, LinkSpec, Role, Scenario, Timing};
 
 use crate::rng::SimRng;
 
+pub use cow::{CowMap, CowVec};
 pub use directory::{Change, Directory};
 pub use dns::{Resolver, ZoneData};
 pub use fabric::{ArchiveDisk, Fabric, Server};
@@ -208,8 +211,10 @@ pub enum End {
     Client(usize),
 }
 
-/// The whole simulated estate.
-#[derive(Debug)]
+/// The whole simulated estate. A clone is a run's fresh copy of a
+/// prepared world ([`crate::Prepared`]): what is large and shared
+/// (hosts, names, directory accounts) is copied on write.
+#[derive(Debug, Clone)]
 pub struct World {
     /// The run's one RNG.
     pub rng: SimRng,
@@ -221,12 +226,15 @@ pub struct World {
     pub wan: BTreeMap<(usize, usize), LinkSpec>,
     /// Cut paths, as unordered pairs of site or host names.
     pub partitions: BTreeSet<(String, String)>,
-    /// Hosts.
-    pub hosts: Vec<Host>,
-    /// Clients.
-    pub clients: Vec<Client>,
-    /// Which host holds each address.
-    pub ip_owner: BTreeMap<Ipv4Addr, usize>,
+    /// Hosts (copied on write: a run copies the hosts it changes).
+    pub hosts: CowVec<Host>,
+    /// Clients (copied on write, as hosts are).
+    pub clients: CowVec<Client>,
+    /// Per host index: the addresses it held at build, its own (a
+    /// released takeover gives them back).
+    home_ips: Rc<Vec<Vec<Ipv4Addr>>>,
+    /// Which host holds each address (copied on write).
+    pub ip_owner: CowMap<Ipv4Addr, usize>,
     /// DNS data per server host index.
     pub zones: BTreeMap<usize, Vec<ZoneData>>,
     /// Active Directory.
@@ -252,13 +260,14 @@ pub struct World {
     /// an `Arc` clone, not a `format!`).
     messages: BTreeMap<(Msg, usize, usize), Arc<str>>,
     /// Host index by scenario name (names never change; built once).
-    host_by_name: BTreeMap<Arc<str>, usize>,
+    host_by_name: Rc<BTreeMap<Arc<str>, usize>>,
     /// Client index by name (built once).
-    client_by_name: BTreeMap<Arc<str>, usize>,
+    client_by_name: Rc<BTreeMap<Arc<str>, usize>>,
     /// Replication connections by (source, target): the first one of each.
     pair_by_ends: BTreeMap<(usize, usize), usize>,
-    /// Per host index: the connections from it, in connection order.
-    pairs_from: Vec<Vec<usize>>,
+    /// Per host index: the connections from it, in connection order
+    /// (copied when a run adds one).
+    pairs_from: Rc<Vec<Vec<usize>>>,
     /// Connections that may have writes to apply, by (earliest time one
     /// may be applied, connection): a lower bound of each one's first
     /// queued write, so [`World::settle`] visits only connections where
@@ -404,7 +413,7 @@ impl World {
                 initiator: drlab_drivers::types::default_initiator(&h.name),
             });
         }
-        let clients: Vec<Client> = s
+        let clients: CowVec<Client> = s
             .clients
             .iter()
             .map(|c| Client {
@@ -425,9 +434,11 @@ impl World {
         }
         let canonical = |r: StoreRef| first_ref.get(&r).cloned().unwrap_or(r);
         let directory = Directory::build(s, &dcs, &canonical);
-        let host_by_name = first_index(hosts.iter().map(|h: &Host| h.name.clone()));
-        let client_by_name = first_index(clients.iter().map(|c: &Client| c.name.clone()));
-        let pairs_from = vec![Vec::new(); hosts.len()];
+        let host_by_name = Rc::new(first_index(hosts.iter().map(|h: &Host| h.name.clone())));
+        let client_by_name = Rc::new(first_index(clients.iter().map(|c: &Client| c.name.clone())));
+        let pairs_from = Rc::new(vec![Vec::new(); hosts.len()]);
+        let home_ips = Rc::new(hosts.iter().map(|h: &Host| h.ips.clone()).collect());
+        let hosts: CowVec<Host> = hosts.into_iter().collect();
         let mut world = World {
             messages: BTreeMap::new(),
             host_by_name,
@@ -446,7 +457,8 @@ impl World {
             partitions: BTreeSet::new(),
             hosts,
             clients,
-            ip_owner,
+            home_ips,
+            ip_owner: CowMap::new(ip_owner),
             zones,
             directory,
             pairs: Vec::new(),

@@ -121,7 +121,7 @@ impl World {
         self.pair_by_ends
             .entry((pair.source, pair.target))
             .or_insert(i);
-        self.pairs_from[pair.source].push(i);
+        std::rc::Rc::make_mut(&mut self.pairs_from)[pair.source].push(i);
         self.pairs.push(pair);
         self.pair_due.push(Micros::MAX);
         i
