@@ -41,6 +41,17 @@ impl<T: Clone> CowVec<T> {
         self.items.iter().map(|x| &**x)
     }
 
+    /// How many items, position by position, are still the very items of
+    /// `other` (shared, never copied): what a run has not changed of the
+    /// world it was copied from.
+    pub fn shared_with(&self, other: &CowVec<T>) -> usize {
+        self.items
+            .iter()
+            .zip(&other.items)
+            .filter(|(a, b)| Rc::ptr_eq(a, b))
+            .count()
+    }
+
     /// The items, in order, for changing: copies every item still shared,
     /// so use it only where every item may change.
     pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> + ExactSizeIterator {
@@ -122,8 +133,9 @@ mod tests {
     fn a_copy_shares_until_an_item_changes_and_then_copies_only_it() {
         let a: CowVec<String> = ["x", "y", "z"].iter().map(|s| s.to_string()).collect();
         let mut b = a.clone();
-        assert!(Rc::ptr_eq(&a.items[1], &b.items[1]));
+        assert_eq!(b.shared_with(&a), 3);
         b[1].push('!');
+        assert_eq!(b.shared_with(&a), 2);
         assert_eq!(a.iter().collect::<Vec<_>>(), ["x", "y", "z"]);
         assert_eq!(b.iter().collect::<Vec<_>>(), ["x", "y!", "z"]);
         assert!(Rc::ptr_eq(&a.items[0], &b.items[0]));
