@@ -64,7 +64,7 @@ pub fn run_into(
 }
 
 /// A scenario with its world built once, for many runs (a sweep, a bench,
-/// an exploration): each run starts from a copy of the built world, which
+/// the catalogue): each run starts from a copy of the built world, which
 /// shares what the run does not change, so a run's cost follows its events
 /// and not the size of the estate. A run from a prepared world is the same
 /// run as [`run`] gives, event for event.
