@@ -51,12 +51,6 @@ impl<T: Clone> CowVec<T> {
             .filter(|(a, b)| Rc::ptr_eq(a, b))
             .count()
     }
-
-    /// The items, in order, for changing: copies every item still shared,
-    /// so use it only where every item may change.
-    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> + ExactSizeIterator {
-        self.items.iter_mut().map(Rc::make_mut)
-    }
 }
 
 impl<T> FromIterator<T> for CowVec<T> {

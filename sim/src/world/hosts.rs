@@ -176,11 +176,9 @@ impl World {
         items: IdentityItems,
     ) -> Result<(), OpError> {
         if items.ip_addresses {
-            let home = std::rc::Rc::clone(&self.home_ips);
-            let (back, keep): (Vec<_>, Vec<_>) = self.hosts[to]
-                .ips
-                .iter()
-                .partition(|ip| home[from].contains(ip));
+            let home = &self.home_ips[from];
+            let (back, keep): (Vec<_>, Vec<_>) =
+                self.hosts[to].ips.iter().partition(|ip| home.contains(ip));
             self.hosts[to].ips = keep;
             for ip in &back {
                 self.ip_owner.insert(*ip, from);
