@@ -9,15 +9,11 @@ use crate::format::{ClientDef, ClientProfile, RecordDef, ResolverPolicy, Scenari
 
 /// The most specific zone containing `name` (case-insensitive).
 pub fn zone_of<'a>(s: &'a Scenario, name: &str) -> Option<&'a ZoneDef> {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
     s.dns
         .zones
         .iter()
-        .filter(|z| {
-            let z = z.name.trim_end_matches('.').to_ascii_lowercase();
-            name == z || name.ends_with(&format!(".{z}"))
-        })
-        .max_by_key(|z| z.name.len())
+        .filter(|z| drlab_drivers::types::name_in_zone(name, &z.name))
+        .max_by_key(|z| z.name.trim_end_matches('.').len())
 }
 
 /// The record type named `t` (case-insensitive).

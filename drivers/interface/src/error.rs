@@ -147,6 +147,22 @@ impl OpError {
         }
     }
 
+    /// The refusal of a DNS record change by a zone that does not take
+    /// dynamic updates, in the same words from every backend, with the
+    /// remedy the Storage Mirroring guide gives (appendix A: "DNSCMD
+    /// commands will only work if dynamic updates are enabled on the DNS
+    /// zone"). `answer` is what a real server said, when one did.
+    pub fn dynamic_updates_refused(zone: &str, answer: Option<&str>) -> OpError {
+        let mut reason = format!(
+            "zone {zone} does not allow dynamic updates (enable them, or edit the zone by other means)"
+        );
+        if let Some(a) = answer {
+            reason.push_str(": ");
+            reason.push_str(a);
+        }
+        OpError::refused(reason)
+    }
+
     /// Shorthand for [`OpError::InvalidState`].
     pub fn invalid_state(reason: impl Into<Arc<str>>) -> OpError {
         OpError::InvalidState {

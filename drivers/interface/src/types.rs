@@ -136,6 +136,22 @@ pub struct DnsRecord {
     pub ttl_s: u32,
 }
 
+/// Whether `name` lies in `zone`: it is the zone's apex or ends with `.` and
+/// the zone's name (RFC 1034 §4.2: a zone is a subtree of the name space).
+/// Case-insensitive (RFC 4343), trailing dots ignored. The one suffix rule
+/// of the scenarios, the simulator and the lab backend.
+pub fn name_in_zone(name: &str, zone: &str) -> bool {
+    let n = name.trim_end_matches('.').as_bytes();
+    let z = zone.trim_end_matches('.').as_bytes();
+    if n.len() == z.len() {
+        return n.eq_ignore_ascii_case(z);
+    }
+    n.len() > z.len() && {
+        let (head, tail) = n.split_at(n.len() - z.len());
+        head.ends_with(b".") && tail.eq_ignore_ascii_case(z)
+    }
+}
+
 /// Which identity items move to the standby on failover (Double-Take's
 /// "Items to Failover"): LAN = addresses and name, WAN = name only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -353,4 +369,24 @@ pub struct ReplicaHeld {
     pub at: crate::time::Timestamp,
     /// The records it held then.
     pub held: crate::seqset::SeqSet,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_in_a_zone_at_its_apex_or_below_a_dot() {
+        assert!(name_in_zone("corp.example.com", "corp.example.com"));
+        assert!(name_in_zone("EXCH1.Corp.Example.com.", "corp.example.com"));
+        assert!(name_in_zone(
+            "11.0.0.10.in-addr.arpa",
+            "0.0.10.in-addr.arpa"
+        ));
+        assert!(!name_in_zone("xcorp.example.com", "corp.example.com"));
+        assert!(!name_in_zone("example.com", "corp.example.com"));
+        assert!(!name_in_zone("a.example.org", "corp.example.com"));
+        // bytes, not characters: no panic on a cut inside a UTF-8 sequence
+        assert!(!name_in_zone("é.x", "x.x"));
+    }
 }

@@ -32,7 +32,7 @@ pub struct ZoneData {
 
 impl ZoneData {
     fn contains(&self, name: &str) -> bool {
-        name == self.name || name.ends_with(&format!(".{}", self.name))
+        drlab_drivers::types::name_in_zone(name, &self.name)
     }
 }
 
@@ -199,10 +199,7 @@ impl World {
         let name = norm(&r.name);
         let zone = self.zone_for(server, &name)?;
         if !zone.dynamic {
-            return Err(OpError::refused(format!(
-                "zone {} does not allow dynamic updates (enable them, or edit the zone by other means)",
-                zone.name
-            )));
+            return Err(OpError::dynamic_updates_refused(&zone.name, None));
         }
         let rec = DnsRecord {
             name: name.into(),
@@ -225,10 +222,7 @@ impl World {
         let data = norm(&r.data);
         let zone = self.zone_for(server, &name)?;
         if !zone.dynamic {
-            return Err(OpError::refused(format!(
-                "zone {} does not allow dynamic updates (enable them, or edit the zone by other means)",
-                zone.name
-            )));
+            return Err(OpError::dynamic_updates_refused(&zone.name, None));
         }
         let before = zone.records.len();
         zone.records
