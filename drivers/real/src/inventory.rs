@@ -252,6 +252,13 @@ pub struct DnsDef {
     /// updates; none means unsigned updates.
     #[serde(default)]
     pub tsig: Option<String>,
+    /// Credential name of a second TSIG key, the one the drill's set-up
+    /// writes the scenario's starting records with: a zone that refuses
+    /// the runbook's updates (`tsig`) still takes this key's, as an
+    /// administrator edits a static zone "by other means". None: the
+    /// set-up uses `tsig` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_tsig: Option<String>,
 }
 
 fn default_dns_port() -> u16 {
@@ -473,6 +480,11 @@ impl Inventory {
                     h.dns
                         .iter()
                         .filter_map(|d| Some(("dns.tsig", d.tsig.as_deref()?))),
+                )
+                .chain(
+                    h.dns
+                        .iter()
+                        .filter_map(|d| Some(("dns.admin_tsig", d.admin_tsig.as_deref()?))),
                 );
             for (field, c) in creds {
                 if !inv.credentials.contains_key(c) {

@@ -6,7 +6,7 @@
 use drlab_drivers::types::{StoreInfo, StoreRef};
 use drlab_real::dns::CachePolicy;
 use drlab_real::lab::Estate;
-use drlab_real::lab::estate::{Client, Mailbox, Volume};
+use drlab_real::lab::estate::{Client, Mailbox, Volume, ZonePolicy};
 use drlab_scenarios::Scenario;
 use drlab_scenarios::format::ExchangeRole;
 
@@ -83,6 +83,17 @@ pub fn of(s: &Scenario) -> Estate {
             .filter_map(drlab_scenarios::dns::to_record)
             .collect();
         e.dns_records.insert(server.clone(), records);
+    }
+    for z in &s.dns.zones {
+        for server in &z.servers {
+            e.dns_zones
+                .entry(server.clone())
+                .or_default()
+                .push(ZonePolicy {
+                    name: z.name.clone(),
+                    dynamic_updates: z.dynamic_updates,
+                });
+        }
     }
     e.volumes = s
         .volumes

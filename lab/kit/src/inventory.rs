@@ -15,7 +15,7 @@ use drlab_real::inventory::{
 use drlab_real::secret::SecretSource;
 
 use crate::lab::{LabOptions, Shape};
-use crate::secrets::SecretFiles;
+use crate::secrets::{DNS_ADMIN_CREDENTIAL, DNS_UPDATE_CREDENTIAL, SecretFiles};
 
 /// Where the mail hosts keep their stores (one Maildir per mailbox).
 pub const MAIL_ROOT: &str = "/srv/mail";
@@ -110,9 +110,18 @@ pub fn build(
                         password_credential: "admin".into(),
                         base: base.clone(),
                     });
-                    h.dns = Some(DnsDef {
-                        port: 53,
-                        tsig: None,
+                    h.dns = Some(if opts.runs_bind() {
+                        DnsDef {
+                            port: crate::lab::BIND_PORT,
+                            tsig: Some(DNS_UPDATE_CREDENTIAL.into()),
+                            admin_tsig: Some(DNS_ADMIN_CREDENTIAL.into()),
+                        }
+                    } else {
+                        DnsDef {
+                            port: 53,
+                            tsig: None,
+                            admin_tsig: None,
+                        }
                     });
                 }
                 "mail" => {
@@ -133,11 +142,18 @@ pub fn build(
             domain: opts.domain.clone(),
             docker_network: Some(network.into()),
         },
-        credentials: BTreeMap::from([
-            ("admin".to_string(), file(&files.admin)),
-            ("root".to_string(), file(&files.root)),
-            ("mail".to_string(), file(&files.mail)),
-        ]),
+        credentials: {
+            let mut c = BTreeMap::from([
+                ("admin".to_string(), file(&files.admin)),
+                ("root".to_string(), file(&files.root)),
+                ("mail".to_string(), file(&files.mail)),
+            ]);
+            if opts.runs_bind() {
+                c.insert(DNS_UPDATE_CREDENTIAL.into(), file(&files.dns_update));
+                c.insert(DNS_ADMIN_CREDENTIAL.into(), file(&files.dns_admin));
+            }
+            c
+        },
         hosts,
         services: SERVICE_MAP
             .iter()
@@ -202,6 +218,8 @@ mod tests {
             root: d.join("secrets/root_password"),
             mail: d.join("secrets/mail_password"),
             ssh_key: d.join("secrets/id_ed25519"),
+            dns_update: d.join("secrets/dns_update_key"),
+            dns_admin: d.join("secrets/dns_admin_key"),
         }
     }
 

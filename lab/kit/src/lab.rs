@@ -112,7 +112,18 @@ pub struct LabOptions {
     /// link unshaped. (Latency and loss would need `netem`, which this
     /// machine's kernel lacks: they are not offered.)
     pub wan_bandwidth_mbps: Option<f64>,
+    /// The zones whose dynamic updates the lab's DNS refuses (a scenario's
+    /// `[[dns.zones]] dynamic_updates = false`). None: the DCs' DNS is
+    /// Samba's own, which takes the runbook's updates on every zone. Some:
+    /// each DC also runs BIND on [`BIND_PORT`] holding the domain's zone,
+    /// these zones and the lab's reverse zones, each with its policy (Samba
+    /// has one policy for all its zones), and the inventory's DNS service
+    /// is that BIND.
+    pub refused_zones: Vec<String>,
 }
+
+/// The port of BIND beside Samba on a DC of a lab with refused zones.
+pub const BIND_PORT: u16 = 5353;
 
 impl std::fmt::Debug for LabOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,6 +135,7 @@ impl std::fmt::Debug for LabOptions {
             .field("image", &self.image)
             .field("shape", &self.shape)
             .field("wan_bandwidth_mbps", &self.wan_bandwidth_mbps)
+            .field("refused_zones", &self.refused_zones)
             .finish_non_exhaustive()
     }
 }
@@ -144,7 +156,13 @@ impl LabOptions {
             progress: None,
             shape: Shape::Lan,
             wan_bandwidth_mbps: None,
+            refused_zones: Vec::new(),
         }
+    }
+
+    /// Whether the DCs run BIND beside Samba (see [`LabOptions::refused_zones`]).
+    pub fn runs_bind(&self) -> bool {
+        !self.refused_zones.is_empty()
     }
 
     /// Sets the progress callback.
@@ -499,6 +517,9 @@ impl Lab {
             exec_ok(rt, dc, "samba-tool dns add", add)?;
         }
         self.reverse_zones(rt, dc, plans, say)?;
+        if opts.runs_bind() {
+            self.bind_zones(rt, opts, plans, say)?;
+        }
         say(&format!("lab {}: collecting host keys", self.name));
         let mut known = String::new();
         for p in plans {
@@ -579,6 +600,49 @@ impl Lab {
                 "PASSWD=\"$DC_ADMIN_PASSWORD\" samba-tool drs replicate dc2 dc1 '{nc}' -U Administrator"
             );
             exec_ok(rt, &dc2, "samba-tool drs replicate", sh_argv(&pull))?;
+        }
+        Ok(())
+    }
+
+    /// On the BIND of every DC: the domain's zone and the lab's reverse
+    /// zones, taking the runbook's updates, and the refused zones, taking
+    /// only the set-up's (`drlab-bind-zone`, in the image). Each DC's BIND
+    /// is a primary of its own, as the scenario's DNS servers are: the
+    /// runbook changes each of them.
+    fn bind_zones(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        opts: &LabOptions,
+        plans: &[HostPlan],
+        say: &dyn Fn(&str),
+    ) -> Result<(), LabError> {
+        let mut zones: BTreeMap<String, &str> = plans
+            .iter()
+            .filter_map(|p| reverse_zone(p.address))
+            .map(|z| (z, "allow"))
+            .collect();
+        zones.insert(opts.domain.to_ascii_lowercase(), "allow");
+        for z in &opts.refused_zones {
+            zones.insert(z.to_ascii_lowercase(), "refuse");
+        }
+        for p in plans.iter().filter(|p| p.role == "dc") {
+            let c = self.container_handle(&p.host)?.id().to_string();
+            let ns = format!("{}.{}", p.short, opts.domain.to_ascii_lowercase());
+            for (zone, policy) in &zones {
+                say(&format!(
+                    "lab {}: BIND zone {zone} on {} ({policy} dynamic updates)",
+                    self.name, p.host
+                ));
+                let argv = vec![
+                    "drlab-bind-zone".to_string(),
+                    zone.clone(),
+                    ns.clone(),
+                    p.address.to_string(),
+                    (*policy).to_string(),
+                    drlab_scenarios::format::ZONE_NEGATIVE_TTL_S_DEFAULT.to_string(),
+                ];
+                exec_ok(rt, &c, "drlab-bind-zone", argv)?;
+            }
         }
         Ok(())
     }
@@ -996,6 +1060,38 @@ impl StartCtx<'_> {
         ]
     }
 
+    /// A domain controller's environment: the domain, its administrator's
+    /// password, the DC it joins (none: it provisions the domain), and in a
+    /// lab with refused zones BIND on [`BIND_PORT`] with the lab's two keys.
+    fn dc_env(&self, join: Option<IpAddr>) -> Vec<(String, String)> {
+        let mut env = self.common_env(true);
+        env.extend([
+            ("DC_REALM".into(), self.opts.domain.to_uppercase()),
+            ("DC_DOMAIN".into(), self.opts.netbios_domain.clone()),
+            (
+                "DC_ADMIN_PASSWORD".into(),
+                self.secrets.admin.expose().into(),
+            ),
+        ]);
+        if let Some(j) = join {
+            env.push(("DC_JOIN".into(), j.to_string()));
+        }
+        if self.opts.runs_bind() {
+            env.extend([
+                ("DC_BIND_PORT".into(), BIND_PORT.to_string()),
+                (
+                    "DC_BIND_UPDATE_KEY".into(),
+                    self.secrets.dns_update.expose().into(),
+                ),
+                (
+                    "DC_BIND_ADMIN_KEY".into(),
+                    self.secrets.dns_admin.expose().into(),
+                ),
+            ]);
+        }
+        env
+    }
+
     fn mail_env(&self, replicate_to: Option<IpAddr>, standby: bool) -> Vec<(String, String)> {
         let mut env = self.common_env(true);
         env.extend([
@@ -1133,16 +1229,9 @@ impl StartCtx<'_> {
             dc_h.0,
             self.container_name(dc_h.1)
         ));
-        let mut dc_env = self.common_env(true);
-        dc_env.extend([
-            ("DC_REALM".into(), self.opts.domain.to_uppercase()),
-            ("DC_DOMAIN".into(), self.opts.netbios_domain.clone()),
-            (
-                "DC_ADMIN_PASSWORD".into(),
-                self.secrets.admin.expose().into(),
-            ),
-        ]);
-        let dc = self.run(dc_h.0, dc_h.1, dc_h.2, dc_env, None).await?;
+        let dc = self
+            .run(dc_h.0, dc_h.1, dc_h.2, self.dc_env(None), None)
+            .await?;
         let dc_ip = self.address(dc_h.0, dc.id()).await?;
 
         say(&format!(
@@ -1308,21 +1397,6 @@ impl StartCtx<'_> {
             host_def("CLIENT1")?,
             host_def("DC2")?,
         );
-        let dc_env = |join: Option<IpAddr>| {
-            let mut env = self.common_env(true);
-            env.extend([
-                ("DC_REALM".into(), self.opts.domain.to_uppercase()),
-                ("DC_DOMAIN".into(), self.opts.netbios_domain.clone()),
-                (
-                    "DC_ADMIN_PASSWORD".into(),
-                    self.secrets.admin.expose().into(),
-                ),
-            ]);
-            if let Some(j) = join {
-                env.push(("DC_JOIN".into(), j.to_string()));
-            }
-            env
-        };
         say(&format!("lab {}: starting {} at hq", self.name, dc1_h.0));
         let dc1 = self
             .run_on(
@@ -1330,7 +1404,7 @@ impl StartCtx<'_> {
                 dc1_h.0,
                 dc1_h.1,
                 dc1_h.2,
-                dc_env(None),
+                self.dc_env(None),
             )
             .await?;
         let dc1_ip = self.address_on(&hq_net, dc1_h.0, dc1.id()).await?;
@@ -1345,7 +1419,7 @@ impl StartCtx<'_> {
                 dc2_h.0,
                 dc2_h.1,
                 dc2_h.2,
-                dc_env(Some(dc1_ip))
+                self.dc_env(Some(dc1_ip))
             ),
             self.run_on(
                 on(client_h.3, vec![dc1_ip]),

@@ -34,11 +34,11 @@ pub use docker::{DOCKER_CALL_TIMEOUT_MS, docker};
 pub use harness::{LabGroup, LabTest, LabTestResult, check, run_lab_groups, run_lab_tests};
 pub use inventory::{HostPlan, MAIL_ROOT, SERVICE_MAP, write_atomic};
 pub use lab::{
-    DownReport, LAB_LABEL, Lab, LabError, LabOptions, OWNER_PID_LABEL, Progress, Shape, Site,
-    WAN_ROUTER, default_images_dir, down_by_name,
+    BIND_PORT, DownReport, LAB_LABEL, Lab, LabError, LabOptions, OWNER_PID_LABEL, Progress, Shape,
+    Site, WAN_ROUTER, default_images_dir, down_by_name,
 };
 pub use secrets::{LabSecrets, SecretFiles};
-pub use shaped::ShapeError;
+pub use shaped::{ShapeError, refused_zones};
 
 /// Environment variable that turns a lab test's SKIP into a failure (CI sets it).
 pub const REQUIRE_LAB_ENV: &str = "DRLAB_REQUIRE_LAB";

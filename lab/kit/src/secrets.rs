@@ -29,6 +29,29 @@ pub fn password(len: usize) -> std::io::Result<Secret> {
     Ok(Secret::new(format!("Dl7-{tail}")))
 }
 
+/// A fresh TSIG key in the inventory's credential format
+/// `name:algorithm:base64` (`drlab_real::inventory::DnsDef::tsig`): 256
+/// random bits for HMAC-SHA256, as `tsig-keygen` makes (RFC 8945 §6).
+pub fn tsig_key(name: &str) -> std::io::Result<Secret> {
+    let secret = data_encoding::BASE64.encode(&random_bytes::<32>()?);
+    Ok(Secret::new(format!("{name}:hmac-sha256:{secret}")))
+}
+
+/// The base64 secret of a `name:algorithm:base64` key.
+fn tsig_secret(key: &Secret) -> &str {
+    key.expose().rsplit(':').next().unwrap_or_default()
+}
+
+/// The credential names of the lab's TSIG keys in its inventory.
+pub const DNS_UPDATE_CREDENTIAL: &str = "dns_update";
+/// See [`DNS_UPDATE_CREDENTIAL`].
+pub const DNS_ADMIN_CREDENTIAL: &str = "dns_admin";
+
+/// The TSIG key names of the lab's BIND (named.conf's `key` statements).
+pub const DNS_UPDATE_KEY: &str = "drlab-update";
+/// See [`DNS_UPDATE_KEY`].
+pub const DNS_ADMIN_KEY: &str = "drlab-admin";
+
 /// The lab's secrets, with the files they were written to.
 #[derive(Debug)]
 pub struct LabSecrets {
@@ -42,6 +65,11 @@ pub struct LabSecrets {
     pub ssh_private: Secret,
     /// Its public line.
     pub ssh_public: String,
+    /// The runbook's TSIG key for BIND's zones (a lab with BIND beside
+    /// Samba only): a zone that refuses dynamic updates refuses it.
+    pub dns_update: Secret,
+    /// The set-up's TSIG key for BIND's zones: every zone takes it.
+    pub dns_admin: Secret,
     /// Where each secret is: admin, root, mail, private key.
     pub files: SecretFiles,
 }
@@ -57,6 +85,10 @@ pub struct SecretFiles {
     pub mail: PathBuf,
     /// SSH private key.
     pub ssh_key: PathBuf,
+    /// The runbook's TSIG key.
+    pub dns_update: PathBuf,
+    /// The set-up's TSIG key.
+    pub dns_admin: PathBuf,
 }
 
 /// Writes `data` to `path` with mode 0600 (created so, never wider).
@@ -88,17 +120,23 @@ impl LabSecrets {
             mail: password(16)?,
             ssh_private,
             ssh_public,
+            dns_update: tsig_key(DNS_UPDATE_KEY)?,
+            dns_admin: tsig_key(DNS_ADMIN_KEY)?,
             files: SecretFiles {
                 admin: sdir.join("admin_password"),
                 root: sdir.join("root_password"),
                 mail: sdir.join("mail_password"),
                 ssh_key: sdir.join("id_ed25519"),
+                dns_update: sdir.join("dns_update_key"),
+                dns_admin: sdir.join("dns_admin_key"),
             },
         };
         write_private(&s.files.admin, &format!("{}\n", s.admin.expose()))?;
         write_private(&s.files.root, &format!("{}\n", s.root.expose()))?;
         write_private(&s.files.mail, &format!("{}\n", s.mail.expose()))?;
         write_private(&s.files.ssh_key, s.ssh_private.expose())?;
+        write_private(&s.files.dns_update, &format!("{}\n", s.dns_update.expose()))?;
+        write_private(&s.files.dns_admin, &format!("{}\n", s.dns_admin.expose()))?;
         Ok(s)
     }
 
@@ -109,6 +147,11 @@ impl LabSecrets {
             self.root.expose(),
             self.mail.expose(),
             self.ssh_private.expose(),
+            self.dns_update.expose(),
+            self.dns_admin.expose(),
+            // the keys' secrets alone, as a key statement would hold them
+            tsig_secret(&self.dns_update),
+            tsig_secret(&self.dns_admin),
         ]
     }
 }
@@ -139,6 +182,8 @@ mod tests {
             &s.files.root,
             &s.files.mail,
             &s.files.ssh_key,
+            &s.files.dns_update,
+            &s.files.dns_admin,
         ] {
             let mode = fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", p.display());
@@ -150,6 +195,11 @@ mod tests {
             & 0o777;
         assert_eq!(dir_mode, 0o700);
         assert!(s.ssh_public.starts_with("ssh-ed25519 "));
+        // the keys are what the drivers parse, and differ
+        for k in [&s.dns_update, &s.dns_admin] {
+            drlab_real::dns::TsigKey::parse_spec(k).unwrap();
+        }
+        assert_ne!(s.dns_update.expose(), s.dns_admin.expose());
         fs::remove_dir_all(&d).unwrap();
     }
 }

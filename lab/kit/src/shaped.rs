@@ -31,6 +31,22 @@ pub enum ShapeError {
     },
 }
 
+/// The zones of `s` that refuse dynamic updates, lower case, sorted: with
+/// the shape, what decides which lab hosts a scenario (a lab with refused
+/// zones runs BIND beside Samba, see [`LabOptions::refused_zones`]).
+pub fn refused_zones(s: &Scenario) -> Vec<String> {
+    let mut z: Vec<String> = s
+        .dns
+        .zones
+        .iter()
+        .filter(|z| !z.dynamic_updates)
+        .map(|z| z.name.trim_end_matches('.').to_ascii_lowercase())
+        .collect();
+    z.sort();
+    z.dedup();
+    z
+}
+
 impl From<LabShape> for Shape {
     fn from(s: LabShape) -> Shape {
         match s {
@@ -50,6 +66,7 @@ impl LabOptions {
         let mut shape: Option<LabShape> = None;
         let mut domain: Option<String> = None;
         let mut bandwidth: Option<f64> = None;
+        let mut refused: Option<Vec<String>> = None;
         for (path, s) in scenarios {
             let file = path.display().to_string();
             let conflict = |what: String, field| ShapeError::Conflict {
@@ -101,6 +118,29 @@ impl LabOptions {
                     _ => bandwidth = Some(link.bandwidth_mbps),
                 }
             }
+            // (a refused reverse zone is refused by validation: the lab's
+            // reverse zones are its own subnets')
+            let zones = refused_zones(s);
+            match &refused {
+                Some(other) if *other != zones => {
+                    let say = |z: &[String]| {
+                        if z.is_empty() {
+                            "none".to_string()
+                        } else {
+                            z.join(", ")
+                        }
+                    };
+                    return Err(conflict(
+                        format!(
+                            "zones refusing dynamic updates: {} where the other scenarios have {}",
+                            say(&zones),
+                            say(other)
+                        ),
+                        "DNS update policy",
+                    ));
+                }
+                _ => refused = Some(zones),
+            }
             for m in &s.mailboxes {
                 if !self.mailboxes.contains(&m.name) {
                     self.mailboxes.push(m.name.clone());
@@ -109,6 +149,7 @@ impl LabOptions {
         }
         self.shape = shape.map_or(Shape::Lan, Shape::from);
         self.wan_bandwidth_mbps = bandwidth;
+        self.refused_zones = refused.unwrap_or_default();
         if let Some(d) = domain {
             self.netbios_domain = d
                 .split('.')
@@ -178,5 +219,31 @@ mod tests {
             .shaped_for(&[(&p3, &s3)])
             .unwrap_err();
         assert!(matches!(e, ShapeError::NoLab(_)), "{e}");
+    }
+
+    /// A zone that refuses updates needs BIND beside Samba: a lab of its
+    /// own, which the refused zones name; one lab has one policy per zone.
+    #[test]
+    fn a_refused_zone_needs_a_lab_of_its_own() {
+        let (p1, s1) = library("wan-failover-dns-refused-lab");
+        let o = LabOptions::new("/nonexistent")
+            .shaped_for(&[(&p1, &s1)])
+            .unwrap();
+        assert_eq!(o.refused_zones, ["corp.example.com"]);
+        assert!(o.runs_bind());
+        let (p2, s2) = library("wan-failover-lab");
+        let e = LabOptions::new("/nonexistent")
+            .shaped_for(&[(&p2, &s2), (&p1, &s1)])
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "zones refusing dynamic updates: corp.example.com where the other scenarios have none"
+            ),
+            "{e}"
+        );
+        let o = LabOptions::new("/nonexistent")
+            .shaped_for(&[(&p2, &s2)])
+            .unwrap();
+        assert!(!o.runs_bind());
     }
 }

@@ -340,6 +340,13 @@ impl Rfc2136Client {
     pub async fn delete_rrset(&self, name: &str, rtype: RecordType) -> Result<(), DnsError> {
         self.via(TokioNet).delete_rrset(name, rtype).await
     }
+
+    /// Whether the zone takes this client's updates: an update that
+    /// changes nothing ([`update::probe`]) answered NOERROR (true) or
+    /// REFUSED (false); any other answer is the error it is.
+    pub async fn takes_updates(&self) -> Result<bool, DnsError> {
+        self.via(TokioNet).takes_updates().await
+    }
 }
 
 /// An [`Rfc2136Client`]'s updates over a chosen transport (see
@@ -377,6 +384,18 @@ impl<N: Net> Rfc2136Via<'_, N> {
     pub async fn delete(&self, rec: &DnsRecord) -> Result<(), DnsError> {
         self.send(update::delete_rr(fresh_id(), &self.client.zone, rec, true)?)
             .await
+    }
+
+    /// See [`Rfc2136Client::takes_updates`].
+    pub async fn takes_updates(&self) -> Result<bool, DnsError> {
+        match self
+            .send(update::probe(fresh_id(), &self.client.zone)?)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(DnsError::Refused { rcode, .. }) if rcode == "REFUSED" => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// See [`Rfc2136Client::delete_rrset`].
@@ -490,6 +509,45 @@ mod tests {
         .unwrap();
         assert!(!r.truncated);
         assert_eq!(&*r.answers[0].data, "10.0.0.2");
+    }
+
+    /// A server's answer to an update: `rcode` for an update that changes
+    /// nothing, FORMERR for any other (so a probe that carried records
+    /// would not read as taken).
+    fn update_answer(q: &Message, rcode: hickory_proto::op::ResponseCode) -> Vec<u8> {
+        let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Update);
+        r.add_queries(q.queries.clone());
+        // RFC 2136 §2: prerequisites are the answer section, updates the authority section
+        let empty = q.answers.is_empty() && q.authorities.is_empty() && q.additionals.is_empty();
+        r.metadata.response_code = if empty && q.metadata.op_code == OpCode::Update {
+            rcode
+        } else {
+            hickory_proto::op::ResponseCode::FormErr
+        };
+        r.to_vec().unwrap()
+    }
+
+    fn client_of(server: SocketAddr) -> Rfc2136Client {
+        Rfc2136Client {
+            server,
+            zone: "corp.example.com".into(),
+            key: None,
+            limits: DnsLimits::default(),
+        }
+    }
+
+    /// The zone's policy is the answer to an update that changes nothing:
+    /// NOERROR takes, REFUSED refuses, anything else is no answer.
+    #[tokio::test]
+    async fn a_probe_reads_the_zones_policy_and_changes_nothing() {
+        use hickory_proto::op::ResponseCode;
+        let takes = fake_server(|q| vec![update_answer(q, ResponseCode::NoError)], None).await;
+        assert!(client_of(takes).takes_updates().await.unwrap());
+        let refuses = fake_server(|q| vec![update_answer(q, ResponseCode::Refused)], None).await;
+        assert!(!client_of(refuses).takes_updates().await.unwrap());
+        let broken = fake_server(|q| vec![update_answer(q, ResponseCode::ServFail)], None).await;
+        let e = client_of(broken).takes_updates().await.unwrap_err();
+        assert!(matches!(e, DnsError::Rcode { .. }), "{e}");
     }
 
     #[tokio::test]

@@ -125,6 +125,16 @@ pub fn replace(id: u16, zone: &str, records: &[DnsRecord]) -> Result<Message, Dn
     Ok(m)
 }
 
+/// An update that changes nothing: the Zone section only, with empty
+/// Prerequisite and Update sections. RFC 2136 §3.3 has the server check
+/// that the requestor may update the zone before it looks at the updates,
+/// so the answer is the zone's policy for this requestor (or key): REFUSED
+/// when it may not, NOERROR when it may, and no record changes either way
+/// (§3.4.2 applies an empty Update section).
+pub fn probe(id: u16, zone: &str) -> Result<Message, DnsError> {
+    Ok(zone_message(id, &fqdn(zone)?))
+}
+
 /// Deletes the RRset `name`/`rtype`: RFC 2136 §2.5.2 "Delete An RRset"
 /// (CLASS ANY, TTL 0, RDLENGTH 0). A missing RRset is silently ignored by
 /// the server, so with `require_exists` the update carries the §2.4.1

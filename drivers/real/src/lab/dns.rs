@@ -14,13 +14,26 @@ use super::LabBackend;
 use crate::dns::client::{self, DnsLimits, Rfc2136Client};
 use crate::dns::update::TsigKey;
 
+/// Whose key signs an update: the runbook's (`tsig`), or the set-up's
+/// (`admin_tsig`, falling back to `tsig`), which writes the scenario's
+/// starting records even on a zone that refuses the runbook's updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Signer {
+    Runbook,
+    SetUp,
+}
+
 impl LabBackend {
-    fn dns_server(&self, server: &str) -> OpResult<(SocketAddr, Option<TsigKey>)> {
+    fn dns_server(&self, server: &str, signer: Signer) -> OpResult<(SocketAddr, Option<TsigKey>)> {
         let e = self.entry(server)?;
         let def = e.dns.as_ref().ok_or_else(|| {
             OpError::not_found(format!("DNS service on {server} in the inventory"))
         })?;
-        let key = match &def.tsig {
+        let credential = match signer {
+            Signer::SetUp => def.admin_tsig.as_ref().or(def.tsig.as_ref()),
+            Signer::Runbook => def.tsig.as_ref(),
+        };
+        let key = match credential {
             None => None,
             Some(name) => {
                 let secret = self.credential(name, &format!("the TSIG credential of {server}"))?;
@@ -30,8 +43,13 @@ impl LabBackend {
         Ok((SocketAddr::new(e.address, def.port), key))
     }
 
-    pub(super) async fn updater(&self, server: &str, name: &str) -> OpResult<Rfc2136Client> {
-        let (addr, key) = self.dns_server(server)?;
+    pub(super) async fn updater(
+        &self,
+        server: &str,
+        name: &str,
+        signer: Signer,
+    ) -> OpResult<Rfc2136Client> {
+        let (addr, key) = self.dns_server(server, signer)?;
         let limits = DnsLimits::default();
         let zone = client::find_zone(addr, name, limits)
             .await
@@ -73,7 +91,7 @@ impl Dns for LabBackend {
         name: &str,
         rtype: RecordType,
     ) -> OpResult<Vec<DnsRecord>> {
-        let (addr, _) = self.dns_server(server)?;
+        let (addr, _) = self.dns_server(server, Signer::Runbook)?;
         let map = self.commands().addresses();
         client::query_records(addr, &map.name_to_lab(name), rtype, DnsLimits::default())
             .await

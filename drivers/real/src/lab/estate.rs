@@ -57,6 +57,29 @@ pub struct Estate {
     /// the servers of their zone), in the scenario's addresses: set-up
     /// makes each server hold exactly these for their names and types.
     pub dns_records: BTreeMap<String, Vec<DnsRecord>>,
+    /// Each DNS server's zones (`[[dns.zones]]`), each with whether it
+    /// takes the runbook's dynamic updates: set-up checks that the server
+    /// holds each zone with that policy, so that a drill never runs on a
+    /// zone that behaves otherwise than the scenario says.
+    pub dns_zones: BTreeMap<String, Vec<ZonePolicy>>,
+}
+
+/// The zone of `zones` that holds `name`: the deepest one whose subtree it
+/// is in (`name_in_zone`), as a server answers for it.
+pub fn deepest_zone<'a>(zones: &'a [ZonePolicy], name: &str) -> Option<&'a ZonePolicy> {
+    zones
+        .iter()
+        .filter(|z| drlab_drivers::types::name_in_zone(name, &z.name))
+        .max_by_key(|z| z.name.trim_end_matches('.').len())
+}
+
+/// A zone of a DNS server as the scenario declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZonePolicy {
+    /// The zone's name.
+    pub name: String,
+    /// Whether it takes dynamic updates (`dynamic_updates`).
+    pub dynamic_updates: bool,
 }
 
 /// A SAN volume as the estate starts it.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use drlab_drivers::OpError;
 use drlab_drivers::caps::OpResult;
+use drlab_drivers::types::DnsRecord;
 
 use super::LabBackend;
 use super::commands::{self, DnsChange, LabOp, Limit, SshOp};
@@ -184,13 +185,15 @@ impl LabBackend {
                 .map(|()| Answer::Done),
             LabOp::Dns { server, change, .. } => {
                 let (DnsChange::Add(r) | DnsChange::Delete(r)) = change;
-                let u = self.updater(server, &r.name).await?;
+                let u = self
+                    .updater(server, &r.name, super::dns::Signer::Runbook)
+                    .await?;
                 match change {
                     DnsChange::Add(r) => u.add(r).await,
                     DnsChange::Delete(r) => u.delete(r).await,
                 }
                 .map(|()| Answer::Done)
-                .map_err(OpError::from)
+                .map_err(|e| refused_update(&self.scenario_zone(server, r, &u.zone), e))
             }
             LabOp::FlushCache { client } => {
                 self.resolver(client)?.flush();
@@ -297,5 +300,33 @@ impl Call<'_> {
             self.next_ok().await?;
         }
         Ok(())
+    }
+}
+
+impl LabBackend {
+    /// The scenario's name of the zone that holds `record` (in the lab's
+    /// addresses) on `server`, so that a refusal speaks the scenario's
+    /// zones as the simulator's does; the lab's zone where the scenario
+    /// declares none for it.
+    fn scenario_zone(&self, server: &str, record: &DnsRecord, lab_zone: &str) -> String {
+        let name = self.commands().addresses().record_to_scenario(record).name;
+        self.estate
+            .dns_zones
+            .get(server)
+            .and_then(|zones| super::estate::deepest_zone(zones, &name))
+            .map_or_else(|| lab_zone.to_string(), |z| z.name.clone())
+    }
+}
+
+/// A server's REFUSED to an update of `zone` (RFC 2136 §3.3: the zone's
+/// policy does not let this requestor change it) is the refusal every
+/// backend reports for a zone without dynamic updates; any other failure
+/// (a TSIG the server could not verify, a timeout) stays what it is.
+fn refused_update(zone: &str, e: crate::dns::DnsError) -> OpError {
+    match &e {
+        crate::dns::DnsError::Refused { rcode, .. } if rcode == "REFUSED" => {
+            OpError::dynamic_updates_refused(zone, Some(&e.to_string()))
+        }
+        _ => OpError::from(e),
     }
 }

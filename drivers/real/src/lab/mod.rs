@@ -494,10 +494,11 @@ impl LabBackend {
     /// earlier drill left: per name and type, one RFC 2136 update that
     /// deletes the RRset and adds the scenario's records (with their
     /// TTLs, which the clients' caches then follow), in the lab's
-    /// addresses.
+    /// addresses, signed with the set-up's key (a zone that refuses the
+    /// runbook's updates takes it).
     async fn prepare_dns(&self) -> OpResult<Vec<String>> {
+        let mut did = self.check_zone_policies().await?;
         let map = self.commands().addresses();
-        let mut did = Vec::new();
         for (server, records) in &self.estate.dns_records {
             let mut sets: BTreeMap<(String, RecordType), Vec<DnsRecord>> = BTreeMap::new();
             for r in records.iter().map(|r| map.record_to_lab(r)) {
@@ -506,7 +507,7 @@ impl LabBackend {
                     .push(r);
             }
             for ((name, _), set) in &sets {
-                self.updater(server, name)
+                self.updater(server, name, dns::Signer::SetUp)
                     .await
                     .map_err(|e| no_zone_hint(e, server, name))?
                     .replace(set)
@@ -520,6 +521,75 @@ impl LabBackend {
         }
         Ok(did)
     }
+
+    /// Each scenario zone, on each of its servers, takes the runbook's
+    /// updates or refuses them as the scenario says (`dynamic_updates`):
+    /// asked, before set-up writes anything, with an update that changes
+    /// nothing, signed with the runbook's key. A zone that behaves
+    /// otherwise would make the drill test another estate than the
+    /// scenario's, so set-up stops there. The lab's zone is found from a
+    /// starting record of the zone (in the lab's addresses) or, for a
+    /// forward zone, from its name; a reverse zone without a record has
+    /// no lab name to ask about and is said to be unchecked.
+    async fn check_zone_policies(&self) -> OpResult<Vec<String>> {
+        let map = self.commands().addresses();
+        let mut did = Vec::new();
+        for (server, zones) in &self.estate.dns_zones {
+            let records = self.estate.dns_records.get(server);
+            let mut checked = Vec::new();
+            for z in zones {
+                // a record of this zone and of no deeper zone of the server
+                let record = records.into_iter().flatten().find(|r| {
+                    estate::deepest_zone(zones, &r.name).is_some_and(|o| o.name == z.name)
+                });
+                let name = match record {
+                    Some(r) => map.record_to_lab(r).name.to_string(),
+                    None if !drlab_drivers::types::name_in_zone(&z.name, "arpa") => z.name.clone(),
+                    None => {
+                        checked.push(format!("{} unchecked (no record to find it by)", z.name));
+                        continue;
+                    }
+                };
+                let u = self
+                    .updater(server, &name, dns::Signer::Runbook)
+                    .await
+                    .map_err(|e| no_zone_hint(e, server, &name))?;
+                let takes = u.takes_updates().await.map_err(OpError::from)?;
+                if takes != z.dynamic_updates {
+                    return Err(OpError::invalid_state(zone_policy_mismatch(
+                        server,
+                        &z.name,
+                        &u.zone,
+                        z.dynamic_updates,
+                    )));
+                }
+                checked.push(format!(
+                    "{} {}",
+                    z.name,
+                    if takes { "takes" } else { "refuses" }
+                ));
+            }
+            if !checked.is_empty() {
+                did.push(format!(
+                    "{server}: zone policies as the scenario says ({})",
+                    checked.join(", ")
+                ));
+            }
+        }
+        Ok(did)
+    }
+}
+
+/// Why set-up stops on a zone whose policy is not the scenario's.
+fn zone_policy_mismatch(server: &str, zone: &str, lab_zone: &str, dynamic: bool) -> String {
+    let (scenario, lab) = if dynamic {
+        ("takes dynamic updates", "refuses them")
+    } else {
+        ("refuses dynamic updates", "takes them")
+    };
+    format!(
+        "the scenario's zone {zone} {scenario} on {server}, but the lab's zone {lab_zone} there {lab} (an update that changes nothing, signed with the runbook's key): the drill would not test the scenario's estate; run it on a lab whose DNS has the scenario's policy (`drlab lab up --for SCENARIO` starts one)"
+    )
 }
 
 /// The system clock in Unix microseconds.
