@@ -40,17 +40,34 @@ fn scenario() -> Scenario {
     drlab_scenarios::load(&scenario_path()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The lab of `shape` that hosts the library's scenarios of that shape,
+/// Which lab hosts a scenario: its `[lab] shape` and the zones that refuse
+/// dynamic updates (a lab with such zones runs BIND beside Samba).
+type LabKind = (LabShape, Vec<String>);
+
+fn kind_of(s: &Scenario) -> Option<LabKind> {
+    let l = s.lab.as_ref()?;
+    Some((l.shape, drlab_labkit::refused_zones(s)))
+}
+
+/// The kind's name in test names and directories: `wan`, `wan-bind`.
+fn kind_name(kind: &LabKind) -> String {
+    match kind.1.is_empty() {
+        true => kind.0.name().to_string(),
+        false => format!("{}-bind", kind.0.name()),
+    }
+}
+
+/// The lab of `kind` that hosts the library's scenarios of that kind,
 /// with progress lines kept for the trials.
-fn options(shape: LabShape) -> LabOptions {
+fn options(kind: &LabKind) -> LabOptions {
     let dir = std::env::temp_dir().join(format!(
         "drlab-lab-drill-{}-{}",
-        shape.name(),
+        kind_name(kind),
         std::process::id()
     ));
     let scenarios: Vec<(PathBuf, Scenario)> = lab_scenarios()
         .into_iter()
-        .filter(|(_, s)| s.lab.as_ref().is_some_and(|l| l.shape == shape))
+        .filter(|(_, s)| kind_of(s).as_ref() == Some(kind))
         .collect();
     let refs: Vec<_> = scenarios.iter().map(|(p, s)| (p.as_path(), s)).collect();
     LabOptions::new(dir)
@@ -508,10 +525,61 @@ fn battery(lab: &Lab, path: &std::path::Path) -> LabTestResult {
         .and_then(|()| journal_is_what_the_backend_sent(&drill));
     roll_back(lab, &s, &drill.journal)?;
     checked?;
+    no_secret_in_drill(lab, &drill, &report)?;
     keep_events(&s, &drill.events)?;
     keeps_the_invariants(&s, &drill.events)?;
     let sim = drlab_sim::run(&s, s.scenario.seed)?;
     the_arms_agree(&s, &Report::from_events(&sim.events), &report)
+}
+
+/// A scenario whose zone policy is not the lab's stops at set-up, before
+/// any step: on the Samba lab a zone the scenario says refuses updates
+/// takes them, and on the BIND lab the domain's zone the other scenarios
+/// update refuses them. Either drill would test another estate.
+fn a_zone_with_another_policy_stops_the_drill(lab: &Lab, stem: &str, says: &str) -> LabTestResult {
+    let path = drlab_tests::root().join(format!("scenarios/library/{stem}.toml"));
+    let s = drlab_scenarios::load(&path)?;
+    let journal_dir = lab.out_dir().join("journal");
+    let opts = LabDrillOptions {
+        scenario_file: &path,
+        inventory_file: lab.inventory_path(),
+        seed: s.scenario.seed,
+        journal_dir: &journal_dir,
+    };
+    match drlab_drill::lab::run(lab.inventory().clone(), &s, &opts, &|line| {
+        eprintln!("[drill] {line}");
+    }) {
+        Ok(_) => Err(fail(format!(
+            "{stem} ran on a lab whose zone policy is not its own"
+        ))),
+        Err(e) if e.to_string().contains(says) => {
+            eprintln!("{stem}: {e}");
+            Ok(())
+        }
+        Err(e) => Err(fail(format!(
+            "{stem} stopped, but not for its zone policy: {e}"
+        ))),
+    }
+}
+
+/// The policy check of each lab with DNS updates: the scenario of the
+/// other policy is refused.
+fn policy_tests(kind: &LabKind) -> Vec<LabTest> {
+    let (stem, says) = match (kind.0, kind.1.is_empty()) {
+        (LabShape::Wan, true) => (
+            "wan-failover-dns-refused-lab",
+            "refuses dynamic updates on DC1, but the lab's zone corp.example.com there takes them",
+        ),
+        (LabShape::Wan, false) => (
+            "wan-failover-lab",
+            "takes dynamic updates on DC1, but the lab's zone corp.example.com there refuses them",
+        ),
+        _ => return Vec::new(),
+    };
+    vec![LabTest::new(
+        format!("policy::{}::{stem}_stops_at_set_up", kind_name(kind)),
+        move |lab| a_zone_with_another_policy_stops_the_drill(lab, stem, says),
+    )]
 }
 
 /// Rolls a drill back through its journal; every undo must succeed.
@@ -542,20 +610,21 @@ fn lab_scenarios() -> Vec<(PathBuf, Scenario)> {
         .collect()
 }
 
-/// The battery's arms on the lab of `shape`: every library scenario with
-/// that `[lab] shape` besides the LAN failover, which the trials above run
-/// with their own checks.
-fn battery_tests(shape: LabShape) -> Vec<LabTest> {
+/// The battery's arms on the lab of `kind`: every library scenario of
+/// that kind besides the LAN failover, which the trials above run with
+/// their own checks.
+fn battery_tests(kind: &LabKind) -> Vec<LabTest> {
+    let name = kind_name(kind);
     lab_scenarios()
         .into_iter()
-        .filter(|(p, s)| p != &scenario_path() && s.lab.as_ref().is_some_and(|l| l.shape == shape))
+        .filter(|(p, s)| p != &scenario_path() && kind_of(s).as_ref() == Some(kind))
         .map(|(p, _)| {
             let stem = p
                 .file_stem()
                 .and_then(|x| x.to_str())
                 .unwrap_or("scenario")
                 .to_string();
-            LabTest::new(format!("battery::{}::{stem}", shape.name()), move |lab| {
+            LabTest::new(format!("battery::{name}::{stem}"), move |lab| {
                 battery(lab, &p)
             })
         })
@@ -598,6 +667,12 @@ fn secrets_never_appear_in_journal_report_or_events(lab: &Lab) -> LabTestResult 
         ("lab start-up output", &start),
         ("inventory", &inventory),
     ];
+    no_secret_in(lab, &outputs)
+}
+
+/// None of the lab's secrets (passwords, SSH key, TSIG keys and their
+/// bare secrets) appears in any of `outputs` (what, text).
+fn no_secret_in(lab: &Lab, outputs: &[(&str, &String)]) -> LabTestResult {
     let secrets = lab.secrets().values();
     assert!(!secrets.is_empty(), "the lab has secrets to look for");
     for secret in secrets {
@@ -608,6 +683,29 @@ fn secrets_never_appear_in_journal_report_or_events(lab: &Lab) -> LabTestResult 
         }
     }
     Ok(())
+}
+
+/// The battery's leak check of one drill: its journal, report, events and
+/// the commands it sent.
+fn no_secret_in_drill(lab: &Lab, drill: &LabDrill, report: &Report) -> LabTestResult {
+    let journal = std::fs::read_to_string(&drill.journal)?;
+    let json = serde_json::to_string(report)?;
+    let events = drlab_reports::events_to_jsonl(&drill.events)?;
+    let sent = drill
+        .issued
+        .iter()
+        .flat_map(|c| c.lines())
+        .collect::<Vec<_>>()
+        .join("\n");
+    no_secret_in(
+        lab,
+        &[
+            ("commands sent", &sent),
+            ("journal", &journal),
+            ("JSON report", &json),
+            ("events", &events),
+        ],
+    )
 }
 
 fn rollback_restores_the_estate(lab: &Lab) -> LabTestResult {
@@ -690,18 +788,29 @@ fn main() -> ExitCode {
         ),
         LabTest::new("rollback_restores_the_estate", rollback_restores_the_estate),
     ];
-    // one lab per shape, one at a time: the LAN trials and the LAN
-    // battery, then each other shape's battery on its own lab
-    let groups = LabShape::ALL
+    // one lab per kind, one at a time: the LAN trials and the LAN
+    // battery, then each other kind's battery on its own lab
+    let lan_kind: LabKind = (LabShape::Lan, Vec::new());
+    let mut kinds: Vec<LabKind> = lab_scenarios()
+        .iter()
+        .filter_map(|(_, s)| kind_of(s))
+        .chain([lan_kind.clone()])
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    let groups = kinds
         .into_iter()
-        .map(|shape| {
-            let mut tests = if shape == LabShape::Lan {
+        .map(|kind| {
+            let mut tests = if kind == lan_kind {
                 lan.clone()
             } else {
                 Vec::new()
             };
-            tests.extend(battery_tests(shape));
-            LabGroup::new(move || options(shape), tests)
+            tests.extend(battery_tests(&kind));
+            // after the battery: a stopped set-up leaves no journal, but
+            // the estate as its set-up began to make it
+            tests.extend(policy_tests(&kind));
+            LabGroup::new(move || options(&kind), tests)
         })
         .filter(|g| !g.tests.is_empty())
         .collect();

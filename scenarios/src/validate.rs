@@ -52,9 +52,15 @@ fn lab(s: &Scenario, p: &mut Problems) {
             p.push((
                 path!("dns", "zones", i, "negative_ttl_s"),
                 format!(
-                    "the lab's Samba zones answer empty with their SOA's negative TTL, {} s, which drlab does not change: leave the field out in a scenario with [lab]",
+                    "the lab's zones (Samba's, and BIND's beside it) answer empty with their SOA's negative TTL, {} s, which drlab does not change: leave the field out in a scenario with [lab]",
                     crate::format::ZONE_NEGATIVE_TTL_S_DEFAULT
                 ),
+            ));
+        }
+        if !z.dynamic_updates && drlab_drivers::types::name_in_zone(&z.name, "arpa") {
+            p.push((
+                path!("dns", "zones", i, "dynamic_updates"),
+                "the lab's reverse zones are those of its own subnets, not the scenario's, so on the lab only a forward zone can refuse dynamic updates".into(),
             ));
         }
     }

@@ -127,6 +127,23 @@ fn a_lab_shape_without_the_scenarios_hosts_is_refused_at_the_shape() {
 }
 
 #[test]
+fn a_lab_reverse_zone_that_refuses_updates_is_refused_at_the_field() {
+    let lab = include_str!("../library/wan-failover-dns-refused-lab.toml");
+    drlab_scenarios::parse(Path::new("s.toml"), lab).expect("a refused forward zone fits the lab");
+    let from = "name = \"0.0.10.in-addr.arpa\"\nservers = [\"DC1\", \"DC2\"]\n";
+    assert!(lab.contains(from));
+    let text = lab.replacen(from, &format!("{from}dynamic_updates = false\n"), 1);
+    let p = problem(&text);
+    let at = position(&text, "name = \"0.0.10.in-addr.arpa\"", "false");
+    assert!(
+        p.starts_with(&format!(
+            "{at}: dns.zones[1].dynamic_updates: the lab's reverse zones"
+        )),
+        "{p}"
+    );
+}
+
+#[test]
 fn stochastic_workloads_and_faults_are_refused_at_the_value() {
     let poisson = include_str!("../library/wan-failover-poisson.toml");
     let edit = |from: &str, to: &str| {
