@@ -675,3 +675,39 @@ fn dag_problems_are_located() {
         "{err}"
     );
 }
+
+/// A killed or hung service keeps users out until its service manager
+/// restarts it (`restart-service`, explore's repair of both): then the
+/// store service mounts its stores again and users are served, with no
+/// failover (the host still answers heartbeats). Without the restart they
+/// are never served again.
+#[test]
+fn a_restarted_service_serves_users_again_and_without_the_restart_they_wait() {
+    for kind in ["kill-service", "hang-service"] {
+        let with_faults = |restart: bool| {
+            variant("lan-failover", |t| {
+                let target = [("host", "EXCH1"), ("service", "MSExchangeIS")];
+                let mut faults = vec![fault(60.0, kind, &target)];
+                if restart {
+                    faults.push(fault(90.0, "restart-service", &target));
+                }
+                t.insert("faults".into(), toml::Value::Array(faults));
+            })
+            .unwrap()
+        };
+        let r = run(&with_faults(true), 7);
+        let rto = r
+            .rto_s
+            .unwrap_or_else(|| panic!("{kind}: not restored: {:?}", r.reasons));
+        // out from the fault at 60 s until the restart at 90 s and the
+        // store service's stop, start and readiness after it
+        assert!((30.0..120.0).contains(&rto), "{kind}: RTO {rto}");
+        assert!(
+            r.steps.is_empty(),
+            "{kind}: no runbook step for a service fault: {:?}",
+            r.steps
+        );
+        let r = run(&with_faults(false), 7);
+        assert_eq!(r.rto_s, None, "{kind}: restored without a restart");
+    }
+}

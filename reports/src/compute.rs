@@ -339,7 +339,7 @@ impl EventSink for ReportSink {
 
 /// Whether a fault kind repairs an earlier fault (it opens no outage).
 pub(crate) fn is_repair(fault: &str) -> bool {
-    matches!(fault, "power-on" | "heal")
+    drlab_drivers::types::REPAIR_KINDS.contains(&fault)
 }
 
 /// The smallest RPO a loss is reported as: the reports' resolution.

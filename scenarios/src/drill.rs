@@ -334,6 +334,10 @@ pub fn to_fault(f: &FaultSpec) -> Fault {
             host: a(host),
             service: a(service),
         },
+        FaultSpec::RestartService { host, service } => Fault::RestartService {
+            host: a(host),
+            service: a(service),
+        },
     }
 }
 

@@ -443,7 +443,8 @@ fn fault_spec(s: &Scenario, p: &mut Problems, at: &FieldPath, spec: &FaultSpec) 
             }
         }
         FaultSpec::KillService { host: h, service }
-        | FaultSpec::HangService { host: h, service } => {
+        | FaultSpec::HangService { host: h, service }
+        | FaultSpec::RestartService { host: h, service } => {
             host_ok(p, h);
             let known_svc = s
                 .exchange

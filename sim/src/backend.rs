@@ -733,7 +733,10 @@ impl Faults for SimBackend {
                 let mut w = self.w();
                 let h = w.up_host(host)?;
                 let i = w.hosts[h].service(service)?;
-                w.hosts[h].services[i].state = ServiceState::Stopped;
+                let svc = &mut w.hosts[h].services[i];
+                // a stopped service has no process to die
+                svc.failed = svc.state != ServiceState::Stopped;
+                svc.state = ServiceState::Stopped;
                 if *w.store_service == **service {
                     for st in &mut w.hosts[h].stores {
                         st.mounted = false;
@@ -808,6 +811,30 @@ impl Faults for SimBackend {
                 let i = w.hosts[h].service(service)?;
                 // Still "running" for the service manager; never ready again.
                 w.hosts[h].services[i].ready_at = u64::MAX;
+            }
+            Fault::RestartService { host, service } => {
+                // the service manager recovers a service that failed: a
+                // healthy one, or one stopped on purpose (a standby's), is
+                // left as it is
+                let (failed, hung) = {
+                    let w = self.w();
+                    let h = w.up_host(host)?;
+                    let svc = &w.hosts[h].services[w.hosts[h].service(service)?];
+                    (svc.failed, svc.hung())
+                };
+                if !failed && !hung {
+                    return Ok(());
+                }
+                if hung {
+                    self.stop_service(host, service).await?;
+                }
+                self.start_service(host, service).await?;
+                let now = self.micros();
+                let mut w = self.w();
+                let h = w.up_host(host)?;
+                if *w.store_service == **service {
+                    w.mount_at_start(h, now);
+                }
             }
         }
         Ok(())

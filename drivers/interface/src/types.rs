@@ -304,7 +304,21 @@ pub enum Fault {
         /// Which service.
         service: Arc<str>,
     },
+    /// The service manager restarts a service (Windows service recovery's
+    /// "Restart the Service"): it stops, ending a dead or hung process,
+    /// and starts again; the repair of a kill or a hang. The store
+    /// service mounts its host's stores as it does at boot.
+    RestartService {
+        /// Which host.
+        host: Arc<str>,
+        /// Which service.
+        service: Arc<str>,
+    },
 }
+
+/// The fault kinds that repair an earlier fault rather than break
+/// something (they open no outage), as scenario files spell them.
+pub const REPAIR_KINDS: [&str; 3] = ["power-on", "heal", "restart-service"];
 
 impl Fault {
     /// Short kind name as scenario files spell it.
@@ -320,6 +334,7 @@ impl Fault {
             Fault::DegradeLink { .. } => "degrade-link",
             Fault::FailServer { .. } => "fail-server",
             Fault::HangService { .. } => "hang-service",
+            Fault::RestartService { .. } => "restart-service",
         }
     }
 
@@ -329,9 +344,9 @@ impl Fault {
             Fault::CrashHost { host } | Fault::PowerOff { host } | Fault::PowerOn { host } => {
                 host.to_string()
             }
-            Fault::KillService { host, service } | Fault::HangService { host, service } => {
-                format!("{host}:{service}")
-            }
+            Fault::KillService { host, service }
+            | Fault::HangService { host, service }
+            | Fault::RestartService { host, service } => format!("{host}:{service}"),
             Fault::FailServer { server } => server.to_string(),
             Fault::CorruptStore { host, store } => format!("{host}:{store}"),
             Fault::Partition { a, b } | Fault::Heal { a, b } | Fault::DegradeLink { a, b, .. } => {
@@ -342,7 +357,7 @@ impl Fault {
 
     /// Whether the fault repairs rather than breaks (it does not start an incident).
     pub fn is_repair(&self) -> bool {
-        matches!(self, Fault::PowerOn { .. } | Fault::Heal { .. })
+        REPAIR_KINDS.contains(&self.kind_name())
     }
 }
 

@@ -24,7 +24,9 @@
 //!   [`OpError::Unsupported`], never faked.
 //! * `kill-service`: the lab's `drlab-svc kill` (SIGKILL to the service's
 //!   main process); `hang-service`: `drlab-svc hang` (SIGSTOP to its process
-//!   group: still "running", serving nobody). `corrupt-store` is unsupported
+//!   group: still "running", serving nobody); `restart-service`, their
+//!   repair: `drlab-svc restart` (stop, which wakes and ends a hung
+//!   process, then start). `corrupt-store` is unsupported
 //!   (the lab's stores are Maildirs; there is no database to corrupt), and so
 //!   is `fail-server` (no physical server pool).
 //!
@@ -582,6 +584,16 @@ impl<'a> FaultPlanner<'a> {
         self.service_signal(host, lab_service, "hang", linux::hang(lab_service))
     }
 
+    /// `drlab-svc restart` of a lab service: stop (ending a killed or hung
+    /// one's processes), then start.
+    pub fn restart_service(
+        &self,
+        host: &str,
+        lab_service: &str,
+    ) -> Result<Vec<EngineOp>, FaultError> {
+        self.service_signal(host, lab_service, "restart", linux::restart(lab_service))
+    }
+
     fn is_host(&self, name: &str) -> bool {
         self.inventory.host(name).is_some()
     }
@@ -606,6 +618,9 @@ impl<'a> FaultPlanner<'a> {
             }
             Fault::HangService { host, service } => {
                 self.hang_service(host, self.lab_service(service)?)
+            }
+            Fault::RestartService { host, service } => {
+                self.restart_service(host, self.lab_service(service)?)
             }
             Fault::FailServer { server } => Err(FaultError::Unsupported {
                 what: format!(

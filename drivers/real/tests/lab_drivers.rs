@@ -781,7 +781,14 @@ fn kill_hang(lab: &Lab) -> LabTestResult {
             st.state == ServiceState::Stopped,
             format!("postfix after kill: {o:?}"),
         )?;
-        let o = pool.exec(&e1, &linux::start("postfix")?, T).await?;
+        // the repair: the service manager restarts it (`restart-service`)
+        faults
+            .inject(&Fault::RestartService {
+                host: "EXCH1".into(),
+                service: "SMTPSVC".into(),
+            })
+            .await?;
+        let o = pool.exec(&e1, &linux::status("postfix")?, T).await?;
         check(
             linux::parse_status("postfix", o.exit_status, &o.stdout, &o.stderr)?.state
                 == ServiceState::Running,
@@ -809,10 +816,12 @@ fn kill_hang(lab: &Lab) -> LabTestResult {
             pool.exec(&e1, greet, T).await?.stdout != "* OK",
             "no greeting while hung",
         )?;
-        let o = pool
-            .exec(&e1, "/usr/local/sbin/drlab-svc restart dovecot", T)
+        faults
+            .inject(&Fault::RestartService {
+                host: "EXCH1".into(),
+                service: "MSExchangeIS".into(),
+            })
             .await?;
-        check(o.success(), format!("restart: {o:?}"))?;
         let mut ok = false;
         for _ in 0..20 {
             if pool.exec(&e1, greet, T).await?.stdout == "* OK" {

@@ -124,7 +124,11 @@ crate::capabilities::capabilities! { @inverse
         fault: match fault.as_str() {
             "crash-host" | "power-off" => "power-on".into(),
             "partition" => "heal".into(),
-            "kill-service" => "start-service".into(),
+            // the service manager's recovery of a killed or hung service
+            // (a hung process ends only by a restart; journals written
+            // before it existed undo a kill with `start-service`, which
+            // rollback still reads)
+            "kill-service" | "hang-service" => "restart-service".into(),
             _ => return None,
         },
         target: own(target),
@@ -679,6 +683,28 @@ mod tests {
                 target: "EXCH1".into()
             })
         );
+        // a hung service is undone by its restart, which the journal
+        // replays as the fault of that name
+        let hang = Action::Fault {
+            fault: "hang-service".into(),
+            target: "EXCH1:MSExchangeIS".into(),
+            link: None,
+        };
+        let undo = hang.inverse().unwrap();
+        assert_eq!(
+            undo,
+            Action::Repair {
+                fault: "restart-service".into(),
+                target: "EXCH1:MSExchangeIS".into()
+            }
+        );
+        let Action::Repair { fault, target } = &undo else {
+            unreachable!()
+        };
+        assert!(matches!(
+            crate::recorded::parse_fault(fault, target),
+            Ok(drlab_drivers::types::Fault::RestartService { .. })
+        ));
     }
 
     #[test]

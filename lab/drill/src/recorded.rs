@@ -585,8 +585,9 @@ fn recovery(host: &str, store: &StoreRef, hard: bool) -> Action {
     }
 }
 
-/// The journal action of an injected fault: power-on and heal repair rather
-/// than break, so they are journalled as repairs.
+/// The journal action of an injected fault: power-on, heal and
+/// restart-service repair rather than break, so they are journalled as
+/// repairs.
 fn fault_action(fault: &Fault) -> Action {
     let (kind, target) = (fault.kind_name().to_string(), fault.target());
     let link = match fault {
@@ -714,6 +715,13 @@ pub fn parse_fault(kind: &str, target: &str) -> OpResult<Fault> {
                 service: a(s),
             }
         }
+        "restart-service" => {
+            let (h, s) = host_and(target)?;
+            Fault::RestartService {
+                host: a(h),
+                service: a(s),
+            }
+        }
         "corrupt-store" => {
             let (h, gs) = host_and(target)?;
             // Display of a StoreRef is `group/store`; store names carry no `/`.
@@ -764,7 +772,8 @@ crate::capabilities::capabilities! { @perform b, action;
         link,
     } => b.inject(&fault_of(fault, target, link.as_ref())?).await,
     Action::Repair { fault, target } => match fault.as_str() {
-        // The undo of a killed service (`Action::inverse`).
+        // The undo of a killed service in journals written before
+        // `restart-service` (now `Action::inverse`'s undo of a kill).
         "start-service" => {
             let (h, s) = host_and(target)?;
             b.start_service(h, s).await
@@ -1076,6 +1085,10 @@ mod tests {
                 host: "EXCH1".into(),
             },
             Fault::KillService {
+                host: "EXCH1".into(),
+                service: "MSExchangeIS".into(),
+            },
+            Fault::RestartService {
                 host: "EXCH1".into(),
                 service: "MSExchangeIS".into(),
             },

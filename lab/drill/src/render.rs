@@ -72,7 +72,8 @@ crate::capabilities::capabilities! { @ops c, a;
         link,
     } => c.inject(&fault_of(fault, target, link.as_ref())?),
     Action::Repair { fault, target } => match fault.as_str() {
-        // the undo of a killed service (`Action::inverse`)
+        // the undo of a killed service in journals written before
+        // `restart-service` (now `Action::inverse`'s undo of a kill)
         "start-service" => {
             let (h, s) = host_and(target)?;
             c.start_service(h, s)

@@ -376,4 +376,13 @@ pub enum FaultSpec {
         /// Service.
         service: String,
     },
+    /// The service manager restarts a service: the repair of a kill or a
+    /// hang (stop, then start; the store service mounts the host's stores
+    /// as at boot).
+    RestartService {
+        /// Host.
+        host: String,
+        /// Service.
+        service: String,
+    },
 }

@@ -59,9 +59,6 @@ impl World {
         let ready: Vec<Duration> = (0..self.hosts[h].services.len())
             .map(|_| self.draw(|t| t.service_ready_s))
             .collect();
-        // A DAG member mounts nothing by itself: Active Manager decides
-        // which copy is active.
-        let dag_member = self.fabric.is_dag_member(h);
         let host = &mut self.hosts[h];
         host.up = true;
         host.epoch += 1;
@@ -71,6 +68,7 @@ impl World {
         let mut store_service_up = false;
         for (s, r) in host.services.iter_mut().zip(ready) {
             s.attempted_since_boot = false;
+            s.failed = false;
             if s.startup == StartupType::Automatic {
                 s.state = ServiceState::Running;
                 s.ready_at = now + us(r);
@@ -78,12 +76,26 @@ impl World {
                 store_service_up = true;
             }
         }
-        if store_service_up && !dag_member {
-            for st in &mut host.stores {
-                if st.consistency == Consistency::Clean && (!st.foreign || st.overwrite) {
-                    st.mounted = true;
-                    super::stores::note_takeover(&mut self.replicas_held, &host.name, st, now);
-                }
+        if store_service_up {
+            self.mount_at_start(h, now);
+        }
+    }
+
+    /// The store service of `h` has started (at boot, or restarted by its
+    /// service manager): it mounts the host's clean stores that are its own
+    /// or that it may overwrite, as Exchange mounts its databases when the
+    /// Information Store starts. A DAG member mounts nothing by itself:
+    /// Active Manager decides which copy is active.
+    pub fn mount_at_start(&mut self, h: usize, now: Micros) {
+        if self.fabric.is_dag_member(h) {
+            return;
+        }
+        let host = &mut self.hosts[h];
+        for st in &mut host.stores {
+            if !st.mounted && st.consistency == Consistency::Clean && (!st.foreign || st.overwrite)
+            {
+                st.mounted = true;
+                super::stores::note_takeover(&mut self.replicas_held, &host.name, st, now);
             }
         }
     }

@@ -85,12 +85,20 @@ pub struct Service {
     pub startup: StartupType,
     /// Whether a start was attempted since the last boot.
     pub attempted_since_boot: bool,
+    /// Its process died (`kill-service`) and nothing has started, stopped
+    /// or booted it since: what a service manager's recovery restarts.
+    pub failed: bool,
 }
 
 impl Service {
     /// Running and past its readiness delay.
     pub fn ready(&self, now: Micros) -> bool {
         self.state == ServiceState::Running && now >= self.ready_at
+    }
+
+    /// Hung (`hang-service`): running for its service manager, never ready.
+    pub fn hung(&self) -> bool {
+        self.state == ServiceState::Running && self.ready_at == Micros::MAX
     }
 }
 
@@ -370,6 +378,7 @@ impl World {
                             requires: requires.clone(),
                             startup: x.startup,
                             attempted_since_boot: active,
+                            failed: false,
                         })
                         .collect();
                     let stores = drlab_scenarios::exchange::groups_of(s, h)

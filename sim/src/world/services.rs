@@ -110,6 +110,7 @@ impl World {
         svc.state = ServiceState::Running;
         svc.ready_at = now + us(ready);
         svc.attempted_since_boot = true;
+        svc.failed = false;
         Ok(())
     }
 
@@ -145,6 +146,7 @@ impl World {
         }
         let i = host.service(name)?;
         host.services[i].state = ServiceState::Stopped;
+        host.services[i].failed = false;
         if is_store_service {
             for st in &mut host.stores {
                 if st.mounted {

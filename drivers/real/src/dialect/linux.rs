@@ -68,6 +68,12 @@ pub fn kill(service: &str) -> Result<String, DialectError> {
     svc("kill", service)
 }
 
+/// Restarts a service: stops it (waking and ending a hung process) and
+/// starts it again (the fault `restart-service`).
+pub fn restart(service: &str) -> Result<String, DialectError> {
+    svc("restart", service)
+}
+
 /// Freezes a service's processes with SIGSTOP (the fault "a service hangs":
 /// still running for the service manager, serving nobody); a stop or
 /// restart wakes and ends them.
