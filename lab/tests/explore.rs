@@ -1,5 +1,6 @@
 //! `drlab explore`'s dimensions beyond faults, as users meet them: an
-//! operator who answers late or not at all, timing jitter, their replay
+//! operator who answers late or not at all, a killed or hung service,
+//! timing jitter, their replay
 //! files and their shrinking; and a runbook written in the wrong order,
 //! found by the runbook-order invariant.
 
@@ -23,6 +24,20 @@ fn drew(summary: &serde_json::Value, dimension: &str) -> u64 {
 
 fn failures(summary: &serde_json::Value) -> Vec<serde_json::Value> {
     summary["failures"].as_array().unwrap().clone()
+}
+
+/// `drlab run` of a failure's replay prints the failing run's report, byte
+/// for byte; the replay's path.
+fn replays_its_report(f: &serde_json::Value) -> &str {
+    let replay = f["replay"].as_str().unwrap();
+    let report = std::fs::read(f["report"].as_str().unwrap()).unwrap();
+    let r = drlab(&["run", replay, "--format", "json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&report),
+        "{replay}"
+    );
+    replay
 }
 
 #[test]
@@ -50,15 +65,7 @@ fn a_late_operator_is_drawn_and_its_failure_replays_byte_identically() {
         "{x}"
     );
     for f in &all {
-        // `drlab run` of the replay prints the report of the failing run
-        let replay = f["replay"].as_str().unwrap();
-        let report = std::fs::read(f["report"].as_str().unwrap()).unwrap();
-        let r = drlab(&["run", replay, "--format", "json"]);
-        assert_eq!(
-            String::from_utf8_lossy(&r.stdout),
-            String::from_utf8_lossy(&report),
-            "{replay}"
-        );
+        let replay = replays_its_report(f);
         // and the file says the drawn response time itself
         let text = std::fs::read_to_string(replay).unwrap();
         let t: toml::Table = toml::from_str(&text).unwrap();
@@ -139,9 +146,36 @@ fn a_runbook_in_the_wrong_order_is_found_by_its_order_and_replays() {
             ),
             "{what}"
         );
-        let replay = f["replay"].as_str().unwrap();
-        let report = std::fs::read(f["report"].as_str().unwrap()).unwrap();
-        let r = drlab(&["run", replay, "--format", "json"]);
-        assert_eq!(r.stdout, report, "{replay}");
+        replays_its_report(f);
     }
+}
+
+/// A killed or hung service is drawn with its restart, on a host that runs
+/// the service set and no fault takes down; a DAG member is never drawn
+/// (Active Manager, not a restart, mounts its databases). Every failure a
+/// service fault is part of replays byte for byte.
+#[test]
+fn a_service_fault_is_drawn_with_its_restart_and_never_on_a_dag_member() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_str().unwrap();
+    let x = explore(&[LAN, "--runs", "60", "--out", dir]);
+    assert!(drew(&x, "kill-service") > 0, "{x}");
+    assert!(drew(&x, "hang-service") > 0, "{x}");
+    for f in failures(&x) {
+        let text = std::fs::read_to_string(f["replay"].as_str().unwrap()).unwrap();
+        if text.contains("kill-service") || text.contains("hang-service") {
+            assert!(text.contains("restart-service"), "{text}");
+            replays_its_report(&f);
+        }
+    }
+    let dag = explore(&[
+        "scenarios/library/dag-aim-reprovisioning.toml",
+        "--runs",
+        "40",
+    ]);
+    assert_eq!(
+        drew(&dag, "kill-service") + drew(&dag, "hang-service"),
+        0,
+        "{dag}"
+    );
 }

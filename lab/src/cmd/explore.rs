@@ -9,11 +9,12 @@
 //! run enables a random subset of the fault kinds and of the hosts, and of
 //! the other dimensions, so rare combinations are reached. The kinds drawn
 //! are host crashes and power cuts, partitions and degraded WAN links
-//! (`KINDS`). Every drawn fault heals (a crash or power cut is followed by
-//! a power-on, a partition by a heal, a degraded link gets its own figures
-//! back) before the last `LIVENESS_FRACTION` of the horizon, which is the
+//! (`KINDS`). Every drawn fault heals (a crash or power cut is followed
+//! by a power-on, a partition by a heal, a degraded link gets its own
+//! figures back, a killed or hung service is restarted by its service
+//! manager) before the last `LIVENESS_FRACTION` of the horizon, which is the
 //! liveness phase: the estate must serve users again before the drill
-//! ends, or the run fails as "not live". Two more dimensions, each enabled
+//! ends, or the run fails as "not live". Three more dimensions, each enabled
 //! in a run with probability `DIMENSION_PROBABILITY`:
 //!
 //! - an operator who answers late or not at all (scenarios whose `[policy]
@@ -25,6 +26,11 @@
 //!   longest duration, which still lies beyond any prompt): a failure
 //!   that never heals, so such a run owes no liveness, only the other
 //!   invariants;
+//! - a service fault (`SERVICE_KINDS`): one service of the scenario's
+//!   service set killed or hung on one host that runs it (not a DAG
+//!   member, not a host a fault crashes), restarted later by its service
+//!   manager (`restart-service`); drawn last, so a seed's other draws are
+//!   what they were before this dimension existed;
 //! - timing jitter: a random subset of the `[timing]` distributions (and
 //!   of the per-service ones the scenario sets), each scaled by 0.5 to 3
 //!   (`JITTER_FACTOR`), so what was valid stays valid.
@@ -51,7 +57,7 @@ use drlab_reports::invariants::{self, Violation};
 use drlab_reports::{Report, Verdict};
 use drlab_scenarios::Scenario;
 use drlab_scenarios::bounds::DURATION_S_MAX;
-use drlab_scenarios::format::{DecisionPolicy, Dist, Timing};
+use drlab_scenarios::format::{DecisionPolicy, Dist, FaultSpec, Timing};
 use drlab_sim::rng::SimRng;
 use serde::{Deserialize, Serialize};
 
@@ -136,8 +142,13 @@ pub fn parse_shard(v: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
-/// The fault kinds explore draws, each with the repair that heals it.
+/// The fault kinds explore draws, each with the repair that heals it
+/// (power-on, heal, the link's own figures). Service faults are a
+/// dimension of their own, drawn last ([`draw_service_fault`]).
 const KINDS: [&str; 4] = ["crash-host", "power-off", "partition", "degrade-link"];
+
+/// A service fault's kinds; its repair is `restart-service`.
+const SERVICE_KINDS: [&str; 2] = ["kill-service", "hang-service"];
 
 /// A link made worse: its new and its original figures.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -153,9 +164,12 @@ struct Degraded {
 struct Drawn {
     /// One of [`KINDS`].
     kind: &'static str,
-    /// The host (crash, power-off), the host cut off its site (partition),
-    /// or the link's first site (degrade-link).
+    /// The host (crash, power-off, a service's), the host cut off its site
+    /// (partition), or the link's first site (degrade-link).
     host: String,
+    /// The killed or hung service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<String>,
     /// Its site (partitions), or the link's other site.
     site: String,
     at_s: f64,
@@ -177,6 +191,14 @@ impl Drawn {
                 fault.insert("host".into(), self.host.clone().into());
                 repair.insert("kind".into(), "power-on".into());
                 repair.insert("host".into(), self.host.clone().into());
+            }
+            ("kill-service" | "hang-service", _) => {
+                let service = self.service.clone().unwrap_or_default();
+                for (t, kind) in [(&mut fault, self.kind), (&mut repair, "restart-service")] {
+                    t.insert("kind".into(), kind.into());
+                    t.insert("host".into(), self.host.clone().into());
+                    t.insert("service".into(), service.clone().into());
+                }
             }
             ("degrade-link", Some(l)) => {
                 // the repair is the same fault with the link's own figures
@@ -211,6 +233,14 @@ impl Drawn {
             ("crash-host" | "power-off", _) => format!(
                 "{} {} at {:.3} s, power-on at {:.3} s",
                 self.kind, self.host, self.at_s, self.repair_at_s
+            ),
+            ("kill-service" | "hang-service", _) => format!(
+                "{} {}:{} at {:.3} s, restart-service at {:.3} s",
+                self.kind,
+                self.host,
+                self.service.as_deref().unwrap_or_default(),
+                self.at_s,
+                self.repair_at_s
             ),
             ("degrade-link", Some(l)) => format!(
                 "degrade-link {}<->{} to {} ms, {} Mbit/s at {:.3} s, back to {} ms, {} Mbit/s at {:.3} s",
@@ -387,12 +417,19 @@ struct Schedule {
 
 impl Schedule {
     /// The dimensions other than faults this schedule draws, as the
-    /// summary counts them (`operator-late`, `operator-never`, `jitter`).
+    /// summary counts them (`operator-late`, `operator-never`, `jitter`,
+    /// and a service fault's kind).
     fn dimensions(&self) -> Vec<&'static str> {
         let jitter = (!self.jitter.is_empty()).then_some("jitter");
+        let service = self
+            .faults
+            .iter()
+            .filter(|d| d.service.is_some())
+            .map(|d| d.kind);
         self.operator
             .map(|o| o.kind())
             .into_iter()
+            .chain(service)
             .chain(jitter)
             .collect()
     }
@@ -515,6 +552,8 @@ fn draw(s: &Scenario, seed: u64, faults_max: u32, envelope: Option<Envelope>) ->
     }
     let operator = draw_operator(&mut rng, s);
     let jitter = draw_jitter(&mut rng, &s.timing);
+    let mut faults = faults;
+    faults.extend(draw_service_fault(&mut rng, s, &faults));
     Schedule {
         faults,
         operator,
@@ -632,12 +671,7 @@ fn draw_faults(
                 (l.between[0].clone(), l.between[1].clone(), Some(degraded))
             } else {
                 let host = hosts[pick(rng, hosts.len())].to_string();
-                let site = s
-                    .hosts
-                    .iter()
-                    .find(|h| h.name == host)
-                    .map(|h| h.site.clone())
-                    .expect("a scenario host");
+                let site = site_of(s, &host);
                 (host, site, None)
             };
             // millisecond times, so the replay file says them exactly
@@ -646,6 +680,7 @@ fn draw_faults(
             Drawn {
                 kind,
                 host,
+                service: None,
                 site,
                 at_s,
                 repair_at_s,
@@ -653,6 +688,73 @@ fn draw_faults(
             }
         })
         .collect()
+}
+
+/// With probability `DIMENSION_PROBABILITY`: one service of the
+/// scenario's service set killed or hung on one host, and restarted by its
+/// service manager later in the same window as the other drawn faults.
+/// Drawn last, so that a seed's other draws stay as they were, and one at
+/// a time: two service faults on a host could leave a service that needs
+/// the other unable to start, which no service manager repairs. The hosts
+/// are those that run the service set, leaving out DAG members (Active
+/// Manager, not a restart, decides where their databases mount) and every
+/// host that a fault of the scenario or a drawn one crashes or powers off
+/// (a service fault needs its host up).
+fn draw_service_fault(rng: &mut SimRng, s: &Scenario, drawn: &[Drawn]) -> Option<Drawn> {
+    if !rng.chance(DIMENSION_PROBABILITY) {
+        return None;
+    }
+    let services: Vec<&str> = s
+        .exchange
+        .iter()
+        .flat_map(|x| &x.services)
+        .map(|v| v.name.as_str())
+        .collect();
+    let downed = |h: &str| {
+        drawn
+            .iter()
+            .any(|d| d.host == h && matches!(d.kind, "crash-host" | "power-off"))
+            || s.faults.iter().any(|f| {
+                f.what.choices().iter().any(|(spec, _)| {
+                    matches!(spec, FaultSpec::CrashHost { host } | FaultSpec::PowerOff { host } if host == h)
+                })
+            })
+    };
+    let hosts: Vec<&str> = s
+        .hosts
+        .iter()
+        .filter(|h| h.exchange.is_some())
+        .map(|h| h.name.as_str())
+        .filter(|h| !s.dag.iter().any(|d| d.members.iter().any(|m| m == h)))
+        .filter(|h| !downed(h))
+        .collect();
+    if services.is_empty() || hosts.is_empty() {
+        return None;
+    }
+    let kind = SERVICE_KINDS[pick(rng, SERVICE_KINDS.len())];
+    let host = hosts[pick(rng, hosts.len())].to_string();
+    let service = services[pick(rng, services.len())].to_string();
+    let window = s.scenario.horizon_s * LIVENESS_FRACTION;
+    let at_s = ms(rng.unit() * window);
+    let repair_at_s = ms(at_s + 0.001 + rng.unit() * (window - at_s));
+    Some(Drawn {
+        kind,
+        site: site_of(s, &host),
+        host,
+        service: Some(service),
+        at_s,
+        repair_at_s,
+        link: None,
+    })
+}
+
+/// The site of scenario host `host`.
+fn site_of(s: &Scenario, host: &str) -> String {
+    s.hosts
+        .iter()
+        .find(|h| h.name == host)
+        .map(|h| h.site.clone())
+        .expect("a scenario host")
 }
 
 fn ms(x: f64) -> f64 {
@@ -809,10 +911,10 @@ struct Class {
 
 impl Class {
     fn of(schedule: &Schedule, what: &str) -> Class {
-        let faults = schedule
-            .faults
-            .iter()
-            .map(|d| format!("{} {}", d.kind, d.host));
+        let faults = schedule.faults.iter().map(|d| match &d.service {
+            Some(svc) => format!("{} {}:{svc}", d.kind, d.host),
+            None => format!("{} {}", d.kind, d.host),
+        });
         let operator = schedule.operator.map(|o| o.kind().to_string());
         let jitter = schedule
             .jitter
