@@ -9,11 +9,7 @@ use crate::format::{ClientDef, ClientProfile, RecordDef, ResolverPolicy, Scenari
 
 /// The most specific zone containing `name` (case-insensitive).
 pub fn zone_of<'a>(s: &'a Scenario, name: &str) -> Option<&'a ZoneDef> {
-    s.dns
-        .zones
-        .iter()
-        .filter(|z| drlab_drivers::types::name_in_zone(name, &z.name))
-        .max_by_key(|z| z.name.trim_end_matches('.').len())
+    drlab_drivers::types::deepest_zone(&s.dns.zones, name, |z| &z.name)
 }
 
 /// The record type named `t` (case-insensitive).

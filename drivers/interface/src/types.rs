@@ -152,6 +152,21 @@ pub fn name_in_zone(name: &str, zone: &str) -> bool {
     }
 }
 
+/// The zone of `zones` that holds `name`: the deepest one whose subtree it
+/// is in ([`name_in_zone`]), as a server answers for it; `zone_name` reads
+/// an item's zone name. The one rule of the scenarios, the simulator and
+/// the lab backend, over whatever they keep their zones in.
+pub fn deepest_zone<T>(
+    zones: impl IntoIterator<Item = T>,
+    name: &str,
+    zone_name: impl Fn(&T) -> &str,
+) -> Option<T> {
+    zones
+        .into_iter()
+        .filter(|z| name_in_zone(name, zone_name(z)))
+        .max_by_key(|z| zone_name(z).trim_end_matches('.').len())
+}
+
 /// Which identity items move to the standby on failover (Double-Take's
 /// "Items to Failover"): LAN = addresses and name, WAN = name only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

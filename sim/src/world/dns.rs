@@ -30,12 +30,6 @@ pub struct ZoneData {
     pub negative_ttl_s: u32,
 }
 
-impl ZoneData {
-    fn contains(&self, name: &str) -> bool {
-        drlab_drivers::types::name_in_zone(name, &self.name)
-    }
-}
-
 /// A cached answer (`records` empty: a cached negative answer).
 #[derive(Debug, Clone)]
 struct Cached {
@@ -187,10 +181,7 @@ impl World {
             .zones
             .get_mut(&server)
             .ok_or_else(|| OpError::not_found(format!("DNS service on {sname}")))?;
-        zones
-            .iter_mut()
-            .filter(|z| z.contains(name))
-            .max_by_key(|z| z.name.len())
+        drlab_drivers::types::deepest_zone(zones.iter_mut(), name, |z| &z.name)
             .ok_or_else(|| OpError::not_found(format!("a zone for {name} on {sname}")))
     }
 
@@ -238,12 +229,8 @@ impl World {
 
     /// The zone `server` answers `name` from, if it is authoritative for it.
     fn zone_on(&self, server: usize, name: &str) -> Option<&ZoneData> {
-        self.zones
-            .get(&server)
-            .into_iter()
-            .flatten()
-            .filter(|z| z.contains(name))
-            .max_by_key(|z| z.name.len())
+        let zones = self.zones.get(&server).into_iter().flatten();
+        drlab_drivers::types::deepest_zone(zones, name, |z| &z.name)
     }
 
     /// The server's answer (empty when the name has no such record).

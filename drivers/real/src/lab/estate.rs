@@ -64,13 +64,10 @@ pub struct Estate {
     pub dns_zones: BTreeMap<String, Vec<ZonePolicy>>,
 }
 
-/// The zone of `zones` that holds `name`: the deepest one whose subtree it
-/// is in (`name_in_zone`), as a server answers for it.
+/// The zone of `zones` that holds `name`, as a server answers for it
+/// ([`drlab_drivers::types::deepest_zone`]).
 pub fn deepest_zone<'a>(zones: &'a [ZonePolicy], name: &str) -> Option<&'a ZonePolicy> {
-    zones
-        .iter()
-        .filter(|z| drlab_drivers::types::name_in_zone(name, &z.name))
-        .max_by_key(|z| z.name.trim_end_matches('.').len())
+    drlab_drivers::types::deepest_zone(zones, name, |z| &z.name)
 }
 
 /// A zone of a DNS server as the scenario declares it.
