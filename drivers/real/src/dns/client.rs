@@ -393,7 +393,7 @@ impl<N: Net> Rfc2136Via<'_, N> {
             .await
         {
             Ok(()) => Ok(true),
-            Err(DnsError::Refused { rcode, .. }) if rcode == "REFUSED" => Ok(false),
+            Err(e) if e.is_policy_refusal() => Ok(false),
             Err(e) => Err(e),
         }
     }

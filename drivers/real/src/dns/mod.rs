@@ -149,6 +149,15 @@ pub enum DnsError {
     },
 }
 
+impl DnsError {
+    /// Whether the server answered REFUSED (RFC 2136 §3.3: its policy does
+    /// not let this requestor, or key, change the zone), not NOTAUTH (a
+    /// TSIG it could not verify) or any other failure.
+    pub fn is_policy_refusal(&self) -> bool {
+        matches!(self, DnsError::Refused { rcode, .. } if rcode == "REFUSED")
+    }
+}
+
 impl From<DnsError> for OpError {
     fn from(e: DnsError) -> OpError {
         match &e {

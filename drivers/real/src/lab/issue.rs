@@ -323,10 +323,9 @@ impl LabBackend {
 /// backend reports for a zone without dynamic updates; any other failure
 /// (a TSIG the server could not verify, a timeout) stays what it is.
 fn refused_update(zone: &str, e: crate::dns::DnsError) -> OpError {
-    match &e {
-        crate::dns::DnsError::Refused { rcode, .. } if rcode == "REFUSED" => {
-            OpError::dynamic_updates_refused(zone, Some(&e.to_string()))
-        }
-        _ => OpError::from(e),
+    if e.is_policy_refusal() {
+        OpError::dynamic_updates_refused(zone, Some(&e.to_string()))
+    } else {
+        OpError::from(e)
     }
 }
