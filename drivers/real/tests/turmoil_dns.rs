@@ -333,9 +333,15 @@ fn on_a_lossy_link_every_query_ends_within_its_limit_with_bounded_retries() {
     let seen = server.clone();
     let outcome = Arc::new(Mutex::new((0usize, 0usize)));
     let out = outcome.clone();
+    // each query's span of simulated time: query ids are random, so two
+    // of the 60 queries may share one; a query's datagrams are the ones
+    // that arrived while it ran
+    let spans = Arc::new(Mutex::new(Vec::new()));
+    let spans_client = spans.clone();
     sim.client("client", async move {
         for _ in 0..QUERIES {
             let t0 = Instant::now();
+            let start = turmoil::sim_elapsed().expect("inside the simulation");
             let r = query_via(
                 &TurmoilNet,
                 server_addr(),
@@ -345,6 +351,8 @@ fn on_a_lossy_link_every_query_ends_within_its_limit_with_bounded_retries() {
             )
             .await;
             let took = t0.elapsed();
+            let end = turmoil::sim_elapsed().expect("inside the simulation");
+            spans_client.lock().unwrap().push((start, end));
             assert!(
                 took <= Duration::from_millis(TRY_MS * u64::from(ATTEMPTS)) + TICK,
                 "a query took {took:?}"
@@ -371,18 +379,37 @@ fn on_a_lossy_link_every_query_ends_within_its_limit_with_bounded_retries() {
     let (ok, timed_out) = *outcome.lock().unwrap();
     assert_eq!(ok + timed_out, QUERIES);
     let log = seen.seen();
-    let ids: std::collections::BTreeSet<u16> = log.iter().map(|s| s.id).collect();
-    // retries bounded: no query reached the server more than ATTEMPTS times
-    for id in &ids {
-        let n = log.iter().filter(|s| s.id == *id).count();
-        assert!(n <= ATTEMPTS as usize, "query {id} arrived {n} times");
-    }
-    assert!(log.len() <= QUERIES * ATTEMPTS as usize);
-    // the loss was real (some retransmissions arrived) and mostly survived
-    assert!(
-        log.len() > ids.len(),
-        "no retransmission reached the server"
+    let spans = spans.lock().unwrap().clone();
+    assert_eq!(spans.len(), QUERIES);
+    // every datagram arrived while its query ran: the last try is sent
+    // a whole try before the query gives up, and the link takes 20 ms
+    let arrivals = |&(start, end): &(Duration, Duration)| {
+        log.iter()
+            .filter(|s| s.at >= start && s.at <= end)
+            .collect::<Vec<_>>()
+    };
+    let per_query: Vec<_> = spans.iter().map(arrivals).collect();
+    assert_eq!(
+        per_query.iter().map(Vec::len).sum::<usize>(),
+        log.len(),
+        "a datagram arrived outside every query's span"
     );
+    // retries bounded: no query reached the server more than ATTEMPTS
+    // times, and each query's datagrams carry one id
+    for (i, seen) in per_query.iter().enumerate() {
+        assert!(
+            seen.len() <= ATTEMPTS as usize,
+            "query {i} arrived {} times",
+            seen.len()
+        );
+        assert!(
+            seen.windows(2).all(|w| w[0].id == w[1].id),
+            "query {i} changed its id"
+        );
+    }
+    // the loss was real (some retransmissions arrived) and mostly survived
+    let reached = per_query.iter().filter(|s| !s.is_empty()).count();
+    assert!(log.len() > reached, "no retransmission reached the server");
     assert!(ok > QUERIES / 2, "{ok} of {QUERIES} answered");
 }
 
