@@ -5,7 +5,7 @@
 # Checks: (a) DC answers LDAP + DNS SOA (+ kinit, smbclient)  (b) samba-tool dns add -> visible to dig
 #         (c) SMTP to mail1:25 -> read back over IMAP :143    (d) ssh into mail1 (key and password)
 #         (e) tgtd + iSCSI login from the client with the allowed initiator, refusal with another one
-#         (f) plain rsync mail1 -> mail2 over ssh, and lsyncd replication of the Maildir mail1 -> mail2
+#         (f) plain rsync mail1 -> mail2 over ssh, and lsyncd replication of the mail root mail1 -> mail2
 # Everything it creates is named drlab-smoke-<pid>-* and removed on exit.
 set -euo pipefail
 
@@ -201,8 +201,8 @@ imap_mail1() {
   return 1
 }
 check c "IMAP LOGIN/SELECT/SEARCH/FETCH on mail1:143 finds it" imap_mail1
-check c "message is a Maildir file under /srv/mail" \
-  docker exec "$p-mail1" sh -c "grep -rl '$SUBJ' /srv/mail/$MAIL_USER/Maildir/"
+check c "message is in the user's mbox under /srv/mail" \
+  docker exec "$p-mail1" sh -c "grep -l '$SUBJ' /srv/mail/$MAIL_USER/mbox"
 phase_end
 
 # ============================================================================ (d) ssh
@@ -253,7 +253,7 @@ lsyncd_lag() {
   local i t=$SECONDS
   cx bash -c "$PROTO"$'\n'"smtp_send mail1 '$MAIL_USER@$LREALM' '$SUBJ2'" >/dev/null || return 1
   for ((i = 0; i < 60; i++)); do
-    if docker exec "$p-mail2" grep -rlq "$SUBJ2" "/srv/mail/$MAIL_USER/Maildir/"; then
+    if docker exec "$p-mail2" grep -lq "$SUBJ2" "/srv/mail/$MAIL_USER/mbox"; then
       echo "new mail on mail2 $((SECONDS - t))s after SMTP to mail1"; return 0
     fi
     sleep 0.5

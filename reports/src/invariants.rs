@@ -75,8 +75,8 @@
 //!   acknowledged and when and where the replica held it. Runs without
 //!   `replica-held` events (old event files, runs without a takeover) or
 //!   without a read-back pass. The lab does not emit the event: its
-//!   replica is the target's Maildirs (per mailbox, not per store), and
-//!   what they held at the takeover is known only from a Maildir scan
+//!   replica is the target's mbox files (per mailbox, not per store), and
+//!   what they held at the takeover is known only from a mailbox scan
 //!   made at the mount itself, a read its `mount_store` does not make
 //!   (a scan made later also counts what rsync delivered after the
 //!   mount), so it claims nothing rather than reconstruct it after the

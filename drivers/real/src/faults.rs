@@ -27,7 +27,8 @@
 //!   group: still "running", serving nobody); `restart-service`, their
 //!   repair: `drlab-svc restart` (stop, which wakes and ends a hung
 //!   process, then start). `corrupt-store` is unsupported
-//!   (the lab's stores are Maildirs; there is no database to corrupt), and so
+//!   (the lab's stores are mbox files, from which Dovecot rebuilds any
+//!   index: nothing has ESE's page checksums to corrupt), and so
 //!   is `fail-server` (no physical server pool).
 //!
 //! Containers need `--cap-add NET_ADMIN` for routes and `tc` (the harness
@@ -629,7 +630,7 @@ impl<'a> FaultPlanner<'a> {
             }),
             Fault::CorruptStore { host, store } => Err(FaultError::Unsupported {
                 what: format!(
-                    "corrupt store {store} on {host}: the lab's stores are Maildirs, there is no database to corrupt"
+                    "corrupt store {store} on {host}: the lab's stores are mbox files, with no database pages and checksums for eseutil to find corrupt"
                 ),
             }),
             Fault::Partition { a, b } | Fault::Heal { a, b } => {

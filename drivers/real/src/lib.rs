@@ -24,6 +24,8 @@ pub mod ldap;
 pub mod net;
 pub mod replication;
 pub mod san;
+#[cfg(test)]
+mod scratch;
 pub mod secret;
 pub mod smtp;
 pub mod ssh;

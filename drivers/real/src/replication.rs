@@ -17,9 +17,11 @@
 //! * waiting on the target alone (the source cannot be asked) = until its
 //!   rsync receivers have moved no byte for the idle time: a receiver cut
 //!   off mid-transfer stays alive but applies nothing (`RSYNC_PROGRESS`).
-//! * restore = rsync from the replica to the origin, optionally with
-//!   `--update` — exactly the guide's "only if backup copy is more recent",
-//!   which silently skips files that are newer on the origin.
+//! * restore = rsync from the replica to the origin, optionally "only if
+//!   backup copy is more recent", which silently skips files that are newer
+//!   on the origin: the files whose origin copy is newer, compared at the
+//!   file system's nanoseconds as Double-Take compares NTFS times, are
+//!   excluded from the rsync ([`restore_script`] says why not `--update`).
 //!
 //! Command text comes from pure builders (tested below); only
 //! [`Replicator`] does I/O.
@@ -388,18 +390,81 @@ pub fn status_script(dir: &str, peer: IpAddr) -> String {
     )
 }
 
-/// The rsync that restores `dir` from the host it runs on (the replica) to
-/// `origin`; `dry_run` only counts. Never `--delete`: a restoration copies
-/// the replica back, it does not remove what only the origin has.
-pub fn restore_command(dir: &str, origin: IpAddr, only_if_newer: bool, dry_run: bool) -> String {
+/// The script that restores `dir` from the host it runs on (the replica)
+/// to `origin` with rsync. Never `--delete`: a restoration copies the
+/// replica back, it does not remove what only the origin has.
+///
+/// "Only if backup copy is more recent" (`only_if_newer`) is not rsync's
+/// `--update`, which compares whole seconds, so that a store written on
+/// the origin in the same second as the replica's last write counts as
+/// equal and is copied; and `--modify-window=-1`, which rsync(1) offers
+/// for nanoseconds, makes `--update` skip only files at least 2 s newer
+/// (both measured with rsync 3.2.7). Double-Take compares NTFS times
+/// (100 ns). So the script lists both sides' files with their times in
+/// nanoseconds (`find -printf '%T@'`), excludes from the rsync each file
+/// whose origin copy is strictly newer, and prints `skipped_newer=N`
+/// first. The exclusions are anchored paths (`/alice/mbox`), so a name
+/// holding rsync's wildcard characters (`*?[`) would match more: mail
+/// roots hold mailbox names and Dovecot's files only.
+pub fn restore_script(dir: &str, origin: IpAddr, only_if_newer: bool) -> String {
+    let rsync = |exclude: &str| {
+        format!(
+            "rsync -a{exclude} --itemize-changes --stats -e {} {} {}",
+            sh_quote(RSYNC_SSH),
+            sh_quote(&slash(dir)),
+            sh_quote(&format!("root@{origin}:{}", slash(dir)))
+        )
+    };
+    if !only_if_newer {
+        return rsync("");
+    }
+    let list = format!(
+        "cd {} && find . -type f -printf '%T@ %P\\n'",
+        sh_quote(&slash(dir))
+    );
     format!(
-        "rsync -a{}{} --itemize-changes --stats -e {} {} {}",
-        if only_if_newer { " --update" } else { "" },
-        if dry_run { " --dry-run" } else { "" },
-        sh_quote(RSYNC_SSH),
-        sh_quote(&slash(dir)),
-        sh_quote(&format!("root@{origin}:{}", slash(dir)))
+        "t=$(mktemp -d) || exit 1; trap 'rm -rf \"$t\"' EXIT; \
+         {RSYNC_SSH} root@{origin} {} > \"$t/origin\" || exit 1; \
+         ( {list} ) > \"$t/replica\" || exit 1; \
+         awk {} \"$t/origin\" \"$t/replica\" > \"$t/newer\" || exit 1; \
+         echo \"skipped_newer=$(wc -l < \"$t/newer\")\"; {}",
+        sh_quote(&list),
+        sh_quote(NEWER_ON_ORIGIN_AWK),
+        rsync(" --exclude-from=\"$t/newer\"")
     )
+}
+
+/// awk over `origin` then `replica` lists of `SECONDS.NANOSECONDS PATH`:
+/// prints `/PATH` for each file whose origin copy is strictly newer. The
+/// seconds compare as numbers, the fraction (`%T@` prints ten digits) as
+/// text, so no precision is lost to floating point.
+const NEWER_ON_ORIGIN_AWK: &str = "function newer(a, b,  x, y) { split(a, x, \".\"); split(b, y, \".\"); \
+     if (x[1] + 0 != y[1] + 0) return x[1] + 0 > y[1] + 0; return x[2] \"\" > y[2] \"\" } \
+     { t = $1; p = substr($0, index($0, \" \") + 1) } \
+     NR == FNR { origin[p] = t; next } \
+     (p in origin) && newer(origin[p], t) { print \"/\" p }";
+
+/// Parses [`restore_script`]'s `skipped_newer=N` (0 when it is absent: a
+/// restore without the option skips nothing).
+pub fn parse_skipped_newer(stdout: &str) -> Option<u64> {
+    match stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("skipped_newer="))
+    {
+        Some(n) => n.trim().parse().ok(),
+        None => Some(0),
+    }
+}
+
+/// Parses [`restore_script`]'s output: rsync's statistics and the count
+/// of files skipped as newer on the origin.
+pub fn parse_restore(stdout: &str) -> Option<RestoreReport> {
+    let done = parse_rsync(stdout)?;
+    Some(RestoreReport {
+        files_transferred: done.files,
+        bytes_transferred: done.bytes,
+        skipped_newer_on_destination: parse_skipped_newer(stdout)?,
+    })
 }
 
 /// Parses an `lsyncd=...` line.
@@ -735,37 +800,13 @@ impl<'a> Replicator<'a> {
         only_if_newer: bool,
     ) -> Result<RestoreReport, ReplicationError> {
         check_dir(dir)?;
-        let parse = |out: &Output| {
-            parse_rsync(&out.stdout).ok_or_else(|| ReplicationError::Unparseable {
-                host: replica.host.clone(),
-                what: "restore",
-            })
-        };
-        let would = if only_if_newer {
-            let dry = restore_command(dir, origin.addr.ip(), false, true);
-            Some(parse(
-                &self
-                    .run(
-                        replica,
-                        "restore (dry run)",
-                        &dry,
-                        self.limits.copy_timeout_ms,
-                    )
-                    .await?,
-            )?)
-        } else {
-            None
-        };
-        let cmd = restore_command(dir, origin.addr.ip(), only_if_newer, false);
-        let done = parse(
-            &self
-                .run(replica, "restore", &cmd, self.limits.copy_timeout_ms)
-                .await?,
-        )?;
-        Ok(RestoreReport {
-            files_transferred: done.files,
-            bytes_transferred: done.bytes,
-            skipped_newer_on_destination: would.map_or(0, |w| w.files.saturating_sub(done.files)),
+        let cmd = restore_script(dir, origin.addr.ip(), only_if_newer);
+        let out = self
+            .run(replica, "restore", &cmd, self.limits.copy_timeout_ms)
+            .await?;
+        parse_restore(&out.stdout).ok_or_else(|| ReplicationError::Unparseable {
+            host: replica.host.clone(),
+            what: "restore",
         })
     }
 }
@@ -813,6 +854,38 @@ mod tests {
         assert!(check_dir("/srv/$(x)").is_err());
     }
 
+    /// The comparison on real lists: strictly newer on the origin by
+    /// nanoseconds within one second, by whole seconds, equal, older, and
+    /// a file only the replica has; names with spaces.
+    #[test]
+    fn only_files_newer_on_the_origin_are_excluded() {
+        let dir = crate::scratch::Scratch::new("newer");
+        let origin = "1733339464.0170000000 alice/mbox\n\
+                      1733339463.2995259581 bob/mbox\n\
+                      1733339470.0000000000 carol/mbox\n\
+                      1733339463.2995259580 dave/mbox\n\
+                      1733339400.0000000000 erin/a b\n";
+        let replica = "1733339463.2995259580 alice/mbox\n\
+                       1733339463.2995259580 bob/mbox\n\
+                       1733339469.9999999999 carol/mbox\n\
+                       1733339463.2995259580 dave/mbox\n\
+                       1733339500.0000000000 erin/a b\n\
+                       1733339463.0000000000 frank/mbox\n";
+        let newer = crate::scratch::stdout_of(
+            std::process::Command::new("awk")
+                .arg(NEWER_ON_ORIGIN_AWK)
+                .arg(dir.write("origin", origin))
+                .arg(dir.write("replica", replica)),
+        );
+        assert_eq!(newer, "/alice/mbox\n/bob/mbox\n/carol/mbox\n");
+        assert_eq!(
+            parse_skipped_newer("skipped_newer=3\nNumber of files: 4\n"),
+            Some(3)
+        );
+        assert_eq!(parse_skipped_newer("Number of files: 4\n"), Some(0));
+        assert_eq!(parse_skipped_newer("skipped_newer=x\n"), None);
+    }
+
     #[test]
     fn commands() {
         assert_eq!(
@@ -821,9 +894,15 @@ mod tests {
         );
         assert!(mirror_command("/srv/mail", PEER, MirrorMode::None).is_none());
         assert_eq!(
-            restore_command("/srv/mail/", PEER, true, false),
-            "rsync -a --update --itemize-changes --stats -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"
+            restore_script("/srv/mail/", PEER, false),
+            "rsync -a --itemize-changes --stats -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"
         );
+        let r = restore_script("/srv/mail/", PEER, true);
+        assert!(
+            r.ends_with("rsync -a --exclude-from=\"$t/newer\" --itemize-changes --stats -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"),
+            "{r}"
+        );
+        assert!(!r.contains("--update"), "{r}");
         let c = lsyncd_config("/srv/mail", PEER, 1);
         assert!(c.contains("host = \"root@10.212.5.3\""), "{c}");
         assert!(c.contains("init = false"), "{c}");

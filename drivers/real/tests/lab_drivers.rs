@@ -362,7 +362,7 @@ fn pause_drain(lab: &Lab) -> LabTestResult {
         let mut seen_files = Vec::new();
         for batch in 0..3 {
             let cmd = format!(
-                "for i in $(seq 1 5); do head -c 20000 /dev/urandom > {DIR}/alice/Maildir/new/pause-{batch}-$i; done"
+                "for i in $(seq 1 5); do head -c 20000 /dev/urandom > {DIR}/alice/pause-{batch}-$i; done"
             );
             check(pool.exec(&src, &cmd, T).await?.success(), "write")?;
             tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -389,7 +389,7 @@ fn pause_drain(lab: &Lab) -> LabTestResult {
         check(s.pending.is_empty() && s.lsyncd == LsyncdState::Running, format!("{s:?}"))?;
         let q = s.queue_status();
         check(q.is_drained(), format!("{q:?}"))?;
-        let sum = "cd /srv/mail/alice/Maildir/new && cat pause-* | md5sum";
+        let sum = "cd /srv/mail/alice && cat pause-* | md5sum";
         let (a, b) = (pool.exec(&src, sum, T).await?, pool.exec(&dst, sum, T).await?);
         check(a.stdout == b.stdout, "the target holds the same data")?;
         Ok(())
@@ -468,7 +468,7 @@ fn reverse_restore(lab: &Lab) -> LabTestResult {
             s1.lsyncd == LsyncdState::Stopped,
             format!("EXCH1 still replicating: {s1:?}"),
         )?;
-        let f = format!("{DIR}/bob/Maildir/new/reverse-{}", std::process::id());
+        let f = format!("{DIR}/bob/reverse-{}", std::process::id());
         check(
             pool.exec(&e2, &format!("echo from-exch2 > {f}"), T)
                 .await?
@@ -490,7 +490,7 @@ fn reverse_restore(lab: &Lab) -> LabTestResult {
         )?;
         // the restore pitfall: the origin has a newer copy of a file
         rep.disconnect(&e2).await?;
-        let g = format!("{DIR}/carol/Maildir/cur/restore-{}", std::process::id());
+        let g = format!("{DIR}/carol/restore-{}", std::process::id());
         pool.exec(
             &e2,
             &format!("echo replica-copy > {g}; touch -d '2 hours ago' {g}"),

@@ -17,7 +17,7 @@ use drlab_real::secret::SecretSource;
 use crate::lab::{LabOptions, Shape};
 use crate::secrets::{DNS_ADMIN_CREDENTIAL, DNS_UPDATE_CREDENTIAL, SecretFiles};
 
-/// Where the mail hosts keep their stores (one Maildir per mailbox).
+/// Where the mail hosts keep their stores (one mbox file per mailbox).
 pub const MAIL_ROOT: &str = "/srv/mail";
 
 /// The scenario's Exchange services and the lab services that stand in for

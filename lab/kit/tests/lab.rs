@@ -250,7 +250,7 @@ fn services(lab: &Lab) -> LabTestResult {
 }
 
 fn replication(lab: &Lab) -> LabTestResult {
-    let file = format!("/srv/mail/alice/Maildir/new/labkit-{}", std::process::id());
+    let file = format!("/srv/mail/alice/labkit-{}", std::process::id());
     let (code, _, err) = lab.exec("EXCH1", &["sh", "-c", &format!("echo replicated > {file}")])?;
     check(code == 0, err)?;
     let t0 = Instant::now();

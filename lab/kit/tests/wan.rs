@@ -474,7 +474,7 @@ fn mail_replication(lab: &Lab) -> LabTestResult {
         format!("EXCH1's lsyncd does not target {exch2}: {conf}"),
     )?;
     let name = format!("wan-{}.eml", std::process::id());
-    let path = format!("/srv/mail/alice/Maildir/new/{name}");
+    let path = format!("/srv/mail/alice/{name}");
     let t0 = Instant::now();
     sh(
         lab,

@@ -463,12 +463,26 @@ impl<'a> Commands<'a> {
         }
     }
 
-    /// `Services::stop_service`.
+    /// `Services::stop_service`. Stopping the store service dismounts the
+    /// stores it has mounted, which writes their files
+    /// ([`stores::stop_store_service_script`]).
     pub fn stop_service(&self, host: &str, service: &str) -> OpResult<Vec<LabOp>> {
         match self.entry(host)?.dialect {
             Dialect::Linux => {
                 let unit = self.lab_service(service)?;
-                let cmd = linux::stop(unit).map_err(dialect_error(host))?;
+                let mut cmd = linux::stop(unit).map_err(dialect_error(host))?;
+                if service == self.estate.store_service {
+                    let stores: Vec<Vec<&str>> =
+                        self.stores_of(host)?.into_iter().map(|(_, u)| u).collect();
+                    if !stores.is_empty() {
+                        cmd = stores::stop_store_service_script(
+                            unit,
+                            &self.mail_root(host)?,
+                            &stores,
+                            &cmd,
+                        );
+                    }
+                }
                 Ok(vec![self.ssh(host, cmd, Limit::Command, "stop")?])
             }
             Dialect::Windows => {
@@ -520,7 +534,7 @@ impl<'a> Commands<'a> {
                 let flag = self.estate.replica_targets.contains(host).then_some(store);
                 Ok(vec![self.ssh(
                     host,
-                    stores::mount_script(unit, &users, flag),
+                    stores::mount_script(unit, &self.mail_root(host)?, &users, flag),
                     Limit::Command,
                     "mount",
                 )?])
@@ -542,7 +556,7 @@ impl<'a> Commands<'a> {
             }
             Dialect::Linux => Ok(vec![self.ssh(
                 host,
-                stores::deny_script(&users, true),
+                stores::dismount_script(self.store_unit()?, &self.mail_root(host)?, &users),
                 Limit::Command,
                 "dismount",
             )?]),
@@ -957,7 +971,7 @@ impl<'a> Commands<'a> {
 
     /// `Replication::restore`: the check on `to` that none of its stores is
     /// mounted (files in use cannot be overwritten, as on Exchange), then
-    /// rsync from `from` over `to`.
+    /// rsync from `from` over `to` ([`replication::restore_script`]).
     pub fn restore(&self, from: &str, to: &str, options: RestoreOptions) -> OpResult<Vec<LabOp>> {
         let mut v = self.none_mounted(to, 6)?;
         let dir = self.mail_root(to)?;
@@ -965,7 +979,7 @@ impl<'a> Commands<'a> {
         let origin = self.entry(to)?.address;
         v.push(self.ssh(
             from,
-            replication::restore_command(&dir, origin, options.only_if_backup_newer, false),
+            replication::restore_script(&dir, origin, options.only_if_backup_newer),
             Limit::Copy,
             "restore",
         )?);

@@ -343,10 +343,13 @@ impl LabBackend {
     }
 
     /// Sets the estate to the scenario's starting state before a drill:
-    /// standby hosts have their stores dismounted and overwrite flags
-    /// cleared, active hosts have them mounted; mailbox users exist in the
-    /// directory with their starting homes. Not journaled: it is set-up,
-    /// not part of the drill. Returns what it did, one line per action.
+    /// every store is emptied (the simulator's stores begin with no
+    /// records, and an earlier drill's messages carry the same sequence
+    /// numbers), standby hosts have their stores dismounted and overwrite
+    /// flags cleared, active hosts have them mounted; mailbox users exist
+    /// in the directory with their starting homes. Not journaled: it is
+    /// set-up, not part of the drill. Returns what it did, one line per
+    /// action.
     pub async fn prepare(&self) -> OpResult<Vec<String>> {
         let mut did = Vec::new();
         let hosts: Vec<String> = self.estate.stores.keys().cloned().collect();
@@ -355,8 +358,15 @@ impl LabBackend {
                 continue;
             }
             let standby = self.estate.standby.contains(h);
+            let root = self.mail_root(h)?;
             for st in self.estate.stores.get(h).into_iter().flatten() {
                 let users = self.estate.users_of(&st.id);
+                self.sh_ok(
+                    h,
+                    &stores::empty_store_script(&root, &users),
+                    "empty stores",
+                )
+                .await?;
                 let cmd = if standby {
                     stores::deny_script(&users, true)
                 } else {
@@ -367,7 +377,7 @@ impl LabBackend {
                     .await?;
             }
             did.push(format!(
-                "{h}: stores {}",
+                "{h}: stores emptied and {}",
                 if standby { "dismounted" } else { "mounted" }
             ));
         }
@@ -772,7 +782,7 @@ impl Replication for LabBackend {
         }
         let out = call.ssh().await?;
         let out = replication::command_result(from, "restore", out)?;
-        replication::parse_rsync(&out.stdout).ok_or_else(|| {
+        replication::parse_restore(&out.stdout).ok_or_else(|| {
             OpError::from(replication::ReplicationError::Unparseable {
                 host: from.to_string(),
                 what: "restore",

@@ -1,13 +1,24 @@
 //! Mail stores in the lab. Exchange's stores hold mailboxes; the Linux lab's
-//! mail hosts keep each mailbox as a Maildir under the mail root, so a
-//! store here is the set of its mailboxes' Maildirs (from the scenario's
-//! layout). Mounting and dismounting act where users feel it: a dismounted
+//! mail hosts keep each mailbox's INBOX as one mbox file under the mail
+//! root (`<root>/<user>/mbox`), so a store here is the set of its
+//! mailboxes' files (from the scenario's layout): whole files that change
+//! in place, as an Exchange store is its database file. Mounting and
+//! dismounting act where users feel it: a dismounted
 //! store's users are listed in Dovecot's `deny` passdb
 //! (`/var/lib/drlab/dismounted`, outside the replicated tree), so their
 //! logins fail as with a dismounted Exchange store. The overwrite-on-restore
 //! flag is a file per store in `/var/lib/drlab/stores/`; a host whose stores
 //! arrive by replication refuses to mount one without it, as Exchange does
 //! with a database copied from another server.
+//!
+//! ESE writes a database's header when it mounts and when it dismounts
+//! (the clean-shutdown state), so a store's file is as new as its last
+//! mount or dismount even when no mail arrived; Double-Take's "only if
+//! backup copy is more recent" then skips a store whose services were
+//! stopped last. The lab's mount, dismount and store-service stop write
+//! the store's files the same way ([`store_write_script`]: their times,
+//! not their content), which the simulator models as the store's
+//! modification time.
 //!
 //! Windows hosts use the Exchange Management Shell (`Mount-Database`).
 //!
@@ -33,14 +44,19 @@ const FLAG_DIR: &str = "/var/lib/drlab/stores";
 /// Where archives are kept on a host.
 const ARCHIVE_DIR: &str = "/srv/archive";
 
-/// Adds (`deny = true`) or removes `users` from the deny list; a dismount
-/// also ends the users' open sessions.
-pub fn deny_script(users: &[&str], deny: bool) -> String {
-    let list = users
+/// `users` as shell words, quoted, separated by spaces.
+fn quoted_words(users: &[&str]) -> String {
+    users
         .iter()
         .map(|u| sh_quote(u))
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+}
+
+/// Adds (`deny = true`) or removes `users` from the deny list; a dismount
+/// also ends the users' open sessions.
+pub fn deny_script(users: &[&str], deny: bool) -> String {
+    let list = quoted_words(users);
     if deny {
         format!(
             "mkdir -p /var/lib/drlab && touch {f} && for u in {list}; do grep -qxF \"$u\" {f} || echo \"$u\" >> {f}; done; \
@@ -78,14 +94,66 @@ pub fn overwrite_script(store: &StoreRef, on: bool) -> String {
     }
 }
 
+/// Runs `action` on `$f`, each existing mailbox file of `users` under
+/// `root` (a mailbox with no file yet is skipped); exit 1 when one fails.
+fn each_mbox_script(root: &str, users: &[&str], action: &str) -> String {
+    let list = quoted_words(users);
+    format!(
+        "for u in {list}; do f={}/\"$u\"/mbox; if [ -f \"$f\" ]; then {action} || exit 1; fi; done",
+        sh_quote(root)
+    )
+}
+
+/// Writes the time of each mailbox file of a store's `users` under `root`
+/// (ESE's header write at a mount or a dismount).
+pub(super) fn store_write_script(root: &str, users: &[&str]) -> String {
+    each_mbox_script(root, users, "touch \"$f\"")
+}
+
+/// Empties each mailbox file of a store's `users` under `root`, as the
+/// simulator's stores begin: a drill's read-back finds the sequence
+/// numbers of *its* writes, never an earlier drill's messages with the
+/// same numbers (which would count a lost write as held).
+pub(super) fn empty_store_script(root: &str, users: &[&str]) -> String {
+    each_mbox_script(root, users, ": > \"$f\"")
+}
+
+/// Dismounts a store: writes its files if it is mounted (ESE's
+/// clean-shutdown header), then denies its users.
+pub fn dismount_script(store_unit: &str, root: &str, users: &[&str]) -> String {
+    format!(
+        "if ( {} ); then {}; fi; {}",
+        mounted_script(store_unit, users),
+        store_write_script(root, users),
+        deny_script(users, true)
+    )
+}
+
+/// Stops the store service: first writes the files of every store it has
+/// mounted (each a `(users)` of [`mounted_script`]), as ESE dismounts
+/// them, then runs `stop`.
+pub(super) fn stop_store_service_script(
+    store_unit: &str,
+    root: &str,
+    stores: &[Vec<&str>],
+    stop: &str,
+) -> String {
+    let mut s = String::new();
+    for users in stores {
+        s.push_str(&format!(
+            "if ( {} ); then {} || exit 1; fi; ",
+            mounted_script(store_unit, users),
+            store_write_script(root, users)
+        ));
+    }
+    s.push_str(stop);
+    s
+}
+
 /// Exit 0 when the store serves (store service running, no user denied),
 /// 3 when the store service is down, 4 when the store is dismounted.
 pub(super) fn mounted_script(store_unit: &str, users: &[&str]) -> String {
-    let list = users
-        .iter()
-        .map(|u| sh_quote(u))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let list = quoted_words(users);
     format!(
         "drlab-svc status {} >/dev/null 2>&1 || exit 3; [ -f {f} ] || exit 0; for u in {list}; do grep -qxF \"$u\" {f} && exit 4; done; exit 0",
         sh_quote(store_unit),
@@ -96,21 +164,24 @@ pub(super) fn mounted_script(store_unit: &str, users: &[&str]) -> String {
 /// Mounts a store (exit 0), or says why not: 3 when the store service is
 /// down, 5 when a replica host's store lacks the overwrite-on-restore flag
 /// (`flag`: the flag file, for hosts whose stores arrive by replication).
-/// An already mounted store (no user denied) is left as it is.
-pub fn mount_script(store_unit: &str, users: &[&str], flag: Option<&StoreRef>) -> String {
-    let list = users
-        .iter()
-        .map(|u| sh_quote(u))
-        .collect::<Vec<_>>()
-        .join(" ");
+/// An already mounted store (no user denied) stays mounted; either way the
+/// store's files under `root` are written, as ESE writes the header.
+pub fn mount_script(
+    store_unit: &str,
+    root: &str,
+    users: &[&str],
+    flag: Option<&StoreRef>,
+) -> String {
+    let list = quoted_words(users);
     let flag = flag.map_or(String::new(), |st| {
         format!("[ -f {} ] || exit 5; ", sh_quote(&flag_file(st)))
     });
     format!(
         "drlab-svc status {} >/dev/null 2>&1 || exit 3; denied=no; [ -f {f} ] && for u in {list}; do grep -qxF \"$u\" {f} && denied=yes; done; \
-         [ $denied = yes ] || exit 0; {flag}{}",
+         if [ $denied = yes ]; then {flag}{} || exit 1; fi; {}",
         sh_quote(store_unit),
         deny_script(users, false),
+        store_write_script(root, users),
         f = DENY_FILE
     )
 }
@@ -129,14 +200,11 @@ pub(super) fn unless_mounted(stores: &[(&str, Vec<&str>)], code: u8, then: &str)
     s
 }
 
-/// Soft recovery: Dovecot rebuilds its view of each user's Maildir from
-/// the files (the lab's log replay); hard recovery first drops its indexes.
+/// Soft recovery: Dovecot rebuilds its view of each user's mailbox from
+/// the mbox file (the lab's log replay); hard recovery first drops its
+/// indexes.
 pub fn recovery_script(users: &[&str], hard: bool) -> String {
-    let list = users
-        .iter()
-        .map(|u| sh_quote(u))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let list = quoted_words(users);
     let drop = if hard {
         "find \"$(getent passwd \"$u\" | cut -d: -f6)\" -name 'dovecot.index*' -delete 2>/dev/null; "
     } else {
@@ -347,6 +415,31 @@ impl LabBackend {
 mod tests {
     use super::*;
 
+    /// The header write and the emptying on real files: a store's mbox
+    /// gets a new time, then no content; a mailbox with no file yet is
+    /// skipped, a name is quoted.
+    #[test]
+    fn the_store_write_gives_each_mbox_a_new_time() {
+        let dir = crate::scratch::Scratch::new("store-write");
+        let then = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        for u in ["alice", "o'brien"] {
+            let f = dir.write(&format!("{u}/mbox"), "From x\n\n");
+            let old = std::fs::File::options().write(true).open(&f).unwrap();
+            old.set_modified(then).unwrap();
+        }
+        let root = dir.path().to_str().unwrap();
+        let users = ["alice", "o'brien", "bob"];
+        let meta = |u: &str| std::fs::metadata(dir.path().join(u).join("mbox")).unwrap();
+        crate::scratch::sh(&store_write_script(root, &users));
+        for u in ["alice", "o'brien"] {
+            assert!(meta(u).modified().unwrap() > then, "{u}");
+        }
+        crate::scratch::sh(&empty_store_script(root, &users));
+        for u in ["alice", "o'brien"] {
+            assert_eq!(meta(u).len(), 0, "{u}: emptied, still there");
+        }
+    }
+
     #[test]
     fn deny_and_flag_scripts() {
         let d = deny_script(&["alice", "bob"], true);
@@ -370,14 +463,41 @@ mod tests {
     #[test]
     fn guards_are_inside_the_scripts() {
         let st = StoreRef::new("SG", "MB");
-        let m = mount_script("dovecot", &["alice"], Some(&st));
+        let m = mount_script("dovecot", "/srv/mail", &["alice"], Some(&st));
         assert!(
             m.starts_with("drlab-svc status dovecot >/dev/null 2>&1 || exit 3; "),
             "{m}"
         );
-        assert!(m.contains("[ $denied = yes ] || exit 0; [ -f /var/lib/drlab/stores/SG--MB.overwrite ] || exit 5; "), "{m}");
-        assert!(m.ends_with(&deny_script(&["alice"], false)), "{m}");
-        assert!(!mount_script("dovecot", &["alice"], None).contains("exit 5"));
+        assert!(m.contains("if [ $denied = yes ]; then [ -f /var/lib/drlab/stores/SG--MB.overwrite ] || exit 5; "), "{m}");
+        assert!(
+            m.contains(&format!(
+                "{} || exit 1; fi; ",
+                deny_script(&["alice"], false)
+            )),
+            "{m}"
+        );
+        assert!(
+            m.ends_with(&store_write_script("/srv/mail", &["alice"])),
+            "{m}"
+        );
+        assert!(!mount_script("dovecot", "/srv/mail", &["alice"], None).contains("exit 5"));
+        let d = dismount_script("dovecot", "/srv/mail", &["alice"]);
+        assert_eq!(
+            d,
+            format!(
+                "if ( {} ); then {}; fi; {}",
+                mounted_script("dovecot", &["alice"]),
+                store_write_script("/srv/mail", &["alice"]),
+                deny_script(&["alice"], true)
+            )
+        );
+        let stop = stop_store_service_script(
+            "dovecot",
+            "/srv/mail",
+            &[vec!["alice"]],
+            "drlab-svc stop dovecot",
+        );
+        assert!(stop.ends_with("fi; drlab-svc stop dovecot"), "{stop}");
         let r = unless_mounted(&[("dovecot", vec!["alice"])], 7, "echo go");
         assert_eq!(
             r,

@@ -5,11 +5,12 @@
 //! DATA). A probe submits a message and logs in over IMAP the same way. The
 //! read-back reads what the host's stores hold, whether or not its mail
 //! services run (as the simulator's does): on a Linux host the
-//! `X-Drlab-Seq` header of every message in the mailboxes' Maildirs, over
+//! `X-Drlab-Seq` header of every message in the mailboxes' mbox files, over
 //! SSH; on a Windows host, which keeps its stores in databases, it logs in
 //! to every mailbox over IMAP.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use drlab_drivers::caps::OpResult;
 use drlab_drivers::{OpError, SeqSet, Workload};
@@ -43,8 +44,8 @@ impl LabBackend {
         format!("drlab@{}", self.estate.domain)
     }
 
-    /// The sequence numbers in the Maildirs of every mailbox on `host`.
-    async fn read_back_maildirs(&self, host: &str) -> OpResult<SeqSet> {
+    /// The sequence numbers in the mbox files of every mailbox on `host`.
+    async fn read_back_mboxes(&self, host: &str) -> OpResult<SeqSet> {
         let names: Vec<&str> = self
             .estate
             .mailboxes
@@ -52,11 +53,11 @@ impl LabBackend {
             .map(|m| m.name.as_str())
             .collect();
         let script = seq_scan_script(&self.mail_root(host)?, &names);
-        let out = self.sh_ok(host, &script, "read back the Maildirs").await?;
+        let out = self.sh_ok(host, &script, "read back the mailboxes").await?;
         if out.truncated {
             return Err(OpError::Io {
                 detail: format!(
-                    "read-back of {host}: the Maildir scan's output exceeds the SSH output limit"
+                    "read-back of {host}: the mailbox scan's output exceeds the SSH output limit"
                 )
                 .into(),
             });
@@ -121,7 +122,7 @@ impl Workload for LabBackend {
 
     async fn read_back(&self, host: &str) -> OpResult<SeqSet> {
         match self.entry(host)?.dialect {
-            Dialect::Linux => self.read_back_maildirs(host).await,
+            Dialect::Linux => self.read_back_mboxes(host).await,
             Dialect::Windows => self.read_back_imap(host).await,
         }
     }
@@ -150,15 +151,41 @@ impl Workload for LabBackend {
     }
 }
 
+/// The longest the read-back waits for mail Postfix has acknowledged and
+/// is still delivering (its `maildrop`, `incoming` and `active` queues),
+/// and how often it looks.
+pub(crate) const DELIVERY_WAIT_MS_MAX: u64 = 10_000;
+const DELIVERY_POLL_MS: u64 = 100;
+
+/// Waits, at most [`DELIVERY_WAIT_MS_MAX`], until Postfix is delivering
+/// nothing: an SMTP 250 is the workload's acknowledgement, and local(8)
+/// appends the message to the mbox a moment later, so a scan made at once
+/// would count a write acknowledged in the last instant as lost. Mail in
+/// the `deferred` or `hold` queue is not waited for, and a stopped Postfix
+/// (`postqueue` fails) delivers nothing.
+fn delivery_wait_script() -> String {
+    let polls = DELIVERY_WAIT_MS_MAX / DELIVERY_POLL_MS;
+    format!(
+        "i=0; while [ $i -lt {polls} ] && postqueue -j 2>/dev/null | grep -Eq '\"queue_name\": *\"(maildrop|incoming|active)\"'; \
+         do sleep {}; i=$((i + 1)); done",
+        Duration::from_millis(DELIVERY_POLL_MS).as_secs_f64()
+    )
+}
+
 /// The shell script that prints the `X-Drlab-Seq` header line of every
-/// message (`cur/` and `new/`, as Maildir(5) keeps delivered mail) of each
-/// mailbox under `root`. A mailbox without a Maildir holds nothing; a
-/// missing mail root is an error (exit 1).
+/// message in each mailbox's INBOX under `root`, the mbox file
+/// `<root>/<mailbox>/mbox`. mbox(5): a message begins at a `From ` line
+/// (local(8) quotes a body line that would, as `>From `) and its header
+/// ends at the first empty line, so only header lines are read. A mailbox
+/// without an mbox holds nothing; a missing mail root or an unreadable
+/// mbox is an error (exit 1). The scan begins once Postfix delivers
+/// nothing ([`delivery_wait_script`]).
 pub(crate) fn seq_scan_script(root: &str, mailboxes: &[&str]) -> String {
     let names: Vec<String> = mailboxes.iter().map(|m| sh_quote(m)).collect();
     format!(
-        "cd {} || exit 1; for m in {}; do [ -d \"$m/Maildir\" ] || continue; \
-         find \"$m/Maildir/cur\" \"$m/Maildir/new\" -type f -exec grep -h -m1 -i '^X-Drlab-Seq:' {{}} + ; done; exit 0",
+        "{}; cd {} || exit 1; for m in {}; do [ -f \"$m/mbox\" ] || continue; \
+         awk '/^From /{{h=1; next}} /^$/{{h=0}} h && tolower(substr($0, 1, 12)) == \"x-drlab-seq:\" {{print}}' \"$m/mbox\" || exit 1; done; exit 0",
+        delivery_wait_script(),
         sh_quote(root),
         names.join(" ")
     )
@@ -169,13 +196,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_scan_reads_each_mailboxs_maildir_quoted() {
+    fn the_scan_reads_each_mailboxs_mbox_quoted() {
         let s = seq_scan_script("/srv/mail", &["alice", "o'brien"]);
-        assert!(s.starts_with("cd /srv/mail || exit 1;"), "{s}");
-        assert!(s.contains(r#"for m in alice 'o'\''brien'; do"#), "{s}");
         assert!(
-            s.contains("-exec grep -h -m1 -i '^X-Drlab-Seq:' {} +"),
+            s.starts_with(&format!(
+                "{}; cd /srv/mail || exit 1;",
+                delivery_wait_script()
+            )),
             "{s}"
+        );
+        let w = delivery_wait_script();
+        assert!(
+            w.starts_with("i=0; while [ $i -lt 100 ] && postqueue -j"),
+            "{w}"
+        );
+        assert!(w.contains("(maildrop|incoming|active)"), "{w}");
+        assert!(w.ends_with("do sleep 0.1; i=$((i + 1)); done"), "{w}");
+        assert!(s.contains(r#"for m in alice 'o'\''brien'; do"#), "{s}");
+        assert!(s.contains(r#""$m/mbox" || exit 1; done; exit 0"#), "{s}");
+    }
+
+    /// The scan's awk program over an mbox whose body quotes a `From `
+    /// line and mentions the header: only header lines are printed.
+    #[test]
+    fn the_scan_reads_header_lines_only() {
+        let dir = crate::scratch::Scratch::new("scan");
+        std::fs::create_dir_all(dir.path().join("bob")).unwrap();
+        let mbox = "From drlab@x  Fri Dec  4 18:34:40 2026\nSubject: a\nX-Drlab-Seq: 7\n\n\
+                    X-Drlab-Seq: 99\n>From the body\nX-Drlab-Seq: 98\n\n\
+                    From drlab@x  Fri Dec  4 18:34:41 2026\nx-drlab-seq: 8\nX-UID: 2\n\nbody\n";
+        dir.write("alice/mbox", mbox);
+        let root = dir.path().to_str().unwrap();
+        assert_eq!(
+            crate::scratch::sh(&seq_scan_script(root, &["alice", "bob"])),
+            "X-Drlab-Seq: 7\nx-drlab-seq: 8\n"
         );
     }
 }
