@@ -400,16 +400,22 @@ pub fn status_script(dir: &str, peer: IpAddr) -> String {
 /// equal and is copied; and `--modify-window=-1`, which rsync(1) offers
 /// for nanoseconds, makes `--update` skip only files at least 2 s newer
 /// (both measured with rsync 3.2.7). Double-Take compares NTFS times
-/// (100 ns). So the script lists both sides' files with their times in
-/// nanoseconds (`find -printf '%T@'`), excludes from the rsync each file
+/// (100 ns). So the script lists both sides' files with their times as
+/// the file system keeps them (nanoseconds in the inode, set from the
+/// kernel's clock, which moves in ticks of a few milliseconds;
+/// `find -printf '%T@'`), excludes from the rsync each file
 /// whose origin copy is strictly newer, and prints `skipped_newer=N`
-/// first. The exclusions are anchored paths (`/alice/mbox`), so a name
+/// first. The rsync's own quick check (size and time) compares
+/// nanoseconds too (`--modify-window=-1`): with whole seconds, a file of
+/// the same size changed within the second of the other side's copy
+/// counts as unchanged and is not restored (seen on the lab). The
+/// exclusions are anchored paths (`/alice/mbox`), so a name
 /// holding rsync's wildcard characters (`*?[`) would match more: mail
 /// roots hold mailbox names and Dovecot's files only.
 pub fn restore_script(dir: &str, origin: IpAddr, only_if_newer: bool) -> String {
     let rsync = |exclude: &str| {
         format!(
-            "rsync -a{exclude} --itemize-changes --stats -e {} {} {}",
+            "rsync -a --modify-window=-1{exclude} --itemize-changes --stats -e {} {} {}",
             sh_quote(RSYNC_SSH),
             sh_quote(&slash(dir)),
             sh_quote(&format!("root@{origin}:{}", slash(dir)))
@@ -790,8 +796,8 @@ impl<'a> Replicator<'a> {
     }
 
     /// Restores `dir` from `replica` over `origin` (Restoration Manager).
-    /// With `only_if_newer` (rsync `--update`) files whose origin copy is
-    /// newer are skipped — the guide's pitfall; the report counts them.
+    /// With `only_if_newer` files whose origin copy is newer are skipped
+    /// ([`restore_script`]) — the guide's pitfall; the report counts them.
     pub async fn restore(
         &self,
         replica: &SshTarget,
@@ -895,11 +901,11 @@ mod tests {
         assert!(mirror_command("/srv/mail", PEER, MirrorMode::None).is_none());
         assert_eq!(
             restore_script("/srv/mail/", PEER, false),
-            "rsync -a --itemize-changes --stats -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"
+            "rsync -a --modify-window=-1 --itemize-changes --stats -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"
         );
         let r = restore_script("/srv/mail/", PEER, true);
         assert!(
-            r.ends_with("rsync -a --exclude-from=\"$t/newer\" --itemize-changes --stats -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"),
+            r.ends_with("rsync -a --modify-window=-1 --exclude-from=\"$t/newer\" --itemize-changes --stats -e 'ssh -o BatchMode=yes -o ConnectTimeout=5' /srv/mail/ root@10.212.5.3:/srv/mail/"),
             "{r}"
         );
         assert!(!r.contains("--update"), "{r}");

@@ -488,28 +488,36 @@ fn reverse_restore(lab: &Lab) -> LabTestResult {
             o.stdout == "from-exch2\n",
             format!("reverse replication: {o:?}"),
         )?;
-        // the restore pitfall: the origin has a newer copy of a file
+        // the restore pitfall: the origin has a newer copy of a file, newer
+        // by half a second inside one second (which rsync --update, whole
+        // seconds, would copy)
         rep.disconnect(&e2).await?;
         let g = format!("{DIR}/carol/restore-{}", std::process::id());
         pool.exec(
             &e2,
-            &format!("echo replica-copy > {g}; touch -d '2 hours ago' {g}"),
+            &format!("echo replica-copy > {g}; touch -d @1700000000.1 {g}"),
             T,
         )
         .await?;
-        pool.exec(&e1, &format!("echo origin-newer > {g}"), T)
-            .await?;
+        pool.exec(
+            &e1,
+            &format!("echo origin-newer > {g}; touch -d @1700000000.6 {g}"),
+            T,
+        )
+        .await?;
         let r = rep.restore(&e2, &e1, DIR, true).await?;
         let o = pool.exec(&e1, &format!("cat {g}"), T).await?;
         check(
             o.stdout == "origin-newer\n",
-            format!("--update kept the newer file: {o:?}"),
+            format!("'only if newer' kept the newer file: {o:?}"),
         )?;
         check(
             r.skipped_newer_on_destination >= 1,
             format!("skips are counted: {r:?}"),
         )?;
         eprintln!("restore only-if-newer: {r:?}");
+        // a plain restore copies it, although both copies have one size
+        // and one second (rsync's quick check, in whole seconds, would not)
         let r = rep.restore(&e2, &e1, DIR, false).await?;
         let o = pool.exec(&e1, &format!("cat {g}"), T).await?;
         check(
@@ -519,6 +527,19 @@ fn reverse_restore(lab: &Lab) -> LabTestResult {
         check(
             r.files_transferred >= 1 && r.skipped_newer_on_destination == 0,
             format!("{r:?}"),
+        )?;
+        // and the other way inside one second: the replica's copy is newer
+        pool.exec(
+            &e1,
+            &format!("echo origin-older > {g}; touch -d @1700000000.05 {g}"),
+            T,
+        )
+        .await?;
+        let r = rep.restore(&e2, &e1, DIR, true).await?;
+        let o = pool.exec(&e1, &format!("cat {g}"), T).await?;
+        check(
+            o.stdout == "replica-copy\n" && r.skipped_newer_on_destination == 0,
+            format!("'only if newer' copies the newer replica: {o:?} {r:?}"),
         )?;
         // back to the lab's normal direction
         let st = rep.connect(&e1, &e2, DIR, MirrorMode::Difference).await?;

@@ -54,18 +54,23 @@ fn quoted_words(users: &[&str]) -> String {
 }
 
 /// Adds (`deny = true`) or removes `users` from the deny list; a dismount
-/// also ends the users' open sessions.
+/// also ends the users' open sessions (a user with none is no failure).
+/// A list that cannot be written fails the script (exit 1): a dismount
+/// or mount that did not happen must not report success.
 pub fn deny_script(users: &[&str], deny: bool) -> String {
     let list = quoted_words(users);
     if deny {
         format!(
-            "mkdir -p /var/lib/drlab && touch {f} && for u in {list}; do grep -qxF \"$u\" {f} || echo \"$u\" >> {f}; done; \
+            "mkdir -p /var/lib/drlab && touch {f} || exit 1; \
+             for u in {list}; do grep -qxF \"$u\" {f} || echo \"$u\" >> {f} || exit 1; done; \
              for u in {list}; do doveadm kick \"$u\" >/dev/null 2>&1; done; true",
             f = DENY_FILE
         )
     } else {
+        // grep -v exits 1 when it keeps no line, 2 on an error
         format!(
-            "mkdir -p /var/lib/drlab && touch {f} && for u in {list}; do grep -vxF \"$u\" {f} > {f}.new; cat {f}.new > {f}; done; rm -f {f}.new",
+            "mkdir -p /var/lib/drlab && touch {f} || exit 1; \
+             for u in {list}; do grep -vxF \"$u\" {f} > {f}.new; [ $? -le 1 ] || exit 1; cat {f}.new > {f} || exit 1; done; rm -f {f}.new",
             f = DENY_FILE
         )
     }
@@ -111,11 +116,16 @@ pub(super) fn store_write_script(root: &str, users: &[&str]) -> String {
 }
 
 /// Empties each mailbox file of a store's `users` under `root`, as the
-/// simulator's stores begin: a drill's read-back finds the sequence
-/// numbers of *its* writes, never an earlier drill's messages with the
-/// same numbers (which would count a lost write as held).
+/// simulator's stores begin, after deleting the mail still in Postfix's
+/// queues (`postsuper -d ALL`, where Postfix is installed): a drill's
+/// read-back finds the sequence numbers of *its* writes, never an earlier
+/// drill's messages with the same numbers, delivered or still queued on a
+/// host that crashed (which would count a lost write as held).
 pub(super) fn empty_store_script(root: &str, users: &[&str]) -> String {
-    each_mbox_script(root, users, ": > \"$f\"")
+    format!(
+        "if command -v postsuper >/dev/null; then postsuper -d ALL >/dev/null 2>&1 || exit 1; fi; {}",
+        each_mbox_script(root, users, ": > \"$f\"")
+    )
 }
 
 /// Dismounts a store: writes its files if it is mounted (ESE's
@@ -178,7 +188,7 @@ pub fn mount_script(
     });
     format!(
         "drlab-svc status {} >/dev/null 2>&1 || exit 3; denied=no; [ -f {f} ] && for u in {list}; do grep -qxF \"$u\" {f} && denied=yes; done; \
-         if [ $denied = yes ]; then {flag}{} || exit 1; fi; {}",
+         if [ $denied = yes ]; then {flag}{}; fi; {}",
         sh_quote(store_unit),
         deny_script(users, false),
         store_write_script(root, users),
@@ -438,6 +448,7 @@ mod tests {
         for u in ["alice", "o'brien"] {
             assert_eq!(meta(u).len(), 0, "{u}: emptied, still there");
         }
+        assert!(!dir.path().join("bob").exists(), "no mailbox is made");
     }
 
     #[test]
@@ -470,10 +481,7 @@ mod tests {
         );
         assert!(m.contains("if [ $denied = yes ]; then [ -f /var/lib/drlab/stores/SG--MB.overwrite ] || exit 5; "), "{m}");
         assert!(
-            m.contains(&format!(
-                "{} || exit 1; fi; ",
-                deny_script(&["alice"], false)
-            )),
+            m.contains(&format!("{}; fi; ", deny_script(&["alice"], false))),
             "{m}"
         );
         assert!(
