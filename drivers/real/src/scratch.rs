@@ -10,7 +10,7 @@ use std::process::Command;
 pub(crate) struct Scratch(PathBuf);
 
 impl Scratch {
-    /// `name` tells the tests apart; the process id the runs.
+    /// `name` tells the tests apart, the process id concurrent runs.
     pub(crate) fn new(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("drlab-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

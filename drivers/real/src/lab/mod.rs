@@ -358,15 +358,16 @@ impl LabBackend {
                 continue;
             }
             let standby = self.estate.standby.contains(h);
-            let root = self.mail_root(h)?;
-            for st in self.estate.stores.get(h).into_iter().flatten() {
+            let host_stores = self.estate.stores.get(h).into_iter().flatten();
+            // one emptying per host: it also deletes the host's mail queue
+            let every_user: Vec<&str> = host_stores
+                .clone()
+                .flat_map(|st| self.estate.users_of(&st.id))
+                .collect();
+            let empty = stores::empty_store_script(&self.mail_root(h)?, &every_user);
+            self.sh_ok(h, &empty, "empty stores").await?;
+            for st in host_stores {
                 let users = self.estate.users_of(&st.id);
-                self.sh_ok(
-                    h,
-                    &stores::empty_store_script(&root, &users),
-                    "empty stores",
-                )
-                .await?;
                 let cmd = if standby {
                     stores::deny_script(&users, true)
                 } else {

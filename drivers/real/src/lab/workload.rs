@@ -154,7 +154,7 @@ impl Workload for LabBackend {
 /// The longest the read-back waits for mail Postfix has acknowledged and
 /// is still delivering (its `maildrop`, `incoming` and `active` queues),
 /// and how often it looks.
-pub(crate) const DELIVERY_WAIT_MS_MAX: u64 = 10_000;
+const DELIVERY_WAIT_MS_MAX: u64 = 10_000;
 const DELIVERY_POLL_MS: u64 = 100;
 
 /// Waits, at most [`DELIVERY_WAIT_MS_MAX`], until Postfix is delivering
@@ -183,11 +183,20 @@ fn delivery_wait_script() -> String {
 /// mbox is an error (exit 1). The scan begins once Postfix delivers
 /// nothing ([`delivery_wait_script`]).
 pub(crate) fn seq_scan_script(root: &str, mailboxes: &[&str]) -> String {
+    format!(
+        "{}; {}",
+        delivery_wait_script(),
+        mbox_scan_script(root, mailboxes)
+    )
+}
+
+/// The scan itself, without the wait (which asks this machine's Postfix,
+/// so unit tests run this part only).
+fn mbox_scan_script(root: &str, mailboxes: &[&str]) -> String {
     let names: Vec<String> = mailboxes.iter().map(|m| sh_quote(m)).collect();
     format!(
-        "{}; cd {} || exit 1; for m in {}; do [ -f \"$m/mbox\" ] || continue; \
+        "cd {} || exit 1; for m in {}; do [ -f \"$m/mbox\" ] || continue; \
          awk '/^From /{{h=1; next}} /^$/{{h=0}} h && tolower(substr($0, 1, 12)) == \"x-drlab-seq:\" {{print}}' \"$m/mbox\" || exit 1; done; exit 0",
-        delivery_wait_script(),
         sh_quote(root),
         names.join(" ")
     )
@@ -227,7 +236,7 @@ mod tests {
         dir.write("alice/mbox", mbox);
         let root = dir.path().to_str().unwrap();
         assert_eq!(
-            crate::scratch::sh(&seq_scan_script(root, &["alice", "bob"])),
+            crate::scratch::sh(&mbox_scan_script(root, &["alice", "bob"])),
             "X-Drlab-Seq: 7\nx-drlab-seq: 8\n"
         );
     }
